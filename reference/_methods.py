@@ -1,0 +1,80 @@
+"""Operators and methods of `Tensor`, bound to the op vocabulary (torch's spelling)."""
+import numbers
+
+import numpy as np
+
+from . import ops
+from .tensor import Tensor
+
+
+def _is_scalar(x):
+    return isinstance(x, numbers.Number) and not isinstance(x, bool)
+
+
+def _add(a, b):
+    return ops.add_scalar(a, b) if _is_scalar(b) else ops.add(a, b)
+
+
+def _sub(a, b):
+    return ops.add_scalar(a, -b) if _is_scalar(b) else ops.sub(a, b)
+
+
+def _rsub(a, b):
+    return ops.rsub_scalar(a, b)
+
+
+def _mul(a, b):
+    return ops.scale(a, b) if _is_scalar(b) else ops.mul(a, b)
+
+
+def _div(a, b):
+    return ops.scale(a, 1.0 / b) if _is_scalar(b) else ops.div(a, b)
+
+
+def _rdiv(a, b):
+    return ops.rdiv_scalar(a, b)
+
+
+def _getitem(x, index):
+    """Basic indexing goes to `getitem`; an integer array (or tensor) to `index` (dim 0)."""
+    if isinstance(index, (Tensor, list, np.ndarray)):
+        return ops.index(x, index, 0)
+    return ops.getitem(x, index)
+
+
+def _compare(fn):
+    return lambda a, b: Tensor(fn(a.data, b.data if isinstance(b, Tensor) else b))
+
+
+def _max(x, dim=None, keepdim=False):
+    if dim is None:
+        return ops.max(ops.reshape(x, (-1,)), 0)
+    return ops.max(x, dim, keepdim)
+
+
+METHODS = {
+    "__add__": _add, "__radd__": _add, "__sub__": _sub, "__rsub__": _rsub,
+    "__mul__": _mul, "__rmul__": _mul, "__truediv__": _div, "__rtruediv__": _rdiv,
+    "__neg__": ops.neg, "__pow__": ops.pow, "__matmul__": ops.matmul,
+    "__getitem__": _getitem, "__abs__": ops.abs,
+    "__gt__": _compare(np.greater), "__lt__": _compare(np.less),
+    "__ge__": _compare(np.greater_equal), "__le__": _compare(np.less_equal),
+    "add": _add, "sub": _sub, "mul": _mul, "div": _div, "pow": ops.pow, "matmul": ops.matmul,
+    "neg": ops.neg, "exp": ops.exp, "log": ops.log, "tanh": ops.tanh, "sigmoid": ops.sigmoid,
+    "relu": ops.relu, "sin": ops.sin, "cos": ops.cos, "sqrt": ops.sqrt, "abs": ops.abs,
+    "reciprocal": ops.reciprocal, "sign": ops.sign, "round": ops.round,
+    "maximum": ops.maximum, "minimum": ops.minimum,
+    "sum": ops.sum, "mean": ops.mean, "max": _max, "logsumexp": ops.logsumexp,
+    "softmax": ops.softmax, "log_softmax": ops.log_softmax,
+    "reshape": lambda x, *shape: ops.reshape(x, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape),
+    "view": lambda x, *shape: ops.reshape(x, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape),
+    "transpose": ops.transpose,
+    "permute": lambda x, *dims: ops.permute(x, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims),
+    "expand": lambda x, *shape: ops.expand(x, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape),
+    "unsqueeze": ops.unsqueeze, "squeeze": ops.squeeze,
+    "t": lambda x: ops.transpose(x, 0, 1) if x.ndim == 2 else x,
+}
+for _name, _fn in METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(lambda x: ops.permute(x, tuple(reversed(range(x.ndim)))))
+Tensor.__hash__ = object.__hash__

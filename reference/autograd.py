@@ -1,0 +1,5 @@
+"""`reference.autograd`: the verbs, spelled as in `torch.autograd`."""
+from .engine import backward, grad
+from .function import Function, FunctionCtx, once_differentiable
+
+__all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable"]

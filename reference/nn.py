@@ -1,0 +1,1 @@
+"""Placeholder: modules (Linear, RNNCell, LSTMCell) and module hooks are written next."""
