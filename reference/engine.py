@@ -159,15 +159,30 @@ def _run_node(node, grads, retain_graph, send, receives):
     outs = node.apply(grads)
     if not retain_graph:
         node.release()
+    outs = _validate_outputs(node, outs)  # before post hooks, as in torch's call_function
     for hook in node.post_hooks:
         new = hook(tuple(outs), tuple(grads))
         if new is not None:
-            outs = tuple(new)
-    outs = _validate_outputs(node, outs)
+            outs = _check_hook_result(hook, tuple(outs), tuple(new))
     for edge, g in zip(node.next_edges, outs):
         if edge is None or (receives is not None and edge[0] not in receives):
             continue
         send(edge[0], edge[1], g)
+
+
+def _check_hook_result(hook, old, new):
+    """torch's check_result for a node post hook: same count, no None made a value, same size."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if len(new) != len(old):
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values "
+                           f"(got {len(new)}, but expected {len(old)})")
+    for o, n in zip(old, new):
+        if n is not None and o is None:
+            raise RuntimeError("can't replace a None gradient with a non-None value")
+        if n is not None and n.shape != o.shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value (was "
+                               f"{list(o.shape)} got {list(n.shape)})")
+    return new
 
 
 def _call_tensor_pre_hooks(node, grads):

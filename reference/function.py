@@ -6,7 +6,7 @@ tensors freed after a backward without `retain_graph` (an error only if the back
 """
 from . import errors
 from .grad_mode import is_grad_enabled, no_grad
-from .graph import Node, SavedTensor, gradient_edge
+from .graph import GRAPH_FREED_MESSAGE, Node, SavedTensor, gradient_edge
 from .tensor import Tensor, zeros
 
 
@@ -16,6 +16,7 @@ class FunctionCtx:
         self.materialize_grads = True
         self._to_save = ()
         self._saved = None
+        self._freed = False  # set when the graph is freed: saved_tensors then raises
         self._non_differentiable = []
 
     def save_for_backward(self, *tensors):
@@ -23,6 +24,9 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self):
+        """Raises once the graph was freed, even if nothing was saved (as torch does)."""
+        if self._freed:
+            raise errors.GraphFreedError(GRAPH_FREED_MESSAGE)
         if self._saved is None:
             return tuple(self._to_save)
         return tuple(s.unpack() if s is not None else None for s in self._saved)
@@ -54,7 +58,8 @@ class Function:
         with no_grad():
             result = cls.forward(ctx, *args)
         is_tuple = isinstance(result, tuple)
-        outputs = tuple(_fresh(o, args) for o in (result if is_tuple else (result,)))
+        raw = result if is_tuple else (result,)
+        outputs = tuple(_fresh(o, args) for o in raw)
         name = f"{cls.__name__}Backward"
         ctx._saved = tuple(SavedTensor(t, name) if t is not None else None for t in ctx._to_save)
         if executable:
@@ -62,8 +67,8 @@ class Function:
                                  tuple(gradient_edge(args[i]) for i in tensor_pos),
                                  tuple((o.shape, o.dtype) for o in outputs))
             non_diff = {id(t) for t in ctx._non_differentiable}
-            for i, out in enumerate(outputs):
-                if id(out) in non_diff:
+            for i, (out, original) in enumerate(zip(outputs, raw)):
+                if id(original) in non_diff:
                     out.requires_grad = False
                 else:
                     out.grad_fn, out.output_nr, out.requires_grad = node, i, True
@@ -85,6 +90,10 @@ class _FunctionNode(Node):
     def __init__(self, name, cls, ctx, n_args, tensor_pos, next_edges, out_meta):
         super().__init__(name, next_edges, None, ctx._saved, out_meta)
         self.cls, self.ctx, self.n_args, self.tensor_pos = cls, ctx, n_args, tensor_pos
+
+    def release(self):
+        super().release()
+        self.ctx._freed = True
 
     def apply(self, grads):
         if self.ctx.materialize_grads:

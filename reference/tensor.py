@@ -101,8 +101,9 @@ class Tensor:
     def _accumulate_grad(self, g):
         """torch's AccumulateGrad: set, or add to, `.grad`; recorded only under create_graph."""
         if self._grad is None:
-            if is_grad_enabled():
-                self._grad = g
+            if is_grad_enabled():  # create_graph: a recorded copy, so .grad has a history
+                from . import ops
+                self._grad = ops.clone(g)
             else:
                 self._grad = Tensor(np.array(g.data, dtype=self.dtype, copy=True))
         elif is_grad_enabled():
@@ -128,7 +129,11 @@ class Tensor:
         if g is None:
             return
         if self._grad is None:
-            self._grad = Tensor(np.array(g.data, copy=True)) if not is_grad_enabled() else g
+            if is_grad_enabled():
+                from . import ops
+                self._grad = ops.clone(g)
+            else:
+                self._grad = Tensor(np.array(g.data, copy=True))
         elif is_grad_enabled():
             self._grad = self._grad + g
         else:
@@ -179,6 +184,9 @@ class Tensor:
         return self
 
     def zero_(self):
+        if self.requires_grad and self.is_leaf and is_grad_enabled():
+            raise errors.LeafInplaceError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
         self.data[...] = 0
         self._version[0] += 1
         return self

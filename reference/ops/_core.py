@@ -25,8 +25,8 @@ def index_tensor(arr):
 
 def norm_dims(dim, ndim):
     """`dim` (None, int or tuple) as a sorted tuple of non-negative axes."""
-    if dim is None:
+    if dim is None or ndim == 0:  # a 0-d tensor accepts dim 0 or -1 (or a tuple of them)
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
-    return tuple(sorted(d % ndim if ndim else 0 for d in dim))
+    return tuple(sorted(d % ndim for d in dim))

@@ -57,10 +57,12 @@ def pow(x, exponent):
 
 
 def scale(x, c):
-    """`x * c` for a Python scalar `c`: saves nothing (torch's MulBackward1)."""
+    """`x * c` for a Python scalar `c`. torch wraps `c` in a 0-d tensor and saves it
+    (MulBackward0), so a second backward without retain_graph fails here too."""
     c = float(c)
     out = new(x.data * c, x)
-    record("MulBackward1", (out,), (x,), lambda g, n: (scale(g, c),))
+    record("MulBackward0", (out,), (x,), lambda g, n, s: (scale(g, float(s.data)),),
+           save=(const(c, x.dtype),))
     return out
 
 

@@ -99,7 +99,8 @@ def index_add_zeros(g, shape, idx, dim):
     d = dim % len(shape)
     data = np.zeros(shape, dtype=g.dtype)
     moved = np.moveaxis(data, d, 0)
-    np.add.at(moved, idx, np.moveaxis(g.data, d, 0))
+    k = np.ndim(idx)  # `g` holds the index's k axes where `shape` had axis d
+    np.add.at(moved, idx, np.moveaxis(g.data, list(range(d, d + k)), list(range(k))))
     out = new(data)
     record("IndexPutBackward", (out,), (g,), lambda gg, n: (index(gg, idx, dim),))
     return out

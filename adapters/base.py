@@ -1,0 +1,174 @@
+"""The adapter interface: everything the suite needs from an autograd engine, and nothing more.
+
+A backend implements the methods below for its own tensors; the interpreter
+(`gradspec/interpreter.py`) runs a program through them. What a backend cannot express it
+leaves out of `capabilities`, and the suites that need it are skipped with the reason.
+"""
+import contextlib
+
+# Capabilities an adapter may declare. A suite or strategy that needs one checks for it.
+CAPABILITIES = {
+    "float64": "tensors in float64",
+    "float32": "tensors in float32",
+    "stateful_grad": "gradients accumulate in `.grad` across backward calls (torch-style)",
+    "zero_grad": "`.grad` can be reset to None or zeros",
+    "nonscalar_backward": "backward of a non-scalar root with gradient weights",
+    "multi_root": "one backward call over several roots with their own weights",
+    "retain_graph": "retain_graph=True/False and the freed-graph error on a second backward",
+    "functional_grad": "autograd.grad(outputs, inputs, ...) returning gradients",
+    "retain_grad": "`.grad` of a non-leaf after retain_grad()",
+    "detach": "detach() cuts the graph",
+    "no_grad": "a no_grad() context that stops recording",
+    "tensor_hooks": "register_hook on leaves and non-leaves, replacing the gradient",
+    "module_hooks": "full backward hooks on modules (grad_input, grad_output)",
+    "layers": "Linear, RNNCell and LSTMCell modules",
+    "custom_function": "user-defined Functions with forward/backward and a ctx",
+    "error_kinds": "torch's errors (freed graph, non-scalar implicit grad, shape mismatch, ...)",
+    "create_graph": "higher-order gradients via create_graph=True",
+}
+
+# Normalized error kinds: what `Adapter.error_kind` maps an engine's exceptions to.
+ERROR_KINDS = {
+    "nonscalar_implicit_grad": "implicit gradient for a non-scalar output",
+    "grad_shape_mismatch": "a gradient weight whose shape differs from its root's",
+    "graph_freed": "backward through a graph whose saved tensors were freed",
+    "no_grad_fn": "backward of a tensor that does not require grad",
+    "custom_grad_count": "a custom backward returning the wrong number of gradients",
+    "custom_grad_shape": "a custom backward returning a gradient of the wrong shape",
+    "unused_input": "grad() w.r.t. an input not used by the outputs, without allow_unused",
+    "input_no_grad": "grad() w.r.t. an input that does not require grad",
+    "hook_on_no_grad": "a hook registered on a tensor that does not require grad",
+    "inplace_modified": "a saved tensor modified in place before backward",
+    "leaf_inplace": "an in-place op on a leaf that requires grad",
+    "module_hook": "a module hook returning the wrong number of gradients",
+}
+
+REQUIRED_METHODS = ("tensor", "to_numpy", "requires_grad", "op", "backward", "read_grad",
+                    "error_kind")
+
+
+class UnsupportedProgram(Exception):
+    """Raised by an adapter for a program it cannot express; the test is skipped with `reason`."""
+
+
+class Adapter:
+    """Base class. Subclasses set `name`, `capabilities`, and implement the methods they claim.
+
+    Tensors are opaque to the suite: it only passes them back to the adapter, except through
+    `to_numpy`. `ops` is the set of op names (see gradspec/vocabulary.py) the backend supports.
+    """
+
+    name = "unnamed"
+    capabilities = frozenset()
+    ops = frozenset()
+
+    def describe(self):
+        """One line for the report header: engine, version, device."""
+        return self.name
+
+    # ----- tensors -----------------------------------------------------------------------
+    def tensor(self, values, dtype, requires_grad):
+        """A leaf from a NumPy array `values` in `dtype` ('float64' or 'float32')."""
+        raise NotImplementedError
+
+    def to_numpy(self, t):
+        raise NotImplementedError
+
+    def requires_grad(self, t):
+        raise NotImplementedError
+
+    def op(self, name, *args, **params):
+        """Apply op `name` from the vocabulary; `params` are plain Python values."""
+        raise NotImplementedError
+
+    def no_grad(self):
+        return contextlib.nullcontext()
+
+    def detach(self, t):
+        raise NotImplementedError
+
+    def retain_grad(self, t):
+        raise NotImplementedError
+
+    def register_hook(self, t, fn):
+        """Call `fn(grad) -> grad | None` with the gradient w.r.t. `t` during backward."""
+        raise NotImplementedError
+
+    # ----- layers and custom functions ---------------------------------------------------
+    def make_layer(self, layer, param_values, dtype):
+        """Build the module for `layer` with these parameter arrays.
+
+        Returns (module, {param leaf name: the module's parameter tensor}).
+        """
+        raise NotImplementedError
+
+    def call_layer(self, module, layer, args):
+        """Apply the module; returns a tuple of output tensors."""
+        raise NotImplementedError
+
+    def register_module_hook(self, module, fn):
+        """Full backward hook: `fn(grad_input, grad_output) -> grad_input | None`."""
+        raise NotImplementedError
+
+    def custom_function(self, spec, run_forward, run_backward):
+        """Return a callable `f(*tensors) -> tuple of outputs` wrapping the engine's custom
+        Function mechanism; `run_forward`/`run_backward` compute the spec's values with
+        `self.op` (see gradspec/functions.py)."""
+        raise NotImplementedError
+
+    # ----- autograd verbs ----------------------------------------------------------------
+    def backward(self, roots, weights, retain_graph, create_graph):
+        """Accumulate into `.grad`; `weights[i]` is a tensor or None (implicit)."""
+        raise NotImplementedError
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        """Return a tuple of gradients (None where unused and allowed)."""
+        raise NotImplementedError
+
+    def read_grad(self, t):
+        """`t.grad`, or None."""
+        raise NotImplementedError
+
+    def zero_grad(self, tensors, set_to_none):
+        raise NotImplementedError
+
+    def error_kind(self, exc):
+        """The normalized kind (a key of ERROR_KINDS) of `exc`, or None if it is not one."""
+        return None
+
+    # ----- reporting ---------------------------------------------------------------------
+    def render_script(self, program):
+        """A standalone script in the engine's own API reproducing `program`, or None."""
+        return None
+
+
+def check_adapter(adapter):
+    """Fail early, with the names, when an adapter misses a method its capabilities need."""
+    cls = type(adapter)
+    needs = set(REQUIRED_METHODS)
+    caps = adapter.capabilities
+    for cap, methods in {
+        "functional_grad": ("grad",), "detach": ("detach",), "retain_grad": ("retain_grad",),
+        "tensor_hooks": ("register_hook",), "layers": ("make_layer", "call_layer"),
+        "module_hooks": ("register_module_hook",), "custom_function": ("custom_function",),
+        "zero_grad": ("zero_grad",),
+    }.items():
+        if cap in caps:
+            needs.update(methods)
+    def implemented(m):
+        if m in vars(adapter):  # set per instance (e.g. an op table built in __init__)
+            return True
+        return getattr(cls, m, None) is not getattr(Adapter, m, None)
+    missing = sorted(m for m in needs if m != "error_kind" and not implemented(m))
+    unknown = sorted(set(caps) - set(CAPABILITIES))
+    problems = []
+    if missing:
+        problems.append(f"missing methods: {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown capabilities: {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(CAPABILITIES))})")
+    if not adapter.ops:
+        problems.append("`ops` is empty: declare the op names the backend supports")
+    if problems:
+        raise TypeError(f"adapter {cls.__module__}.{cls.__name__} ({adapter.name!r}) is "
+                        f"incomplete: " + "; ".join(problems))

@@ -1,0 +1,125 @@
+"""The reference engine as an adapter: the oracle runs through the same interface as any
+candidate, so nothing in the suite is special-cased for it.
+
+Float32 programs run in float64 here on the same (float32-representable) inputs: the oracle
+is then the exact answer the candidate's float32 arithmetic approximates.
+"""
+import numpy as np
+
+import reference as R
+from gradspec.functions import torch_like_function
+from gradspec.vocabulary import ALL_OPS, to_index
+from reference import ops as O
+
+from .base import Adapter
+
+
+def _linear(*args):
+    return O.linear(*args)
+
+
+REFERENCE_OPS = {
+    **{name: getattr(O, name) for name in (
+        "neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs",
+        "reciprocal", "sign", "round", "add", "sub", "mul", "div", "maximum", "minimum",
+        "matmul", "mse_loss")},
+    "pow": lambda x, exponent: O.pow(x, exponent),
+    "scale": lambda x, c: O.scale(x, c),
+    "linear": _linear,
+    "sum": O.sum, "mean": O.mean, "max": O.max, "logsumexp": O.logsumexp,
+    "softmax": O.softmax, "log_softmax": O.log_softmax,
+    "reshape": O.reshape, "transpose": O.transpose, "permute": O.permute, "expand": O.expand,
+    "unsqueeze": O.unsqueeze, "squeeze": O.squeeze,
+    "getitem": lambda x, index: O.getitem(x, to_index(index)),
+    "index": lambda x, indices, dim: O.index(x, indices, dim),
+    "cat": lambda *xs, dim: O.cat(xs, dim),
+    "stack": lambda *xs, dim: O.stack(xs, dim),
+    "where": lambda a, b, condition: O.where(np.array(condition, dtype=bool), a, b),
+    "cross_entropy": lambda x, target: O.cross_entropy(x, np.array(target)),
+}
+assert set(REFERENCE_OPS) == ALL_OPS, set(ALL_OPS) ^ set(REFERENCE_OPS)
+
+LAYERS = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}
+
+
+class ReferenceAdapter(Adapter):
+    name = "reference"
+    capabilities = frozenset({
+        "float64", "float32", "stateful_grad", "zero_grad", "nonscalar_backward", "multi_root",
+        "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
+        "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
+    })
+    ops = frozenset(REFERENCE_OPS)
+
+    def describe(self):
+        return "gradspec reference (NumPy, float64)"
+
+    def tensor(self, values, dtype, requires_grad):
+        return R.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
+
+    def to_numpy(self, t):
+        return t.data
+
+    def requires_grad(self, t):
+        return t.requires_grad
+
+    def op(self, name, *args, **params):
+        return REFERENCE_OPS[name](*args, **params)
+
+    def no_grad(self):
+        return R.no_grad()
+
+    def detach(self, t):
+        return t.detach()
+
+    def retain_grad(self, t):
+        t.retain_grad()
+
+    def register_hook(self, t, fn):
+        return t.register_hook(fn)
+
+    def make_layer(self, layer, param_values, dtype):
+        module = getattr(R.nn, LAYERS[layer.kind])(layer.in_features, layer.out_features,
+                                                   bias=layer.bias)
+        params = {}
+        for full, values in param_values.items():
+            p = getattr(module, full.rsplit(".", 1)[1])
+            p.data[...] = values
+            params[full] = p
+        return module, params
+
+    def call_layer(self, module, layer, args):
+        if layer.kind == "linear":
+            return (module(args[0]),)
+        if layer.kind == "rnn_cell":
+            return (module(args[0]) if args[1] is None else module(args[0], args[1]),)
+        x, h, c = args
+        return tuple(module(x) if h is None else module(x, (h, c)))
+
+    def register_module_hook(self, module, fn):
+        return module.register_full_backward_hook(lambda m, gi, go: fn(gi, go))
+
+    def custom_function(self, spec, forward_values, backward_values):
+        return torch_like_function(R.autograd.Function, spec, forward_values, backward_values)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        R.autograd.backward(roots, weights, retain_graph=retain_graph, create_graph=create_graph)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        return R.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,
+                               create_graph=create_graph, allow_unused=allow_unused)
+
+    def read_grad(self, t):
+        return t.grad
+
+    def zero_grad(self, tensors, set_to_none):
+        for p in tensors:
+            if p.grad is not None:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_()
+                    p.grad.zero_()
+
+    def error_kind(self, exc):
+        return getattr(exc, "kind", None) if isinstance(exc, R.errors.AutogradError) else None

@@ -1,0 +1,45 @@
+"""Backend names -> adapters, and loading `package.module:Class` for any other adapter."""
+import importlib
+
+from .base import check_adapter
+
+BUILTIN = {
+    "torch": ("adapters.torch_adapter", "TorchAdapter", {}),
+    "torch-cuda": ("adapters.torch_adapter", "TorchAdapter", {"device": "cuda"}),
+    "reference": ("adapters.reference_adapter", "ReferenceAdapter", {}),
+}
+PACKAGES = {"torch": "torch", "torch-cuda": "torch"}
+
+
+class BackendError(Exception):
+    """A backend that cannot be loaded: unknown name, missing package, incomplete adapter."""
+
+
+def load(spec):
+    """`torch`, `reference`, or `package.module:AdapterClass` -> a checked adapter instance."""
+    if spec in BUILTIN:
+        module_name, cls_name, kwargs = BUILTIN[spec]
+    elif ":" in spec:
+        module_name, cls_name = spec.split(":", 1)
+        kwargs = {}
+    else:
+        raise BackendError(
+            f"unknown backend {spec!r}: use one of {', '.join(sorted(BUILTIN))} "
+            f"or 'package.module:AdapterClass'")
+    package = PACKAGES.get(spec)
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise BackendError(f"backend {spec!r} needs the {package!r} package, which is not "
+                           f"installed (pip install {package})")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendError(f"backend {spec!r}: cannot import {module_name!r}: {exc}") from exc
+    cls = getattr(module, cls_name, None)
+    if cls is None:
+        raise BackendError(f"backend {spec!r}: module {module_name!r} has no {cls_name!r}")
+    adapter = cls(**kwargs)
+    try:
+        check_adapter(adapter)
+    except TypeError as exc:
+        raise BackendError(str(exc)) from exc
+    return adapter

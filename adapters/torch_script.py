@@ -1,0 +1,176 @@
+"""Render a Program as a standalone torch script: the repro a user can run and report.
+
+The ops are printed from the same templates the adapter executes (adapters/torch_ops.py), so
+the script computes what the suite computed. It prints every recorded quantity as
+`name = [values]` lines, which tests/meta/test_repro_scripts.py parses back.
+"""
+from gradspec import program as P
+
+from .templates import literal
+
+HEADER = '''import torch
+
+torch.set_printoptions(precision=10)
+
+
+def show(label, t):
+    """Print a recorded quantity: a tensor, None, or a tuple of them."""
+    if isinstance(t, (tuple, list)):
+        print(label, "=", [None if x is None else x.detach().tolist() for x in t])
+    else:
+        print(label, "=", None if t is None else t.detach().tolist())
+
+'''
+
+
+def _tensor(values_nested, dtype, requires_grad=False):
+    rg = ", requires_grad=True" if requires_grad else ""
+    return f"torch.tensor({literal(values_nested)}, dtype=torch.{dtype}{rg})"
+
+
+def _leaf_values(leaf):
+    import numpy as np
+    arr = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape)
+    return arr.tolist()
+
+
+def _function_source(spec, ops):
+    n, k = spec.n_inputs, len(spec.forward)
+    ins = [f"x{i}" for i in range(n)]
+    lines = [f"class {spec.name}(torch.autograd.Function):", "    @staticmethod",
+             f"    def forward(ctx, {', '.join(ins)}):"]
+    for j, expr in enumerate(spec.forward):
+        args = [ins[i] for i in expr[1]]
+        params = {"c": expr[2]} if expr[0] == "scale" else {}
+        lines.append(f"        y{j} = {ops.source(expr[0], args, params)}")
+    saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
+    lines.append(f"        ctx.save_for_backward({', '.join(saved)})")
+    if not spec.materialize_grads:
+        lines.append("        ctx.set_materialize_grads(False)")
+    if spec.non_differentiable:
+        lines.append("        ctx.mark_non_differentiable("
+                     + ", ".join(f"y{j}" for j in spec.non_differentiable) + ")")
+    lines.append(f"        return {', '.join(f'y{j}' for j in range(k))},")
+    grads = [f"g{j}" for j in range(k)]
+    lines += ["", "    @staticmethod", f"    def backward(ctx, {', '.join(grads)}):"]
+    if saved:
+        lines.append(f"        {', '.join(f's{i}' for i in range(len(saved)))}, = ctx.saved_tensors")
+    results = []
+    for i, rule in enumerate(spec.backward):
+        name = f"gx{i}"
+        results.append(name)
+        lines.append(f"        {name} = None")
+        body = []
+        for term in rule.terms:
+            expr = f"g{term.output}"
+            kind = term.factor[0]
+            if kind == "const":
+                expr = f"{expr} * {term.factor[1]!r}"
+            elif kind == "saved":
+                expr = f"{expr} * s{term.factor[1]}"
+            elif kind == "cos_saved":
+                expr = f"{expr} * torch.cos(s{term.factor[1]})"
+            guard = f"if g{term.output} is not None: " if not spec.materialize_grads else ""
+            body.append(f"{guard}{name} = {expr} if {name} is None else {name} + {expr}")
+        if rule.check_needs:
+            lines.append(f"        if ctx.needs_input_grad[{i}]:")
+            lines += [f"            {line}" for line in body] or ["            pass"]
+        else:
+            lines += [f"        {line}" for line in body]
+    if spec.grad_shape_error:
+        lines.append("        if gx0 is not None:  # deliberately the wrong shape")
+        lines.append("            gx0 = torch.cat([gx0.reshape(-1), gx0.reshape(-1)])")
+    extra = [f"g0 * 1.0"] * spec.extra_grads
+    lines.append(f"        return {', '.join(results + extra)},")
+    return "\n".join(lines) + "\n"
+
+
+def render(program, adapter):
+    ops = adapter.op
+    dt = program.dtype
+    out = [HEADER]
+    out.append("# ---- leaves and layers ----")
+    for leaf in program.leaves:
+        out.append(f"{leaf.name} = {_tensor(_leaf_values(leaf), dt, leaf.requires_grad)}")
+    cls = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}
+    for layer in program.layers:
+        out.append(f"{layer.name} = torch.nn.{cls[layer.kind]}({layer.in_features}, "
+                   f"{layer.out_features}, bias={layer.bias}, dtype=torch.{dt})")
+        out.append("with torch.no_grad():")
+        for p in layer.params:
+            out.append(f"    {p.name}.copy_({_tensor(_leaf_values(p), dt)})")
+    for spec in program.functions:
+        out += ["", _function_source(spec, ops)]
+    out.append("# ---- forward ----")
+    hooks = 0
+    for step in program.steps:
+        if isinstance(step, P.Op):
+            code = ops.source(step.op, list(step.args), step.kw)
+            if step.no_grad:
+                out += ["with torch.no_grad():", f"    {step.out} = {code}"]
+            else:
+                out.append(f"{step.out} = {code}")
+        elif isinstance(step, P.Call):
+            layer = program.layer(step.layer)
+            a = list(step.args)
+            if layer.kind == "lstm_cell":
+                call = f"{layer.name}({a[0]})" if a[1] is None else \
+                    f"{layer.name}({a[0]}, ({a[1]}, {a[2]}))"
+            elif layer.kind == "rnn_cell" and a[1] is not None:
+                call = f"{layer.name}({a[0]}, {a[1]})"
+            else:
+                call = f"{layer.name}({a[0]})"
+            out.append(f"{', '.join(step.outs)}{',' if len(step.outs) == 1 else ''} = {call}"
+                       if layer.kind == "lstm_cell" else f"{step.outs[0]} = {call}")
+        elif isinstance(step, P.CallFunction):
+            out.append(f"{', '.join(step.outs)}, = {step.function}.apply({', '.join(step.args)})")
+        elif isinstance(step, P.Detach):
+            out.append(f"{step.out} = {step.src}.detach()")
+        elif isinstance(step, P.RetainGrad):
+            out.append(f"{step.target}.retain_grad()")
+        elif isinstance(step, P.TensorHook):
+            hooks += 1
+            ret = "None" if step.scale is None else f"grad * {step.scale!r}"
+            out += [f"def hook{hooks}(grad):", f"    show('hook on {step.target}', grad)",
+                    f"    return {ret}", f"{step.target}.register_hook(hook{hooks})"]
+        elif isinstance(step, P.ModuleHook):
+            hooks += 1
+            ret = "None" if step.scale is None else \
+                f"tuple(None if g is None else g * {step.scale!r} for g in grad_input)"
+            out += [f"def hook{hooks}(module, grad_input, grad_output):",
+                    f"    show('module hook on {step.layer} grad_input', grad_input)",
+                    f"    show('module hook on {step.layer} grad_output', grad_output)",
+                    f"    return {ret}", f"{step.layer}.register_full_backward_hook(hook{hooks})"]
+    tracked = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    retained = [s.target for s in program.steps if isinstance(s, P.RetainGrad)]
+    out.append("# ---- backward plan ----")
+    for i, action in enumerate(program.plan):
+        out.append(f"print('--- plan[{i}] ---')")
+        out.append("try:")
+        out.append(f"    {_action_source(action, dt, tracked)}")
+        out.append("except RuntimeError as e:")
+        out.append("    print('error:', str(e).splitlines()[0])")
+        for name in tracked:
+            out.append(f"show('{name}.grad', {name}.grad)")
+        for name in dict.fromkeys(retained):
+            out.append(f"show('{name}.grad', {name}.grad)")
+    return "\n".join(out) + "\n"
+
+
+def _weights_source(weights, dt):
+    return "[" + ", ".join("None" if w is None else _tensor(w, dt) for w in weights) + "]"
+
+
+def _action_source(action, dt, tracked):
+    if isinstance(action, P.Backward):
+        return (f"torch.autograd.backward([{', '.join(action.roots)}], "
+                f"{_weights_source(action.weights, dt)}, retain_graph={action.retain_graph!r})")
+    if isinstance(action, P.Grad):
+        return (f"show('returned', torch.autograd.grad([{', '.join(action.outputs)}], "
+                f"[{', '.join(action.inputs)}], {_weights_source(action.weights, dt)}, "
+                f"retain_graph={action.retain_graph!r}, allow_unused={action.allow_unused!r}))")
+    if isinstance(action, P.ZeroGrad):
+        body = "p.grad = None" if action.set_to_none else "p.grad.detach_(); p.grad.zero_()"
+        return (f"for p in [{', '.join(tracked)}]:\n"
+                f"        if p.grad is not None: {body}")
+    raise TypeError(action)

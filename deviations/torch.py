@@ -1,0 +1,30 @@
+"""Known differences between torch 2.13 and the reference (documented torch semantics)."""
+from gradspec.deviations import Deviation
+from gradspec.program import Backward, Leaf, Op, Program
+
+
+def _aliased_0d_grads(program, m):
+    """A 0-d leaf's .grad wrong after a later backward (accumulation into aliased storage)."""
+    if m.kind != "grad" or m.action < 1:
+        return False
+    leaf = next((p for p in program.all_leaves() if p.name == m.name), None)
+    earlier = program.plan[:m.action]
+    return leaf is not None and leaf.shape == () and any(isinstance(a, Backward) for a in earlier)
+
+
+DEVIATIONS = [
+    Deviation(
+        id="torch-0d-grad-aliasing",
+        reason="AccumulateGrad steals a 0-d incoming gradient that is a view of a buffer shared "
+               "with other leaves' gradients (e.g. through stack/cat then sum), so their .grad "
+               "tensors alias and the next in-place accumulation adds into all of them",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (-1.04,)), Leaf("b", (), (-1.25,))),
+            steps=(Op("t1", "stack", ("a", "b"), (("dim", 0),)),
+                   Op("loss", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+            plan=(Backward(("loss",), (None,), True), Backward(("loss",), (None,))),
+        ),
+        applies=_aliased_0d_grads,
+    ),
+]

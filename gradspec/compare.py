@@ -1,0 +1,166 @@
+"""Comparing a candidate's trace with the reference's: values, None-ness, errors, hooks.
+
+Tolerances are part of the contract; each one is explained where it is defined.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+# float64: both engines compute the same formulas in double precision; they differ only in
+# summation order and libm rounding, a few ulps per op, amplified by at most the condition
+# numbers the strategies allow (values bounded, denominators away from zero). 1e-6 relative is
+# ~10^10 ulps of headroom for that and still catches a 1e-4 relative vjp error.
+# The absolute term is scaled by the array's largest magnitude: cancellation in a sum leaves an
+# element an error relative to the *terms*, not to itself.
+TOLERANCES = {
+    "float64": (1e-6, 1e-9),
+    # float32: eps is 1.2e-7; a chain of ~10 ops with modest condition numbers loses up to
+    # ~1e-4 relative against the float64 oracle, so we allow 2e-3 (a wrong derivative is off
+    # by O(1), far outside it).
+    "float32": (2e-3, 1e-4),
+}
+
+
+@dataclass
+class Mismatch:
+    where: str
+    expected: object
+    actual: object
+    detail: str = ""
+    # Structured location, for deviation predicates: what differs (forward, requires_grad,
+    # error, returned, grad, retained, hook), the value's name, and the plan action index.
+    kind: str = ""
+    name: str = ""
+    action: int = -1
+
+    def __str__(self):
+        return (f"{self.where}: {self.detail}\n    expected (reference): {_fmt(self.expected)}"
+                f"\n    actual   (candidate): {_fmt(self.actual)}")
+
+
+def _fmt(v):
+    if v is None or isinstance(v, (str, bool)):
+        return repr(v)
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    return np.array2string(np.asarray(v), precision=8, separator=", ", threshold=60)
+
+
+def close(actual, expected, dtype):
+    """(ok, detail) for two arrays under the dtype's tolerance."""
+    rtol, atol = TOLERANCES[dtype]
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        return False, f"shape {a.shape} != expected {e.shape}"
+    if a.size == 0:
+        return True, ""
+    if not np.all(np.isfinite(a) == np.isfinite(e)):
+        return False, "non-finite values differ"
+    scale = max(1.0, float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)))
+    err = np.abs(a - e)
+    bound = atol * scale + rtol * np.abs(e)
+    finite = np.isfinite(e)
+    bad = finite & (err > bound)
+    if np.any(bad):
+        rel = float(np.max(err[finite] / np.maximum(np.abs(e[finite]), atol * scale)))
+        return False, f"max abs diff {float(np.max(err[finite])):.3g}, max rel {rel:.3g} " \
+                      f"(rtol {rtol:g}, atol {atol:g}*{scale:.3g})"
+    return True, ""
+
+
+def _value(where, expected, actual, dtype, out):
+    if expected is None or actual is None:
+        if (expected is None) != (actual is None):
+            out.append(Mismatch(where, expected, actual,
+                                "None vs a tensor (None and zeros are different answers)"))
+        return
+    ok, detail = close(actual, expected, dtype)
+    if not ok:
+        out.append(Mismatch(where, expected, actual, detail))
+
+
+def _values(where, expected, actual, dtype, out):
+    if len(expected) != len(actual):
+        out.append(Mismatch(where, expected, actual,
+                            f"{len(actual)} values, expected {len(expected)}"))
+        return
+    for k, (e, a) in enumerate(zip(expected, actual)):
+        if isinstance(e, tuple) or isinstance(a, tuple):
+            _values(f"{where}[{k}]", e or (), a or (), dtype, out)
+        else:
+            _value(f"{where}[{k}]", e, a, dtype, out)
+
+
+def _hooks(where, expected, actual, dtype, out):
+    """Per hooked tensor/module: the same calls, in the same order, with the same values."""
+    def group(calls):
+        g = {}
+        for c in calls:
+            g.setdefault((c.kind, c.target), []).append(c.values)
+        return g
+    ge, ga = group(expected), group(actual)
+    for key in sorted(set(ge) | set(ga)):
+        e, a = ge.get(key, []), ga.get(key, [])
+        label = f"{where} {key[0]} hook on {key[1]!r}"
+        if len(e) != len(a):
+            out.append(Mismatch(label, f"{len(e)} calls", f"{len(a)} calls", "call count"))
+            continue
+        for n, (ve, va) in enumerate(zip(e, a)):
+            _values(f"{label} call {n}", ve, va, dtype, out)
+
+
+def _tag(out, start, kind, name="", action=-1):
+    for m in out[start:]:
+        if not m.kind:
+            m.kind, m.name, m.action = kind, name, action
+
+
+def compare(program, expected, actual):
+    """All differences between the reference trace `expected` and the candidate's `actual`."""
+    out = []
+    dtype = program.dtype
+    if expected.forward_error or actual.forward_error:
+        if expected.forward_error != actual.forward_error:
+            out.append(Mismatch("forward", expected.forward_error, actual.forward_error,
+                                "error kind during the forward steps", kind="error"))
+        return out
+    for name, e in expected.forward.items():
+        n = len(out)
+        _value(f"forward value {name}", e, actual.forward.get(name), dtype, out)
+        _tag(out, n, "forward", name)
+        if expected.requires_grad[name] != actual.requires_grad.get(name):
+            out.append(Mismatch(f"{name}.requires_grad", expected.requires_grad[name],
+                                actual.requires_grad.get(name), "requires_grad differs",
+                                kind="requires_grad", name=name))
+    n = len(out)
+    _hooks("forward", expected.forward_hooks, actual.forward_hooks, dtype, out)
+    _tag(out, n, "hook")
+    for ae, aa in zip(expected.actions, actual.actions):
+        step = f"after plan[{ae.index}] ({_short(program.plan[ae.index])})"
+        i = ae.index
+        if ae.error != aa.error:
+            out.append(Mismatch(step, ae.error, aa.error,
+                                "error kind differs" + (f": {aa.message}" if aa.message else ""),
+                                kind="error", action=i))
+        if ae.returned is not None or aa.returned is not None:
+            n = len(out)
+            _values(f"{step} returned grads", ae.returned or (), aa.returned or (), dtype, out)
+            _tag(out, n, "returned", action=i)
+        for name in ae.grads:
+            n = len(out)
+            _value(f"{step} {name}.grad", ae.grads[name], aa.grads.get(name), dtype, out)
+            _tag(out, n, "grad", name, i)
+        for name in ae.retained:
+            n = len(out)
+            _value(f"{step} {name}.grad (retained)", ae.retained[name], aa.retained.get(name),
+                   dtype, out)
+            _tag(out, n, "retained", name, i)
+        n = len(out)
+        _hooks(step, ae.hooks, aa.hooks, dtype, out)
+        _tag(out, n, "hook", action=i)
+    return out
+
+
+def _short(action):
+    text = repr(action)
+    return text if len(text) < 120 else text[:117] + "..."

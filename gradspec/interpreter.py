@@ -1,0 +1,167 @@
+"""The interpreter: runs a Program on any adapter and returns a Trace.
+
+It is the only code that walks a program; adapters only answer single calls. Hooks are
+closures made here, so that every engine's hook calls are recorded the same way.
+"""
+import numpy as np
+
+from . import functions, program as P
+from .trace import ActionResult, HookCall, Trace
+
+
+def _np(adapter, t):
+    return None if t is None else np.array(adapter.to_numpy(t), dtype=np.float64, copy=True)
+
+
+class Session:
+    """A program being run on one adapter: its named values, modules and custom Functions.
+
+    The strategies drive a Session on the reference step by step while they draw a program
+    (to know shapes, values and what requires grad); `run` drives one over a whole program.
+    """
+
+    def __init__(self, adapter, dtype):
+        self.adapter, self.dtype = adapter, dtype
+        self.env, self.leaves, self.modules, self.fns = {}, {}, {}, {}
+        self.retained, self.hook_log = [], []
+
+    def add_leaf(self, leaf):
+        self.env[leaf.name] = self.leaves[leaf.name] = self.adapter.tensor(
+            leaf.array(self.dtype), self.dtype, leaf.requires_grad)
+
+    def add_layer(self, layer):
+        values = {p.name: p.array(self.dtype) for p in layer.params}
+        module, params = self.adapter.make_layer(layer, values, self.dtype)
+        self.modules[layer.name] = (module, layer)
+        for p in layer.params:
+            self.env[p.name] = self.leaves[p.name] = params[p.name]
+
+    def add_function(self, spec):
+        op = self.adapter.op
+        self.fns[spec.name] = self.adapter.custom_function(
+            spec, lambda inputs: functions.run_forward(spec, op, inputs),
+            lambda grads, saved, needs: functions.run_backward(spec, op, grads, saved, needs))
+
+    def step(self, step):
+        _step(step, self.adapter, self.env, self.modules, self.fns, self.retained,
+              self.hook_log)
+
+
+def run(program, adapter):
+    """Run `program` on `adapter`: forward steps, then each plan action; never raises for
+    errors the adapter can normalize (they are recorded), re-raises anything else."""
+    trace = Trace(backend=adapter.name)
+    s = Session(adapter, program.dtype)
+    try:
+        for leaf in program.leaves:
+            s.add_leaf(leaf)
+        for layer in program.layers:
+            s.add_layer(layer)
+        for spec in program.functions:
+            s.add_function(spec)
+        for step in program.steps:
+            s.step(step)
+    except Exception as exc:  # noqa: BLE001 - normalized below or re-raised
+        kind = adapter.error_kind(exc)
+        if kind is None:
+            raise
+        trace.forward_error, trace.forward_message = kind, str(exc).splitlines()[0][:300]
+        return trace
+    env, leaves, hook_log = s.env, s.leaves, s.hook_log
+    for name, t in env.items():
+        trace.forward[name] = _np(adapter, t)
+        trace.requires_grad[name] = bool(adapter.requires_grad(t))
+    trace.forward_hooks = list(hook_log)
+    hook_log.clear()
+    tracked = [n for n, t in leaves.items() if adapter.requires_grad(t)]
+    for i, action in enumerate(program.plan):
+        result = ActionResult(index=i)
+        try:
+            _action(action, adapter, env, leaves, result, program.dtype)
+        except Exception as exc:  # noqa: BLE001
+            kind = adapter.error_kind(exc)
+            if kind is None:
+                raise
+            result.error, result.message = kind, str(exc).splitlines()[0][:300]
+        result.hooks = list(hook_log)
+        hook_log.clear()
+        for name in tracked:
+            result.grads[name] = _np(adapter, adapter.read_grad(leaves[name]))
+        for name in s.retained:
+            result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
+        trace.actions.append(result)
+    return trace
+
+
+def _step(step, adapter, env, modules, fns, retained, hook_log):
+    if isinstance(step, P.Op):
+        args = [env[a] for a in step.args]
+        params = step.kw
+        if step.no_grad:
+            with adapter.no_grad():
+                env[step.out] = adapter.op(step.op, *args, **params)
+        else:
+            env[step.out] = adapter.op(step.op, *args, **params)
+    elif isinstance(step, P.Call):
+        args = [None if a is None else env[a] for a in step.args]
+        module, layer = modules[step.layer]
+        outs = adapter.call_layer(module, layer, args)
+        for name, t in zip(step.outs, outs):
+            env[name] = t
+    elif isinstance(step, P.CallFunction):
+        outs = fns[step.function](*[env[a] for a in step.args])
+        for name, t in zip(step.outs, outs):
+            env[name] = t
+    elif isinstance(step, P.Detach):
+        env[step.out] = adapter.detach(env[step.src])
+    elif isinstance(step, P.RetainGrad):
+        adapter.retain_grad(env[step.target])
+        if step.target not in retained:
+            retained.append(step.target)
+    elif isinstance(step, P.TensorHook):
+        adapter.register_hook(env[step.target], _tensor_hook(adapter, step, hook_log))
+    elif isinstance(step, P.ModuleHook):
+        adapter.register_module_hook(modules[step.layer][0], _module_hook(adapter, step, hook_log))
+    else:
+        raise TypeError(f"unknown step {step!r}")
+
+
+def _tensor_hook(adapter, step, hook_log):
+    def hook(grad):
+        hook_log.append(HookCall(step.target, "tensor", (_np(adapter, grad),)))
+        if step.scale is not None:
+            return adapter.op("scale", grad, c=step.scale)
+        return None
+    return hook
+
+
+def _module_hook(adapter, step, hook_log):
+    def hook(grad_input, grad_output):
+        hook_log.append(HookCall(step.layer, "module",
+                                 (tuple(_np(adapter, g) for g in grad_input),
+                                  tuple(_np(adapter, g) for g in grad_output))))
+        if step.scale is not None:
+            return tuple(None if g is None else adapter.op("scale", g, c=step.scale)
+                         for g in grad_input)
+        return None
+    return hook
+
+
+def _weights(adapter, weights, dtype):
+    return [None if w is None else adapter.tensor(np.array(w, dtype=dtype), dtype, False)
+            for w in weights]
+
+
+def _action(action, adapter, env, leaves, result, dtype):
+    if isinstance(action, P.Backward):
+        adapter.backward([env[r] for r in action.roots], _weights(adapter, action.weights, dtype),
+                         action.retain_graph, action.create_graph)
+    elif isinstance(action, P.Grad):
+        grads = adapter.grad([env[r] for r in action.outputs], [env[i] for i in action.inputs],
+                             _weights(adapter, action.weights, dtype), action.retain_graph,
+                             action.create_graph, action.allow_unused)
+        result.returned = tuple(_np(adapter, g) for g in grads)
+    elif isinstance(action, P.ZeroGrad):
+        adapter.zero_grad(list(leaves.values()), action.set_to_none)
+    else:
+        raise TypeError(f"unknown action {action!r}")

@@ -1,0 +1,192 @@
+"""Programs: plain, frozen data that Hypothesis builds and shrinks and any adapter can run.
+
+A program is leaves (and layers whose parameters are leaves), SSA steps that produce named
+values, and a backward *plan* of actions. It holds no backend objects, so the same program runs
+on the reference and on the candidate, and prints as readable Python (`to_source`).
+"""
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+
+def _freeze(params):
+    return tuple(sorted(params.items()))
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An input tensor. `values` are flat floats (already representable in the program dtype)."""
+    name: str
+    shape: tuple
+    values: tuple
+    requires_grad: bool = True
+
+    def array(self, dtype):
+        return np.array(self.values, dtype=dtype).reshape(self.shape)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A parametric module (`linear`, `rnn_cell`, `lstm_cell`) whose parameters are leaves."""
+    name: str
+    kind: str
+    in_features: int
+    out_features: int
+    bias: bool
+    params: tuple  # Leaf objects named f"{name}.{param}"
+
+
+@dataclass(frozen=True)
+class Op:
+    """`out = op(*args, **params)`; under `no_grad` when `no_grad` is set."""
+    out: str
+    op: str
+    args: tuple
+    params: tuple = ()  # sorted (key, value) pairs, hashable
+    no_grad: bool = False
+
+    @property
+    def kw(self):
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class Call:
+    """`outs = layer(*args)`; for lstm_cell args are (x, h, c), h and c possibly None."""
+    outs: tuple
+    layer: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a custom backward: `grad_outputs[output] * factor`.
+
+    factor: ('one',), ('const', c), ('saved', i) or ('cos_saved', i).
+    """
+    output: int
+    factor: tuple
+
+
+@dataclass(frozen=True)
+class GradRule:
+    """What a custom backward returns for one input: a sum of terms, or None if no terms.
+
+    `check_needs`: return None unless `ctx.needs_input_grad[i]`.
+    """
+    terms: tuple
+    check_needs: bool = False
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A custom autograd Function given as data.
+
+    forward: one expression per output, (op, input indices[, const]) with op in
+    FUNCTION_FORWARD_OPS (possibly non-differentiable, e.g. sign, round).
+    saved: ('input', i) / ('output', j) entries passed to save_for_backward.
+    backward: one GradRule per tensor input (a straight-through or scaled rule, or None).
+    `extra_grads`/`grad_shape_error` make the backward return a wrong count/shape (errors suite).
+    """
+    name: str
+    n_inputs: int
+    forward: tuple
+    saved: tuple
+    backward: tuple
+    materialize_grads: bool = True
+    non_differentiable: tuple = ()
+    extra_grads: int = 0
+    grad_shape_error: bool = False
+
+
+FUNCTION_FORWARD_OPS = ("sign", "round", "sin", "exp", "tanh", "mul", "add", "scale")
+
+
+@dataclass(frozen=True)
+class CallFunction:
+    outs: tuple
+    function: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Detach:
+    out: str
+    src: str
+
+
+@dataclass(frozen=True)
+class RetainGrad:
+    target: str
+
+
+@dataclass(frozen=True)
+class TensorHook:
+    """A hook recording the gradient of `target`; it returns `grad * scale` if scale is set."""
+    target: str
+    scale: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class ModuleHook:
+    """A full backward hook on a layer; returns grad_input scaled by `scale` if set."""
+    layer: str
+    scale: Optional[float] = None
+
+
+# ----- the backward plan ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Backward:
+    """`backward(roots, weights, retain_graph)`; a weight of None means implicit (scalar root)."""
+    roots: tuple
+    weights: tuple
+    retain_graph: Optional[bool] = None
+    create_graph: bool = False
+
+
+@dataclass(frozen=True)
+class Grad:
+    """`autograd.grad(outputs, inputs, weights, retain_graph, allow_unused)`: .grad untouched."""
+    outputs: tuple
+    inputs: tuple
+    weights: tuple
+    retain_graph: Optional[bool] = None
+    allow_unused: bool = False
+    create_graph: bool = False
+
+
+@dataclass(frozen=True)
+class ZeroGrad:
+    set_to_none: bool = True
+
+
+@dataclass(frozen=True)
+class Program:
+    dtype: str
+    leaves: tuple
+    steps: tuple
+    plan: tuple
+    layers: tuple = ()
+    functions: tuple = ()
+    meta: tuple = field(default=(), compare=False)  # free notes (e.g. the drawing strategy)
+
+    def all_leaves(self):
+        """Leaves in creation order: plain leaves, then layer parameters."""
+        return self.leaves + tuple(p for layer in self.layers for p in layer.params)
+
+    def layer(self, name):
+        return next(layer for layer in self.layers if layer.name == name)
+
+    def function(self, name):
+        return next(f for f in self.functions if f.name == name)
+
+    def to_source(self):
+        """Valid Python that rebuilds this program (`from gradspec.program import *`)."""
+        from .program_source import program_source
+        return program_source(self)
+
+    def __repr__(self):
+        return self.to_source()  # what Hypothesis prints for a falsifying example
+
+    __str__ = __repr__

@@ -1,0 +1,40 @@
+"""The op vocabulary shared by programs, strategies and adapters.
+
+An op name here means the same thing on every backend: its torch spelling is in
+`adapters/torch_ops.py`, its reference implementation in `adapters/reference.py`.
+Params are plain, hashable Python values (a basic index is a tuple of ints and
+('slice', start, stop, step) entries).
+"""
+
+UNARY = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs",
+         "reciprocal")
+UNARY_PARAM = ("pow", "scale")  # pow(exponent=), scale(c=): x * c with a Python scalar
+BINARY = ("add", "sub", "mul", "div", "maximum", "minimum")
+REDUCTIONS = ("sum", "mean", "max", "logsumexp")  # dim=, keepdim=
+SOFTMAX = ("softmax", "log_softmax")  # dim=
+SHAPE = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem",
+         "index")
+JOIN = ("cat", "stack")  # dim=, several tensors
+OTHER = ("matmul", "linear", "where", "mse_loss", "cross_entropy")
+PIECEWISE_CONSTANT = ("sign", "round")  # used inside custom Function forwards
+
+ALL_OPS = frozenset(UNARY + UNARY_PARAM + BINARY + REDUCTIONS + SOFTMAX + SHAPE + JOIN + OTHER
+                    + PIECEWISE_CONSTANT)
+
+
+def to_index(index):
+    """A basic index as stored in params -> the Python index object."""
+    return tuple(slice(*item[1:]) if isinstance(item, tuple) else item for item in index)
+
+
+def index_source(index):
+    """A basic index as source code: ((('slice', 0, 2, None)), 1) -> '0:2, 1'."""
+    parts = []
+    for item in index:
+        if isinstance(item, tuple):
+            start, stop, step = item[1:]
+            s = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(s + (f":{step}" if step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts) if parts else "..."

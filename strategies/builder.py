@@ -1,0 +1,124 @@
+"""The program builder: draws a program step by step while running it on the reference.
+
+Running each step as it is drawn tells the builder every value's shape, values and
+`requires_grad`, so later draws stay valid by construction (a log only where its input is
+positive, a binary op only on broadcastable shapes). Structure is drawn before values where
+possible and choices shrink towards the first option, so counterexamples shrink to short
+chains of simple ops.
+"""
+import numpy as np
+from hypothesis import strategies as st
+
+from adapters.reference_adapter import ReferenceAdapter
+from gradspec import program as P
+from gradspec.interpreter import Session
+
+from .values import SEEDS, expand
+
+_REFERENCE = ReferenceAdapter()
+
+
+class Builder:
+    def __init__(self, draw, config, dtype):
+        self.draw, self.cfg, self.dtype = draw, config, dtype
+        self.session = Session(_REFERENCE, dtype)
+        self.leaves, self.layers, self.functions, self.steps = [], [], [], []
+        self.values = []  # names of all float tensor values, in creation order
+        self.counter = 0
+
+    # ----- drawing helpers (all shrink towards the first / "off" choice) --------------------
+    def chance(self, p):
+        if p <= 0:
+            return False
+        if p >= 1:
+            return True
+        return self.draw(st.integers(0, 99)) >= 100 - round(100 * p)
+
+    def pick(self, items):
+        items = list(items)
+        return items[self.draw(st.integers(0, len(items) - 1))] if len(items) > 1 else items[0]
+
+    def pick_recent(self, names):
+        """Most recent first: chains of ops shrink to the straight line."""
+        names = list(names)
+        return names[-1 - self.draw(st.integers(0, len(names) - 1))]
+
+    def rng(self):
+        return np.random.default_rng(self.draw(SEEDS))
+
+    def fresh(self, prefix):
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    # ----- values ------------------------------------------------------------------------
+    def value(self, name):
+        return self.session.env[name].data
+
+    def tensor(self, name):
+        return self.session.env[name]
+
+    def requires_grad(self, name):
+        return self.session.env[name].requires_grad
+
+    def new_leaf(self, shape, requires_grad=None, positive=False, scale=1.0):
+        if requires_grad is None:
+            requires_grad = not self.chance(0.2)
+        name = "abcdefghijklmnopqrsuvwxyz"[len(self.leaves)] if len(self.leaves) < 25 \
+            else self.fresh("leaf")
+        values = expand(self.draw(SEEDS), shape, positive=positive, scale=scale,
+                        salt=3 * len(self.leaves))
+        leaf = P.Leaf(name, tuple(shape), values, requires_grad)
+        self.leaves.append(leaf)
+        self.session.add_leaf(leaf)
+        self.values.append(name)
+        return name
+
+    def draw_shape(self, max_rank=3):
+        rank = self.draw(st.integers(0, max_rank))
+        return tuple(self.draw(st.integers(1, 4)) for _ in range(rank))
+
+    def broadcast_variant(self, shape):
+        """A shape that broadcasts with `shape`: leading dims dropped, some dims set to 1."""
+        if not self.chance(self.cfg.broadcast):
+            return shape
+        drop = self.draw(st.integers(0, len(shape)))
+        return tuple(1 if self.chance(0.4) else s for s in shape[drop:])
+
+    def operand_like(self, x, broadcast):
+        """A second operand for `x`: `x` itself, an existing value of a compatible shape, or
+        a new leaf."""
+        shape = self.value(x).shape
+        if self.chance(0.15):
+            return x  # the same tensor twice in one op: both gradient paths must add up
+        ok = [n for n in self.values if n != x and (
+            _broadcastable(self.value(n).shape, shape) if broadcast
+            else self.value(n).shape == shape)]
+        if ok and self.chance(0.4):
+            return self.pick_recent(ok)
+        return self.new_leaf(self.broadcast_variant(shape) if broadcast else shape)
+
+    def operand_of_shape(self, shape, scale=1.0):
+        ok = [n for n in self.values if self.value(n).shape == tuple(shape)]
+        if ok and self.chance(0.3):
+            return self.pick_recent(ok)
+        return self.new_leaf(shape, scale=scale)
+
+    # ----- steps -------------------------------------------------------------------------
+    def add_step(self, step, outs):
+        """Run `step` on the reference; keep it only if it worked and stayed finite."""
+        self.session.step(step)
+        self.steps.append(step)
+        self.values.extend(outs)
+
+    def program(self, plan):
+        return P.Program(dtype=self.dtype, leaves=tuple(self.leaves), steps=tuple(self.steps),
+                         plan=tuple(plan), layers=tuple(self.layers),
+                         functions=tuple(self.functions))
+
+
+def _broadcastable(a, b):
+    try:
+        np.broadcast_shapes(a, b)
+        return True
+    except ValueError:
+        return False

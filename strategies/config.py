@@ -1,0 +1,58 @@
+"""What a suite asks the program strategy for: sizes, ops and which features to mix in.
+
+A suite states its concern by turning features up (e.g. `layers=0.6`) and the strategy
+filters everything by the adapter's capabilities, so no program asks for what the
+backend cannot express.
+"""
+from dataclasses import dataclass, field, replace
+
+from gradspec.vocabulary import ALL_OPS, PIECEWISE_CONSTANT
+
+
+@dataclass(frozen=True)
+class Config:
+    max_steps: int = 8
+    min_steps: int = 1
+    ops: frozenset = field(default_factory=lambda: ALL_OPS - frozenset(PIECEWISE_CONSTANT))
+    dtypes: tuple = ("float64", "float32")
+    # Probabilities (0..1) of each kind of step, relative to plain ops.
+    layers: float = 0.0
+    functions: float = 0.0
+    tensor_hooks: float = 0.0
+    module_hooks: float = 0.0
+    retain_grad: float = 0.0
+    detach: float = 0.0
+    no_grad: float = 0.0
+    # The plan.
+    max_actions: int = 1
+    weights: float = 0.5  # chance a root keeps its non-scalar shape and gets gradient weights
+    multi_root: float = 0.0
+    retain_graph: float = 0.0  # chance an action sets retain_graph explicitly
+    zero_grad: float = 0.0
+    functional_grad: float = 0.0
+    errors: float = 0.0  # chance of deliberately erroneous plans / custom backwards
+    broadcast: float = 0.3  # chance a new operand gets a broadcasting shape
+    focus_op: str = ""  # the op every program must use at least once
+
+    def but(self, **changes):
+        return replace(self, **changes)
+
+
+def capability_config(config, adapter):
+    """`config` restricted to what `adapter` declares."""
+    caps = adapter.capabilities
+    c = config.but(
+        ops=frozenset(config.ops) & frozenset(adapter.ops),
+        dtypes=tuple(d for d in config.dtypes if d in caps),
+    )
+    gates = {"layers": "layers", "functions": "custom_function", "tensor_hooks": "tensor_hooks",
+             "module_hooks": "module_hooks", "retain_grad": "retain_grad", "detach": "detach",
+             "no_grad": "no_grad", "multi_root": "multi_root", "retain_graph": "retain_graph",
+             "zero_grad": "zero_grad", "functional_grad": "functional_grad",
+             "errors": "error_kinds", "weights": "nonscalar_backward"}
+    off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
+    if "module_hooks" not in off and "layers" not in caps:
+        off["module_hooks"] = 0.0
+    if "stateful_grad" not in caps:
+        off.update(zero_grad=0.0, retain_graph=0.0, max_actions=1)
+    return c.but(**off)

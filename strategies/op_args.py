@@ -1,0 +1,179 @@
+"""How each op of the vocabulary gets its operands and params, inside its smooth domain.
+
+`draw_op_args(b, op, x)` returns (args, params) for applying `op` to value `x` (plus any
+operands it draws or creates), or None when `x` cannot take that op. Domains are enforced by
+construction on the actual values (the builder knows them): no filtering, no `assume`.
+"""
+import numpy as np
+from hypothesis import strategies as st
+
+# Margins: a kink or tie closer than this to a value is avoided. 1e-3 is far beyond float32
+# rounding of the forward values (~1e-6 relative), so both engines take the same branch.
+KINK = 1e-3
+# Denominators, log and sqrt arguments stay above this, bounding derivatives by ~1/0.05^2.
+POSITIVE = 0.05
+MAX_ABS = 1e4  # outputs beyond this make float32 comparisons meaningless; the op is not used
+
+ORDER = ("add", "mul", "sub", "neg", "sum", "exp", "tanh", "sigmoid", "sin", "cos", "scale",
+         "mean", "div", "pow", "reciprocal", "log", "sqrt", "abs", "relu", "maximum", "minimum",
+         "matmul", "linear", "max", "logsumexp", "softmax", "log_softmax", "reshape",
+         "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem", "index", "cat",
+         "stack", "where", "mse_loss", "cross_entropy")
+
+
+def unary_ok(op, v):
+    """Is array `v` inside the smooth domain of unary `op`?"""
+    if v.size == 0:
+        return False
+    if op in ("log", "sqrt"):
+        return v.min() > POSITIVE
+    if op == "reciprocal":
+        return np.abs(v).min() > 0.1
+    if op in ("relu", "abs"):
+        return np.abs(v).min() > KINK
+    if op == "exp":
+        return v.max() < 5
+    return True
+
+
+def applicable(op, v):
+    """Can value `v` be the first operand of `op` (shape-wise and domain-wise)?"""
+    nd = v.ndim
+    if op in ("log", "sqrt", "reciprocal", "relu", "abs", "exp"):
+        return unary_ok(op, v)
+    if op in ("max", "softmax", "log_softmax", "getitem", "index", "cat", "matmul", "linear"):
+        return nd >= 1
+    if op in ("transpose", "permute"):
+        return nd >= 2
+    if op == "squeeze":
+        return 1 in v.shape
+    if op == "cross_entropy":
+        return nd in (1, 2) and v.shape[-1] >= 2
+    return True
+
+
+def _dims(b, nd):
+    """A dim argument: an int, or a tuple of distinct axes."""
+    if nd == 0:
+        return 0
+    if b.chance(0.3) and nd >= 2:
+        axes = b.draw(st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True))
+        return tuple(sorted(axes))
+    return b.draw(st.integers(-nd, nd - 1))
+
+
+def draw_op_args(b, op, x):
+    v = b.value(x)
+    shape, nd = v.shape, v.ndim
+    if op in ("neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs",
+              "reciprocal"):
+        return (x,), {}
+    if op == "pow":
+        exps = [2.0, 3.0] + ([0.5, 1.5] if v.min() > POSITIVE else []) + (
+            [-1.0] if np.abs(v).min() > 0.1 else [])
+        return (x,), {"exponent": b.pick(exps)}
+    if op == "scale":
+        return (x,), {"c": b.pick([2.0, -0.5, 3.0, 0.1])}
+    if op in ("add", "sub", "mul", "div", "maximum", "minimum", "where"):
+        y = b.operand_like(x, broadcast=True)
+        w = b.value(y)
+        if op == "div" and np.abs(w).min() <= 0.1:
+            return None
+        if op in ("maximum", "minimum") and np.abs(v - w).min() <= KINK:
+            return None
+        if op == "where":
+            out_shape = np.broadcast_shapes(shape, w.shape)
+            cond = b.rng().random(out_shape) < 0.5
+            return (x, y), {"condition": _nested(cond)}
+        return (x, y), {}
+    if op in ("sum", "mean", "logsumexp"):
+        return (x,), {"dim": _dims(b, nd), "keepdim": b.chance(0.5)}
+    if op == "max":
+        dim = b.draw(st.integers(-nd, nd - 1))
+        if shape[dim] > 1 and np.diff(np.sort(v, axis=dim), axis=dim).min() <= KINK:
+            return None
+        return (x,), {"dim": dim, "keepdim": b.chance(0.5)}
+    if op in ("softmax", "log_softmax"):
+        return (x,), {"dim": b.draw(st.integers(-nd, nd - 1))}
+    if op == "reshape":
+        n = v.size
+        options = [(n,), tuple(reversed(shape)), shape + (1,), (1,) + shape]
+        if n % 2 == 0 and n > 2:
+            options.append((2, n // 2))
+        return (x,), {"shape": b.pick([o for o in options if o != shape] or [(n,)])}
+    if op == "transpose":
+        d0 = b.draw(st.integers(0, nd - 1))
+        d1 = b.draw(st.integers(0, nd - 1))
+        return (x,), {"dim0": d0, "dim1": d1}
+    if op == "permute":
+        return (x,), {"dims": tuple(b.draw(st.permutations(range(nd))))}
+    if op == "expand":
+        target = tuple(3 if s == 1 and b.chance(0.5) else s for s in shape)
+        if b.chance(0.5) or target == shape:
+            target = (2,) + target
+        return (x,), {"shape": target}
+    if op == "unsqueeze":
+        return (x,), {"dim": b.draw(st.integers(-nd - 1, nd))}
+    if op == "squeeze":
+        return (x,), {"dim": b.pick([i for i, s in enumerate(shape) if s == 1])}
+    if op == "getitem":
+        return (x,), {"index": _basic_index(b, shape)}
+    if op == "index":
+        dim = b.draw(st.integers(0, nd - 1))
+        size = shape[dim]
+        idx = b.draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=4))
+        return (x,), {"indices": tuple(idx), "dim": dim}
+    if op in ("cat", "stack"):
+        dim = b.draw(st.integers(0, nd - 1 if op == "cat" else nd))
+        if op == "cat" and b.chance(0.5):
+            other_shape = shape[:dim] + (b.draw(st.integers(1, 3)),) + shape[dim + 1:]
+            y = b.operand_of_shape(other_shape)
+        else:
+            y = b.operand_like(x, broadcast=False)
+        return (x, y), {"dim": dim}
+    if op == "matmul":
+        k = shape[-1]
+        p = b.draw(st.integers(1, 3))
+        if nd == 1:
+            other = b.pick([(k,), (k, p), (2, k, p)])
+        else:
+            other = b.pick([(k, p), (k,)] + ([shape[:-2] + (k, p)] if nd >= 3 else [])
+                           + ([(2,) + shape[:-2] + (k, p)] if nd == 2 else []))
+        return (x, b.operand_of_shape(other, scale=0.5)), {}
+    if op == "linear":
+        out = b.draw(st.integers(1, 3))
+        w = b.operand_of_shape((out, shape[-1]), scale=0.5)
+        args = (x, w) + ((b.operand_of_shape((out,)),) if b.chance(0.6) else ())
+        return args, {}
+    if op == "mse_loss":
+        return (x, b.operand_like(x, broadcast=False)), {}
+    if op == "cross_entropy":
+        c = shape[-1]
+        if nd == 2:
+            target = tuple(b.draw(st.lists(st.integers(0, c - 1), min_size=shape[0],
+                                           max_size=shape[0])))
+        else:
+            target = b.draw(st.integers(0, c - 1))
+        return (x,), {"target": target}
+    raise ValueError(f"no argument rule for op {op!r}")
+
+
+def _basic_index(b, shape):
+    items = []
+    for size in shape[:b.draw(st.integers(1, len(shape)))]:
+        if b.chance(0.4):
+            items.append(b.draw(st.integers(-size, size - 1)))
+        else:
+            start = b.draw(st.integers(0, size - 1))
+            stop = b.draw(st.integers(start + 1, size))
+            step = b.pick([None, 2]) if stop - start > 1 else None
+            items.append(("slice", start, stop, step))
+    return tuple(items)
+
+
+def _nested(arr):
+    return tuple(_nested(a) for a in arr) if arr.ndim else bool(arr)
+
+
+def output_ok(arr):
+    return arr.size > 0 and np.all(np.isfinite(arr)) and np.abs(arr).max() < MAX_ABS

@@ -1,0 +1,120 @@
+"""`programs(config, adapter)`: the Hypothesis strategy for whole programs.
+
+Structure first (how many steps, which kinds), then each step's operands and values, then
+the backward plan. Every draw shrinks towards fewer steps, simpler ops and simple values.
+"""
+import numpy as np
+from hypothesis import strategies as st
+
+from gradspec import program as P
+
+from .builder import Builder
+from .config import capability_config
+from .steps import (detach_step, function_step, hook_step, layer_step, module_hook_step,
+                    op_step, retain_step)
+from .values import SEEDS, expand, nested
+
+STEP_KINDS = (  # (config field, step function), tried in this order after plain ops
+    ("layers", layer_step), ("functions", function_step), ("tensor_hooks", hook_step),
+    ("module_hooks", module_hook_step), ("retain_grad", retain_step), ("detach", detach_step),
+)
+
+
+def programs(config, adapter):
+    cfg = capability_config(config, adapter)
+    return _programs(cfg)
+
+
+@st.composite
+def _programs(draw, cfg):
+    dtype = draw(st.sampled_from(cfg.dtypes))
+    b = Builder(draw, cfg, dtype)
+    b.new_leaf(b.draw_shape(), requires_grad=True)
+    n_steps = draw(st.integers(cfg.min_steps, cfg.max_steps))
+    focus_at = draw(st.integers(0, n_steps - 1)) if cfg.focus_op else -1
+    for i in range(n_steps):
+        if i == focus_at:
+            op_step(b, force=cfg.focus_op)
+            continue
+        for field, step in STEP_KINDS:
+            if b.chance(getattr(cfg, field)) and step(b):
+                break
+        else:
+            op_step(b)
+    plan = draw_plan(b)
+    return b.program(plan)
+
+
+# ----- the backward plan ------------------------------------------------------------------
+def _roots(b):
+    """Values a backward can start from: non-leaf values that require grad, latest first."""
+    return [n for n in b.values if b.requires_grad(n) and not b.tensor(n).is_leaf]
+
+
+def draw_plan(b):
+    cfg = b.cfg
+    roots = _roots(b)
+    if not roots or not b.chance(cfg.weights):
+        # A scalar loss over the last value, so the plan can use implicit gradients.
+        last = roots[-1] if roots else b.values[-1]
+        if b.value(last).ndim:
+            out = b.fresh("loss")
+            nd = b.value(last).ndim
+            b.add_step(P.Op(out, "sum", (last,), (("dim", tuple(range(nd))), ("keepdim", False))),
+                       (out,))
+            if b.requires_grad(out):
+                roots = roots + [out]
+    plan = []
+    for _ in range(b.draw(st.integers(1, cfg.max_actions))):
+        if plan and b.chance(cfg.zero_grad):
+            plan.append(P.ZeroGrad(set_to_none=not b.chance(0.5)))
+        elif b.chance(cfg.functional_grad):
+            plan.append(_grad_action(b, roots))
+        else:
+            plan.append(_backward_action(b, roots))
+    return plan
+
+
+def _pick_roots(b, roots):
+    if not roots:
+        return [b.values[-1]]
+    first = b.pick_recent(roots)
+    chosen = [first]
+    if b.chance(b.cfg.multi_root):
+        chosen.append(b.pick_recent(roots))
+    return chosen
+
+
+def _weight(b, name):
+    """A gradient weight for root `name`: None (implicit) for scalars, else an array; with
+    `errors`, sometimes a wrong one (implicit for a non-scalar, or the wrong shape)."""
+    shape = b.value(name).shape
+    if b.chance(b.cfg.errors):
+        return b.pick([None, nested(expand(b.draw(SEEDS), shape + (2,)), shape + (2,))])
+    if not shape and not b.chance(0.3):
+        return None
+    flat = expand(b.draw(SEEDS), shape, salt=7)
+    return nested(flat, shape) if shape else flat[0]
+
+
+def _retain(b):
+    return b.pick([True, False]) if b.chance(b.cfg.retain_graph) else None
+
+
+def _backward_action(b, roots):
+    chosen = _pick_roots(b, roots)
+    return P.Backward(tuple(chosen), tuple(_weight(b, r) for r in chosen), _retain(b))
+
+
+def _grad_action(b, roots):
+    chosen = _pick_roots(b, roots)
+    wrt = [n for n in b.values if b.requires_grad(n)]
+    if not wrt:
+        wrt = b.values
+    inputs = []
+    for _ in range(b.draw(st.integers(1, 2))):
+        name = b.pick(wrt)
+        if name not in inputs:
+            inputs.append(name)
+    return P.Grad(tuple(chosen), tuple(inputs), tuple(_weight(b, r) for r in chosen),
+                  _retain(b), allow_unused=b.chance(0.5))

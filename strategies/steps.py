@@ -1,0 +1,203 @@
+"""Drawing one step of each kind: an op, a layer call, a custom Function, graph control."""
+import numpy as np
+from hypothesis import strategies as st
+
+from gradspec import program as P
+
+from .op_args import ORDER, applicable, draw_op_args, output_ok
+from .values import SEEDS, expand
+
+LAYER_KINDS = ("linear", "rnn_cell", "lstm_cell")
+VIEW_OPS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem")
+
+
+def op_step(b, force=None):
+    x = b.pick_recent(b.values)
+    v = b.value(x)
+    if force:
+        if not applicable(force, v):
+            x = _fit_input(b, force)
+            v = b.value(x)
+        ops = [force]
+    else:
+        ops = [op for op in ORDER if op in b.cfg.ops and applicable(op, v)]
+        if not ops:
+            return False
+    op = b.pick(ops)
+    drawn = draw_op_args(b, op, x)
+    if drawn is None:
+        return False
+    args, params = drawn
+    out = b.fresh("t")
+    # Views made under no_grad keep requires_grad=True in torch (a legacy quirk that depends
+    # on memory layout for reshape); no_grad is exercised on computing ops only.
+    step = P.Op(out, op, tuple(args), tuple(sorted(params.items())),
+                no_grad=op not in VIEW_OPS and b.chance(b.cfg.no_grad))
+    b.session.step(step)
+    if not output_ok(b.value(out)):
+        del b.session.env[out]
+        return False
+    b.steps.append(step)
+    b.values.append(out)
+    return op
+
+
+def _fit_input(b, op):
+    """A fresh leaf on which `op` is defined (the focus op must appear in every program)."""
+    if op in ("log", "sqrt", "reciprocal", "pow"):
+        return b.new_leaf(b.draw_shape(), positive=True)
+    if op in ("transpose", "permute"):
+        return b.new_leaf((b.draw(st.integers(1, 3)), b.draw(st.integers(2, 4))))
+    if op == "squeeze":
+        return b.new_leaf((1, b.draw(st.integers(1, 3))))
+    if op == "cross_entropy":
+        return b.new_leaf((b.draw(st.integers(1, 3)), b.draw(st.integers(2, 4))))
+    if op == "exp":
+        return b.new_leaf(b.draw_shape(), scale=0.5)
+    shape = b.draw_shape()
+    return b.new_leaf(shape if shape else (b.draw(st.integers(1, 4)),))
+
+
+# ----- layers: applied several times, to their own output too -----------------------------
+def layer_step(b):
+    layer = b.pick(b.layers) if b.layers and b.chance(0.7) else None
+    if layer is None:
+        layer = _new_layer(b)
+    n_in, hidden = layer.in_features, layer.out_features
+    prev = [s for s in b.steps if isinstance(s, P.Call) and s.layer == layer.name]
+    # The input: the layer's own previous output (recurrence) where shapes allow, else a value
+    # of the right trailing size, else a new leaf.
+    candidates = [n for n in b.values
+                  if b.value(n).ndim in (1, 2) and b.value(n).shape[-1] == n_in]
+    x = b.pick_recent(candidates) if candidates and b.chance(0.7) else b.new_leaf(
+        b.pick([(b.draw(st.integers(1, 3)), n_in), (n_in,)]))
+    batch = b.value(x).shape[:-1]
+    args = (x,)
+    if layer.kind in ("rnn_cell", "lstm_cell"):
+        state = None
+        if prev and b.value(prev[-1].outs[0]).shape == batch + (hidden,) and b.chance(0.8):
+            state = prev[-1].outs
+        elif b.chance(0.3):
+            state = tuple(b.new_leaf(batch + (hidden,), scale=0.5)
+                          for _ in range(1 if layer.kind == "rnn_cell" else 2))
+        if layer.kind == "rnn_cell":
+            args = (x, state[0] if state else None)
+        else:
+            args = (x,) + (tuple(state) if state else (None, None))
+    outs = tuple(b.fresh("h" if layer.kind != "linear" else "y")
+                 for _ in range(2 if layer.kind == "lstm_cell" else 1))
+    b.add_step(P.Call(outs, layer.name, args), outs)
+    if not all(output_ok(b.value(o)) for o in outs):
+        return False
+    return True
+
+
+def _new_layer(b):
+    kind = b.pick(LAYER_KINDS)
+    n_in = b.draw(st.integers(1, 4))
+    hidden = n_in if b.chance(0.6) else b.draw(st.integers(1, 4))
+    bias = not b.chance(0.3)
+    name = {"linear": "lin", "rnn_cell": "rnn", "lstm_cell": "lstm"}[kind] + str(len(b.layers))
+    gates = 4 if kind == "lstm_cell" else 1
+    shapes = {"weight": (hidden, n_in), "bias": (hidden,)} if kind == "linear" else {
+        "weight_ih": (gates * hidden, n_in), "weight_hh": (gates * hidden, hidden),
+        "bias_ih": (gates * hidden,), "bias_hh": (gates * hidden,)}
+    params = tuple(
+        P.Leaf(f"{name}.{p}", shape, expand(b.draw(SEEDS), shape, scale=0.5, salt=i), True)
+        for i, (p, shape) in enumerate(shapes.items()) if bias or "bias" not in p)
+    layer = P.Layer(name, kind, n_in, hidden, bias, params)
+    b.layers.append(layer)
+    b.session.add_layer(layer)
+    b.values.extend(p.name for p in params)
+    if b.chance(b.cfg.module_hooks):  # registered before the calls, so that they fire
+        b.add_step(P.ModuleHook(name, b.pick([None, 2.0, 0.5])), ())
+    return layer
+
+
+# ----- custom Functions given as data ----------------------------------------------------
+UNARY_FORWARD = ("sign", "round", "sin", "exp", "tanh", "scale")
+
+
+def function_step(b):
+    x = b.pick_recent(b.values)
+    n_inputs = 2 if b.chance(0.5) else 1
+    inputs = (x,) if n_inputs == 1 else (x, b.operand_like(x, broadcast=False))
+    vals = [b.value(i) for i in inputs]
+    forward = []
+    for _ in range(b.draw(st.integers(1, 2))):
+        op = b.pick(UNARY_FORWARD + (("mul", "add") if n_inputs == 2 else ()))
+        if op in ("mul", "add"):
+            forward.append((op, (0, 1)))
+            continue
+        i = b.draw(st.integers(0, n_inputs - 1))
+        v = vals[i]
+        if op == "sign" and np.abs(v).min() <= 1e-3:
+            op = "sin"
+        if op == "round" and np.abs(np.abs(v - np.floor(v)) - 0.5).min() <= 1e-3:
+            op = "tanh"
+        if op == "exp" and v.max() >= 5:
+            op = "tanh"
+        forward.append(("scale", (i,), b.pick([2.0, -0.5])) if op == "scale" else (op, (i,)))
+    n_out = len(forward)
+    saved = tuple(b.pick([("input", i) for i in range(n_inputs)] +
+                         [("output", j) for j in range(n_out)])
+                  for _ in range(b.draw(st.integers(0, 2))))
+    rules = []
+    for _ in range(n_inputs):
+        terms = []
+        for _ in range(b.draw(st.integers(0, 2))):
+            factors = [("one",), ("const", b.pick([0.5, 2.0, -1.0]))]
+            if saved:
+                s = b.draw(st.integers(0, len(saved) - 1))
+                factors += [("saved", s), ("cos_saved", s)]
+            terms.append(P.Term(b.draw(st.integers(0, n_out - 1)), b.pick(factors)))
+        rules.append(P.GradRule(tuple(terms), check_needs=b.chance(0.5)))
+    errors = b.chance(b.cfg.errors)
+    spec = P.FunctionSpec(
+        name=f"Fn{len(b.functions)}", n_inputs=n_inputs, forward=tuple(forward), saved=saved,
+        backward=tuple(rules), materialize_grads=not b.chance(0.4),
+        non_differentiable=(1,) if n_out == 2 and b.chance(0.2) else (),
+        extra_grads=1 if errors and b.chance(0.5) else 0,
+        grad_shape_error=errors and b.chance(0.5))
+    b.functions.append(spec)
+    b.session.add_function(spec)
+    outs = tuple(b.fresh("f") for _ in range(n_out))
+    b.add_step(P.CallFunction(outs, spec.name, inputs), outs)
+    return True
+
+
+# ----- graph control and hooks -------------------------------------------------------------
+def _grad_values(b, leaves=True):
+    return [n for n in b.values if b.requires_grad(n) and (leaves or not b.tensor(n).is_leaf)]
+
+
+def detach_step(b):
+    src = b.pick_recent(b.values)
+    out = b.fresh("d")
+    b.add_step(P.Detach(out, src), (out,))
+    return True
+
+
+def retain_step(b):
+    names = _grad_values(b, leaves=False)
+    if not names:
+        return False
+    b.add_step(P.RetainGrad(b.pick_recent(names)), ())
+    return True
+
+
+def hook_step(b):
+    names = _grad_values(b)
+    if not names:
+        return False
+    scale = b.pick([None, 2.0, -0.5, 0.0])
+    b.add_step(P.TensorHook(b.pick_recent(names), scale), ())
+    return True
+
+
+def module_hook_step(b):
+    if not b.layers:
+        return False
+    scale = b.pick([None, 2.0, 0.5])
+    b.add_step(P.ModuleHook(b.pick(b.layers).name, scale), ())
+    return True

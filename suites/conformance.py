@@ -1,0 +1,26 @@
+"""What every suite shares: programs for the backend under test, and the check itself."""
+from hypothesis import event, note, strategies as st
+
+from gradspec import backend as current
+from gradspec.check import check
+from strategies import Config, programs
+
+
+def programs_for(config: Config):
+    """Programs drawn for the backend under test (its capabilities and ops)."""
+    return st.deferred(lambda: programs(config, current.candidate()))
+
+
+def conforms(program):
+    """The candidate's trace must match the reference's; a mismatch fails with a report,
+    unless one of the backend's stated deviations explains it (then it is recorded)."""
+    event(f"dtype={program.dtype}")
+    expected, _, deviation = check(program, current.candidate(), current.reference(),
+                                   current.deviations())
+    if deviation is not None:
+        event(f"deviation: {deviation.id}")
+        note(f"explained by deviation {deviation.id}: {deviation.reason}")
+    errors = sorted({a.error for a in expected.actions if a.error} |
+                    ({expected.forward_error} if expected.forward_error else set()))
+    event("reference raised: " + (", ".join(errors) if errors else "nothing"))
+    return expected
