@@ -367,7 +367,7 @@ def test_class_index_losses(name, data, batch, classes, reduction):
 
 
 # ----- composites -------------------------------------------------------------------------------
-# Steps of a random chain: (name, number of extra leaves, fn(x, *leaves), leaf shapes of x).
+# Steps of a random chain: name -> (shapes of the extra leaves given x, fn(x, *leaves)).
 # Each step keeps values bounded (squashing before anything that grows), so every chain stays in
 # the smooth, moderate range the FD tolerance assumes.
 def _last(x):
@@ -428,7 +428,7 @@ def test_random_chains(data, steps):
 
 # ----- second order: every vjp is itself differentiable ---------------------------------------
 SMALL = floats(-1.5, 1.5)  # second-order values grow faster: a smaller box keeps |F| ≲ 1e2
-SECOND_ORDER = {  # name: (domain of x, shape (2, 3), f(x)); each is squared below
+SECOND_ORDER = {  # name: (domain of x, of shape (2, 3), f(x)); f is squared below
     **{name: (dom if dom is not ANY else SMALL, unary(name)) for name, dom in UNARY.items()},
     "pow": (POSITIVE, lambda x: ops.pow(x, 2.5)),
     "scalar_ops": (away_from_zero(0.5),

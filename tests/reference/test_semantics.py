@@ -159,13 +159,18 @@ def test_second_backward_fails_only_if_saved_tensors_needed():
         z.backward()
 
 
-def test_scalar_multiply_saves_nothing():
-    """a * 2.0 (a Python scalar) saves no tensor: a second backward works."""
+def test_python_scalar_operands():
+    """a + 2.0 saves nothing and can be backwarded twice; a * 2.0 cannot: torch wraps the
+    scalar in a 0-d tensor and saves it (MulBackward0; checked on torch 2.13)."""
     a = leaf([1.0, 2.0])
-    y = (a * 2.0).sum()
+    y = (a + 2.0).sum()
     y.backward()
     y.backward()
-    np.testing.assert_array_equal(arr(a.grad), [4.0, 4.0])
+    np.testing.assert_array_equal(arr(a.grad), [2.0, 2.0])
+    z = (a * 2.0).sum()
+    z.backward()
+    with pytest.raises(errors.GraphFreedError):
+        z.backward()
 
 
 # ----- backward / grad verbs --------------------------------------------------------------------
