@@ -28,6 +28,9 @@ def pytest_addoption(parser):
     group.addoption("--backend", default=None,
                     help="engine under test: torch (default), torch-cuda, reference, or "
                          "package.module:AdapterClass; also GRADSPEC_BACKEND")
+    group.addoption("--deviations", default=None,
+                    help="the backend's deviation file (default deviations/<backend>.py), or "
+                         "'none' to report every difference as a failure")
     group.addoption("--max-examples", type=int, default=None,
                     help="override the Hypothesis profile's max_examples")
 
@@ -45,8 +48,9 @@ def pytest_configure(config):
     except BackendError as exc:
         candidate = None
         config._gradspec_backend_error = str(exc)
-    current.set_current(candidate, reference,
-                        deviations.load(candidate.name) if candidate is not None else ())
+    dev_opt = config.getoption("--deviations")
+    known = () if candidate is None or dev_opt == "none" else deviations.load(candidate.name, dev_opt)
+    current.set_current(candidate, reference, known)
     n = config.getoption("--max-examples")
     if n:
         settings.register_profile("_cli", settings(settings.default, max_examples=n))
@@ -64,6 +68,8 @@ def pytest_report_header(config):
     else:
         lines.append(f"  {cand.describe()} [{type(cand).__module__}.{type(cand).__name__}]")
         lines.append(f"  capabilities: {', '.join(sorted(cand.capabilities))}")
+        known = current.deviations()
+        lines.append(f"  stated deviations: {', '.join(d.id for d in known) or 'none'}")
     prof = settings.default
     lines.append(f"hypothesis: max_examples={prof.max_examples} derandomize={prof.derandomize}"
                  f" (profile {os.environ.get('GRADSPEC_PROFILE', 'ci')}; "

@@ -130,7 +130,7 @@ def render(program, adapter):
             out.append(f"{step.target}.retain_grad()")
         elif isinstance(step, P.TensorHook):
             hooks += 1
-            ret = "None" if step.scale is None else f"grad * {step.scale!r}"
+            ret = "None" if step.scale is None else f"None if grad is None else grad * {step.scale!r}"
             out += [f"def hook{hooks}(grad):", f"    show('hook on {step.target}', grad)",
                     f"    return {ret}", f"{step.target}.register_hook(hook{hooks})"]
         elif isinstance(step, P.ModuleHook):

@@ -17,6 +17,10 @@ def check(program, candidate, reference, deviations=()):
     differences) does not fail: the matching deviation is returned instead.
     """
     import pytest
+    ops, caps = program.requirements()
+    missing = sorted(ops - set(candidate.ops)) + sorted(caps - set(candidate.capabilities))
+    if missing:
+        pytest.skip(f"{candidate.name} cannot express this program (lacks {', '.join(missing)})")
     expected = run(program, reference)
     try:
         actual = run(program, candidate)
@@ -51,5 +55,6 @@ def report(program, candidate, problems):
     if script:
         lines += ["", f"---- standalone {candidate.name} script (run it to see the actual values) "
                   "----", script.rstrip(), "---- end of script ----"]
-    lines += ["", "Program (replay with gradspec.replay(program, backend)):", program.to_source()]
+    lines += ["", "Program (save it to a file and replay it: python -m gradspec.replay FILE "
+              f"{candidate.name}):", program.to_source()]
     return "\n".join(lines)

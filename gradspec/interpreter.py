@@ -129,7 +129,7 @@ def _step(step, adapter, env, modules, fns, retained, hook_log):
 def _tensor_hook(adapter, step, hook_log):
     def hook(grad):
         hook_log.append(HookCall(step.target, "tensor", (_np(adapter, grad),)))
-        if step.scale is not None:
+        if step.scale is not None and grad is not None:
             return adapter.op("scale", grad, c=step.scale)
         return None
     return hook

@@ -181,6 +181,21 @@ class Program:
     def function(self, name):
         return next(f for f in self.functions if f.name == name)
 
+    def requirements(self):
+        """(op names, capabilities) a backend needs to run this program."""
+        ops = {s.op for s in self.steps if isinstance(s, Op)}
+        caps = {self.dtype}
+        kinds = {Call: "layers", CallFunction: "custom_function", Detach: "detach",
+                 RetainGrad: "retain_grad", TensorHook: "tensor_hooks", ModuleHook: "module_hooks"}
+        caps.update(cap for step in self.steps for cls, cap in kinds.items()
+                    if isinstance(step, cls))
+        caps.update("no_grad" for s in self.steps if isinstance(s, Op) and s.no_grad)
+        for spec in self.functions:
+            ops.update(expr[0] for expr in spec.forward)
+        caps.update("functional_grad" for a in self.plan if isinstance(a, Grad))
+        caps.update("zero_grad" for a in self.plan if isinstance(a, ZeroGrad))
+        return ops, caps
+
     def to_source(self):
         """Valid Python that rebuilds this program (`from gradspec.program import *`)."""
         from .program_source import program_source

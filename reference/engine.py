@@ -189,17 +189,13 @@ def _call_tensor_pre_hooks(node, grads):
     """Tensor hooks of the node's outputs, then retain_grad (always last, as in torch 2.x)."""
     if node.tensor_pre_hooks:
         for nr, hooks in node.tensor_pre_hooks.items():
-            for hook in list(hooks):
-                if grads[nr] is None:
-                    break
+            for hook in list(hooks):  # called with None for an undefined grad, as torch
                 new = hook(grads[nr])
                 if new is not None:
                     grads[nr] = new
     variable = getattr(node, "variable", None)
     if variable is not None and variable._hooks:
         for hook in list(variable._hooks):
-            if grads[0] is None:
-                break
             new = hook(grads[0])
             if new is not None:
                 grads[0] = new

@@ -293,3 +293,24 @@ def test_inplace_through_detached_alias_raises():
     x.detach().zero_()
     with pytest.raises(errors.InplaceModifiedError):
         y.backward()
+
+
+# ----- independence -----------------------------------------------------------------------------
+def test_reference_imports_only_numpy_and_stdlib():
+    """The oracle is independent: every module of reference/ imports only NumPy, the standard
+    library, or itself (checked on the source, since a conftest may have loaded torch)."""
+    import ast
+    import pathlib
+    import sys
+    root = pathlib.Path(R.__file__).parent
+    allowed = set(sys.stdlib_module_names) | {"numpy", "reference"}
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"

@@ -1,0 +1,125 @@
+"""Deliberately broken engines: the reference with exactly one realistic autograd bug each.
+
+Each class below is a `ReferenceAdapter` (fast, NumPy only) with one bug an engine author
+could plausibly ship. tests/meta/test_broken_adapters.py installs each as the candidate and
+asserts that the suites meant to catch that bug fail, with a short, readable counterexample.
+If a suite stops catching its bug, the suite (or its strategy) has lost power.
+"""
+import weakref
+
+import reference as R
+from adapters.reference_adapter import ReferenceAdapter
+from reference import ops as O
+
+
+# ----- (a) a wrong vjp for one op ---------------------------------------------------------
+class _SinWithWrongDerivative(R.autograd.Function):
+    """sin(x) forward, but backward multiplies by -cos(x) (a sign slip in the derivative)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return O.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return O.mul(grad, O.neg(O.cos(x)))
+
+
+class WrongSinVjp(ReferenceAdapter):
+    """`sin` computes the right values but d sin(x)/dx = -cos(x)."""
+
+    name = "broken-sin-vjp"
+
+    def op(self, name, *args, **params):
+        if name == "sin":
+            return _SinWithWrongDerivative.apply(*args)
+        return super().op(name, *args, **params)
+
+
+# ----- (b) gradient weights ignored -------------------------------------------------------
+class IgnoresGradientWeights(ReferenceAdapter):
+    """`backward(roots, weights)` differentiates as if every given weight were all ones."""
+
+    name = "broken-ignores-weights"
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        weights = [None if w is None else R.ones_like(w) for w in weights]
+        super().backward(roots, weights, retain_graph, create_graph)
+
+
+# ----- (c) .grad overwritten instead of accumulated ----------------------------------------
+class OverwritesGrad(ReferenceAdapter):
+    """Each backward replaces a leaf's `.grad` by its new contribution instead of adding to it
+    (a leaf that gets no contribution keeps its old `.grad`)."""
+
+    name = "broken-overwrites-grad"
+
+    def __init__(self):
+        self._leaves = []  # weak references to every leaf that requires grad
+
+    def _track(self, t):
+        self._leaves = [r for r in self._leaves if r() is not None]
+        self._leaves.append(weakref.ref(t))
+        return t
+
+    def tensor(self, values, dtype, requires_grad):
+        t = super().tensor(values, dtype, requires_grad)
+        return self._track(t) if requires_grad else t
+
+    def make_layer(self, layer, param_values, dtype):
+        module, params = super().make_layer(layer, param_values, dtype)
+        for p in params.values():
+            self._track(p)
+        return module, params
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        leaves = [t for t in (r() for r in self._leaves) if t is not None]
+        before = [t.grad for t in leaves]
+        for t in leaves:
+            t.grad = None
+        try:
+            super().backward(roots, weights, retain_graph, create_graph)
+        finally:
+            for t, old in zip(leaves, before):
+                if t.grad is None:
+                    t.grad = old
+
+
+# ----- (d) retain_graph ignored -----------------------------------------------------------
+class AlwaysRetainsGraph(ReferenceAdapter):
+    """retain_graph is always True: a second backward through freed buffers never fails."""
+
+    name = "broken-always-retains"
+    retain = True
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        super().backward(roots, weights, self.retain, create_graph)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        return super().grad(outputs, inputs, weights, self.retain, create_graph, allow_unused)
+
+
+class NeverRetainsGraph(AlwaysRetainsGraph):
+    """retain_graph is always False: retain_graph=True is ignored and the next backward fails."""
+
+    name = "broken-never-retains"
+    retain = False
+
+
+# ----- (e) custom backward gradients routed to the wrong inputs ------------------------------
+class SwapsCustomGrads(ReferenceAdapter):
+    """A custom Function's backward results are routed to its inputs in reverse order."""
+
+    name = "broken-swaps-custom-grads"
+
+    def custom_function(self, spec, forward_values, backward_values):
+        def swapped(grads, saved, needs):
+            result = backward_values(grads, saved, needs)
+            return tuple(reversed(result)) if len(result) == 2 else result
+        return super().custom_function(spec, forward_values, swapped)
+
+
+BROKEN = (WrongSinVjp, IgnoresGradientWeights, OverwritesGrad, AlwaysRetainsGraph,
+          NeverRetainsGraph, SwapsCustomGrads)
