@@ -80,8 +80,12 @@ def _function_source(spec, ops):
     if spec.grad_shape_error:
         lines.append("        if gx0 is not None:  # deliberately the wrong shape")
         lines.append("            gx0 = torch.cat([gx0.reshape(-1), gx0.reshape(-1)])")
-    extra = [f"g0 * 1.0"] * spec.extra_grads
-    lines.append(f"        return {', '.join(results + extra)},")
+    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
+        extra = ", ".join(["g0 * 1.0"] * spec.extra_grads)
+        lines.append(f"        extra = () if g0 is None else ({extra},)")
+        lines.append(f"        return ({', '.join(results)},) + extra")
+    else:
+        lines.append(f"        return {', '.join(results)},")
     return "\n".join(lines) + "\n"
 
 
@@ -148,8 +152,9 @@ def render(program, adapter):
         out.append(f"print('--- plan[{i}] ---')")
         out.append("try:")
         out.append(f"    {_action_source(action, dt, tracked)}")
-        out.append("except RuntimeError as e:")
-        out.append("    print('error:', str(e).splitlines()[0])")
+        # Underscored names: a leaf may be called `e` or `p`.
+        out.append("except RuntimeError as _error:")
+        out.append("    print('error:', str(_error).splitlines()[0])")
         for name in tracked:
             out.append(f"show('{name}.grad', {name}.grad)")
         for name in dict.fromkeys(retained):
@@ -170,7 +175,7 @@ def _action_source(action, dt, tracked):
                 f"[{', '.join(action.inputs)}], {_weights_source(action.weights, dt)}, "
                 f"retain_graph={action.retain_graph!r}, allow_unused={action.allow_unused!r}))")
     if isinstance(action, P.ZeroGrad):
-        body = "p.grad = None" if action.set_to_none else "p.grad.detach_(); p.grad.zero_()"
-        return (f"for p in [{', '.join(tracked)}]:\n"
-                f"        if p.grad is not None: {body}")
+        body = "_p.grad = None" if action.set_to_none else "_p.grad.detach_(); _p.grad.zero_()"
+        return (f"for _p in [{', '.join(tracked)}]:\n"
+                f"        if _p.grad is not None: {body}")
     raise TypeError(action)

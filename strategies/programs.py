@@ -64,6 +64,8 @@ def draw_plan(b):
                        (out,))
             if b.requires_grad(out):
                 roots = roots + [out]
+        if cfg.weights <= 0:  # no weighted non-scalar roots (nor the nonscalar_backward cap)
+            roots = [n for n in roots if not b.value(n).ndim]
     plan = []
     for _ in range(b.draw(st.integers(1, cfg.max_actions))):
         if plan and b.chance(cfg.zero_grad):

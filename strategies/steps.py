@@ -15,15 +15,26 @@ def op_step(b, force=None):
     x = b.pick_recent(b.values)
     v = b.value(x)
     if force:
-        if not applicable(force, v):
-            x = _fit_input(b, force)
-            v = b.value(x)
-        ops = [force]
-    else:
-        ops = [op for op in ORDER if op in b.cfg.ops and applicable(op, v)]
-        if not ops:
-            return False
+        # The focus op must appear: where its operands hit a tie or kink (maximum(x, x)) or
+        # its output leaves the range, it is tried again on a fresh leaf that fits it.
+        for attempt in range(FORCE_ATTEMPTS):
+            if attempt or not applicable(force, v):
+                x = _fit_input(b, force)
+            if _apply_op(b, force, x):
+                return force
+        return False
+    ops = [op for op in ORDER if op in b.cfg.ops and applicable(op, v)]
+    if not ops:
+        return False
     op = b.pick(ops)
+    return op if _apply_op(b, op, x) else False
+
+
+FORCE_ATTEMPTS = 8
+
+
+def _apply_op(b, op, x):
+    """Draw the operands and params of `op` on `x` and keep the step if its output is ok."""
     drawn = draw_op_args(b, op, x)
     if drawn is None:
         return False
@@ -39,7 +50,7 @@ def op_step(b, force=None):
         return False
     b.steps.append(step)
     b.values.append(out)
-    return op
+    return True
 
 
 def _fit_input(b, op):

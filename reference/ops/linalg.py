@@ -2,7 +2,6 @@
 import numpy as np
 
 from ._core import new, record
-from .elementwise import add
 from .shape import reshape, sum_to, transpose
 
 
@@ -49,6 +48,20 @@ def _promoted_out_shape(a, b):
 
 
 def linear(x, weight, bias=None):
-    """`x @ weight.T + bias`, composed as torch composes it (so it saves what matmul saves)."""
-    y = matmul(x, transpose(weight, 0, 1)) if weight.ndim == 2 else matmul(x, weight)
-    return y if bias is None else add(y, bias)
+    """`x @ weight.T + bias` as one node, like torch's addmm: it saves `x` only if the weight
+    needs a gradient and the weight only if `x` does (so what a backward frees matches)."""
+    out = new(np.matmul(x.data, weight.data.T) + (0 if bias is None else bias.data))
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+
+    def vjp(g, n, sx, sw):
+        out_f, in_f = weight.shape
+        g2 = reshape(g, (-1, out_f))  # every batch dim flattened, as addmm sees them
+        gx = reshape(matmul(g2, sw), x.shape) if n[0] else None
+        gw = matmul(transpose(g2, 0, 1), reshape(sx, (-1, in_f))) if n[1] else None
+        grads = (gx, gw)
+        if bias is not None:
+            grads += (reshape(sum_to(g2, (1, out_f)), (out_f,)) if n[2] else None,)
+        return grads
+    record("AddmmBackward0" if bias is not None else "MmBackward0", (out,), inputs, vjp,
+           save=(x if weight.requires_grad else None, weight if x.requires_grad else None))
+    return out

@@ -4,10 +4,14 @@ Each class below is a `ReferenceAdapter` (fast, NumPy only) with one bug an engi
 could plausibly ship. tests/meta/test_broken_adapters.py installs each as the candidate and
 asserts that the suites meant to catch that bug fail, with a short, readable counterexample.
 If a suite stops catching its bug, the suite (or its strategy) has lost power.
+
+At the end: adapters that are incomplete (a missing method, an unknown capability), which
+`adapters.registry.load` must refuse with a message naming the problem.
 """
 import weakref
 
 import reference as R
+from adapters.base import Adapter
 from adapters.reference_adapter import ReferenceAdapter
 from reference import ops as O
 
@@ -123,3 +127,51 @@ class SwapsCustomGrads(ReferenceAdapter):
 
 BROKEN = (WrongSinVjp, IgnoresGradientWeights, OverwritesGrad, AlwaysRetainsGraph,
           NeverRetainsGraph, SwapsCustomGrads)
+
+
+# ----- incomplete adapters (tests/meta/test_loading.py loads them by name) -------------------
+class _Minimal(Adapter):
+    """Everything `REQUIRED_METHODS` asks for except `backward`."""
+
+    name = "incomplete"
+    capabilities = frozenset({"float64"})
+    ops = frozenset({"add"})
+
+    def tensor(self, values, dtype, requires_grad):
+        return R.tensor(values, requires_grad=requires_grad)
+
+    def to_numpy(self, t):
+        return t.data
+
+    def requires_grad(self, t):
+        return t.requires_grad
+
+    def op(self, name, *args, **params):
+        return O.add(*args)
+
+    def read_grad(self, t):
+        return t.grad
+
+
+class NoBackward(_Minimal):
+    """Declares capabilities, forgets `backward`."""
+
+    capabilities = frozenset({"float64", "stateful_grad", "nonscalar_backward"})
+
+
+class NoHookMethod(_Minimal):
+    """Has `backward`, declares tensor hooks and layers but implements neither."""
+
+    capabilities = frozenset({"float64", "tensor_hooks", "layers"})
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        R.autograd.backward(roots, weights, retain_graph=retain_graph)
+
+
+class UnknownCapability(NoHookMethod):
+    capabilities = frozenset({"float64", "time_travel"})
+
+
+class NoOps(NoHookMethod):
+    capabilities = frozenset({"float64"})
+    ops = frozenset()

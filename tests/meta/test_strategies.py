@@ -1,0 +1,151 @@
+"""The program strategy: valid programs, every op reachable, values in domain, short shrinks."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, find, given, settings
+
+from adapters.reference_adapter import ReferenceAdapter
+from gradspec import program as P
+from gradspec.interpreter import run
+from gradspec.vocabulary import ALL_OPS, PIECEWISE_CONSTANT
+from strategies import Config, programs
+from strategies.op_args import MAX_ABS
+
+REFERENCE = ReferenceAdapter()
+OPS = sorted(ALL_OPS - set(PIECEWISE_CONSTANT))
+
+EVERYTHING = Config(layers=0.3, functions=0.3, tensor_hooks=0.2, module_hooks=0.5,
+                    retain_grad=0.2, detach=0.1, no_grad=0.1, max_actions=3, retain_graph=0.5,
+                    zero_grad=0.3, functional_grad=0.3, multi_root=0.3, errors=0.2)
+# Nothing that may legitimately raise: one action, no functional grad, no deliberate errors.
+NO_ERRORS = Config(layers=0.3, functions=0.3, tensor_hooks=0.2, module_hooks=0.5,
+                   retain_grad=0.2, detach=0.1, no_grad=0.1, multi_root=0.3)
+CONFIGS = {"default": Config(), "everything": EVERYTHING, "no-errors": NO_ERRORS,
+           "broadcast": Config(broadcast=0.9, max_steps=10)}
+
+
+def quick(**changes):
+    """Derandomized, small budgets, no explain phase: these tests check the tooling."""
+    changes.setdefault("phases", (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
+    return settings(derandomize=True, database=None, deadline=None,
+                    suppress_health_check=list(HealthCheck), **changes):
+    return settings(derandomize=True, database=None, deadline=None,
+                    suppress_health_check=list(HealthCheck), **changes)
+
+
+def _op_outputs(program):
+    return [s.out for s in program.steps if isinstance(s, P.Op)]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_programs_run_on_the_reference_and_stay_in_domain(name):
+    @quick(max_examples=40)
+    @given(program=programs(CONFIGS[name], REFERENCE))
+    def runs(program):
+        trace = run(program, REFERENCE)  # re-raises anything that is not a normalized error
+        assert trace.forward_error is None, trace.forward_message
+        for value_name, value in trace.forward.items():
+            assert np.all(np.isfinite(value)), f"{value_name} = {value}"
+        for out in _op_outputs(program):
+            assert np.abs(trace.forward[out]).max(initial=0.0) < MAX_ABS, out
+        for action in trace.actions:
+            for g in list(action.grads.values()) + list(action.retained.values()) + list(
+                    action.returned or ()):
+                assert g is None or np.all(np.isfinite(g)), action
+        if name != "everything":  # the others draw nothing that may legitimately raise
+            assert [a.error for a in trace.actions] == [None] * len(trace.actions), \
+                [(a.error, a.message) for a in trace.actions]
+    runs()
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_the_focus_op_always_appears(op):
+    seen_params = set()
+
+    @quick(max_examples=12)
+    @given(program=programs(Config(focus_op=op, max_steps=4), REFERENCE))
+    def uses_it(program):
+        steps = [s for s in program.steps if isinstance(s, P.Op) and s.op == op]
+        assert steps, f"focus op {op!r} missing from\n{program}"
+        seen_params.update(s.params for s in steps)
+    uses_it()
+    assert seen_params
+
+
+def test_every_op_of_the_vocabulary_is_drawn_without_a_focus():
+    """Without a focus op, a few hundred programs use every op (nothing is unreachable)."""
+    seen = set()
+
+    @quick(max_examples=300)
+    @given(program=programs(Config(max_steps=10), REFERENCE))
+    def collect(program):
+        seen.update(s.op for s in program.steps if isinstance(s, P.Op))
+    collect()
+    assert set(OPS) - seen == set()
+
+
+def _has_mul(program):
+    return any(isinstance(s, P.Op) and s.op == "mul" for s in program.steps)
+
+
+@pytest.mark.parametrize("config", [Config(), EVERYTHING], ids=["default", "everything"])
+def test_a_counterexample_shrinks_to_a_short_program(config):
+    program = find(programs(config, REFERENCE), _has_mul,
+                   settings=quick(max_examples=300))
+    assert _has_mul(program)
+    assert len(program.steps) <= 2, program
+    assert len(program.plan) == 1 and not program.layers and not program.functions, program
+    assert program.dtype == "float64"
+    assert all(len(leaf.values) <= 2 for leaf in program.leaves), program
+
+
+def test_a_failing_property_reports_the_shrunk_program():
+    """What a suite user sees: the final falsifying program is short and printed as source."""
+    failing = []
+
+    @quick(max_examples=200)
+    @given(program=programs(EVERYTHING, REFERENCE))
+    def no_mul(program):
+        if _has_mul(program):
+            failing.append(program)
+            raise AssertionError(f"uses mul:\n{program}")
+
+    with pytest.raises(AssertionError) as info:
+        no_mul()
+    shrunk = failing[-1]
+    assert len(shrunk.steps) <= 2
+    assert shrunk.to_source() in str(info.value)
+    assert "Falsifying example" in "\n".join(getattr(info.value, "__notes__", []))
+
+
+def test_programs_respect_the_adapter_capabilities():
+    class Limited(ReferenceAdapter):
+        name = "limited"
+        capabilities = frozenset({"float32", "stateful_grad"})
+        ops = frozenset({"add", "mul", "exp", "sum"})
+
+    config = EVERYTHING.but(weights=1.0, max_steps=6)
+
+    @quick(max_examples=40)
+    @given(program=programs(config, Limited()))
+    def limited(program):
+        assert program.dtype == "float32"
+        assert not program.layers and not program.functions
+        kinds = {type(s) for s in program.steps} | {type(a) for a in program.plan}
+        assert kinds <= {P.Op, P.Backward, P.ZeroGrad}, kinds
+        assert {s.op for s in program.steps} <= Limited.ops
+        for action in program.plan:  # one root; a weight only for a scalar (0-d) root
+            if isinstance(action, P.Backward):
+                assert len(action.roots) == 1
+                assert all(w is None or np.ndim(w) == 0 for w in action.weights), action
+    limited()
+
+
+def test_seed_zero_values_are_simple():
+    """Shrunk programs carry readable leaves: two decimals, away from zero."""
+    from strategies.values import expand
+    values = expand(0, (2, 3))
+    assert values == (0.5, -0.75, 1.0, -1.25, 1.5, -0.5)
+    for seed in (1, 12345, 2**32 - 1):
+        vals = np.array(expand(seed, (50,)))
+        assert np.all(np.abs(vals) >= 0.1) and np.all(np.round(vals, 2) == vals)
+        assert np.all(np.array(expand(seed, (50,), positive=True)) > 0)
