@@ -157,13 +157,13 @@ def _run_node(node, grads, retain_graph, send, receives):
         if new is not None:
             grads = list(new)
     outs = node.apply(grads)
-    if not retain_graph:
-        node.release()
     outs = _validate_outputs(node, outs)  # before post hooks, as in torch's call_function
     for hook in node.post_hooks:
         new = hook(tuple(outs), tuple(grads))
         if new is not None:
             outs = _check_hook_result(hook, tuple(outs), tuple(new))
+    if not retain_graph:  # only once the node succeeded: a failed node keeps its buffers
+        node.release()
     for edge, g in zip(node.next_edges, outs):
         if edge is None or (receives is not None and edge[0] not in receives):
             continue
