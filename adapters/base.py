@@ -25,7 +25,16 @@ CAPABILITIES = {
     "custom_function": "user-defined Functions with forward/backward and a ctx",
     "error_kinds": "torch's errors (freed graph, non-scalar implicit grad, shape mismatch, ...)",
     "create_graph": "higher-order gradients via create_graph=True",
+    "grad_wrt_nonleaf": "autograd.grad w.r.t. intermediate (non-leaf) values",
+    "needs_input_grad": "custom Functions can read ctx.needs_input_grad",
+    "materialize_grads": "custom Functions can receive None for unused outputs "
+                         "(set_materialize_grads(False))",
+    "non_differentiable": "custom Functions can mark outputs non-differentiable",
 }
+
+# Engines without `stateful_grad` are *functional* (JAX, HIPS autograd): the interpreter asks
+# them for `vjp(f, primals, cotangents)` of the program as a pure function instead of
+# calling backward/read_grad.
 
 # Normalized error kinds: what `Adapter.error_kind` maps an engine's exceptions to.
 ERROR_KINDS = {
@@ -43,8 +52,8 @@ ERROR_KINDS = {
     "module_hook": "a module hook returning the wrong number of gradients",
 }
 
-REQUIRED_METHODS = ("tensor", "to_numpy", "requires_grad", "op", "backward", "read_grad",
-                    "error_kind")
+REQUIRED_METHODS = ("tensor", "to_numpy", "op", "error_kind")
+STATEFUL_METHODS = ("requires_grad", "backward", "read_grad")
 
 
 class UnsupportedProgram(Exception):
@@ -129,6 +138,11 @@ class Adapter:
         """`t.grad`, or None."""
         raise NotImplementedError
 
+    def vjp(self, f, primals, cotangents):
+        """Functional engines: the gradients of sum_i <cotangents[i], f(*primals)[i]> w.r.t.
+        each primal; a None cotangent means an implicit gradient (a scalar output)."""
+        raise NotImplementedError
+
     def zero_grad(self, tensors, set_to_none):
         raise NotImplementedError
 
@@ -147,6 +161,7 @@ def check_adapter(adapter):
     cls = type(adapter)
     needs = set(REQUIRED_METHODS)
     caps = adapter.capabilities
+    needs.update(STATEFUL_METHODS if "stateful_grad" in caps else ("vjp",))
     for cap, methods in {
         "functional_grad": ("grad",), "detach": ("detach",), "retain_grad": ("retain_grad",),
         "tensor_hooks": ("register_hook",), "layers": ("make_layer", "call_layer"),

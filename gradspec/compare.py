@@ -138,7 +138,8 @@ def compare(program, expected, actual):
         n = len(out)
         _value(f"forward value {name}", e, actual.forward.get(name), dtype, out)
         _tag(out, n, "forward", name)
-        if expected.requires_grad[name] != actual.requires_grad.get(name):
+        if name in actual.requires_grad and \
+                expected.requires_grad[name] != actual.requires_grad[name]:
             out.append(Mismatch(f"{name}.requires_grad", expected.requires_grad[name],
                                 actual.requires_grad.get(name), "requires_grad differs",
                                 kind="requires_grad", name=name))

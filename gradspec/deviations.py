@@ -34,3 +34,11 @@ def load(backend_name, path=None):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return tuple(module.DEVIATIONS)
+
+
+def zeros_for_none(program, m):
+    """A functional engine's answer for a leaf the roots do not depend on: zeros where torch
+    (and the reference) say None, since a pure function's gradient is always an array."""
+    import numpy as np
+    return (m.kind in ("grad", "returned") and m.expected is None and m.actual is not None
+            and not np.any(np.asarray(m.actual)))

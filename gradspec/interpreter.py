@@ -25,12 +25,16 @@ class Session:
         self.env, self.leaves, self.modules, self.fns = {}, {}, {}, {}
         self.retained, self.hook_log = [], []
 
-    def add_leaf(self, leaf):
-        self.env[leaf.name] = self.leaves[leaf.name] = self.adapter.tensor(
-            leaf.array(self.dtype), self.dtype, leaf.requires_grad)
+    def add_leaf(self, leaf, value=None):
+        """A leaf from its values, or bound to `value` (a functional engine's traced input)."""
+        self.env[leaf.name] = self.leaves[leaf.name] = value if value is not None else \
+            self.adapter.tensor(leaf.array(self.dtype), self.dtype, leaf.requires_grad)
 
-    def add_layer(self, layer):
-        values = {p.name: p.array(self.dtype) for p in layer.params}
+    def add_layer(self, layer, bound=None):
+        bound = bound or {}
+        values = {p.name: bound.get(p.name, None) for p in layer.params}
+        values = {n: v if v is not None else layer_param(layer, n).array(self.dtype)
+                  for n, v in values.items()}
         module, params = self.adapter.make_layer(layer, values, self.dtype)
         self.modules[layer.name] = (module, layer)
         for p in layer.params:
@@ -47,20 +51,33 @@ class Session:
               self.hook_log)
 
 
+def layer_param(layer, name):
+    return next(p for p in layer.params if p.name == name)
+
+
+def build(program, adapter, bound=None):
+    """Create the leaves, layers and custom Functions, and run the forward steps.
+
+    `bound` maps leaf names to ready tensors (a functional engine's traced inputs)."""
+    bound = bound or {}
+    s = Session(adapter, program.dtype)
+    for leaf in program.leaves:
+        s.add_leaf(leaf, bound.get(leaf.name))
+    for layer in program.layers:
+        s.add_layer(layer, bound)
+    for spec in program.functions:
+        s.add_function(spec)
+    for step in program.steps:
+        s.step(step)
+    return s
+
+
 def run(program, adapter):
     """Run `program` on `adapter`: forward steps, then each plan action; never raises for
     errors the adapter can normalize (they are recorded), re-raises anything else."""
     trace = Trace(backend=adapter.name)
-    s = Session(adapter, program.dtype)
     try:
-        for leaf in program.leaves:
-            s.add_leaf(leaf)
-        for layer in program.layers:
-            s.add_layer(layer)
-        for spec in program.functions:
-            s.add_function(spec)
-        for step in program.steps:
-            s.step(step)
+        s = build(program, adapter)
     except Exception as exc:  # noqa: BLE001 - normalized below or re-raised
         kind = adapter.error_kind(exc)
         if kind is None:
@@ -68,11 +85,15 @@ def run(program, adapter):
         trace.forward_error, trace.forward_message = kind, str(exc).splitlines()[0][:300]
         return trace
     env, leaves, hook_log = s.env, s.leaves, s.hook_log
+    functional = "stateful_grad" not in adapter.capabilities
     for name, t in env.items():
         trace.forward[name] = _np(adapter, t)
-        trace.requires_grad[name] = bool(adapter.requires_grad(t))
+        if not functional:  # a functional engine has no requires_grad flag to compare
+            trace.requires_grad[name] = bool(adapter.requires_grad(t))
     trace.forward_hooks = list(hook_log)
     hook_log.clear()
+    if functional:
+        return _run_functional(program, adapter, trace)
     tracked = [n for n, t in leaves.items() if adapter.requires_grad(t)]
     for i, action in enumerate(program.plan):
         result = ActionResult(index=i)
@@ -165,3 +186,46 @@ def _action(action, adapter, env, leaves, result, dtype):
         adapter.zero_grad(list(leaves.values()), action.set_to_none)
     else:
         raise TypeError(f"unknown action {action!r}")
+
+
+# ----- functional engines (JAX, HIPS autograd): no .grad, no graph outliving a call ---------
+def _run_functional(program, adapter, trace):
+    """Answer each action with the engine's vjp of the program as a pure function.
+
+    The function maps the leaves that require grad to the action's roots; the gradient
+    weights are its cotangents. A Backward's result is what `.grad` would hold after it (the
+    plan has one action: accumulation needs state such engines do not have)."""
+    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    for i, action in enumerate(program.plan):
+        result = ActionResult(index=i)
+        if isinstance(action, P.Backward):
+            roots, weights, wrt = action.roots, action.weights, wrt_all
+        elif isinstance(action, P.Grad):
+            roots, weights, wrt = action.outputs, action.weights, list(action.inputs)
+        else:
+            raise TypeError(f"{adapter.name} is functional: it cannot run {action!r}")
+        try:
+            grads = _functional_vjp(program, adapter, roots, weights, wrt)
+            if isinstance(action, P.Backward):
+                result.grads = {n: _np(adapter, g) for n, g in zip(wrt, grads)}
+            else:
+                result.returned = tuple(_np(adapter, g) for g in grads)
+        except Exception as exc:  # noqa: BLE001
+            kind = adapter.error_kind(exc)
+            if kind is None:
+                raise
+            result.error, result.message = kind, str(exc).splitlines()[0][:300]
+        trace.actions.append(result)
+    return trace
+
+
+def _functional_vjp(program, adapter, roots, weights, wrt):
+    values = {leaf.name: adapter.tensor(leaf.array(program.dtype), program.dtype, True)
+              for leaf in program.all_leaves() if leaf.name in wrt}
+
+    def f(*primals):
+        s = build(program, adapter, bound=dict(zip(wrt, primals)))
+        return tuple(s.env[r] for r in roots)
+    cotangents = [None if w is None else adapter.tensor(np.array(w, dtype=program.dtype),
+                                                        program.dtype, False) for w in weights]
+    return adapter.vjp(f, [values[n] for n in wrt], cotangents)

@@ -34,6 +34,10 @@ class Builder:
             return True
         return self.draw(st.integers(0, 99)) >= 100 - round(100 * p)
 
+    def can(self, capability):
+        """Does the backend under test declare `capability`? (Unknown backend: yes.)"""
+        return not self.cfg.caps or capability in self.cfg.caps
+
     def pick(self, items):
         items = list(items)
         return items[self.draw(st.integers(0, len(items) - 1))] if len(items) > 1 else items[0]

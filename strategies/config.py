@@ -33,6 +33,7 @@ class Config:
     errors: float = 0.0  # chance of deliberately erroneous plans / custom backwards
     broadcast: float = 0.3  # chance a new operand gets a broadcasting shape
     focus_op: str = ""  # the op every program must use at least once
+    caps: frozenset = frozenset()  # the backend's capabilities (set by capability_config)
 
     def but(self, **changes):
         return replace(self, **changes)
@@ -44,6 +45,7 @@ def capability_config(config, adapter):
     c = config.but(
         ops=frozenset(config.ops) & frozenset(adapter.ops),
         dtypes=tuple(d for d in config.dtypes if d in caps),
+        caps=frozenset(caps),
     )
     gates = {"layers": "layers", "functions": "custom_function", "tensor_hooks": "tensor_hooks",
              "module_hooks": "module_hooks", "retain_grad": "retain_grad", "detach": "detach",

@@ -110,7 +110,8 @@ def _backward_action(b, roots):
 
 def _grad_action(b, roots):
     chosen = _pick_roots(b, roots)
-    wrt = [n for n in b.values if b.requires_grad(n)]
+    wrt = [n for n in b.values if b.requires_grad(n)
+           and (b.can("grad_wrt_nonleaf") or b.tensor(n).is_leaf)]
     if not wrt:
         wrt = b.values
     inputs = []

@@ -162,12 +162,15 @@ def function_step(b):
                 s = b.draw(st.integers(0, len(saved) - 1))
                 factors += [("saved", s), ("cos_saved", s)]
             terms.append(P.Term(b.draw(st.integers(0, n_out - 1)), b.pick(factors)))
-        rules.append(P.GradRule(tuple(terms), check_needs=b.chance(0.5)))
+        rules.append(P.GradRule(tuple(terms), check_needs=b.can("needs_input_grad")
+                                and b.chance(0.5)))
     errors = b.chance(b.cfg.errors)
     spec = P.FunctionSpec(
         name=f"Fn{len(b.functions)}", n_inputs=n_inputs, forward=tuple(forward), saved=saved,
-        backward=tuple(rules), materialize_grads=not b.chance(0.4),
-        non_differentiable=(1,) if n_out == 2 and b.chance(0.2) else (),
+        backward=tuple(rules),
+        materialize_grads=not (b.can("materialize_grads") and b.chance(0.4)),
+        non_differentiable=(1,) if n_out == 2 and b.can("non_differentiable")
+        and b.chance(0.2) else (),
         extra_grads=1 if errors and b.chance(0.5) else 0,
         grad_shape_error=errors and b.chance(0.5))
     b.functions.append(spec)
