@@ -12,7 +12,12 @@ PACKAGES = {"torch": "torch", "torch-cuda": "torch"}
 
 
 class BackendError(Exception):
-    """A backend that cannot be loaded: unknown name, missing package, incomplete adapter."""
+    """A backend that cannot be loaded: unknown name, incomplete adapter (a usage error)."""
+
+
+class BackendUnavailable(BackendError):
+    """A known backend that cannot run here (package not installed, no GPU): its suites are
+    skipped with this message."""
 
 
 def load(spec):
@@ -28,8 +33,8 @@ def load(spec):
             f"or 'package.module:AdapterClass'")
     package = PACKAGES.get(spec)
     if package is not None and importlib.util.find_spec(package) is None:
-        raise BackendError(f"backend {spec!r} needs the {package!r} package, which is not "
-                           f"installed (pip install {package})")
+        raise BackendUnavailable(f"backend {spec!r} needs the {package!r} package, which is "
+                                 f"not installed here (pip install {package})")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -37,7 +42,11 @@ def load(spec):
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise BackendError(f"backend {spec!r}: module {module_name!r} has no {cls_name!r}")
-    adapter = cls(**kwargs)
+    from .base import UnsupportedProgram
+    try:
+        adapter = cls(**kwargs)
+    except UnsupportedProgram as exc:  # e.g. torch-cuda on a machine without a GPU
+        raise BackendUnavailable(f"backend {spec!r} cannot run here: {exc}") from exc
     try:
         check_adapter(adapter)
     except TypeError as exc:

@@ -12,6 +12,14 @@ def _aliased_0d_grads(program, m):
     return leaf is not None and leaf.shape == () and any(isinstance(a, Backward) for a in earlier)
 
 
+def _make_grads_index_bug(program, m):
+    """A multi-root backward whose weight for a root after the first has the wrong shape."""
+    action = program.plan[m.action] if m.action >= 0 else None
+    return (m.kind == "error" and m.expected == "grad_shape_mismatch"
+            and m.actual == "unexpected RuntimeError" and isinstance(action, Backward)
+            and len(action.roots) > 1)
+
+
 DEVIATIONS = [
     Deviation(
         id="torch-0d-grad-aliasing",
@@ -26,5 +34,18 @@ DEVIATIONS = [
             plan=(Backward(("loss",), (None,), True), Backward(("loss",), (None,))),
         ),
         applies=_aliased_0d_grads,
+    ),
+    Deviation(
+        id="torch-make-grads-index",
+        reason="torch.autograd._make_grads builds its shape-mismatch message with "
+               "grads.index(grad), which compares tensors with ==, so a wrong-shaped weight for "
+               "a root after the first raises an unrelated error (ambiguous bool / size mismatch)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            steps=(Op("t1", "exp", ("a",)), Op("t2", "sin", ("a",))),
+            plan=(Backward(("t1", "t2"), ((1.0, 2.0), ((1.0, 1.0), (1.0, 1.0)))),),
+        ),
+        applies=_make_grads_index_bug,
     ),
 ]

@@ -72,16 +72,25 @@ def build(program, adapter, bound=None):
     return s
 
 
-def run(program, adapter):
-    """Run `program` on `adapter`: forward steps, then each plan action; never raises for
-    errors the adapter can normalize (they are recorded), re-raises anything else."""
+def _error_kind(adapter, exc, strict):
+    """The normalized kind of `exc`; an exception the adapter does not recognise re-raises
+    when `strict` (the reference), else is recorded as "unexpected <Type>" (a candidate)."""
+    kind = adapter.error_kind(exc)
+    if kind is None:
+        if strict:
+            raise exc
+        kind = f"unexpected {type(exc).__name__}"
+    return kind
+
+
+def run(program, adapter, strict=True):
+    """Run `program` on `adapter`: forward steps, then each plan action. Errors the adapter
+    normalizes are recorded; others re-raise if `strict`, else are recorded as unexpected."""
     trace = Trace(backend=adapter.name)
     try:
         s = build(program, adapter)
     except Exception as exc:  # noqa: BLE001 - normalized below or re-raised
-        kind = adapter.error_kind(exc)
-        if kind is None:
-            raise
+        kind = _error_kind(adapter, exc, strict)
         trace.forward_error, trace.forward_message = kind, str(exc).splitlines()[0][:300]
         return trace
     env, leaves, hook_log = s.env, s.leaves, s.hook_log
@@ -93,16 +102,14 @@ def run(program, adapter):
     trace.forward_hooks = list(hook_log)
     hook_log.clear()
     if functional:
-        return _run_functional(program, adapter, trace)
+        return _run_functional(program, adapter, trace, strict)
     tracked = [n for n, t in leaves.items() if adapter.requires_grad(t)]
     for i, action in enumerate(program.plan):
         result = ActionResult(index=i)
         try:
             _action(action, adapter, env, leaves, result, program.dtype)
         except Exception as exc:  # noqa: BLE001
-            kind = adapter.error_kind(exc)
-            if kind is None:
-                raise
+            kind = _error_kind(adapter, exc, strict)
             result.error, result.message = kind, str(exc).splitlines()[0][:300]
         result.hooks = list(hook_log)
         hook_log.clear()
@@ -189,7 +196,7 @@ def _action(action, adapter, env, leaves, result, dtype):
 
 
 # ----- functional engines (JAX, HIPS autograd): no .grad, no graph outliving a call ---------
-def _run_functional(program, adapter, trace):
+def _run_functional(program, adapter, trace, strict):
     """Answer each action with the engine's vjp of the program as a pure function.
 
     The function maps the leaves that require grad to the action's roots; the gradient
@@ -211,9 +218,7 @@ def _run_functional(program, adapter, trace):
             else:
                 result.returned = tuple(_np(adapter, g) for g in grads)
         except Exception as exc:  # noqa: BLE001
-            kind = adapter.error_kind(exc)
-            if kind is None:
-                raise
+            kind = _error_kind(adapter, exc, strict)
             result.error, result.message = kind, str(exc).splitlines()[0][:300]
         trace.actions.append(result)
     return trace

@@ -14,7 +14,7 @@ def _deviations():
 def test_deviation_still_reproduces(deviation):
     program = deviation.program
     mismatches = compare(program, run(program, current.reference()),
-                         run(program, current.candidate()))
+                         run(program, current.candidate(), strict=False))
     assert mismatches, (f"deviation {deviation.id!r} is stale: {current.candidate().name} now "
                         f"agrees with the reference on its program; remove the entry")
     assert deviation.explains(program, mismatches), (

@@ -7,7 +7,7 @@ from hypothesis import given
 from .conformance import Config, conforms, programs_for
 
 ERRORS = Config(errors=0.4, functions=0.3, functional_grad=0.3, max_actions=3,
-                retain_graph=0.3, no_grad=0.2, detach=0.1, max_steps=5)
+                retain_graph=0.3, no_grad=0.2, detach=0.1, max_steps=5, multi_root=0.3)
 
 
 @pytest.mark.needs("error_kinds")

@@ -138,3 +138,39 @@ def test_a_mismatch_prints_expected_and_actual():
     text = str(mismatches(trace(grads=(2 * A, 5 * A)))[0])
     assert "plan[1]" in text and "a.grad" in text
     assert "expected (reference)" in text and "actual   (candidate)" in text
+
+
+# ----- after an error: what is (and is not) still compared --------------------------------
+PLAN4 = P.Program(
+    dtype="float64", leaves=PROGRAM.leaves, steps=PROGRAM.steps,
+    plan=(P.Backward(("t2",), (None,)), P.Backward(("t2",), (None,)), P.ZeroGrad(),
+          P.Backward(("t2",), (None,))))
+
+
+def trace4(errors, grads):
+    t = trace()
+    t.actions = [ActionResult(index=i, error=e, grads={"a": g})
+                 for i, (e, g) in enumerate(zip(errors, grads))]
+    return t
+
+
+def test_state_left_by_a_backward_that_failed_midway_is_not_compared():
+    """After both engines raised graph_freed (which nodes ran before it is engine-specific),
+    `.grad` is unspecified until zero_grad(set_to_none=True) resets it."""
+    errors = (None, "graph_freed", None, None)
+    expected = trace4(errors, (2 * A, 2 * A, None, 2 * A))
+    assert compare(PLAN4, expected, trace4(errors, (2 * A, 3 * A, None, 2 * A))) == []
+    found = compare(PLAN4, expected, trace4(errors, (2 * A, 3 * A, 3 * A, 2 * A)))
+    assert [(m.kind, m.action) for m in found] == [("grad", 2)]  # zero_grad must reset it
+    found = compare(PLAN4, expected, trace4(errors, (2 * A, 3 * A, None, 5 * A)))
+    assert [(m.kind, m.action) for m in found] == [("grad", 3)]
+    # an error only one engine raised is always a failure
+    found = compare(PLAN4, expected, trace4((None,) * 4, (2 * A, 3 * A, None, 2 * A)))
+    assert [(m.kind, m.action) for m in found][0] == ("error", 1)
+
+
+def test_state_after_an_error_raised_before_any_node_ran_is_compared():
+    errors = (None, "grad_shape_mismatch", None, None)
+    expected = trace4(errors, (2 * A, 2 * A, None, 2 * A))
+    found = compare(PLAN4, expected, trace4(errors, (2 * A, 3 * A, None, 2 * A)))
+    assert [(m.kind, m.action) for m in found] == [("grad", 1)]

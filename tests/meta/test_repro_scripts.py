@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-import gradspec.program as program_module
+from gradspec import program as P
 from gradspec.compare import close
 from gradspec.interpreter import run
 from strategies import Config, programs
@@ -36,13 +36,9 @@ FEATURES = Config(layers=0.3, functions=0.3, tensor_hooks=0.25, module_hooks=0.6
                   errors=0.15)
 
 
-
 def quick(**changes):
     """Derandomized, small budgets, no explain phase: these tests check the tooling."""
     changes.setdefault("phases", (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
-    return settings(derandomize=True, database=None, deadline=None,
-                    suppress_health_check=list(HealthCheck), **changes):
-    """Derandomized settings with a small budget: these tests check the tooling, not engines."""
     return settings(derandomize=True, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck), **changes)
 
@@ -217,8 +213,7 @@ def _rich_programs(n):
     """`n` derandomized programs using as many features as possible (for the slow check)."""
     drawn = []
 
-    @quick(max_examples=30, phases=[p for p in settings.default.phases
-                                       if p.name in ("explicit", "generate")])
+    @quick(max_examples=30, phases=(Phase.explicit, Phase.generate))
     @given(program=programs(FEATURES, TORCH))
     def collect(program):
         drawn.append(program)
@@ -246,9 +241,6 @@ def test_script_reproduces_the_trace_in_a_fresh_interpreter(tmp_path):
 
 
 # ----- targeted renderings ------------------------------------------------------------------
-P = program_module
-
-
 def _check(program):
     trace = run(program, TORCH)
     stdout, exc = run_in_process(TORCH.render_script(program))

@@ -27,8 +27,6 @@ def quick(**changes):
     """Derandomized, small budgets, no explain phase: these tests check the tooling."""
     changes.setdefault("phases", (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
     return settings(derandomize=True, database=None, deadline=None,
-                    suppress_health_check=list(HealthCheck), **changes):
-    return settings(derandomize=True, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck), **changes)
 
 

@@ -1,0 +1,190 @@
+"""The suites have teeth: each deliberately broken engine (tests/meta/broken.py) fails the
+suites meant to catch its bug, with a short counterexample printed as replayable source; the
+unbroken reference passes the same suite tests.
+
+The suites' own Hypothesis tests are called directly with a broken adapter installed as the
+candidate (`gradspec.backend.set_current`), so what is checked is exactly what `pytest suites`
+runs, with the same strategies and the same check.
+"""
+import contextlib
+import importlib
+
+import pytest
+from hypothesis import Phase, settings
+
+import suites.conformance
+from adapters.reference_adapter import ReferenceAdapter
+from gradspec import backend
+from gradspec.check import ConformanceFailure, check
+from tests.meta import broken
+
+REFERENCE = ReferenceAdapter()
+MAX_STEPS = 4  # a shrunk counterexample a person can read at a glance
+
+# (module, test, parameter for a parametrized suite test or None)
+SIN_OP = ("suites.test_ops", "test_op", "sin")
+WEIGHTS = ("suites.test_gradient_weights", "test_nonscalar_backward_with_weights", None)
+MULTI_ROOT = ("suites.test_gradient_weights", "test_several_roots_in_one_backward", None)
+ACCUMULATION = ("suites.test_grad_accumulation", "test_accumulation_and_zero_grad", None)
+RETAIN_GRAPH = ("suites.test_retain_graph", "test_retain_graph_sequences", None)
+CUSTOM = ("suites.test_custom_functions", "test_custom_functions", None)
+
+CATCHES = [  # each bug and the suite tests that must catch it
+    (broken.WrongSinVjp, SIN_OP),
+    (broken.IgnoresGradientWeights, WEIGHTS),
+    (broken.IgnoresGradientWeights, MULTI_ROOT),
+    (broken.OverwritesGrad, ACCUMULATION),
+    (broken.OverwritesGrad, RETAIN_GRAPH),
+    (broken.AlwaysRetainsGraph, RETAIN_GRAPH),
+    (broken.AlwaysRetainsGraph, ACCUMULATION),
+    (broken.NeverRetainsGraph, RETAIN_GRAPH),
+    (broken.NeverRetainsGraph, ACCUMULATION),
+    (broken.SwapsCustomGrads, CUSTOM),
+]
+SUITE_TESTS = sorted({suite for _, suite in CATCHES}, key=str)
+
+# Derandomized whatever the profile; no example database (a broken engine's counterexamples
+# must not be replayed against the real one); one bug per run; no explain phase (slow).
+META = dict(derandomize=True, database=None, report_multiple_bugs=False, max_examples=60,
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
+
+
+def _suite_id(suite):
+    module, name, param = suite
+    return f"{module.split('.')[-1]}::{name}" + (f"[{param}]" if param else "")
+
+
+@contextlib.contextmanager
+def meta_settings(test):
+    """Run a suite's test under META settings, restoring everything afterwards.
+
+    A module-level @given test keeps the settings it was decorated with (Hypothesis has no
+    public way to override them per call, so the attribute it reads is swapped); a test that
+    builds its @given when called (test_op) reads the current profile, so one is loaded.
+    """
+    attr = "_hypothesis_internal_use_settings"
+    previous_profile = settings.get_current_profile_name()
+    settings.register_profile("gradspec-meta", settings(settings.default, **META))
+    old = getattr(test, attr, None)
+    try:
+        settings.load_profile("gradspec-meta")
+        if old is not None:
+            setattr(test, attr, settings(old, **META))
+        yield
+    finally:
+        if old is not None:
+            setattr(test, attr, old)
+        settings.load_profile(previous_profile)
+
+
+def run_suite_test(suite):
+    module, name, param = suite
+    test = getattr(importlib.import_module(module), name)
+    with meta_settings(test):
+        if param is None:
+            test()
+        else:
+            test(param)
+
+
+def _current_backend():
+    try:
+        return backend.candidate(), backend.reference(), backend.deviations()
+    except KeyError:  # nothing installed yet
+        return None
+
+
+@contextlib.contextmanager
+def installed(adapter):
+    """`adapter` as the candidate (the reference as oracle, no deviations) inside the block;
+    yields the list of (program, failed) the suites checked. Restores the previous state."""
+    previous = _current_backend()
+    original = suites.conformance.check
+    checked = []
+
+    def recording_check(program, candidate, reference, deviations=()):
+        try:
+            result = original(program, candidate, reference, deviations)
+        except ConformanceFailure:
+            checked.append((program, True))
+            raise
+        checked.append((program, False))
+        return result
+
+    suites.conformance.check = recording_check
+    backend.set_current(adapter, REFERENCE, ())
+    try:
+        yield checked
+    finally:
+        suites.conformance.check = original
+        if previous is not None:
+            backend.set_current(*previous)
+
+
+@pytest.fixture
+def install():
+    """`install(adapter)` -> the list of checked programs; undone by the finalizer."""
+    with contextlib.ExitStack() as stack:
+        yield lambda adapter: stack.enter_context(installed(adapter))
+
+
+def _program_from_message(message):
+    """The program printed at the end of a failure report, rebuilt from its source."""
+    namespace = {}
+    exec("from gradspec.program import *", namespace)  # noqa: S102
+    return eval(message[message.rindex("\nProgram(\n") + 1:], namespace)  # noqa: S307
+
+
+@pytest.mark.parametrize("bug, suite", CATCHES,
+                         ids=[f"{b.__name__}-{_suite_id(s)}" for b, s in CATCHES])
+def test_the_suite_catches_the_bug(install, bug, suite):
+    candidate = bug()
+    checked = install(candidate)
+    with pytest.raises(ConformanceFailure) as info:
+        run_suite_test(suite)
+    message = str(info.value)
+    failed = [program for program, bad in checked if bad]
+    assert failed, "the failure did not come from the conformance check"
+    shrunk = failed[-1]  # Hypothesis re-runs the minimal example last, and re-raises its error
+    # The report is readable: it names the engine and prints the program as source...
+    assert message.startswith(f"{candidate.name} disagrees with the reference")
+    assert shrunk.to_source() in message
+    assert _program_from_message(message) == shrunk
+    # ... and the program is short.
+    assert len(shrunk.steps) <= MAX_STEPS, message
+    assert len(shrunk.plan) <= 2, message
+    # The counterexample replays on its own, and is a fair program: the reference agrees
+    # with itself on it.
+    with pytest.raises(ConformanceFailure):
+        check(shrunk, bug(), REFERENCE)
+    check(shrunk, ReferenceAdapter(), REFERENCE)
+
+
+@pytest.mark.parametrize("suite", SUITE_TESTS, ids=[_suite_id(s) for s in SUITE_TESTS])
+def test_the_reference_passes_the_same_suite_tests(install, suite):
+    checked = install(ReferenceAdapter())
+    run_suite_test(suite)
+    assert len(checked) >= 30, f"only {len(checked)} programs were checked"
+    assert not any(bad for _, bad in checked)
+
+
+def test_the_broken_engines_are_otherwise_correct(install):
+    """Each bug is confined: on a program that does not touch it, the engine agrees."""
+    from gradspec import program as P
+    program = P.Program(
+        dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -1.25)), P.Leaf("b", (2,), (0.75, 1.5))),
+        steps=(P.Op("t1", "mul", ("a", "b")), P.Op("t2", "exp", ("t1",)),
+               P.Op("t3", "sum", ("t2",), (("dim", 0), ("keepdim", False)))),
+        plan=(P.Backward(("t3",), (None,)),))
+    for bug in broken.BROKEN:
+        check(program, bug(), REFERENCE)
+
+
+def test_the_previous_backend_is_restored():
+    before = _current_backend()
+    with pytest.raises(ConformanceFailure):
+        with installed(broken.WrongSinVjp()):
+            assert isinstance(backend.candidate(), broken.WrongSinVjp)
+            run_suite_test(SIN_OP)
+    assert _current_backend() == before
+    assert suites.conformance.check is check
