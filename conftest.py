@@ -31,6 +31,8 @@ def pytest_addoption(parser):
     group.addoption("--deviations", default=None,
                     help="the backend's deviation file (default deviations/<backend>.py), or "
                          "'none' to report every difference as a failure")
+    group.addoption("--gradspec-report", default=None, metavar="PATH",
+                    help="write one JSON record per suite test (for the conformance matrix)")
     group.addoption("--max-examples", type=int, default=None,
                     help="override the Hypothesis profile's max_examples")
 
@@ -52,6 +54,10 @@ def pytest_configure(config):
     dev_opt = config.getoption("--deviations")
     known = () if candidate is None or dev_opt == "none" else deviations.load(candidate.name, dev_opt)
     current.set_current(candidate, reference, known)
+    report_path = config.getoption("--gradspec-report")
+    if report_path:
+        from gradspec.report import ReportPlugin
+        config.pluginmanager.register(ReportPlugin(report_path, spec), "gradspec-report")
     n = config.getoption("--max-examples")
     if n:
         settings.register_profile("_cli", settings(settings.default, max_examples=n))

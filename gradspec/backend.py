@@ -17,3 +17,22 @@ def candidate():
 
 def reference():
     return _current["reference"]
+
+
+# ----- per-test tallies, for the conformance report (gradspec/report.py) ---------------------
+_tally = {"programs": 0, "deviations": {}}
+
+
+def reset_tally():
+    _tally["programs"] = 0
+    _tally["deviations"] = {}
+
+
+def count_program(deviation=None):
+    _tally["programs"] += 1
+    if deviation is not None:
+        _tally["deviations"][deviation.id] = deviation.reason
+
+
+def tally():
+    return {"programs": _tally["programs"], "deviations": dict(_tally["deviations"])}

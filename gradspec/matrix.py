@@ -1,0 +1,210 @@
+"""The conformance matrix: run the suites on every backend and write feature × backend.
+
+    python -m gradspec.matrix                       # every built-in backend, ci profile
+    python -m gradspec.matrix --backends torch,jax --max-examples 20 -n 2
+    python -m gradspec.matrix --merge reports/parts/*.json   # parts from several runs/shards
+
+Writes reports/matrix.json and reports/matrix.md (pass / deviation with reason / skip with
+reason / FAIL, and the programs checked). Each backend runs in its own pytest process.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+
+from adapters.registry import BUILTIN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "mygrad", "tinygrad", "jax", "autograd")
+
+LABELS = {
+    "test_ops::test_op": "op vocabulary (one property per op)",
+    "test_broadcasting::test_broadcasting_reduces_back": "broadcasting sums back",
+    "test_layer_reuse::test_layer_reuse_and_recurrence": "layer reuse and recurrence",
+    "test_gradient_weights::test_nonscalar_backward_with_weights": "non-scalar backward with weights",
+    "test_gradient_weights::test_several_roots_in_one_backward": "several roots in one backward",
+    "test_retain_graph::test_retain_graph_sequences": "retain_graph and the freed graph",
+    "test_grad_accumulation::test_accumulation_and_zero_grad": ".grad accumulation and zero_grad",
+    "test_custom_functions::test_custom_functions": "custom Functions",
+    "test_hooks::test_tensor_hooks": "tensor hooks",
+    "test_hooks::test_module_full_backward_hooks": "module full backward hooks",
+    "test_graph_control::test_detach_no_grad_retain_grad": "detach, no_grad, retain_grad",
+    "test_errors::test_error_behaviour": "error behaviour",
+    "test_functional_grad::test_functional_grad": "functional autograd.grad",
+    "test_worked_examples::test_one_weight_used_twice": "worked: one weight used twice",
+    "test_worked_examples::test_one_linear_layer_called_twice": "worked: Linear called twice",
+    "test_worked_examples::test_gradient_weights_on_a_vector_output": "worked: 3a+2b²+log c, weights",
+    "test_worked_examples::test_two_retained_backwards_double_the_gradients": "worked: two retained backwards",
+    "test_worked_examples::test_second_backward_without_retain_graph_fails": "worked: second backward fails",
+    "test_worked_examples::test_a_graph_of_additions_can_be_backwarded_twice": "worked: (a+a).sum() twice",
+    "test_worked_examples::test_linear_full_backward_hook_shapes": "worked: Linear hook shapes",
+    "test_deviations::test_deviation_still_reproduces": "stated deviations still reproduce",
+}
+
+
+class MergeError(Exception):
+    pass
+
+
+def run_backend(backend, out_dir, workers, max_examples, extra=()):
+    path = os.path.join(out_dir, "parts", f"{backend}.json")
+    cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:randomly",
+           f"--backend={backend}", f"--gradspec-report={path}"]
+    if workers and workers != "0":
+        cmd += ["-n", str(workers)]
+    if max_examples:
+        cmd += [f"--max-examples={max_examples}"]
+    cmd += list(extra)
+    print("$", " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    tail = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+    print(f"  {backend}: {tail}", flush=True)
+    if not os.path.exists(path):
+        raise SystemExit(f"{backend}: pytest wrote no report (exit {proc.returncode}):\n"
+                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return path
+
+
+def merge(paths):
+    """Records from several parts; the same (backend, test) twice is an error."""
+    records, seen = [], {}
+    for path in paths:
+        with open(path) as f:
+            part = json.load(f)
+        for r in part["records"]:
+            key = (r["backend"], r["test"])
+            if key in seen:
+                raise MergeError(f"{r['test']} on {r['backend']} appears in both {seen[key]} "
+                                 f"and {path}")
+            seen[key] = path
+            records.append(r)
+    return records
+
+
+def cell(records):
+    statuses = [r["status"] for r in records]
+    programs = sum(r["programs"] for r in records)
+    deviations = {}
+    for r in records:
+        deviations.update(r["deviations"])
+    if "fail" in statuses:
+        return {"status": "fail", "programs": programs, "detail":
+                f"{statuses.count('fail')}/{len(records)} failed: " +
+                next(r["detail"] for r in records if r["status"] == "fail")}
+    if all(s == "skip" for s in statuses):
+        return {"status": "skip", "programs": 0, "detail": records[0]["detail"]}
+    skipped = statuses.count("skip")
+    return {"status": "deviation" if deviations else "pass", "programs": programs,
+            "deviations": deviations,
+            "detail": f"{skipped} of {len(records)} cases skipped" if skipped else ""}
+
+
+def build(records):
+    backends = list(dict.fromkeys(r["backend"] for r in records))
+    features = sorted({r["feature"] for r in records},
+                      key=lambda f: (list(LABELS).index(f) if f in LABELS else len(LABELS), f))
+    cells = {f: {b: cell([r for r in records if r["feature"] == f and r["backend"] == b])
+                 for b in backends if any(r["feature"] == f and r["backend"] == b
+                                          for r in records)}
+             for f in features}
+    return {"backends": backends, "features": features, "cells": cells, "records": records}
+
+
+def _whole_backend_skip(matrix, b):
+    """The reason every feature of backend `b` was skipped (not installed, no GPU), if so."""
+    details = {c["detail"] for row in matrix["cells"].values() for bb, c in row.items()
+               if bb == b and c["status"] == "skip"}
+    statuses = {c["status"] for row in matrix["cells"].values() for bb, c in row.items()
+                if bb == b}
+    return details.pop() if statuses == {"skip"} and len(details) == 1 else None
+
+
+def markdown(matrix):
+    backends = matrix["backends"]
+    lines = ["| feature | " + " | ".join(backends) + " |",
+             "|---|" + "---|" * len(backends)]
+    notes = {}
+    whole = {b: _whole_backend_skip(matrix, b) for b in backends}
+    for f in matrix["features"]:
+        row = []
+        for b in backends:
+            c = matrix["cells"][f].get(b)
+            if c is None:
+                row.append("")
+            elif whole[b]:
+                row.append("skip ²")
+                notes[f"² {b}: {whole[b]}"] = 1
+            elif c["status"] == "pass":
+                row.append(f"pass ({c['programs']})" + (" ¹" if c["detail"] else ""))
+                if c["detail"]:
+                    notes.setdefault("¹ some parametrized cases skipped (ops the backend lacks)", 1)
+            elif c["status"] == "deviation":
+                ids = ", ".join(sorted(c["deviations"]))
+                row.append(f"deviation ({c['programs']}): {ids}")
+                for k, v in c["deviations"].items():
+                    notes[f"`{k}`: {v}"] = 1
+            elif c["status"] == "skip":
+                detail = c["detail"]
+                if "empty parameter set" in detail:
+                    detail = "none stated"
+                row.append(f"skip: {detail}")
+            else:
+                row.append(f"**FAIL** ({c['detail']})")
+        lines.append(f"| {LABELS.get(f, f)} | " + " | ".join(row) + " |")
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    lines += ["", "Numbers are programs checked (Hypothesis examples, shrinking included)."]
+    return "\n".join(lines) + "\n"
+
+
+START, END = "<!-- matrix:start -->", "<!-- matrix:end -->"
+
+
+def update_readme(md, command):
+    path = os.path.join(ROOT, "README.md")
+    text = open(path).read()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md has no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    block = f"{START}\n_Produced by `{command}`._\n\n{md}{END}"
+    with open(path, "w") as f:
+        f.write(head + block + tail)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS))
+    p.add_argument("--max-examples", type=int, default=None)
+    p.add_argument("-n", "--workers", default="2")
+    p.add_argument("--out", default=os.path.join(ROOT, "reports"))
+    p.add_argument("--merge", nargs="+", metavar="PART", help="merge these parts, run nothing")
+    p.add_argument("--update-readme", action="store_true",
+                   help="replace the matrix in README.md (between its matrix markers)")
+    args = p.parse_args(argv)
+    if args.merge:
+        paths = [q for pattern in args.merge for q in sorted(glob.glob(pattern))]
+    else:
+        backends = [b for b in args.backends.split(",") if b]
+        unknown = [b for b in backends if b not in BUILTIN and ":" not in b]
+        if unknown:
+            p.error(f"unknown backends: {', '.join(unknown)} (known: {', '.join(BUILTIN)})")
+        paths = [run_backend(b, args.out, args.workers, args.max_examples) for b in backends]
+    matrix = build(merge(paths))
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "matrix.json"), "w") as f:
+        json.dump(matrix, f, indent=1)
+    md = markdown(matrix)
+    with open(os.path.join(args.out, "matrix.md"), "w") as f:
+        f.write(md)
+    print(md)
+    if args.update_readme:
+        update_readme(md, " ".join(["python -m gradspec.matrix"] + (argv or sys.argv[1:])))
+    return 1 if any(c["status"] == "fail" for row in matrix["cells"].values()
+                    for c in row.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
