@@ -7,11 +7,10 @@ is then the exact answer the candidate's float32 arithmetic approximates.
 import numpy as np
 
 import reference as R
-from gradspec.functions import torch_like_function
 from gradspec.vocabulary import ALL_OPS, to_index
 from reference import ops as O
 
-from .base import Adapter
+from .torch_like import TorchLikeAdapter
 
 
 def _linear(*args):
@@ -42,7 +41,8 @@ assert set(REFERENCE_OPS) == ALL_OPS, set(ALL_OPS) ^ set(REFERENCE_OPS)
 LAYERS = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}
 
 
-class ReferenceAdapter(Adapter):
+class ReferenceAdapter(TorchLikeAdapter):
+    api = R
     name = "reference"
     capabilities = frozenset({
         "float64", "float32", "stateful_grad", "zero_grad", "nonscalar_backward", "multi_root",
@@ -61,23 +61,8 @@ class ReferenceAdapter(Adapter):
     def to_numpy(self, t):
         return t.data
 
-    def requires_grad(self, t):
-        return t.requires_grad
-
     def op(self, name, *args, **params):
         return REFERENCE_OPS[name](*args, **params)
-
-    def no_grad(self):
-        return R.no_grad()
-
-    def detach(self, t):
-        return t.detach()
-
-    def retain_grad(self, t):
-        t.retain_grad()
-
-    def register_hook(self, t, fn):
-        return t.register_hook(fn)
 
     def make_layer(self, layer, param_values, dtype):
         module = getattr(R.nn, LAYERS[layer.kind])(layer.in_features, layer.out_features,
@@ -88,39 +73,6 @@ class ReferenceAdapter(Adapter):
             p.data[...] = values
             params[full] = p
         return module, params
-
-    def call_layer(self, module, layer, args):
-        if layer.kind == "linear":
-            return (module(args[0]),)
-        if layer.kind == "rnn_cell":
-            return (module(args[0]) if args[1] is None else module(args[0], args[1]),)
-        x, h, c = args
-        return tuple(module(x) if h is None else module(x, (h, c)))
-
-    def register_module_hook(self, module, fn):
-        return module.register_full_backward_hook(lambda m, gi, go: fn(gi, go))
-
-    def custom_function(self, spec, forward_values, backward_values):
-        return torch_like_function(R.autograd.Function, spec, forward_values, backward_values)
-
-    def backward(self, roots, weights, retain_graph, create_graph):
-        R.autograd.backward(roots, weights, retain_graph=retain_graph, create_graph=create_graph)
-
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        return R.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,
-                               create_graph=create_graph, allow_unused=allow_unused)
-
-    def read_grad(self, t):
-        return t.grad
-
-    def zero_grad(self, tensors, set_to_none):
-        for p in tensors:
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.detach_()
-                    p.grad.zero_()
 
     def error_kind(self, exc):
         return getattr(exc, "kind", None) if isinstance(exc, R.errors.AutogradError) else None

@@ -2,10 +2,9 @@
 
 `TorchAdapter(device="cuda")` is the same adapter on a GPU (`--backend torch-cuda`).
 """
-from gradspec.functions import torch_like_function
-
-from .base import Adapter, UnsupportedProgram
+from .base import UnsupportedProgram
 from .templates import TemplateOps
+from .torch_like import TorchLikeAdapter
 from .torch_ops import TORCH_TEMPLATES
 
 # Substrings of torch's messages -> normalized error kinds (adapters/base.py ERROR_KINDS).
@@ -32,7 +31,7 @@ LAYER_PARAMS = {
 }
 
 
-class TorchAdapter(Adapter):
+class TorchAdapter(TorchLikeAdapter):
     name = "torch"
     capabilities = frozenset({
         "float64", "float32", "stateful_grad", "zero_grad", "nonscalar_backward", "multi_root",
@@ -44,7 +43,7 @@ class TorchAdapter(Adapter):
 
     def __init__(self, device="cpu"):
         import torch
-        self.torch = torch
+        self.torch = self.api = torch
         self.device = device
         if device != "cpu":
             self.name = f"torch-{device}"
@@ -64,21 +63,6 @@ class TorchAdapter(Adapter):
     def to_numpy(self, t):
         return t.detach().cpu().numpy()
 
-    def requires_grad(self, t):
-        return t.requires_grad
-
-    def no_grad(self):
-        return self.torch.no_grad()
-
-    def detach(self, t):
-        return t.detach()
-
-    def retain_grad(self, t):
-        t.retain_grad()
-
-    def register_hook(self, t, fn):
-        return t.register_hook(fn)
-
     def make_layer(self, layer, param_values, dtype):
         nn = self.torch.nn
         kw = dict(bias=layer.bias, dtype=getattr(self.torch, dtype), device=self.device)
@@ -93,45 +77,6 @@ class TorchAdapter(Adapter):
                     p.copy_(self.torch.as_tensor(param_values[full]))
                     params[full] = p
         return module, params
-
-    def call_layer(self, module, layer, args):
-        if layer.kind == "linear":
-            return (module(args[0]),)
-        if layer.kind == "rnn_cell":
-            return (module(args[0]) if args[1] is None else module(args[0], args[1]),)
-        x, h, c = args
-        return tuple(module(x) if h is None else module(x, (h, c)))
-
-    def register_module_hook(self, module, fn):
-        return module.register_full_backward_hook(lambda m, gi, go: fn(gi, go))
-
-    def custom_function(self, spec, forward_values, backward_values):
-        return torch_like_function(self.torch.autograd.Function, spec, forward_values,
-                                   backward_values)
-
-    def backward(self, roots, weights, retain_graph, create_graph):
-        self.torch.autograd.backward(roots, weights, retain_graph=retain_graph,
-                                     create_graph=create_graph)
-
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        return self.torch.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,
-                                        create_graph=create_graph, allow_unused=allow_unused)
-
-    def read_grad(self, t):
-        return t.grad
-
-    def zero_grad(self, tensors, set_to_none):
-        """Exactly `torch.nn.Module.zero_grad` / `Optimizer.zero_grad` on these tensors."""
-        for p in tensors:
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    p.grad.zero_()
 
     def error_kind(self, exc):
         if not isinstance(exc, RuntimeError):

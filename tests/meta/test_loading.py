@@ -84,7 +84,7 @@ def _pytest(*args):
 
 
 @pytest.mark.parametrize("spec, expected", [
-    ("nonsense", "unknown backend 'nonsense': use one of reference, torch, torch-cuda"),
+    ("nonsense", "unknown backend 'nonsense': use one of "),
     (f"{BROKEN}:NoBackward", "missing methods: backward"),
 ])
 def test_pytest_with_a_bad_backend_stops_with_the_message(spec, expected):

@@ -1,0 +1,64 @@
+"""The verbs every engine with torch's API shape answers the same way (torch itself and the
+reference): subclasses set `self.api` to the module that has `autograd.backward`,
+`autograd.grad`, `autograd.Function` and `no_grad`, and add tensors, ops and layers."""
+from gradspec.functions import torch_like_function
+
+from .base import Adapter
+
+
+class TorchLikeAdapter(Adapter):
+    api = None
+
+    def requires_grad(self, t):
+        return t.requires_grad
+
+    def no_grad(self):
+        return self.api.no_grad()
+
+    def detach(self, t):
+        return t.detach()
+
+    def retain_grad(self, t):
+        t.retain_grad()
+
+    def register_hook(self, t, fn):
+        return t.register_hook(fn)
+
+    def call_layer(self, module, layer, args):
+        if layer.kind == "linear":
+            return (module(args[0]),)
+        if layer.kind == "rnn_cell":
+            return (module(args[0]) if args[1] is None else module(args[0], args[1]),)
+        x, h, c = args
+        return tuple(module(x) if h is None else module(x, (h, c)))
+
+    def register_module_hook(self, module, fn):
+        return module.register_full_backward_hook(lambda m, gi, go: fn(gi, go))
+
+    def custom_function(self, spec, forward_values, backward_values):
+        return torch_like_function(self.api.autograd.Function, spec, forward_values,
+                                   backward_values)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        self.api.autograd.backward(roots, weights, retain_graph=retain_graph,
+                                   create_graph=create_graph)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        return self.api.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,
+                                      create_graph=create_graph, allow_unused=allow_unused)
+
+    def read_grad(self, t):
+        return t.grad
+
+    def zero_grad(self, tensors, set_to_none):
+        """Exactly `torch.nn.Module.zero_grad` / `Optimizer.zero_grad` on these tensors."""
+        for p in tensors:
+            if p.grad is not None:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:
+                        p.grad.detach_()
+                    else:
+                        p.grad.requires_grad_(False)
+                    p.grad.zero_()
