@@ -19,29 +19,36 @@ RTOL = 1e-5
 ATOL = 1e-6
 
 
-def numerical_vjp(fn, arrays, w, eps=EPS):
-    """d<w, fn(*x)>/dx for each array in `arrays`, by central differences (fn maps Tensors)."""
-    arrays = [np.array(a, dtype=np.float64, copy=True) for a in arrays]
+def numerical_grad(f, arrays, eps=EPS):
+    """d f(arrays) / d arrays[k] for every k, by (f(x+eps) - f(x-eps)) / (2 eps), in float64.
 
-    def weighted():
-        # Fresh tensors that do not require grad: nothing is recorded, yet `fn` may itself
-        # call autograd (the second-order tests differentiate a gradient).
-        out = fn(*[reference.Tensor(a.copy()) for a in arrays])
-        return float(np.sum(np.asarray(w) * out.data))
-
+    `f` maps a list of float64 arrays (perturbed one entry at a time, not to be kept) to a
+    float, so any test (a module with its parameters, a loop of cells) can use it.
+    """
+    xs = [np.array(a, dtype=np.float64, copy=True) for a in arrays]
     grads = []
-    for a in arrays:
+    for a in xs:
         g = np.zeros_like(a)
         for idx in np.ndindex(a.shape):
             orig = a[idx]
             a[idx] = orig + eps
-            plus = weighted()
+            plus = float(f(xs))
             a[idx] = orig - eps
-            minus = weighted()
+            minus = float(f(xs))
             a[idx] = orig
             g[idx] = (plus - minus) / (2 * eps)
         grads.append(g)
     return grads
+
+
+def numerical_vjp(fn, arrays, w, eps=EPS):
+    """d<w, fn(*x)>/dx for each array in `arrays`, by central differences (fn maps Tensors)."""
+    def weighted(xs):
+        # Fresh tensors that do not require grad: nothing is recorded, yet `fn` may itself
+        # call autograd (the second-order tests differentiate a gradient).
+        out = fn(*[reference.Tensor(a.copy()) for a in xs])
+        return float(np.sum(np.asarray(w) * out.data))
+    return numerical_grad(weighted, arrays, eps)
 
 
 def analytic_vjp(fn, arrays, w):

@@ -15,7 +15,7 @@ import pytest
 import reference as R
 from reference import nn, ops
 from reference.nn import functional as F
-from fd import numerical_grad
+from finite_diff import numerical_grad
 
 EPS, RTOL, ATOL = 1e-6, 1e-5, 1e-6
 rng = np.random.default_rng(1234)
