@@ -163,7 +163,9 @@ def check_adapter(adapter):
     caps = adapter.capabilities
     needs.update(STATEFUL_METHODS if "stateful_grad" in caps else ("vjp",))
     for cap, methods in {
-        "functional_grad": ("grad",), "detach": ("detach",), "retain_grad": ("retain_grad",),
+        # A functional engine answers Grad actions with `vjp` (gradspec/interpreter.py).
+        "functional_grad": ("grad",) if "stateful_grad" in caps else (),
+        "detach": ("detach",), "retain_grad": ("retain_grad",),
         "tensor_hooks": ("register_hook",), "layers": ("make_layer", "call_layer"),
         "module_hooks": ("register_module_hook",), "custom_function": ("custom_function",),
         "zero_grad": ("zero_grad",),

@@ -7,8 +7,13 @@ BUILTIN = {
     "torch": ("adapters.torch_adapter", "TorchAdapter", {}),
     "torch-cuda": ("adapters.torch_adapter", "TorchAdapter", {"device": "cuda"}),
     "reference": ("adapters.reference_adapter", "ReferenceAdapter", {}),
+    "jax": ("adapters.jax_adapter", "JaxAdapter", {}),
+    "autograd": ("adapters.autograd_adapter", "AutogradAdapter", {}),
+    "mygrad": ("adapters.mygrad_adapter", "MyGradAdapter", {}),
+    "tinygrad": ("adapters.tinygrad_adapter", "TinygradAdapter", {}),
 }
-PACKAGES = {"torch": "torch", "torch-cuda": "torch"}
+PACKAGES = {"torch": "torch", "torch-cuda": "torch", "jax": "jax", "autograd": "autograd",
+            "mygrad": "mygrad", "tinygrad": "tinygrad"}
 
 
 class BackendError(Exception):

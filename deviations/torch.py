@@ -1,6 +1,6 @@
 """Known differences between torch 2.13 and the reference (documented torch semantics)."""
 from gradspec.deviations import Deviation
-from gradspec.program import Backward, Leaf, Op, Program
+from gradspec.program import Backward, Grad, Leaf, Op, Program
 
 
 def _aliased_0d_grads(program, m):
@@ -13,11 +13,13 @@ def _aliased_0d_grads(program, m):
 
 
 def _make_grads_index_bug(program, m):
-    """A multi-root backward whose weight for a root after the first has the wrong shape."""
+    """A multi-root backward (or grad()) whose weight for a root after the first has the wrong
+    shape."""
     action = program.plan[m.action] if m.action >= 0 else None
+    roots = action.roots if isinstance(action, Backward) else (
+        action.outputs if isinstance(action, Grad) else ())
     return (m.kind == "error" and m.expected == "grad_shape_mismatch"
-            and m.actual == "unexpected RuntimeError" and isinstance(action, Backward)
-            and len(action.roots) > 1)
+            and m.actual == "unexpected RuntimeError" and len(roots) > 1)
 
 
 DEVIATIONS = [

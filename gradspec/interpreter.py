@@ -3,6 +3,8 @@
 It is the only code that walks a program; adapters only answer single calls. Hooks are
 closures made here, so that every engine's hook calls are recorded the same way.
 """
+import warnings
+
 import numpy as np
 
 from . import functions, program as P
@@ -104,6 +106,10 @@ def run(program, adapter, strict=True):
     if functional:
         return _run_functional(program, adapter, trace, strict)
     tracked = [n for n, t in leaves.items() if adapter.requires_grad(t)]
+    # An engine with retain_grad keeps a non-leaf's gradient only where asked to: the others'
+    # `.grad` must stay None, so it is read too.
+    unretained = [n for n in env if n not in leaves and n not in s.retained
+                  and trace.requires_grad[n]] if "retain_grad" in adapter.capabilities else []
     for i, action in enumerate(program.plan):
         result = ActionResult(index=i)
         try:
@@ -117,6 +123,10 @@ def run(program, adapter, strict=True):
             result.grads[name] = _np(adapter, adapter.read_grad(leaves[name]))
         for name in s.retained:
             result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns on reading a non-leaf's .grad
+            for name in unretained:
+                result.nonleaf[name] = _np(adapter, adapter.read_grad(env[name]))
         trace.actions.append(result)
     return trace
 

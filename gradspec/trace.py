@@ -23,6 +23,7 @@ class ActionResult:
     returned: Optional[tuple] = None  # grad(): the gradients returned
     grads: dict = field(default_factory=dict)  # leaf name -> array | None
     retained: dict = field(default_factory=dict)  # retained non-leaf name -> array | None
+    nonleaf: dict = field(default_factory=dict)  # other non-leaf name -> its .grad (None)
     hooks: list = field(default_factory=list)  # HookCall, in call order
 
 

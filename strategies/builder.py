@@ -77,8 +77,13 @@ class Builder:
         self.values.append(name)
         return name
 
-    def draw_shape(self, max_rank=3):
-        rank = self.draw(st.integers(0, max_rank))
+    def draw_shape(self, max_rank=3, min_rank=0):
+        rank = self.draw(st.integers(min_rank, max_rank))
+        if rank >= 2 and self.chance(0.5):
+            # Distinct sizes: a square matrix hides a transposed gradient, and equal sizes
+            # hide a reduction over the wrong axis.
+            return tuple(self.draw(st.lists(st.integers(1, 4), min_size=rank, max_size=rank,
+                                            unique=True)))
         return tuple(self.draw(st.integers(1, 4)) for _ in range(rank))
 
     def broadcast_variant(self, shape):

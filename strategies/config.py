@@ -25,7 +25,9 @@ class Config:
     no_grad: float = 0.0
     # The plan.
     max_actions: int = 1
-    weights: float = 0.5  # chance a root keeps its non-scalar shape and gets gradient weights
+    # The chance a root keeps its non-scalar shape and gets gradient weights: an implicit
+    # gradient through a sum is uniform, under which a permuted gradient looks right.
+    weights: float = 0.75
     multi_root: float = 0.0
     retain_graph: float = 0.0  # chance an action sets retain_graph explicitly
     zero_grad: float = 0.0

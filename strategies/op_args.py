@@ -97,15 +97,22 @@ def draw_op_args(b, op, x):
         return (x,), {"dim": b.draw(st.integers(-nd, nd - 1))}
     if op == "reshape":
         n = v.size
-        options = [(n,), tuple(reversed(shape)), shape + (1,), (1,) + shape]
-        if n % 2 == 0 and n > 2:
-            options.append((2, n // 2))
-        return (x,), {"shape": b.pick([o for o in options if o != shape] or [(n,)])}
+        # Reshapes that regroup elements first (the reversed shape of a non-square matrix
+        # looks like a transpose but is not one); flattening and size-1 dims after.
+        regroup = [o for o in [tuple(reversed(shape))] + (
+            [(2, n // 2)] if n % 2 == 0 and n > 2 else []) if o != shape]
+        options = regroup + [o for o in [(n,), shape + (1,), (1,) + shape] if o != shape]
+        return (x,), {"shape": b.pick(regroup if regroup and b.chance(0.5) else options)}
     if op == "transpose":
         d0 = b.draw(st.integers(0, nd - 1))
         d1 = b.draw(st.integers(0, nd - 1))
         return (x,), {"dim0": d0, "dim1": d1}
     if op == "permute":
+        if nd >= 2 and b.chance(0.7):
+            # Every axis moves (a rotation): with fixed points a permutation of three axes
+            # is a transpose, and its own inverse.
+            k = b.draw(st.integers(1, nd - 1))
+            return (x,), {"dims": tuple((i + k) % nd for i in range(nd))}
         return (x,), {"dims": tuple(b.draw(st.permutations(range(nd))))}
     if op == "expand":
         target = tuple(3 if s == 1 and b.chance(0.5) else s for s in shape)
@@ -163,11 +170,15 @@ def _basic_index(b, shape):
     for size in shape[:b.draw(st.integers(1, len(shape)))]:
         if b.chance(0.4):
             items.append(b.draw(st.integers(-size, size - 1)))
+        elif size >= 3 and b.chance(0.4):
+            # A strided slice of at least two elements (with one, it is a plain slice).
+            start = b.draw(st.integers(0, size - 3))
+            stop = b.draw(st.integers(start + 3, size))
+            items.append(("slice", start, stop, 2))
         else:
             start = b.draw(st.integers(0, size - 1))
             stop = b.draw(st.integers(start + 1, size))
-            step = b.pick([None, 2]) if stop - start > 1 else None
-            items.append(("slice", start, stop, step))
+            items.append(("slice", start, stop, None))
     return tuple(items)
 
 

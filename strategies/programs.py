@@ -51,9 +51,33 @@ def _roots(b):
     return [n for n in b.values if b.requires_grad(n) and not b.tensor(n).is_leaf]
 
 
+def _downstream(b, op):
+    """Values computed from an application of `op` (directly or through later steps)."""
+    down = set()
+    for s in b.steps:
+        outs = (s.out,) if isinstance(s, P.Op) else getattr(s, "outs", ())
+        if (isinstance(s, P.Op) and s.op == op) or down & set(getattr(s, "args", ())):
+            down.update(outs)
+    return down
+
+
 def draw_plan(b):
     cfg = b.cfg
     roots = _roots(b)
+    if not roots and not cfg.errors:
+        # Everything was detached or computed under no_grad: a backward would raise
+        # no_grad_fn, an error only the errors suite asks for. The first leaf requires grad.
+        first = b.leaves[0].name
+        out = b.fresh("t")
+        nd = b.value(first).ndim
+        b.add_step(P.Op(out, "sum", (first,), (("dim", tuple(range(nd))), ("keepdim", False)))
+                   if nd else P.Op(out, "neg", (first,)), (out,))
+        roots = [out]
+    if cfg.focus_op:
+        # A focus op whose result does not reach the roots is dead code, whose backward never
+        # runs: the roots are drawn among the values computed from it.
+        down = _downstream(b, cfg.focus_op)
+        roots = [n for n in roots if n in down] or roots
     if not roots or not b.chance(cfg.weights):
         # A scalar loss over the last value, so the plan can use implicit gradients.
         last = roots[-1] if roots else b.values[-1]
@@ -67,7 +91,12 @@ def draw_plan(b):
         if cfg.weights <= 0:  # no weighted non-scalar roots (nor the nonscalar_backward cap)
             roots = [n for n in roots if not b.value(n).ndim]
     plan = []
-    for _ in range(b.draw(st.integers(1, cfg.max_actions))):
+    # A suite that allows several actions is about sequences (accumulation, retain_graph):
+    # one action is the exception there, not the rule.
+    n_actions = 1
+    if cfg.max_actions > 1 and b.chance(0.8):
+        n_actions = b.draw(st.integers(2, cfg.max_actions))
+    for _ in range(n_actions):
         if plan and b.chance(cfg.zero_grad):
             plan.append(P.ZeroGrad(set_to_none=not b.chance(0.5)))
         elif b.chance(cfg.functional_grad):

@@ -17,9 +17,14 @@ def op_step(b, force=None):
     if force:
         # The focus op must appear: where its operands hit a tie or kink (maximum(x, x)) or
         # its output leaves the range, it is tried again on a fresh leaf that fits it.
+        # On a value with fewer than two axes (a scalar, a vector) most of an op's gradient
+        # is invisible (a transposed or misplaced gradient needs a matrix to show), so the
+        # focus op often gets a fresh operand of rank >= 2 instead.
         for attempt in range(FORCE_ATTEMPTS):
             if attempt or not applicable(force, v):
                 x = _fit_input(b, force)
+            elif v.ndim < RICH_RANK.get(force, 2) and b.chance(0.5):
+                x = _fit_input(b, force, min_rank=RICH_RANK.get(force, 2))
             if _apply_op(b, force, x):
                 return force
         return False
@@ -31,6 +36,7 @@ def op_step(b, force=None):
 
 
 FORCE_ATTEMPTS = 8
+RICH_RANK = {"permute": 3}  # a permutation of two axes is a transpose
 
 
 def _apply_op(b, op, x):
@@ -53,20 +59,19 @@ def _apply_op(b, op, x):
     return True
 
 
-def _fit_input(b, op):
+def _fit_input(b, op, min_rank=0):
     """A fresh leaf on which `op` is defined (the focus op must appear in every program)."""
     if op in ("log", "sqrt", "reciprocal", "pow"):
-        return b.new_leaf(b.draw_shape(), positive=True)
+        return b.new_leaf(b.draw_shape(min_rank=min_rank), positive=True)
     if op in ("transpose", "permute"):
-        return b.new_leaf((b.draw(st.integers(1, 3)), b.draw(st.integers(2, 4))))
+        return b.new_leaf(b.draw_shape(min_rank=max(2, min_rank)))
     if op == "squeeze":
         return b.new_leaf((1, b.draw(st.integers(1, 3))))
     if op == "cross_entropy":
         return b.new_leaf((b.draw(st.integers(1, 3)), b.draw(st.integers(2, 4))))
     if op == "exp":
-        return b.new_leaf(b.draw_shape(), scale=0.5)
-    shape = b.draw_shape()
-    return b.new_leaf(shape if shape else (b.draw(st.integers(1, 4)),))
+        return b.new_leaf(b.draw_shape(min_rank=min_rank), scale=0.5)
+    return b.new_leaf(b.draw_shape(min_rank=max(1, min_rank)))
 
 
 # ----- layers: applied several times, to their own output too -----------------------------
@@ -154,21 +159,27 @@ def function_step(b):
                          [("output", j) for j in range(n_out)])
                   for _ in range(b.draw(st.integers(0, 2))))
     rules = []
-    for _ in range(n_inputs):
+    # Often each input's gradient comes from its own output only (input i from output i): a
+    # used output next to an unused one then leaves an input with None (no gradient).
+    own_output = n_out > 1 and b.chance(0.7)
+    for i in range(n_inputs):
         terms = []
-        for _ in range(b.draw(st.integers(0, 2))):
+        for _ in range(b.draw(st.integers(1 if own_output else 0, 2))):
             factors = [("one",), ("const", b.pick([0.5, 2.0, -1.0]))]
             if saved:
                 s = b.draw(st.integers(0, len(saved) - 1))
                 factors += [("saved", s), ("cos_saved", s)]
-            terms.append(P.Term(b.draw(st.integers(0, n_out - 1)), b.pick(factors)))
+            output = i % n_out if own_output else b.draw(st.integers(0, n_out - 1))
+            terms.append(P.Term(output, b.pick(factors)))
         rules.append(P.GradRule(tuple(terms), check_needs=b.can("needs_input_grad")
                                 and b.chance(0.5)))
     errors = b.chance(b.cfg.errors)
+    # set_materialize_grads(False) shows only where an output can get no gradient: with two.
+    no_materialize = b.can("materialize_grads") and b.chance(0.6 if n_out == 2 else 0.2)
     spec = P.FunctionSpec(
         name=f"Fn{len(b.functions)}", n_inputs=n_inputs, forward=tuple(forward), saved=saved,
         backward=tuple(rules),
-        materialize_grads=not (b.can("materialize_grads") and b.chance(0.4)),
+        materialize_grads=not no_materialize,
         non_differentiable=(1,) if n_out == 2 and b.can("non_differentiable")
         and b.chance(0.2) else (),
         extra_grads=1 if errors and b.chance(0.5) else 0,
@@ -205,7 +216,15 @@ def hook_step(b):
     if not names:
         return False
     scale = b.pick([None, 2.0, -0.5, 0.0])
-    b.add_step(P.TensorHook(b.pick_recent(names), scale), ())
+    # Leaves are most of the values early on: non-leaves get half of the hooks when there are.
+    nonleaves = _grad_values(b, leaves=False)
+    target = b.pick_recent(nonleaves if nonleaves and b.chance(0.5) else names)
+    retained = {s.target for s in b.steps if isinstance(s, P.RetainGrad)}
+    if b.cfg.retain_grad and b.can("retain_grad") and not b.tensor(target).is_leaf \
+            and target not in retained and b.chance(0.5):
+        # retain_grad before the hook: the retained .grad is the hook's replacement
+        b.add_step(P.RetainGrad(target), ())
+    b.add_step(P.TensorHook(target, scale), ())
     return True
 
 

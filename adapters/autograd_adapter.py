@@ -1,0 +1,282 @@
+"""HIPS autograd (autograd.numpy, autograd.make_vjp) through its public API: a functional
+engine.
+
+autograd traces a Python function over boxed NumPy values and gives its vjp; it has no `.grad`,
+no graph that outlives a call and no `requires_grad` flag. The interpreter asks this adapter
+for `vjp(f, primals, cotangents)` of the program as a pure function (see
+`gradspec/interpreter.py`, `_run_functional`), and the gradient weights are the cotangents.
+
+How each feature is expressed, all with autograd's own API:
+- gradient weights / several roots: `autograd.make_vjp` of a function returning an
+  `autograd.builtins.tuple` of the roots, the weights as the tuple's cotangent;
+- an implicit (None) weight: `vspace(root).ones()` where the root is a scalar (what
+  `autograd.grad` does), and `autograd.grad` itself on a non-scalar root, so that autograd
+  raises its own error;
+- detach and no_grad: `autograd.extend.notrace_primitive` (a function evaluated on unboxed
+  values, whose output is not traced), applied to every op's output inside no_grad;
+- custom Functions: `autograd.extend.primitive` + `defvjp_argnums`; the saved tensors are
+  read from the primitive's inputs and outputs, as a vjp maker gets them; a None gradient
+  becomes `vspace(input).zeros()` (autograd's convention for a None vjp, `defvjp(f, None)`;
+  its backward pass cannot carry None). No ctx: no needs_input_grad, materialize_grads or
+  non_differentiable;
+- layers: Linear, RNNCell and LSTMCell written with autograd.numpy ops (torch's formulas;
+  autograd has no modules and differentiates the cells like any other code), so no module
+  hooks.
+"""
+import contextlib
+import warnings
+
+import numpy as np
+
+from .base import Adapter
+from .templates import TemplateOps, literal
+
+# Helpers the templates use, over autograd.numpy (`anp`) and autograd.scipy.special (`sp`).
+HELPERS = '''
+def reduce_(fn, x, dim, keepdim):
+    """torch's reductions: a 0-d tensor accepts dim 0/-1 and stays itself."""
+    return x if anp.ndim(x) == 0 else fn(x, axis=dim, keepdims=keepdim)
+
+
+def softmax(x, dim):
+    return anp.exp(x - sp.logsumexp(x, axis=dim, keepdims=True))
+
+
+def log_softmax(x, dim):
+    return x - sp.logsumexp(x, axis=dim, keepdims=True)
+
+
+def expand(x, shape):
+    """torch's expand. Leading dims are added by a reshape first: the vjp of
+    anp.broadcast_to asserts "Can't handle extra leading dims" (autograd 1.9.1)."""
+    lead = (1,) * (len(shape) - anp.ndim(x))
+    return anp.broadcast_to(anp.reshape(x, lead + anp.shape(x)) if lead else x, shape)
+
+
+def take(x, indices, dim):
+    return x[(slice(None),) * dim + (np.array(indices),)]
+
+
+def linear(x, weight, bias=None):
+    y = anp.matmul(x, anp.transpose(weight))
+    return y if bias is None else y + bias
+
+
+def cross_entropy(x, target):
+    """torch.nn.functional.cross_entropy with class indices, mean reduction."""
+    logp = log_softmax(x, -1)
+    if anp.ndim(x) == 2:
+        return -anp.mean(logp[np.arange(anp.shape(x)[0]), np.array(target)])
+    return -logp[target]
+
+
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """torch.nn.RNNCell (tanh): h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    batched = anp.ndim(x) == 2
+    x = x if batched else anp.expand_dims(x, 0)
+    h = np.zeros((anp.shape(x)[0], anp.shape(weight_hh)[1]), anp.result_type(x)) \\
+        if h is None else (h if batched else anp.expand_dims(h, 0))
+    out = anp.tanh(linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih))
+    return out if batched else out[0]
+
+
+def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """torch.nn.LSTMCell: gates i, f, g, o; c' = f*c + i*g, h' = o*tanh(c')."""
+    batched = anp.ndim(x) == 2
+    x = x if batched else anp.expand_dims(x, 0)
+    n = anp.shape(weight_hh)[1]
+    if h is None:
+        h = c = np.zeros((anp.shape(x)[0], n), anp.result_type(x))
+    elif not batched:
+        h, c = anp.expand_dims(h, 0), anp.expand_dims(c, 0)
+    gates = linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih)
+    i, f, g, o = (gates[:, k * n:(k + 1) * n] for k in range(4))
+    i, f, g, o = sp.expit(i), sp.expit(f), anp.tanh(g), sp.expit(o)
+    c2 = f * c + i * g
+    h2 = o * anp.tanh(c2)
+    return (h2, c2) if batched else (h2[0], c2[0])
+'''
+
+
+def _index(args, params):
+    return f"take({args[0]}, {list(params['indices'])}, {params['dim']})"
+
+
+def _where(args, params):
+    return f"anp.where(np.array({literal(params['condition'])}), {args[0]}, {args[1]})"
+
+
+def _cross_entropy(args, params):
+    target = params["target"]
+    target = list(target) if isinstance(target, tuple) else target
+    return f"cross_entropy({args[0]}, {target})"
+
+
+AUTOGRAD_TEMPLATES = {
+    **{name: f"anp.{name}({{0}})" for name in (
+        "exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "reciprocal", "sign", "round")},
+    "neg": "anp.negative({0})",
+    "sigmoid": "sp.expit({0})",
+    "relu": "anp.maximum({0}, 0.0)",
+    "pow": "anp.power({0}, {exponent})",
+    "scale": "{0} * {c}",
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "maximum": "anp.maximum({0}, {1})",
+    "minimum": "anp.minimum({0}, {1})",
+    "matmul": "anp.matmul({0}, {1})",
+    "linear": "linear({args})",
+    "sum": "reduce_(anp.sum, {0}, {dim}, {keepdim})",
+    "mean": "reduce_(anp.mean, {0}, {dim}, {keepdim})",
+    "max": "anp.max({0}, axis={dim}, keepdims={keepdim})",
+    "logsumexp": "reduce_(sp.logsumexp, {0}, {dim}, {keepdim})",
+    "softmax": "softmax({0}, {dim})",
+    "log_softmax": "log_softmax({0}, {dim})",
+    "reshape": "anp.reshape({0}, {shape})",
+    "transpose": "anp.swapaxes({0}, {dim0}, {dim1})",
+    "permute": "anp.transpose({0}, {dims})",
+    "expand": "expand({0}, {shape})",
+    "unsqueeze": "anp.expand_dims({0}, {dim})",
+    "squeeze": "anp.squeeze({0}, axis={dim})",
+    "getitem": "{0}[{index}]",
+    "index": _index,
+    "cat": "anp.concatenate([{args}], axis={dim})",
+    "stack": "anp.stack([{args}], axis={dim})",
+    "where": _where,
+    "mse_loss": "anp.mean(anp.square({0} - {1}))",
+    "cross_entropy": _cross_entropy,
+}
+
+# autograd's messages -> normalized error kinds, each the same failure as torch's.
+AUTOGRAD_ERRORS = (
+    (TypeError, "Grad only applies to real scalar-output functions", "nonscalar_implicit_grad"),
+)
+
+LAYER_PARAMS = {
+    "linear": ("weight", "bias"),
+    "rnn_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+    "lstm_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+}
+
+
+class AutogradAdapter(Adapter):
+    name = "autograd"
+    # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
+    # (no .grad, no graph kept between calls, no handle on an intermediate value);
+    # tensor_hooks, module_hooks (no hooks); create_graph (the interpreter asks for
+    # first-order vjps only); needs_input_grad, materialize_grads, non_differentiable (a
+    # primitive's vjp has no ctx and always gets materialized cotangents).
+    capabilities = frozenset({
+        "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
+        "no_grad", "layers", "custom_function", "error_kinds",
+    })
+    ops = frozenset(AUTOGRAD_TEMPLATES)
+
+    def __init__(self):
+        import autograd
+        import autograd.builtins
+        import autograd.extend
+        import autograd.numpy as anp
+        import autograd.scipy.special as sp
+        self.autograd, self.anp = autograd, anp
+        self._builtins, self._extend = autograd.builtins, autograd.extend
+        namespace = {"anp": anp, "sp": sp, "np": np}
+        exec(HELPERS, namespace)  # noqa: S102 - our own helper source
+        self._helpers = namespace
+        self._ops = TemplateOps(AUTOGRAD_TEMPLATES, namespace)
+        # detach: evaluated on the unboxed value, its output not traced.
+        self._detach = autograd.extend.notrace_primitive(lambda x: x)
+        self._no_grad_depth = 0
+
+    def describe(self):
+        from importlib.metadata import version
+        return f"HIPS autograd {version('autograd')} (NumPy {np.__version__})"
+
+    # ----- tensors -----------------------------------------------------------------------
+    def tensor(self, values, dtype, requires_grad):
+        return np.array(values, dtype=dtype)
+
+    def to_numpy(self, t):
+        return np.asarray(t)
+
+    def op(self, name, *args, **params):
+        out = self._ops(name, *args, **params)
+        return self._detach(out) if self._no_grad_depth else out
+
+    @contextlib.contextmanager
+    def no_grad(self):
+        self._no_grad_depth += 1
+        try:
+            yield
+        finally:
+            self._no_grad_depth -= 1
+
+    def detach(self, t):
+        return self._detach(t)
+
+    # ----- layers and custom functions ---------------------------------------------------
+    def make_layer(self, layer, param_values, dtype):
+        # The parameters are used as given: inside a vjp they are autograd's boxed primals.
+        params = {name: v if not isinstance(v, np.ndarray) else np.array(v, dtype=dtype)
+                  for name, v in param_values.items()}
+        return params, params
+
+    def call_layer(self, module, layer, args):
+        p = [module.get(f"{layer.name}.{n}") for n in LAYER_PARAMS[layer.kind]]
+        fn = self._helpers[layer.kind]
+        if layer.kind == "linear":
+            return (fn(args[0], *p),)
+        if layer.kind == "rnn_cell":
+            return (fn(args[0], args[1], *p),)
+        return fn(args[0], args[1], args[2], *p)
+
+    def custom_function(self, spec, run_forward, run_backward):
+        from gradspec.functions import saved_tensors
+        vspace = self._extend.vspace
+        needs = (True,) * spec.n_inputs  # never read: needs_input_grad is not declared
+
+        @self._extend.primitive
+        def fn(*inputs):
+            return tuple(run_forward(inputs))
+
+        def vjp_maker(argnums, outputs, inputs, kwargs):
+            saved = saved_tensors(spec, inputs, outputs)
+
+            def vjp(grads):
+                result = run_backward(tuple(grads), saved, needs)
+                return tuple(vspace(inputs[i]).zeros() if result[i] is None else result[i]
+                             for i in argnums)
+            return vjp
+
+        self._extend.defvjp_argnums(fn, vjp_maker)
+        return fn
+
+    # ----- autograd verbs ----------------------------------------------------------------
+    def vjp(self, f, primals, cotangents):
+        autograd, vspace = self.autograd, self._extend.vspace
+        argnums = tuple(range(len(primals)))
+        as_tuple = self._builtins.tuple
+
+        def roots(*p):
+            return as_tuple(f(*p))
+        with warnings.catch_warnings():
+            # Roots that depend on no primal: autograd warns, and its vjp is zeros.
+            warnings.filterwarnings("ignore", "Output seems independent of input")
+            vjp_fn, outs = autograd.make_vjp(roots, argnums)(*primals)
+            cts = []
+            for i, (out, ct) in enumerate(zip(outs, cotangents)):
+                if ct is None:
+                    if vspace(out).size != 1:
+                        autograd.grad(lambda *p: f(*p)[i], argnums)(*primals)
+                    ct = vspace(out).ones()
+                cts.append(ct)
+            return vjp_fn(tuple(cts))
+
+    def error_kind(self, exc):
+        text = str(exc)
+        for cls, needle, kind in AUTOGRAD_ERRORS:
+            if isinstance(exc, cls) and needle in text:
+                return kind
+        return None

@@ -1,0 +1,272 @@
+"""JAX through its public API (jax.numpy, jax.vjp, jax.custom_vjp): a functional engine.
+
+JAX has no `.grad`, no graph that outlives a call and no `requires_grad` flag: the interpreter
+asks this adapter for `vjp(f, primals, cotangents)` of the program as a pure function (see
+`gradspec/interpreter.py`, `_run_functional`), and the gradient weights are the cotangents.
+
+How each feature is expressed, all with JAX's own API:
+- gradient weights / several roots: `jax.vjp` with the weights as the output cotangents;
+- an implicit (None) weight: a ones cotangent where the root is a scalar (what `jax.grad`
+  does), and `jax.grad` itself on a non-scalar root, so that JAX raises its own error;
+- detach and no_grad: `jax.lax.stop_gradient` (on every op's output inside no_grad);
+- custom Functions: `jax.custom_vjp`, the saved tensors as residuals; no ctx, so no
+  needs_input_grad, set_materialize_grads or mark_non_differentiable;
+- layers: Linear, RNNCell and LSTMCell written with jnp ops (torch's formulas; JAX core has
+  no modules, and JAX differentiates the cells like any other code), so no module hooks.
+
+The ops are code templates (adapters/templates.py) over `jnp`, `jax` and the helpers in
+`HELPERS`, so `render_script` prints exactly the code that ran.
+"""
+import contextlib
+import re
+
+import numpy as np
+
+from .base import Adapter
+from .templates import TemplateOps, literal
+
+# Helpers the templates use: executed into the ops' namespace, and printed in repro scripts.
+HELPERS = '''
+def reduce_(fn, x, dim, keepdim):
+    """torch's reductions: a 0-d tensor accepts dim 0/-1 and stays itself."""
+    return x if jnp.ndim(x) == 0 else fn(x, axis=dim, keepdims=keepdim)
+
+
+def linear(x, weight, bias=None):
+    y = jnp.matmul(x, weight.T)
+    return y if bias is None else y + bias
+
+
+def cross_entropy(x, target):
+    """torch.nn.functional.cross_entropy with class indices, mean reduction."""
+    logp = jax.nn.log_softmax(x, axis=-1)
+    if jnp.ndim(x) == 2:
+        return -jnp.mean(logp[jnp.arange(x.shape[0]), jnp.array(target)])
+    return -logp[target]
+
+
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """torch.nn.RNNCell (tanh): h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    batched = jnp.ndim(x) == 2
+    x = x if batched else x[None]
+    h = jnp.zeros((x.shape[0], weight_hh.shape[1]), x.dtype) if h is None else (
+        h if batched else h[None])
+    out = jnp.tanh(linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih))
+    return out if batched else out[0]
+
+
+def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """torch.nn.LSTMCell: gates i, f, g, o; c' = f*c + i*g, h' = o*tanh(c')."""
+    batched = jnp.ndim(x) == 2
+    x = x if batched else x[None]
+    n = weight_hh.shape[1]
+    if h is None:
+        h = c = jnp.zeros((x.shape[0], n), x.dtype)
+    elif not batched:
+        h, c = h[None], c[None]
+    gates = linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih)
+    i, f, g, o = (gates[:, k * n:(k + 1) * n] for k in range(4))
+    i, f, g, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+    c2 = f * c + i * g
+    h2 = o * jnp.tanh(c2)
+    return (h2, c2) if batched else (h2[0], c2[0])
+
+
+def vjp(f, primals, cotangents):
+    """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal.
+
+    A None cotangent is an implicit gradient: ones for a scalar output (as jax.grad does),
+    and jax.grad itself for a non-scalar one, which raises JAX's own error."""
+    outs, vjp_fn = jax.vjp(f, *primals)
+    cts = []
+    for i, (out, ct) in enumerate(zip(outs, cotangents)):
+        if ct is None:
+            if jnp.ndim(out) != 0:
+                jax.grad(lambda *p: f(*p)[i], argnums=tuple(range(len(primals))))(*primals)
+            ct = jnp.ones_like(out)
+        cts.append(ct)
+    return vjp_fn(tuple(cts))
+'''
+
+
+def _index(args, params):
+    return f"jnp.take({args[0]}, jnp.array({list(params['indices'])}), axis={params['dim']})"
+
+
+def _where(args, params):
+    return f"jnp.where(jnp.array({literal(params['condition'])}), {args[0]}, {args[1]})"
+
+
+def _cross_entropy(args, params):
+    target = params["target"]
+    target = list(target) if isinstance(target, tuple) else target
+    return f"cross_entropy({args[0]}, {target})"
+
+
+JAX_TEMPLATES = {
+    **{name: f"jnp.{name}({{0}})" for name in (
+        "negative", "exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "reciprocal", "sign",
+        "round")},
+    "neg": "jnp.negative({0})",
+    "sigmoid": "jax.nn.sigmoid({0})",
+    "relu": "jax.nn.relu({0})",
+    "pow": "jnp.power({0}, {exponent})",
+    "scale": "{0} * {c}",
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "maximum": "jnp.maximum({0}, {1})",
+    "minimum": "jnp.minimum({0}, {1})",
+    "matmul": "jnp.matmul({0}, {1})",
+    "linear": "linear({args})",
+    "sum": "reduce_(jnp.sum, {0}, {dim}, {keepdim})",
+    "mean": "reduce_(jnp.mean, {0}, {dim}, {keepdim})",
+    "max": "jnp.max({0}, axis={dim}, keepdims={keepdim})",
+    "logsumexp": "reduce_(jax.nn.logsumexp, {0}, {dim}, {keepdim})",
+    "softmax": "jax.nn.softmax({0}, axis={dim})",
+    "log_softmax": "jax.nn.log_softmax({0}, axis={dim})",
+    "reshape": "jnp.reshape({0}, {shape})",
+    "transpose": "jnp.swapaxes({0}, {dim0}, {dim1})",
+    "permute": "jnp.transpose({0}, {dims})",
+    "expand": "jnp.broadcast_to({0}, {shape})",
+    "unsqueeze": "jnp.expand_dims({0}, {dim})",
+    "squeeze": "jnp.squeeze({0}, axis={dim})",
+    "getitem": "{0}[{index}]",
+    "index": _index,
+    "cat": "jnp.concatenate([{args}], axis={dim})",
+    "stack": "jnp.stack([{args}], axis={dim})",
+    "where": _where,
+    "mse_loss": "jnp.mean(jnp.square({0} - {1}))",
+    "cross_entropy": _cross_entropy,
+}
+del JAX_TEMPLATES["negative"]
+
+# JAX's messages -> normalized error kinds, each the same failure as torch's.
+JAX_ERRORS = (
+    (TypeError, "Gradient only defined for scalar-output functions", "nonscalar_implicit_grad"),
+    (ValueError, "unexpected JAX type (e.g. shape/dtype) for argument to VJP function",
+     "grad_shape_mismatch"),
+    (TypeError, "Custom VJP bwd rule must produce an output with the same container",
+     "custom_grad_count"),
+    (ValueError, "so the shapes do not match", "custom_grad_shape"),
+)
+
+LAYER_PARAMS = {
+    "linear": ("weight", "bias"),
+    "rnn_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+    "lstm_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+}
+
+
+class JaxAdapter(Adapter):
+    name = "jax"
+    # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
+    # (no .grad, no graph kept between calls, no handle on an intermediate value);
+    # tensor_hooks, module_hooks (no hooks in JAX); create_graph (the interpreter asks for
+    # first-order vjps only); needs_input_grad, materialize_grads, non_differentiable
+    # (custom_vjp has no ctx: bwd always gets materialized cotangents for every output).
+    capabilities = frozenset({
+        "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
+        "no_grad", "layers", "custom_function", "error_kinds",
+    })
+    ops = frozenset(JAX_TEMPLATES)
+
+    def __init__(self):
+        import jax
+        import jax.numpy as jnp
+        # float64 needs x64 mode. This is PROCESS-GLOBAL JAX state: it changes the default
+        # dtypes for every other user of JAX in this process too.
+        jax.config.update("jax_enable_x64", True)
+        self.jax, self.jnp = jax, jnp
+        namespace = {"jax": jax, "jnp": jnp}
+        exec(HELPERS, namespace)  # noqa: S102 - our own helper source
+        self._helpers = namespace
+        self._ops = TemplateOps(JAX_TEMPLATES, namespace)
+        self._jitted = {}
+        self._layers = {kind: jax.jit(namespace[kind]) for kind in LAYER_PARAMS}
+        self._detach = jax.jit(jax.lax.stop_gradient)
+        self._no_grad_depth = 0
+
+    def describe(self):
+        return f"jax {self.jax.__version__} on {self.jax.devices()[0].platform}"
+
+    # ----- tensors -----------------------------------------------------------------------
+    def tensor(self, values, dtype, requires_grad):
+        return self.jnp.asarray(np.asarray(values, dtype=dtype))
+
+    def to_numpy(self, t):
+        return np.asarray(t)
+
+    def op(self, name, *args, **params):
+        # Each (op, params) is one jitted function: run eagerly it is compiled once per shape
+        # (instead of once per primitive inside it); inside a vjp it is traced as usual.
+        no_grad = self._no_grad_depth > 0
+        key = (name, len(args), tuple(sorted(params.items())), no_grad)
+        fn = self._jitted.get(key)
+        if fn is None:
+            ops, stop = self._ops, self.jax.lax.stop_gradient
+            fn = self._jitted[key] = self.jax.jit(
+                (lambda *a: stop(ops(name, *a, **params))) if no_grad else
+                (lambda *a: ops(name, *a, **params)))
+        return fn(*args)
+
+    @contextlib.contextmanager
+    def no_grad(self):
+        self._no_grad_depth += 1
+        try:
+            yield
+        finally:
+            self._no_grad_depth -= 1
+
+    def detach(self, t):
+        return self._detach(t)
+
+    # ----- layers and custom functions ---------------------------------------------------
+    def make_layer(self, layer, param_values, dtype):
+        # The parameters are used as given: inside a vjp they are JAX's traced primals.
+        params = {name: v if isinstance(v, self.jax.Array) else self.tensor(v, dtype, True)
+                  for name, v in param_values.items()}
+        return params, params
+
+    def call_layer(self, module, layer, args):
+        p = [module.get(f"{layer.name}.{n}") for n in LAYER_PARAMS[layer.kind]]
+        fn = self._layers[layer.kind]
+        if layer.kind == "linear":
+            return (fn(args[0], *p),)
+        if layer.kind == "rnn_cell":
+            return (fn(args[0], args[1], *p),)
+        return fn(args[0], args[1], args[2], *p)
+
+    def custom_function(self, spec, run_forward, run_backward):
+        from gradspec.functions import saved_tensors
+        jax = self.jax
+        needs = (True,) * spec.n_inputs  # never read: needs_input_grad is not declared
+
+        @jax.custom_vjp
+        def fn(*inputs):
+            return run_forward(inputs)
+
+        def fwd(*inputs):
+            outputs = run_forward(inputs)
+            return outputs, saved_tensors(spec, inputs, outputs)
+
+        def bwd(saved, grads):
+            return run_backward(grads, saved, needs)
+
+        fn.defvjp(fwd, bwd)
+        return fn
+
+    # ----- autograd verbs ----------------------------------------------------------------
+    def vjp(self, f, primals, cotangents):
+        # Jitted: one XLA compilation per program instead of one per primitive and shape of
+        # its forward and backward passes (eager JAX compiles each); values are the same.
+        vjp = self._helpers["vjp"]
+        return self.jax.jit(lambda *p: vjp(f, p, cotangents))(*primals)
+
+    def error_kind(self, exc):
+        text = str(exc)
+        for cls, needle, kind in JAX_ERRORS:
+            if isinstance(exc, cls) and needle in text:
+                return kind
+        return None

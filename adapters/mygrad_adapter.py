@@ -1,0 +1,240 @@
+"""MyGrad (https://mygrad.readthedocs.io), a NumPy autograd with a torch-like `.grad`.
+
+What MyGrad expresses, read from its source (mygrad 2.5, `tensor_base.py`):
+- `Tensor.backward(grad=None)` on one tensor: it first sets `.grad = None` on every tensor of
+  the graph, writes fresh gradients (leaves *and* intermediate tensors), then clears the graph.
+  `.grad` is stateful but never accumulates across calls; there is no retain_graph, no
+  several-roots call, no `autograd.grad`, no hooks of any kind (all left out below).
+- `constant=True` tensors (torch's requires_grad=False); `mg.no_autodiff` (torch's no_grad).
+- no nn modules for Linear/RNNCell/LSTMCell (`mygrad.nnet.layers` has conv, pooling,
+  batchnorm and a whole-sequence `gru`): the layers are built here from MyGrad ops, so there is
+  no module to hook (module_hooks left out).
+- custom ops: subclasses of `mygrad.operation_base.Operation`, but an Operation has exactly one
+  output, and the shared strategies draw two-output custom Functions with no capability to turn
+  them off (one UnsupportedProgram skips a whole Hypothesis test): custom_function left out.
+Where MyGrad's answers differ from torch's they are stated in deviations/mygrad.py.
+"""
+import inspect
+
+import numpy as np
+
+from gradspec import program as P
+
+from .base import Adapter, UnsupportedProgram
+from .templates import TemplateOps, literal
+
+
+def _axis(x, dim):
+    """torch's dim on a 0-d tensor (dim=0) means "no axis" in NumPy's terms."""
+    return () if x.ndim == 0 else dim
+
+
+def _logsumexp(mg, x, dim, keepdim):
+    """MyGrad has no differentiable logsumexp: log(sum(exp(x - m))) + m with m = max(x) a
+    constant (m cancels in the gradient, it only keeps exp from overflowing)."""
+    axis = _axis(x, dim)
+    m = np.max(x.data, axis=axis, keepdims=True)
+    s = mg.sum(mg.exp(x - m), axis=axis, keepdims=keepdim)
+    return mg.log(s) + (m if keepdim else np.squeeze(m, axis=axis))
+
+
+def _index(args, params):
+    return f"{args[0]}[{':, ' * params['dim']}np.array({list(params['indices'])})]"
+
+
+def _cross_entropy(args, params):
+    """mygrad.nnet.losses.softmax_crossentropy takes (N, C) scores only: a 1-d input and a
+    scalar target (torch's unbatched form) are passed as a batch of one."""
+    t = params["target"]
+    if isinstance(t, tuple):
+        return f"softmax_crossentropy({args[0]}, np.array({list(t)}))"
+    return f"softmax_crossentropy(mg.reshape({args[0]}, (1, -1)), np.array([{t}]))"
+
+
+MYGRAD_TEMPLATES = {
+    **{name: f"mg.{name}({{0}})" for name in ("exp", "log", "tanh", "sin", "cos", "sqrt",
+                                              "reciprocal")},
+    "neg": "mg.negative({0})",
+    "abs": "mg.absolute({0})",
+    "sigmoid": "sigmoid({0})",
+    "relu": "relu({0})",
+    "pow": "mg.power({0}, {exponent})",
+    "scale": "{0} * {c}",
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "maximum": "mg.maximum({0}, {1})",
+    "minimum": "mg.minimum({0}, {1})",
+    "matmul": "mg.matmul({0}, {1})",
+    # MyGrad has no linear: x @ W.T (+ b), as torch.nn.functional.linear defines it.
+    "linear": lambda a, p: f"mg.matmul({a[0]}, mg.swapaxes({a[1]}, 0, 1))"
+                           + (f" + {a[2]}" if len(a) > 2 else ""),
+    "sum": "mg.sum({0}, axis=_axis({0}, {dim}), keepdims={keepdim})",
+    "mean": "mg.mean({0}, axis=_axis({0}, {dim}), keepdims={keepdim})",
+    "max": "mg.max({0}, axis={dim}, keepdims={keepdim})",
+    "logsumexp": "_logsumexp(mg, {0}, {dim}, {keepdim})",
+    "softmax": "softmax({0}, axis={dim})",
+    "log_softmax": "logsoftmax({0}, axis={dim})",
+    "reshape": "mg.reshape({0}, {shape})",
+    "transpose": "mg.swapaxes({0}, {dim0}, {dim1})",
+    "permute": "mg.transpose({0}, {dims})",
+    "expand": "mg.broadcast_to({0}, {shape})",
+    "unsqueeze": "mg.expand_dims({0}, {dim})",
+    "squeeze": "mg.squeeze({0}, axis={dim})",
+    "getitem": "{0}[{index}]",
+    "index": _index,
+    "cat": "mg.concatenate([{args}], axis={dim})",
+    "stack": "mg.stack([{args}], axis={dim})",
+    "where": lambda a, p: f"mg.where(np.array({literal(p['condition'])}), {a[0]}, {a[1]})",
+    # MyGrad has no mse_loss: the mean of squared differences (torch's reduction='mean').
+    "mse_loss": "mg.mean(({0} - {1}) ** 2)",
+    "cross_entropy": _cross_entropy,
+}
+
+
+class _Layer:
+    """A Linear/RNNCell/LSTMCell as torch defines it, computed with MyGrad ops (MyGrad has no
+    such modules, so there is no module object to hook)."""
+
+    def __init__(self, mg, layer, params):
+        self.mg, self.kind, self.hidden = mg, layer.kind, layer.out_features
+        self.p = {full.rsplit(".", 1)[1]: t for full, t in params.items()}
+
+    def _affine(self, x, w, b):
+        y = self.mg.matmul(x, self.mg.swapaxes(self.p[w], 0, 1))
+        return y if b not in self.p else y + self.p[b]
+
+    def __call__(self, x, h=None, c=None):
+        mg = self.mg
+        if self.kind == "linear":
+            return (self._affine(x, "weight", "bias"),)
+        if h is None:  # torch: a zero state, still multiplied by weight_hh
+            h = mg.tensor(np.zeros(x.shape[:-1] + (self.hidden,), x.dtype), constant=True)
+        gates = self._affine(x, "weight_ih", "bias_ih") + self._affine(h, "weight_hh", "bias_hh")
+        if self.kind == "rnn_cell":
+            return (mg.tanh(gates),)
+        if c is None:
+            c = mg.tensor(np.zeros(h.shape, x.dtype), constant=True)
+        n = self.hidden
+        i, f, g, o = (gates[..., k * n:(k + 1) * n] for k in range(4))
+        sig = mg.nnet.activations.sigmoid
+        c2 = sig(f) * c + sig(i) * mg.tanh(g)
+        return sig(o) * mg.tanh(c2), c2
+
+
+class MyGradAdapter(Adapter):
+    name = "mygrad"
+    capabilities = frozenset({
+        "float64", "float32", "stateful_grad", "nonscalar_backward", "retain_grad", "detach",
+        "no_grad", "layers", "error_kinds",
+    })
+    ops = frozenset(MYGRAD_TEMPLATES)
+
+    def __init__(self):
+        import mygrad as mg
+        import mygrad.nnet  # noqa: F401 - mg.nnet.* below
+        from mygrad.errors import InvalidBackprop
+        from mygrad.nnet.activations import logsoftmax, relu, sigmoid, softmax
+        from mygrad.nnet.losses import softmax_crossentropy
+        self.mg, self._invalid_backprop = mg, InvalidBackprop
+        self.op = TemplateOps(MYGRAD_TEMPLATES, {
+            "mg": mg, "np": np, "sigmoid": sigmoid, "relu": relu, "softmax": softmax,
+            "logsoftmax": logsoftmax, "softmax_crossentropy": softmax_crossentropy,
+            "_axis": _axis, "_logsumexp": _logsumexp})
+
+    def describe(self):
+        return f"mygrad {self.mg.__version__} (NumPy {np.__version__})"
+
+    def tensor(self, values, dtype, requires_grad):
+        return self.mg.tensor(np.asarray(values, dtype=dtype), constant=not requires_grad)
+
+    def to_numpy(self, t):
+        return np.asarray(t.data if isinstance(t, self.mg.Tensor) else t)
+
+    def requires_grad(self, t):
+        return not t.constant
+
+    def no_grad(self):
+        return self.mg.no_autodiff
+
+    def detach(self, t):
+        """MyGrad has no detach(): its way to cut the graph is a constant tensor made from the
+        value (`mg.tensor(t, constant=True)`, a copy: MyGrad locks graph arrays read-only)."""
+        return self.mg.tensor(t, constant=True)
+
+    def retain_grad(self, t):
+        """Nothing to do: MyGrad's backward writes `.grad` on every tensor of the graph,
+        intermediate ones included (read back with read_grad)."""
+
+    def make_layer(self, layer, param_values, dtype):
+        params = {full: self.mg.tensor(np.asarray(v, dtype=dtype)) for full, v in
+                  param_values.items()}
+        return _Layer(self.mg, layer, params), params
+
+    def call_layer(self, module, layer, args):
+        return module(*args)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        """`root.backward(grad)`: one root, and no retain_graph/create_graph parameters."""
+        if len(roots) != 1 or retain_graph is not None or create_graph:
+            raise UnsupportedProgram("mygrad backwards one root, without retain_graph or "
+                                     "create_graph")
+        roots[0].backward(None if weights[0] is None else weights[0])
+
+    def read_grad(self, t):
+        return t.grad
+
+    def error_kind(self, exc):
+        if isinstance(exc, ValueError) and "passed a gradient with an incompatible shape" in \
+                str(exc):
+            return "grad_shape_mismatch"
+        if isinstance(exc, self._invalid_backprop) and "was 'cleared' prior to backprop" in \
+                str(exc):
+            return "graph_freed"
+        return None
+
+    def render_script(self, program):
+        return render_script(program, self.op)
+
+
+# ----- standalone MyGrad scripts for failure reports ---------------------------------------
+HEADER = '''import numpy as np
+import mygrad as mg
+from mygrad.nnet.activations import logsoftmax, relu, sigmoid, softmax
+from mygrad.nnet.losses import softmax_crossentropy
+
+
+def show(label, g):
+    print(label, "=", None if g is None else np.asarray(g).tolist())
+
+'''
+
+
+def render_script(program, ops):
+    """The program in MyGrad's API (programs with layers are not rendered: None)."""
+    if program.layers:
+        return None
+    dt = program.dtype
+    out = [HEADER, inspect.getsource(_axis), inspect.getsource(_logsumexp)]
+    for leaf in program.leaves:
+        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
+        out.append(f"{leaf.name} = mg.tensor({values!r}, dtype=np.{dt}, "
+                   f"constant={not leaf.requires_grad})")
+    for step in program.steps:
+        if isinstance(step, P.Op):
+            code = f"{step.out} = {ops.source(step.op, list(step.args), step.kw)}"
+            out += ["with mg.no_autodiff:", f"    {code}"] if step.no_grad else [code]
+        elif isinstance(step, P.Detach):
+            out.append(f"{step.out} = mg.tensor({step.src}, constant=True)")
+    shown = [leaf.name for leaf in program.leaves if leaf.requires_grad]
+    shown += list(dict.fromkeys(s.target for s in program.steps if isinstance(s, P.RetainGrad)))
+    for i, action in enumerate(program.plan):
+        out.append(f"print('--- plan[{i}] ---')")
+        if isinstance(action, P.Backward):
+            w = action.weights[0]
+            grad = "" if w is None else f"np.array({literal(w)}, dtype=np.{dt})"
+            out += ["try:", f"    {action.roots[0]}.backward({grad})",
+                    "except Exception as _e:", "    print('error:', type(_e).__name__, _e)"]
+        out += [f"show('{n}.grad', {n}.grad)" for n in shown]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,185 @@
+"""Known differences between HIPS autograd (autograd.make_vjp, extend.primitive) and the
+reference (torch's semantics). Most follow from autograd differentiating pure functions: a
+gradient is always an array, and there is no graph to ask whether an input was used or
+whether a root requires grad.
+"""
+import functools
+
+import numpy as np
+
+from gradspec.deviations import Deviation, zeros_for_none
+from gradspec.program import (Backward, CallFunction, Detach, FunctionSpec, Grad, GradRule,
+                              Leaf, Op, Program, Term)
+
+
+@functools.lru_cache(maxsize=256)
+def _reference_errors(program):
+    """The error kind (or None) of each plan action on the reference."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import run
+    return tuple(a.error for a in run(program, ReferenceAdapter()).actions)
+
+
+@functools.lru_cache(maxsize=256)
+def _shapes(program):
+    """The shape of every value of the program (run on the reference)."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import build
+    return {name: t.data.shape for name, t in build(program, ReferenceAdapter()).env.items()}
+
+
+def _reference_raised(program, action, kind):
+    errors = _reference_errors(program)
+    return 0 <= action < len(errors) and errors[action] == kind
+
+
+def _all_zero(values):
+    return all(v is not None and not np.any(np.asarray(v)) for v in values)
+
+
+def _no_error_for_root_without_grad(program, m):
+    """torch raised no_grad_fn; autograd ran, and its gradients there are zeros."""
+    if m.kind == "error":
+        return m.expected == "no_grad_fn" and m.actual is None
+    if not _reference_raised(program, m.action, "no_grad_fn"):
+        return False
+    if m.kind == "grad":
+        return zeros_for_none(program, m)
+    return m.kind == "returned" and m.expected == () and _all_zero(m.actual)
+
+
+def _no_error_for_unused_input(program, m):
+    """torch raised unused_input (grad() without allow_unused); autograd returned gradients."""
+    if m.kind == "error":
+        return m.expected == "unused_input" and m.actual is None
+    return (m.kind == "returned" and m.expected == ()
+            and _reference_raised(program, m.action, "unused_input"))
+
+
+def _broadcasting_where(program):
+    """Does the program have a `where` (outside no_grad) that broadcasts an operand?"""
+    shapes = _shapes(program)
+    return any(isinstance(s, Op) and s.op == "where" and not s.no_grad
+               and any(shapes[a] != shapes[s.out] for a in s.args) for s in program.steps)
+
+
+def _raised_or_wrong_shape(m):
+    """The candidate raised an error the reference did not, or, after it (its gradients
+    are then missing) or instead of it, a gradient has the wrong shape."""
+    if m.kind == "error":
+        return m.expected is None and str(m.actual).startswith("unexpected ")
+    return m.kind in ("grad", "returned") and (
+        m.actual is None or m.actual == () or m.detail.startswith("shape")
+        or "values, expected" in m.detail)
+
+
+def _where_no_unbroadcast(program, m):
+    return _broadcasting_where(program) and _raised_or_wrong_shape(m)
+
+
+def _bad_custom_backward(program):
+    return any(spec.extra_grads or spec.grad_shape_error for spec in program.functions)
+
+
+def _unchecked_custom_grads(program, m):
+    """torch rejects a custom backward's extra or wrongly-shaped gradient; autograd uses
+    what the vjp returns (extra ones dropped, wrong shapes passed on)."""
+    if not _bad_custom_backward(program):
+        return False
+    if m.kind == "error":
+        return (m.expected in ("custom_grad_count", "custom_grad_shape", None)
+                and (m.actual is None or str(m.actual).startswith("unexpected ")))
+    return m.kind in ("grad", "returned")
+
+
+def _unchecked_weight_shape(program, m):
+    """torch rejects a gradient weight whose shape differs from its root's; autograd's vjp
+    propagates it (a wrong-shaped result, or a NumPy error further down)."""
+    if not _reference_raised(program, m.action, "grad_shape_mismatch"):
+        return False
+    if m.kind == "error":
+        return m.expected == "grad_shape_mismatch" and (
+            m.actual is None or str(m.actual).startswith("unexpected "))
+    return m.kind in ("grad", "returned")
+
+
+DEVIATIONS = [
+    Deviation(
+        id="autograd-zeros-for-unused",
+        reason="the vjp of a pure function w.r.t. an input the roots do not depend on is an "
+               "array of zeros, where torch leaves .grad None (or returns None with "
+               "allow_unused=True)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
+            steps=(Op("t1", "neg", ("a",)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=zeros_for_none,
+    ),
+    Deviation(
+        id="autograd-no-error-for-root-without-grad",
+        reason="a root that depends on no differentiated input (detached, computed under "
+               "no_grad, or from leaves that do not require grad) gets zero gradients from "
+               "make_vjp (with a warning), where torch raises (the root does not require grad)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            steps=(Detach("d1", "a"),),
+            plan=(Backward(("d1",), (None,)),),
+        ),
+        applies=_no_error_for_root_without_grad,
+    ),
+    Deviation(
+        id="autograd-no-error-for-unused-input",
+        reason="make_vjp w.r.t. an input the outputs do not use returns zeros, where torch's "
+               "autograd.grad raises without allow_unused=True",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
+            steps=(Op("t1", "neg", ("b",)),),
+            plan=(Grad(("t1",), ("a",), (None,)),),
+        ),
+        applies=_no_error_for_unused_input,
+    ),
+    Deviation(
+        id="autograd-where-no-unbroadcast",
+        reason="the vjp of anp.where returns the broadcast output's shape for an operand that "
+               "was broadcast (it is not summed back to the operand's shape), so the gradient "
+               "has the wrong shape or a later vjp fails",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)), Leaf("c", (), (0.75,))),
+            steps=(Op("t1", "where", ("a", "c"), (("condition", (False, True)),)),),
+            plan=(Backward(("t1",), ((-1.0, 1.25),)),),
+        ),
+        applies=_where_no_unbroadcast,
+    ),
+    Deviation(
+        id="autograd-unchecked-custom-grads",
+        reason="a primitive's vjp may return more gradients than inputs (the extra ones are "
+               "dropped) or gradients of the wrong shape (passed on): autograd checks neither, "
+               "where torch raises",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            functions=(FunctionSpec("Fn0", 1, (("sin", (0,)),), (),
+                                    (GradRule((Term(0, ("one",)),)),), extra_grads=1),),
+            steps=(CallFunction(("f1",), "Fn0", ("a",)),),
+            plan=(Backward(("f1",), (None,)),),
+        ),
+        applies=_unchecked_custom_grads,
+    ),
+    Deviation(
+        id="autograd-unchecked-weight-shape",
+        reason="make_vjp's vjp does not check the cotangent's shape against the output's: a "
+               "gradient weight of the wrong shape is propagated, where torch raises",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
+            plan=(Backward(("t1",), (((1.0, 2.0), (3.0, 4.0)),)),),
+        ),
+        applies=_unchecked_weight_shape,
+    ),
+]

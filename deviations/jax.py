@@ -1,0 +1,151 @@
+"""Known differences between JAX (jax.vjp, jax.custom_vjp) and the reference (torch's
+semantics). Each follows from JAX differentiating pure functions: a gradient is always an
+array, and there is no graph to ask whether an input was used or whether a root requires grad.
+"""
+import functools
+
+import numpy as np
+
+from gradspec.deviations import Deviation, zeros_for_none
+from gradspec.program import (Backward, CallFunction, Detach, FunctionSpec, Grad, GradRule,
+                              Leaf, Op, Program, Term)
+
+
+@functools.lru_cache(maxsize=256)
+def _reference_errors(program):
+    """The error kind (or None) of each plan action on the reference."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import run
+    return tuple(a.error for a in run(program, ReferenceAdapter()).actions)
+
+
+@functools.lru_cache(maxsize=256)
+def _shapes(program):
+    """The shape of every value of the program (run on the reference)."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import build
+    return {name: t.data.shape for name, t in build(program, ReferenceAdapter()).env.items()}
+
+
+def _reference_raised(program, action, kind):
+    errors = _reference_errors(program)
+    return 0 <= action < len(errors) and errors[action] == kind
+
+
+def _all_zero(values):
+    return all(v is not None and not np.any(np.asarray(v)) for v in values)
+
+
+def _no_error_for_root_without_grad(program, m):
+    """torch raised no_grad_fn; JAX ran, and its gradients there are zeros."""
+    if m.kind == "error":
+        return m.expected == "no_grad_fn" and m.actual is None
+    if not _reference_raised(program, m.action, "no_grad_fn"):
+        return False
+    if m.kind == "grad":
+        return zeros_for_none(program, m)
+    return m.kind == "returned" and m.expected == () and _all_zero(m.actual)
+
+
+def _no_error_for_unused_input(program, m):
+    """torch raised unused_input (grad() without allow_unused); JAX returned gradients."""
+    if m.kind == "error":
+        return m.expected == "unused_input" and m.actual is None
+    return (m.kind == "returned" and m.expected == ()
+            and _reference_raised(program, m.action, "unused_input"))
+
+
+def _raised_instead(program, m, kind, condition):
+    """JAX raised `kind` where the reference raised nothing (so its gradients are missing
+    after it), in a program for which `condition(program, action)` holds."""
+    if not (0 <= m.action < len(program.plan) and condition(program, program.plan[m.action])):
+        return False
+    if m.kind == "error":
+        return m.expected is None and m.actual == kind
+    return m.kind in ("grad", "returned") and (m.actual is None or m.actual == ())
+
+
+def _implicit_on_one_element_root(program, action):
+    shapes = _shapes(program)
+    roots = action.roots if isinstance(action, Backward) else action.outputs
+    return any(w is None and shapes[r] != () and int(np.prod(shapes[r])) == 1
+               for r, w in zip(roots, action.weights))
+
+
+def _implicit_grad_needs_0d(program, m):
+    return _raised_instead(program, m, "nonscalar_implicit_grad", _implicit_on_one_element_root)
+
+
+def _custom_grad_exact_shape(program, m):
+    return _raised_instead(program, m, "custom_grad_shape", lambda p, a: any(
+        spec.grad_shape_error for spec in p.functions))
+
+
+DEVIATIONS = [
+    Deviation(
+        id="jax-zeros-for-unused",
+        reason="the vjp of a pure function w.r.t. an input the roots do not depend on is an "
+               "array of zeros, where torch leaves .grad None (or returns None with "
+               "allow_unused=True)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
+            steps=(Op("t1", "neg", ("a",)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=zeros_for_none,
+    ),
+    Deviation(
+        id="jax-no-error-for-root-without-grad",
+        reason="a root that depends on no differentiated input (detached, computed under "
+               "no_grad, or from leaves that do not require grad) gets zero gradients from "
+               "jax.vjp, where torch raises (the root does not require grad)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            steps=(Detach("d1", "a"),),
+            plan=(Backward(("d1",), (None,)),),
+        ),
+        applies=_no_error_for_root_without_grad,
+    ),
+    Deviation(
+        id="jax-no-error-for-unused-input",
+        reason="jax.vjp w.r.t. an input the outputs do not use returns zeros, where torch's "
+               "autograd.grad raises without allow_unused=True",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
+            steps=(Op("t1", "neg", ("b",)),),
+            plan=(Grad(("t1",), ("a",), (None,)),),
+        ),
+        applies=_no_error_for_unused_input,
+    ),
+    Deviation(
+        id="jax-implicit-grad-needs-0d",
+        reason="an implicit gradient (jax.grad) needs a 0-d output, where torch accepts any "
+               "one-element root (numel() == 1, e.g. shape (1,))",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (1,), (0.5,)),),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_implicit_grad_needs_0d,
+    ),
+    Deviation(
+        id="jax-custom-vjp-exact-grad-shape",
+        reason="a custom_vjp bwd must return, for every input, a cotangent of exactly that "
+               "input's shape; torch sums a gradient the input broadcasts to (e.g. shape (2,) "
+               "for a one-element input) and ignores the gradient of an input that does not "
+               "require grad",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            functions=(FunctionSpec("Fn0", 1, (("sin", (0,)),), (),
+                                    (GradRule((Term(0, ("one",)),)),), grad_shape_error=True),),
+            steps=(CallFunction(("f1",), "Fn0", ("a",)),),
+            plan=(Backward(("f1",), (None,)),),
+        ),
+        applies=_custom_grad_exact_shape,
+    ),
+]

@@ -1,0 +1,169 @@
+"""Known differences between MyGrad 2.5 and the reference (torch's semantics), each one
+MyGrad's documented or coded behaviour (mygrad/tensor_base.py: Tensor.backward, Tensor._op)."""
+import functools
+
+from gradspec.deviations import Deviation
+from gradspec.program import Backward, Call, Leaf, Op, Program, RetainGrad
+
+
+@functools.lru_cache(maxsize=256)
+def _shapes(program):
+    """Every value's shape, from the reference (the predicates need the roots' shapes)."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import build
+    try:
+        return {n: t.data.shape for n, t in build(program, ReferenceAdapter()).env.items()}
+    except Exception:  # noqa: BLE001 - a forward error: no shapes, nothing explained
+        return {}
+
+
+def _after_a_backward(program, m):
+    return m.action >= 1 and any(isinstance(a, Backward) for a in program.plan[:m.action])
+
+
+def _graph_cleared(program, m):
+    """Any difference in the state after a plan action that follows a backward."""
+    return m.kind in ("error", "grad", "retained", "nonleaf_grad") and \
+        _after_a_backward(program, m)
+
+
+def _implicit_nonscalar(program, m):
+    """A difference at a backward whose (one) root is non-scalar and has no gradient weight."""
+    if m.kind not in ("error", "grad", "retained", "nonleaf_grad") or m.action < 0:
+        return False
+    action = program.plan[m.action]
+    if not isinstance(action, Backward) or action.weights != (None,):
+        return False
+    shape = _shapes(program).get(action.roots[0])
+    return bool(shape) and (m.kind != "error" or (m.expected == "nonscalar_implicit_grad"
+                                                   and m.actual is None))
+
+
+def _no_grad_values(program):
+    """Values computed under no_grad, and the values computed from them (but not detached)."""
+    tainted = set()
+    for step in program.steps:
+        if isinstance(step, Op) and (step.no_grad or tainted & set(step.args)):
+            tainted.add(step.out)
+        elif isinstance(step, Call) and tainted & set(a for a in step.args if a):
+            tainted.update(step.outs)
+    return tainted
+
+
+def _no_autodiff_variables(program, m):
+    if m.kind == "requires_grad":
+        return m.expected is False and m.actual is True and m.name in _no_grad_values(program)
+    if m.kind == "error" and m.expected == "no_grad_fn" and m.actual is None:
+        action = program.plan[m.action]
+        return isinstance(action, Backward) and action.roots[0] in _no_grad_values(program)
+    return False
+
+
+def _constant_backward(program, m):
+    """No error from a backward whose root is constant in MyGrad too (not a no_grad value)."""
+    if not (m.kind == "error" and m.expected == "no_grad_fn" and m.actual is None):
+        return False
+    action = program.plan[m.action]
+    return isinstance(action, Backward) and action.roots[0] not in _no_grad_values(program)
+
+
+VIEW_OPS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem")
+
+
+def _view_grad(program, m):
+    """The retained .grad of a value made by a view op (MyGrad reads it off its base's)."""
+    views = {s.out for s in program.steps if isinstance(s, Op) and s.op in VIEW_OPS}
+    return m.kind == "retained" and m.name in views
+
+
+def _nonleaf_grad(program, m):
+    return m.kind == "nonleaf_grad" and m.expected is None and m.actual is not None
+
+
+def _leaves(*specs):
+    return tuple(Leaf(n, s, v, rg) for n, s, v, rg in specs)
+
+
+DEVIATIONS = [
+    Deviation(
+        id="mygrad-backward-of-constant-is-silent",
+        reason="Tensor.backward() on a constant tensor (torch: one that does not require grad) "
+               "returns without error and computes nothing; torch raises 'does not require "
+               "grad and does not have a grad_fn'",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True), ("b", (), (1.25,), False)),
+            steps=(Op("t1", "log", ("b",)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_constant_backward,
+    ),
+    Deviation(
+        id="mygrad-implicit-nonscalar-backward-sums",
+        reason="backward() without a gradient on a non-scalar tensor backpropagates ones (as "
+               "if the tensor were summed first, as MyGrad documents); torch raises 'grad can "
+               "be implicitly created only for scalar outputs'",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (2,), (0.5, -1.25), True)),
+            steps=(Op("t1", "mul", ("a", "a")),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_implicit_nonscalar,
+    ),
+    Deviation(
+        id="mygrad-backward-clears-graph-no-accumulation",
+        reason="backward() first sets .grad to None on every tensor of the graph and clears the "
+               "graph when done: .grad never accumulates across calls; a second backward from "
+               "the same root changes nothing and raises nothing, one from another root "
+               "through the cleared part raises InvalidBackprop",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)), RetainGrad("t1")),
+            plan=(Backward(("t1",), (None,)), Backward(("t1",), (None,))),
+        ),
+        applies=_graph_cleared,
+    ),
+    Deviation(
+        id="mygrad-no-autodiff-outputs-are-variables",
+        reason="a tensor computed under mygrad.no_autodiff is a new non-constant tensor (its "
+               "float dtype decides), so it and what is computed from it 'require grad' and "
+               "can be backpropagated into; torch.no_grad results have requires_grad=False",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "exp", ("a",), no_grad=True),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_no_autodiff_variables,
+    ),
+    Deviation(
+        id="mygrad-view-grad-is-base-grad",
+        reason="the .grad of a tensor that is a view of another (reshape, transpose, expand, "
+               "basic indexing...) is its base's .grad viewed the same way (MyGrad documents "
+               "this), not the gradient w.r.t. the view: an expanded view shows the summed "
+               "gradient, a view of a tensor used elsewhere shows the other uses too",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (1,), (0.5,), True)),
+            steps=(Op("t1", "expand", ("a",), (("shape", (2, 1)),)), RetainGrad("t1"),
+                   Op("t2", "sum", ("t1",), (("dim", (0, 1)), ("keepdim", False))),
+                   RetainGrad("t2")),
+            plan=(Backward(("t2",), (None,)),),
+        ),
+        applies=_view_grad,
+    ),
+    Deviation(
+        id="mygrad-nonleaf-grads-kept",
+        reason="backward() writes .grad on every tensor of the graph, intermediate ones "
+               "included; torch keeps a non-leaf's gradient only after retain_grad()",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_nonleaf_grad,
+    ),
+]

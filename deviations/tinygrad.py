@@ -1,0 +1,226 @@
+"""Known differences between tinygrad 0.14 and the reference (torch's semantics), each one
+tinygrad's coded behaviour (tinygrad/tensor.py Tensor.backward, mixin/op.py Tensor.gradient)."""
+import functools
+
+import numpy as np
+
+from gradspec.deviations import Deviation
+from gradspec.program import Backward, Grad, Leaf, Op, Program, RetainGrad
+
+STATE = ("grad", "retained", "nonleaf_grad", "returned")
+
+
+@functools.lru_cache(maxsize=256)
+def _reference_trace(program):
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import run
+    return run(program, ReferenceAdapter())
+
+
+def _no_requires_grad(program, m):
+    """A value torch says does not require grad (tinygrad: every float tensor does), and the
+    errors torch raises for such values."""
+    if m.kind == "requires_grad":
+        return m.expected is False and m.actual is True
+    return m.kind == "error" and m.expected in ("no_grad_fn", "input_no_grad") \
+        and m.actual is None
+
+
+def _all_zero(value):
+    if isinstance(value, tuple):
+        return all(v is not None and _all_zero(v) for v in value)
+    return not np.any(np.asarray(value))
+
+
+def _zeros_for_none(program, m):
+    """Zeros where torch has None: a tensor of the graph that no gradient reaches, an input
+    gradient() is asked for that the output does not use (torch raises without allow_unused:
+    then the reference returned nothing)."""
+    if m.kind == "error":
+        return m.expected == "unused_input" and m.actual is None
+    if m.kind == "returned" and m.expected == () and m.actual:
+        return _reference_trace(program).actions[m.action].error == "unused_input" and \
+            _all_zero(m.actual)
+    return m.kind in STATE and m.expected is None and m.actual is not None and \
+        _all_zero(m.actual)
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_nodes(program):
+    """Names of values that are one node of tinygrad's graph with another value: tinygrad
+    hash-conses its UOps, so the same op on the same inputs (or an identity view) is the same
+    node, and the gradient w.r.t. it is the sum over all of them."""
+    from adapters.tinygrad_adapter import TinygradAdapter
+    from gradspec.interpreter import build
+    try:
+        env = build(program, TinygradAdapter()).env
+    except Exception:  # noqa: BLE001 - a forward error: nothing to explain here
+        return frozenset()
+    by_node = {}
+    for name, t in env.items():
+        by_node.setdefault(t.uop, []).append(name)
+    return frozenset(n for names in by_node.values() if len(names) > 1 for n in names)
+
+
+def _one_node(program, m):
+    """The gradient w.r.t. a value that shares its graph node with another value."""
+    shared = _shared_nodes(program)
+    if m.kind in ("retained", "nonleaf_grad"):
+        return m.name in shared
+    if m.kind == "returned":
+        action = program.plan[m.action]
+        return isinstance(action, Grad) and bool(shared & set(action.inputs))
+    return False
+
+
+def _nonleaf_grad(program, m):
+    return m.kind == "nonleaf_grad" and m.expected is None and m.actual is not None \
+        and bool(np.any(np.asarray(m.actual)))
+
+
+def _from_first(program, m, error):
+    """At or after the first action where the reference raised `error`."""
+    raised = [a.index for a in _reference_trace(program).actions if a.error == error]
+    return bool(raised) and m.action >= raised[0]
+
+
+def _graph_never_freed(program, m):
+    """From the first action where the reference raised graph_freed on."""
+    if m.kind == "error":
+        return m.expected == "graph_freed" and m.actual is None and \
+            _from_first(program, m, "graph_freed")
+    return m.kind in STATE and _from_first(program, m, "graph_freed")
+
+
+def _weight_shape_late(program, m):
+    """From the first action with a wrongly shaped gradient weight on: tinygrad's own shape
+    check fires after some .grad were written (or another error fires, or none)."""
+    if m.kind == "error":
+        return m.expected == "grad_shape_mismatch" and _from_first(program, m,
+                                                                   "grad_shape_mismatch")
+    return m.kind in STATE and _from_first(program, m, "grad_shape_mismatch")
+
+
+def _gradient_skips_retained(program, m):
+    """A retained .grad after a gradient() call (torch's grad() fills retained grads)."""
+    return m.kind == "retained" and any(isinstance(a, Grad) for a in program.plan[:m.action + 1])
+
+
+def _logsumexp_axes(program, m):
+    """The forward error of logsumexp over a tuple of axes without keepdim."""
+    return m.kind == "error" and m.action < 0 and m.actual == "unexpected TypeError" and any(
+        isinstance(s, Op) and s.op == "logsumexp" and isinstance(s.kw["dim"], tuple)
+        and not s.kw["keepdim"] for s in program.steps)
+
+
+def _leaves(*specs):
+    return tuple(Leaf(n, s, v, rg) for n, s, v, rg in specs)
+
+
+DEVIATIONS = [
+    Deviation(
+        id="tinygrad-no-requires-grad",
+        reason="tinygrad has no requires_grad flag: every float tensor is differentiable, so a "
+               "value torch computes from requires_grad=False leaves (or detach()) still "
+               "'requires grad' and backward from it raises nothing",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (2,), (0.5, -1.25), True), ("b", (2,), (1.5, 2.0), False)),
+            steps=(Op("t1", "exp", ("b",)), Op("t2", "mul", ("a", "t1")), RetainGrad("t2")),
+            plan=(Backward(("t2",), ((1.0, 1.0),)),),
+        ),
+        applies=_no_requires_grad,
+    ),
+    Deviation(
+        id="tinygrad-zeros-for-unreached",
+        reason="backward fills .grad of every tensor of the graph, with zeros where no gradient "
+               "reaches it (e.g. only through detach()), and gradient() returns zeros for an "
+               "input the output does not depend on; torch gives None (and grad() raises "
+               "without allow_unused)",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
+            steps=(Op("t1", "exp", ("a",)),),
+            plan=(Grad(("t1",), ("b",), (None,), allow_unused=True),),
+        ),
+        applies=_zeros_for_none,
+    ),
+    Deviation(
+        id="tinygrad-nonleaf-grads-kept",
+        reason="backward fills .grad of every live tensor of the graph, intermediate ones "
+               "included; torch keeps a non-leaf's gradient only after retain_grad()",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_nonleaf_grad,
+    ),
+    Deviation(
+        id="tinygrad-graph-never-freed",
+        reason="the graph is a lazy expression that backward never frees (there is no "
+               "retain_graph): a second backward through saved values works and accumulates "
+               "where torch raises 'Trying to backward through the graph a second time'",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "exp", ("a",)), RetainGrad("t1")),
+            plan=(Backward(("t1",), (None,)), Backward(("t1",), (None,))),
+        ),
+        applies=_graph_never_freed,
+    ),
+    Deviation(
+        id="tinygrad-gradient-weight-shape-checked-late",
+        reason="backward does not check the gradient weight's shape: a wrong one flows through "
+               "the vjps, and fails on the 'grad shape must match tensor shape' assertion after "
+               "some tensors' .grad were written, or with an unrelated shape error, or not at "
+               "all (broadcast and summed); torch checks it first and changes nothing",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
+            steps=(Op("t1", "add", ("a", "b")), RetainGrad("t1")),
+            plan=(Backward(("t1",), ((0.5, -0.75),)),),
+        ),
+        applies=_weight_shape_late,
+    ),
+    Deviation(
+        id="tinygrad-gradient-leaves-retained-grads",
+        reason="Tensor.gradient() (torch's autograd.grad) never touches .grad, where torch's "
+               "grad() also fills the .grad of non-leaves that retain_grad() was called on",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)), RetainGrad("t1"),
+                   Op("t2", "neg", ("t1",))),
+            plan=(Grad(("t2",), ("a",), (None,)),),
+        ),
+        applies=_gradient_skips_retained,
+    ),
+    Deviation(
+        id="tinygrad-logsumexp-tuple-axis",
+        reason="Tensor.logsumexp(axis=<tuple>, keepdim=False) raises TypeError: it squeezes "
+               "the kept max with squeeze(axis), which takes a single dim",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (1, 2), (0.5, -1.25), True)),
+            steps=(Op("t1", "logsumexp", ("a",), (("dim", (0, 1)), ("keepdim", False))),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_logsumexp_axes,
+    ),
+    Deviation(
+        id="tinygrad-equal-expressions-share-gradient",
+        reason="tinygrad hash-conses its graph: two tensors computed by the same op from the "
+               "same inputs are one node, so .grad / gradient() w.r.t. either is the sum over "
+               "both; torch keeps them apart",
+        program=Program(
+            dtype="float64",
+            leaves=_leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
+            steps=(Op("t1", "add", ("a", "b")), Op("t2", "add", ("a", "b")),
+                   Op("t3", "scale", ("t2",), (("c", 2.0),)), Op("t4", "add", ("t1", "t3"))),
+            plan=(Grad(("t4",), ("t1",), (None,)),),
+        ),
+        applies=_one_node,
+    ),
+]

@@ -1,0 +1,183 @@
+"""The kill report: the ci suites against every mutant of the zoo, one process per mutant.
+
+    python -m tests.mutants.kill [--jobs 2] [--json reports/kills.json] [--only ID,...]
+                                 [--no-shrink] [--markdown PATH]
+
+Each mutant (tests/mutants/zoo.py) runs in a worker of a pool of `--jobs` processes, which
+calls the suites' own Hypothesis tests in process under the `ci` profile, its expected killers
+first, and stops at the first failing program (then shrinks it, unless --no-shrink). The
+table gives, per mutant: killed or survived, the suite test that killed it, the programs
+checked and the seconds until the first failure, and the shrunk counterexample. The exit
+status is 0 only if every mutant was killed: a survivor is a gap in the suite.
+"""
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+
+
+def _init_worker():
+    import torch
+    torch.set_num_threads(1)  # one core per worker: the pool is the parallelism
+
+
+def _run(mutant_id, shrink):
+    from gradspec.program import Program  # noqa: F401 - for eval of the shrunk source
+    from tests.mutants import runner, zoo
+    result = runner.run_mutant(zoo.BY_ID[mutant_id], shrink=shrink).as_dict()
+    result["shrunk_compact"] = compact_source(result["shrunk"]) if result["shrunk"] else ""
+    return result
+
+
+# ----- a shrunk program on one line, for the table -------------------------------------------
+def _fmt_params(params):
+    return "".join(f", {k}={v!r}" for k, v in params)
+
+
+def _weight(w):
+    if w is None:
+        return ""
+    if isinstance(w, tuple):
+        import numpy as np
+        return f", w:{np.array(w).shape}"
+    return f", w={w}"
+
+
+def compact(program):
+    """`program` on one line: leaves, layers, custom Functions, steps, plan."""
+    from gradspec import program as P
+    parts = []
+    for leaf in program.leaves:
+        parts.append(f"{leaf.name}{list(leaf.shape)}" + ("" if leaf.requires_grad else "(const)"))
+    for layer in program.layers:
+        kind = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}[layer.kind]
+        parts.append(f"{layer.name}={kind}({layer.in_features},{layer.out_features}"
+                     + ("" if layer.bias else ",bias=False") + ")")
+    for spec in program.functions:
+        fwd = ",".join(e[0] for e in spec.forward)
+        flags = ("" if spec.materialize_grads else ",no-materialize") + (
+            ",non-diff" if spec.non_differentiable else "")
+        parts.append(f"{spec.name}=Function({fwd}{flags})")
+    for s in program.steps:
+        if isinstance(s, P.Op):
+            parts.append(f"{s.out}={s.op}({','.join(s.args)}{_fmt_params(s.params)})"
+                         + (" [no_grad]" if s.no_grad else ""))
+        elif isinstance(s, P.Call):
+            parts.append(f"{','.join(s.outs)}={s.layer}({','.join(str(a) for a in s.args)})")
+        elif isinstance(s, P.CallFunction):
+            parts.append(f"{','.join(s.outs)}={s.function}({','.join(s.args)})")
+        elif isinstance(s, P.Detach):
+            parts.append(f"{s.out}=detach({s.src})")
+        elif isinstance(s, P.RetainGrad):
+            parts.append(f"retain_grad({s.target})")
+        elif isinstance(s, P.TensorHook):
+            parts.append(f"hook({s.target}" + ("" if s.scale is None else f", x{s.scale}") + ")")
+        elif isinstance(s, P.ModuleHook):
+            parts.append(f"module_hook({s.layer}"
+                         + ("" if s.scale is None else f", x{s.scale}") + ")")
+    for a in program.plan:
+        if isinstance(a, P.Backward):
+            ws = "".join(_weight(w) for w in a.weights)
+            rg = "" if a.retain_graph is None else f", retain_graph={a.retain_graph}"
+            parts.append(f"backward({','.join(a.roots)}{ws}{rg})")
+        elif isinstance(a, P.Grad):
+            ws = "".join(_weight(w) for w in a.weights)
+            parts.append(f"grad({','.join(a.outputs)} wrt {','.join(a.inputs)}{ws}"
+                         + (", allow_unused" if a.allow_unused else "") + ")")
+        elif isinstance(a, P.ZeroGrad):
+            parts.append("zero_grad(" + ("" if a.set_to_none else "set_to_none=False") + ")")
+    return "; ".join(parts)
+
+
+def compact_source(source):
+    namespace = {}
+    exec("from gradspec.program import *", namespace)  # noqa: S102
+    return compact(eval(source, namespace))  # noqa: S307 - our own program source
+
+
+# ----- the table -----------------------------------------------------------------------------
+def table(results):
+    lines = ["| # | mutant | area | result | killed by | examples | s to 1st failure | "
+             "shrunk counterexample |", "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(results, 1):
+        status = "killed" if r["killed"] else ("ERROR" if r["error"] else "**SURVIVED**")
+        by = r["killed_by"] + ("" if r["expected_killer"] or not r["killed"] else " (unexpected)")
+        prog = r["shrunk_compact"].replace("|", "\\|")
+        lines.append(f"| {i} | `{r['mutant']}` | {r['area']} | {status} | {by or '-'} | "
+                     f"{r['examples']} | {r['seconds']:.2f} | `{prog}` |" if r["killed"] else
+                     f"| {i} | `{r['mutant']}` | {r['area']} | {status} | - | "
+                     f"{r['examples']} | - | {r['error'][:200]} |")
+    return "\n".join(lines)
+
+
+def summary(results, wall):
+    killed = [r for r in results if r["killed"]]
+    times = sorted(r["seconds"] for r in killed)
+    lines = [f"killed {len(killed)}/{len(results)} "
+             f"({100 * len(killed) / max(1, len(results)):.0f}%)"]
+    if times:
+        lines.append(f"time to the first failure: median {statistics.median(times):.2f} s, "
+                     f"slowest {times[-1]:.2f} s "
+                     f"({max(killed, key=lambda r: r['seconds'])['mutant']})")
+        examples = sorted(r["examples"] for r in killed)
+        lines.append(f"programs to the first failure: median {statistics.median(examples):g}, "
+                     f"most {examples[-1]}")
+    lines.append(f"wall time {wall:.1f} s")
+    survivors = [r["mutant"] for r in results if not r["killed"]]
+    if survivors:
+        lines.append("SURVIVED (gaps in the suite): " + ", ".join(survivors))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.mutants.kill", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--json", metavar="PATH", help="write every result as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="write the table as Markdown")
+    parser.add_argument("--only", metavar="ID,...", help="only these mutant ids")
+    parser.add_argument("--no-shrink", action="store_true",
+                        help="report the first failing program as found (faster)")
+    args = parser.parse_args(argv)
+    from tests.mutants import zoo
+    ids = [m.id for m in zoo.ZOO]
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = sorted(set(wanted) - set(ids))
+        if unknown:
+            parser.error(f"unknown mutant ids: {', '.join(unknown)}")
+        ids = [i for i in ids if i in wanted]
+    start = time.perf_counter()
+    results = {}
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=ctx,
+                                                initializer=_init_worker) as pool:
+        futures = {pool.submit(_run, i, not args.no_shrink): i for i in ids}
+        for future in concurrent.futures.as_completed(futures):
+            r = results[futures[future]] = future.result()
+            state = f"killed by {r['killed_by']} after {r['examples']} programs, " \
+                    f"{r['seconds']:.2f} s" if r["killed"] else f"SURVIVED {r['error']}"
+            print(f"[{len(results)}/{len(ids)}] {r['mutant']}: {state}", file=sys.stderr,
+                  flush=True)
+    wall = time.perf_counter() - start
+    ordered = [results[i] for i in ids]
+    text = table(ordered)
+    print(text)
+    print()
+    print(summary(ordered, wall))
+    if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"wall_seconds": round(wall, 2), "results": ordered}, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text + "\n\n" + summary(ordered, wall).replace("\n", "  \n") + "\n")
+    return 0 if all(r["killed"] for r in ordered) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

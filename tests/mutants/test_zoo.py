@@ -1,0 +1,103 @@
+"""The suite's detection power, measured: the ci suites kill every mutant of the zoo
+(tests/mutants/zoo.py), the unmutated torch adapter passes the same suite tests, and breaking
+the strategies lets mutants through (so the zoo really measures the suite).
+
+One test per mutant, so that `pytest -n 2` spreads them; each runs the suite tests that claim
+the mutant's area (its `killers`) and stops at the first failing program (no shrinking:
+`python -m tests.mutants.kill` runs every suite and prints the shrunk counterexamples).
+"""
+import pytest
+from hypothesis import strategies as st
+
+from adapters.base import check_adapter
+from adapters.registry import load
+from adapters.torch_adapter import TorchAdapter
+from tests.mutants import runner, zoo
+
+SLOWEST_S = 30.0  # the issue's bound on the time to the first failure, per mutant
+KILLER_SUITES = sorted({k for m in zoo.ZOO for k in m.killers}, key=runner.suite_id)
+
+
+def test_the_zoo_is_complete_and_loadable():
+    assert len(zoo.ZOO) >= 25
+    for m in zoo.ZOO:
+        assert m.id and m.area and m.description and m.killers, m
+        adapter = load(f"tests.mutants.zoo:{m.__name__}")  # as `--backend` loads it
+        check_adapter(adapter)
+        assert isinstance(adapter, TorchAdapter) and adapter.name == f"mutant:{m.id}"
+        assert adapter.render_script(None) is None  # torch's script would not show the bug
+        for killer in m.killers:
+            assert killer in runner.all_suite_tests(), (m.id, killer)
+    areas = " ".join(m.area for m in zoo.ZOO)
+    for claim in ("derivative", "broadcasting", "gradient weights", "accumulation",
+                  "reuse", "retain_graph", "zero_grad", "retain_grad", "custom Function",
+                  "tensor hooks", "module hooks", "detach", "no_grad", "functional grad",
+                  "errors", "indexing"):
+        assert claim in areas, f"no mutant for {claim!r}"
+
+
+@pytest.mark.parametrize("mutant", zoo.ZOO, ids=lambda m: m.id)
+def test_the_ci_suites_kill_the_mutant(mutant):
+    result = runner.run_mutant(mutant, shrink=False, fallback=False)
+    assert not result.error, result.error
+    assert result.killed, (
+        f"mutant {mutant.id} ({mutant.description}) survived "
+        f"{', '.join(result.suites_run)} ({result.examples} programs): a gap in the suite "
+        f"(python -m tests.mutants.kill --only {mutant.id} tries every suite test)")
+    assert result.seconds < SLOWEST_S, f"{mutant.id}: first failure after {result.seconds} s"
+
+
+@pytest.mark.parametrize("suite", KILLER_SUITES, ids=runner.suite_id)
+def test_the_unmutated_torch_adapter_passes_the_same_suite_tests(suite):
+    assert runner.run_unmutated(suite) >= 30
+
+
+def test_the_previous_backend_is_restored():
+    from gradspec import backend
+    try:
+        before = backend.candidate(), backend.reference(), backend.deviations()
+    except KeyError:
+        before = None
+    runner.run_mutant(zoo.SinSign, shrink=False, fallback=False)
+    if before is not None:
+        assert (backend.candidate(), backend.reference(), backend.deviations()) == before
+    import suites.conformance
+    from gradspec.check import check
+    assert suites.conformance.check is check
+
+
+# ----- the zoo measures the suite: weaker strategies let mutants through -----------------------
+def _survives(mutant):
+    """Does `mutant` survive its killers, as in test_the_ci_suites_kill_the_mutant?"""
+    result = runner.run_mutant(mutant, shrink=False, fallback=False)
+    assert not result.error, result.error
+    return not result.killed
+
+
+def test_square_shapes_only_let_the_non_square_mutants_survive(monkeypatch):
+    """With every drawn shape square (n, n, ...), a gradient transposed where a reshape was
+    meant, or divided by the mirrored dim's size, is invisible to the suite."""
+    from strategies.builder import Builder
+
+    def square_shape(self, max_rank=3, min_rank=0):
+        rank = self.draw(st.integers(min_rank, max_rank))
+        return (self.draw(st.integers(1, 4)),) * rank
+    monkeypatch.setattr(Builder, "draw_shape", square_shape)
+    assert _survives(zoo.ReshapeAsTranspose)
+
+
+def test_no_gradient_weights_let_the_weight_mutants_survive(monkeypatch):
+    """With every gradient weight implicit or all ones, an engine that ignores the weights is
+    indistinguishable from a correct one."""
+    import importlib
+
+    import numpy as np
+
+    from strategies.values import nested
+    programs = importlib.import_module("strategies.programs")  # the module, not the function
+
+    def ones(b, name):
+        shape = b.value(name).shape
+        return nested(np.ones(shape), shape) if shape else None
+    monkeypatch.setattr(programs, "_weight", ones)
+    assert _survives(zoo.WeightsIgnored)

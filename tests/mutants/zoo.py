@@ -1,0 +1,940 @@
+"""The mutant zoo: torch with exactly one realistic autograd bug each.
+
+Every mutant is `adapters.torch_adapter.TorchAdapter` with one bug planted where an engine
+author could plausibly ship it, through torch's public API only: an op whose backward is a
+custom `torch.autograd.Function` with a wrong vjp, a wrong `backward`/`grad`/`zero_grad`
+verb, a custom-Function mechanism that mishandles its ctx, hooks that run wrongly. Seen from
+the suite, each is an engine with one bug; the kill report (`python -m tests.mutants.kill`)
+and tests/mutants/test_zoo.py check that the ci suites catch every one.
+
+Each mutant is loadable as a backend (`--backend tests.mutants.zoo:SinSign`) and states its
+`id`, the semantic `area`, a one-line `description` and the suite tests expected to kill it
+(`killers`). Their `render_script` returns None: the unmutated torch script would not
+reproduce the bug.
+"""
+import contextlib
+import warnings
+import weakref
+
+import torch
+
+from adapters.torch_adapter import TorchAdapter
+from gradspec.functions import saved_tensors
+
+# ----- the suite tests, as (module, test function, parameter or None) ---------------------
+
+
+def OP(name):
+    return ("suites.test_ops", "test_op", name)
+
+
+WEIGHTS = ("suites.test_gradient_weights", "test_nonscalar_backward_with_weights", None)
+MULTI_ROOT = ("suites.test_gradient_weights", "test_several_roots_in_one_backward", None)
+ACCUMULATION = ("suites.test_grad_accumulation", "test_accumulation_and_zero_grad", None)
+RETAIN_GRAPH = ("suites.test_retain_graph", "test_retain_graph_sequences", None)
+REUSE = ("suites.test_layer_reuse", "test_layer_reuse_and_recurrence", None)
+CUSTOM = ("suites.test_custom_functions", "test_custom_functions", None)
+TENSOR_HOOKS = ("suites.test_hooks", "test_tensor_hooks", None)
+MODULE_HOOKS = ("suites.test_hooks", "test_module_full_backward_hooks", None)
+CONTROL = ("suites.test_graph_control", "test_detach_no_grad_retain_grad", None)
+ERRORS = ("suites.test_errors", "test_error_behaviour", None)
+BROADCAST = ("suites.test_broadcasting", "test_broadcasting_reduces_back", None)
+FUNCTIONAL = ("suites.test_functional_grad", "test_functional_grad", None)
+
+
+class Mutant(TorchAdapter):
+    """TorchAdapter with one bug. Subclasses set the four class attributes below."""
+
+    id = ""
+    area = ""
+    description = ""
+    killers = ()
+
+    def __init__(self):
+        super().__init__()
+        self.name = f"mutant:{self.id}"
+
+    def describe(self):
+        return f"{super().describe()} with mutant {self.id}: {self.description}"
+
+    def render_script(self, program):
+        return None  # torch's script would not show the planted bug
+
+
+# ===== 1. wrong local derivatives ===========================================================
+# The op's forward is torch's own; its backward is a custom Function computing a wrong vjp.
+# The node saves tensors (and so fails a second backward once freed) exactly when torch's
+# node for that op does, so nothing but the derivative differs.
+
+
+def vjp(fn, inputs, g):
+    """The correct vjp of torch function `fn` at `inputs` (zeros for an unused input)."""
+    with torch.enable_grad():
+        xs = [x.detach().requires_grad_(True) for x in inputs]
+        out = fn(*xs)
+        grads = torch.autograd.grad(out, xs, g, allow_unused=True)
+    return [torch.zeros_like(x) if gr is None else gr for x, gr in zip(xs, grads)]
+
+
+def unbroadcast(grad, shape):
+    """Sum `grad` down to `shape` (the correct reduction of a broadcast gradient)."""
+    while grad.dim() > len(shape):
+        grad = grad.sum(0)
+    for d, size in enumerate(shape):
+        if size == 1 and grad.shape[d] != 1:
+            grad = grad.sum(d, keepdim=True)
+    return grad
+
+
+def _dims(dim, nd):
+    dims = dim if isinstance(dim, tuple) else (dim,)
+    return sorted(d % nd for d in dims) if nd else []
+
+
+class _Node(torch.autograd.Function):
+    """One op application: torch's forward, the mutant's backward."""
+
+    @staticmethod
+    def forward(ctx, node, *inputs):
+        ctx.node = node
+        if node.saves:
+            ctx.save_for_backward(*inputs)
+        else:  # a linear op's vjp needs shapes only, as torch's node keeps only sizes
+            ctx.meta = [(x.shape, x.dtype) for x in inputs]
+        out = node.real(*inputs)
+        return out.clone() if out._is_view() else out
+
+    @staticmethod
+    def backward(ctx, g):
+        node = ctx.node
+        inputs = ctx.saved_tensors if node.saves else [
+            torch.zeros(shape, dtype=dtype) for shape, dtype in ctx.meta]
+        grads = node.bad_vjp(inputs, g)
+        return (None,) + tuple(gr if need else None
+                               for gr, need in zip(grads, ctx.needs_input_grad[1:]))
+
+
+class _Application:
+    def __init__(self, real, bad_vjp, saves):
+        self.real, self.bad_vjp, self.saves = real, bad_vjp, saves
+
+
+class OpMutant(Mutant):
+    """The ops in `targets` get `bad_vjp(name, params, inputs, g, real)` as their backward;
+    `real(*inputs)` is torch's op with the same params (for vjp() of the right function)."""
+
+    targets = ()
+    saves = True  # does torch's node for the target save tensors (freed after a backward)?
+
+    def __init__(self):
+        super().__init__()
+        real_op = self.op
+
+        def op(name, *args, **params):
+            if name not in self.targets or not self.applies(name, args, params):
+                return real_op(name, *args, **params)
+            real = lambda *xs: real_op(name, *xs, **params)  # noqa: E731
+            bad = lambda xs, g: self.bad_vjp(name, params, xs, g, real)  # noqa: E731
+            return _Node.apply(_Application(real, bad, self.saves_for(name)), *args)
+        self.op = op
+
+    def applies(self, name, args, params):
+        return True
+
+    def saves_for(self, name):
+        return self.saves
+
+    def bad_vjp(self, name, params, xs, g, real):
+        raise NotImplementedError
+
+
+class SinSign(OpMutant):
+    id = "sin-sign"
+    area = "unary derivative (blatant)"
+    description = "d sin(x)/dx = -cos(x): a sign slip"
+    killers = (OP("sin"),)
+    targets = ("sin",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [-g * torch.cos(xs[0])]
+
+
+class ExpRelative1e4(OpMutant):
+    id = "exp-rel-1e-4"
+    area = "unary derivative (subtle)"
+    description = "exp's vjp is 1e-4 too large (relative): a truncated series / bad constant"
+    killers = (OP("exp"),)
+    targets = ("exp",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [g * torch.exp(xs[0]) * (1 + 1e-4)]
+
+
+class TanhInFloat32(OpMutant):
+    id = "tanh-float32"
+    area = "unary derivative (subtle)"
+    description = "tanh's vjp is computed in float32 inside a float64 engine"
+    killers = (OP("tanh"),)
+    targets = ("tanh",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        y = torch.tanh(xs[0].float())
+        return [(g.float() * (1 - y * y)).to(g.dtype)]
+
+
+class ReluEverywhere(OpMutant):
+    id = "relu-identity-grad"
+    area = "unary derivative (blatant)"
+    description = "relu passes the gradient through negative inputs too"
+    killers = (OP("relu"),)
+    targets = ("relu",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [g.clone()]
+
+
+class PowExponentFactor(OpMutant):
+    id = "pow-no-exponent-factor"
+    area = "unary derivative (blatant)"
+    description = "d x^n/dx = x^(n-1): the factor n is dropped"
+    killers = (OP("pow"),)
+    targets = ("pow",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [g * xs[0] ** (params["exponent"] - 1)]
+
+
+class MulOwnOperand(OpMutant):
+    id = "mul-own-operand"
+    area = "binary derivative"
+    description = "d(a*b)/da is taken as a instead of b (operands mixed up in the vjp)"
+    killers = (OP("mul"),)
+    targets = ("mul",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        a, b = xs
+        return vjp(lambda p, q: (p * p + q * q) / 2, xs, g)  # d/da = a, d/db = b
+
+
+class DivDenominatorSign(OpMutant):
+    id = "div-denominator-sign"
+    area = "binary derivative"
+    description = "d(a/b)/db = +a/b^2: the sign of the denominator's gradient is lost"
+    killers = (OP("div"),)
+    targets = ("div",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        a, b = xs
+        return [unbroadcast(g / b, a.shape), unbroadcast(g * a / (b * b), b.shape)]
+
+
+class BroadcastMean(OpMutant):
+    id = "broadcast-mean"
+    area = "broadcasting"
+    description = "binary ops reduce a broadcast gradient with mean instead of sum"
+    killers = (BROADCAST, OP("add"))
+    targets = ("add", "sub", "mul", "div", "maximum", "minimum")
+
+    def saves_for(self, name):
+        return name not in ("add", "sub")  # torch's add and sub nodes save no tensors
+
+    def bad_vjp(self, name, params, xs, g, real):
+        shape = torch.broadcast_shapes(*(x.shape for x in xs))
+        full = [x.expand(shape) for x in xs]
+        grads = vjp(real, full, g)
+        out = []
+        for x, gr in zip(xs, grads):
+            while gr.dim() > x.dim():
+                gr = gr.mean(0)
+            for d, size in enumerate(x.shape):
+                if size == 1 and gr.shape[d] != 1:
+                    gr = gr.mean(d, keepdim=True)
+            out.append(gr)
+        return out
+
+
+class MatmulReshapedNotTransposed(OpMutant):
+    id = "matmul-reshape-not-transpose"
+    area = "matmul derivative (transposition)"
+    description = "matmul's dB is computed as (g^T A) and reshaped to B's shape, not transposed"
+    killers = (OP("matmul"),)
+    targets = ("matmul",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        da, db = vjp(real, xs, g)
+        if db.dim() >= 2:
+            db = db.mT.contiguous().reshape(db.shape)
+        return [da, db]
+
+
+class ReshapeAsTranspose(OpMutant):
+    id = "reshape-as-transpose"
+    area = "shape derivative (non-square only)"
+    description = ("a reshape to the reversed shape (m x n to n x m) is differentiated as a "
+                   "transpose, all axes reversed like .T (shows only on non-square shapes)")
+    killers = (OP("reshape"),)
+    targets = ("reshape",)
+    saves = False
+
+    def applies(self, name, args, params):
+        shape = tuple(args[0].shape)
+        return len(shape) >= 2 and tuple(params["shape"]) == shape[::-1] != shape
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [g.permute(tuple(reversed(range(g.dim())))).contiguous()]
+
+
+class MeanMirroredDim(OpMutant):
+    id = "mean-mirrored-dim"
+    area = "reduction derivative (non-square only)"
+    description = ("mean's vjp divides by the size of dim -1-d instead of d (a dim normalized "
+                   "with the wrong sign; shows only on non-square shapes)")
+    killers = (OP("mean"),)
+    targets = ("mean",)
+    saves = False
+
+    def bad_vjp(self, name, params, xs, g, real):
+        (grad,) = vjp(real, xs, g)
+        shape = xs[0].shape
+        dims = _dims(params["dim"], len(shape))
+        right = wrong = 1
+        for d in dims:
+            right *= shape[d]
+            wrong *= shape[-1 - d]
+        return [grad * right / wrong]
+
+
+class SumKeepdimFalse(OpMutant):
+    id = "sum-keepdim-false"
+    area = "reduction derivative (keepdim=False only)"
+    description = ("sum's vjp re-inserts the reduced dims at the end, not at their positions "
+                   "(shows only with keepdim=False over a non-trailing dim)")
+    killers = (OP("sum"),)
+    targets = ("sum",)
+    saves = False
+
+    def bad_vjp(self, name, params, xs, g, real):
+        x = xs[0]
+        if x.dim() == 0 or params["keepdim"]:
+            return vjp(real, xs, g)
+        for _ in _dims(params["dim"], x.dim()):
+            g = g.unsqueeze(-1)
+        return [g.expand(x.shape).contiguous()]
+
+
+class MaxFirstElement(OpMutant):
+    id = "max-first-element"
+    area = "reduction derivative"
+    description = "max along a dim routes the gradient to the slice's first element, not argmax"
+    killers = (OP("max"),)
+    targets = ("max",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        x = xs[0]
+        dim = params["dim"] % x.dim()
+        if not params["keepdim"]:
+            g = g.unsqueeze(dim)
+        index = torch.zeros(g.shape, dtype=torch.long)
+        return [torch.zeros_like(x).scatter(dim, index, g)]
+
+
+class SoftmaxUncentered(OpMutant):
+    id = "softmax-uncentered"
+    area = "softmax derivative"
+    description = "softmax's vjp is s*g, missing the -s*sum(s*g) term"
+    killers = (OP("softmax"),)
+    targets = ("softmax",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [real(xs[0]) * g]
+
+
+class LogSoftmaxNoSum(OpMutant):
+    id = "log-softmax-no-sum"
+    area = "softmax derivative"
+    description = "log_softmax's vjp is g - softmax*g instead of g - softmax*sum(g)"
+    killers = (OP("log_softmax"),)
+    targets = ("log_softmax",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [g - torch.exp(real(xs[0])) * g]
+
+
+class PermuteNotInverted(OpMutant):
+    id = "permute-not-inverted"
+    area = "shape derivative"
+    description = "permute's vjp applies the permutation again instead of its inverse"
+    killers = (OP("permute"),)
+    targets = ("permute",)
+    saves = False
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [g.permute(params["dims"]).contiguous()]
+
+
+class ExpandMean(OpMutant):
+    id = "expand-mean"
+    area = "shape derivative"
+    description = "expand's vjp averages over the expanded dims instead of summing"
+    killers = (OP("expand"),)
+    targets = ("expand",)
+    saves = False
+
+    def bad_vjp(self, name, params, xs, g, real):
+        (grad,) = vjp(real, xs, g)
+        return [grad * xs[0].numel() / g.numel()]
+
+
+class IndexRepeatedOnce(OpMutant):
+    id = "index-repeats-once"
+    area = "integer indexing"
+    description = "integer indexing scatters its gradient without accumulating: repeated " \
+                  "indices count once"
+    killers = (OP("index"),)
+    targets = ("index",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        x = xs[0]
+        index = torch.tensor(params["indices"])
+        return [torch.zeros_like(x).index_copy(params["dim"], index, g)]
+
+
+class GetitemIgnoresStep(OpMutant):
+    id = "getitem-ignores-step"
+    area = "basic indexing"
+    description = "slicing's vjp ignores the step: x[0:4:2]'s gradient lands in x[0:2]"
+    killers = (OP("getitem"),)
+    targets = ("getitem",)
+    saves = False
+
+    def bad_vjp(self, name, params, xs, g, real):
+        index = []
+        for item in params["index"]:
+            if isinstance(item, tuple):
+                start, stop, step = item[1:]
+                n = len(range(start, stop, step or 1))
+                index.append(slice(start, start + n))
+            else:
+                index.append(item)
+        grad = torch.zeros_like(xs[0])
+        grad[tuple(index)] = g
+        return [grad]
+
+
+class CatNoOffset(OpMutant):
+    id = "cat-no-offset"
+    area = "join derivative"
+    description = "cat's vjp hands every input the first slice of the gradient (offsets lost)"
+    killers = (OP("cat"),)
+    targets = ("cat",)
+    saves = False
+
+    def bad_vjp(self, name, params, xs, g, real):
+        dim = params["dim"] % g.dim()
+        return [g.narrow(dim, 0, x.shape[dim]).contiguous() for x in xs]
+
+
+class WhereInverted(OpMutant):
+    id = "where-inverted"
+    area = "selection derivative"
+    description = "where's vjp routes the gradient with the negated condition"
+    killers = (OP("where"),)
+    targets = ("where",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        cond = ~torch.tensor(params["condition"])
+        return vjp(lambda a, b: torch.where(cond, a, b), xs, g)
+
+
+class LinearBiasMean(OpMutant):
+    id = "linear-bias-mean"
+    area = "linear derivative"
+    description = "linear's bias gradient is averaged over the batch instead of summed"
+    killers = (OP("linear"),)
+    targets = ("linear",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        grads = vjp(real, xs, g)
+        if len(xs) == 3:
+            grads[2] = grads[2] / (g.numel() // g.shape[-1])  # the batch size (1 if none)
+        return grads
+
+
+class CrossEntropyNotAveraged(OpMutant):
+    id = "cross-entropy-not-averaged"
+    area = "loss derivative"
+    description = "cross_entropy's vjp forgets to divide by the batch size"
+    killers = (OP("cross_entropy"),)
+    targets = ("cross_entropy",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        (grad,) = vjp(real, xs, g)
+        return [grad * (xs[0].shape[0] if xs[0].dim() == 2 else 1)]
+
+
+class MseHalf(OpMutant):
+    id = "mse-missing-2"
+    area = "loss derivative"
+    description = "mse_loss's vjp drops the factor 2 of the square"
+    killers = (OP("mse_loss"),)
+    targets = ("mse_loss",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        return [gr / 2 for gr in vjp(real, xs, g)]
+
+
+# ===== 2. the backward verbs =================================================================
+class WeightsIgnored(Mutant):
+    id = "weights-ignored"
+    area = "gradient weights"
+    description = "backward(roots, weights) differentiates as if every weight were all ones"
+    killers = (WEIGHTS, MULTI_ROOT)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        weights = [None if w is None else torch.ones_like(w) for w in weights]
+        super().backward(roots, weights, retain_graph, create_graph)
+
+
+class WeightsTransposed(Mutant):
+    id = "weights-transposed"
+    area = "gradient weights"
+    description = "a matrix gradient weight is read transposed (column-major)"
+    killers = (WEIGHTS, MULTI_ROOT)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        weights = [w.mT.contiguous() if w is not None and w.dim() >= 2 else w for w in weights]
+        super().backward(roots, weights, retain_graph, create_graph)
+
+
+class FirstRootOnly(Mutant):
+    id = "first-root-only"
+    area = "several roots"
+    description = "backward over several roots backpropagates only the first"
+    killers = (MULTI_ROOT,)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        super().backward(roots[:1], weights[:1], retain_graph, create_graph)
+
+
+class ImplicitOnesForNonscalar(Mutant):
+    id = "implicit-nonscalar-ones"
+    area = "errors"
+    description = "an implicit gradient for a non-scalar root silently means ones (no error)"
+    killers = (ERRORS,)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        weights = [torch.ones_like(r) if w is None and r.dim() else w
+                   for r, w in zip(roots, weights)]
+        super().backward(roots, weights, retain_graph, create_graph)
+
+
+class _TracksLeaves(Mutant):
+    def __init__(self):
+        super().__init__()
+        self._leaves = []
+
+    def _track(self, t):
+        self._leaves = [r for r in self._leaves if r() is not None]
+        self._leaves.append(weakref.ref(t))
+        return t
+
+    def tensor(self, values, dtype, requires_grad):
+        t = super().tensor(values, dtype, requires_grad)
+        return self._track(t) if requires_grad else t
+
+    def make_layer(self, layer, param_values, dtype):
+        module, params = super().make_layer(layer, param_values, dtype)
+        for p in params.values():
+            self._track(p)
+        return module, params
+
+    def leaves(self):
+        return [t for t in (r() for r in self._leaves) if t is not None]
+
+
+class GradOverwritten(_TracksLeaves):
+    id = "grad-overwritten"
+    area = ".grad accumulation"
+    description = "each backward overwrites a leaf's .grad instead of adding to it"
+    killers = (ACCUMULATION, RETAIN_GRAPH)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        leaves = self.leaves()
+        before = [t.grad for t in leaves]
+        for t in leaves:
+            t.grad = None
+        try:
+            super().backward(roots, weights, retain_graph, create_graph)
+        finally:
+            for t, old in zip(leaves, before):
+                if t.grad is None:
+                    t.grad = old
+
+
+class RetainGraphAlways(Mutant):
+    id = "retain-graph-always"
+    area = "retain_graph"
+    description = "retain_graph is always True: a backward through freed buffers never fails"
+    killers = (RETAIN_GRAPH, ACCUMULATION)
+    retain = True
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        super().backward(roots, weights, self.retain, create_graph)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        return super().grad(outputs, inputs, weights, self.retain, create_graph, allow_unused)
+
+
+class RetainGraphNever(RetainGraphAlways):
+    id = "retain-graph-never"
+    area = "retain_graph"
+    description = "retain_graph=True is ignored: the graph is always freed"
+    killers = (RETAIN_GRAPH, ACCUMULATION)
+    retain = False
+
+
+class ZeroGradNoop(Mutant):
+    id = "zero-grad-noop"
+    area = "zero_grad"
+    description = "zero_grad does nothing"
+    killers = (ACCUMULATION,)
+
+    def zero_grad(self, tensors, set_to_none):
+        pass
+
+
+class ZeroGradNeverNone(Mutant):
+    id = "zero-grad-never-none"
+    area = "zero_grad"
+    description = "zero_grad(set_to_none=True) zeros .grad instead of setting it to None"
+    killers = (ACCUMULATION,)
+
+    def zero_grad(self, tensors, set_to_none):
+        super().zero_grad(tensors, False)
+
+
+class FunctionalGradAccumulates(Mutant):
+    id = "grad-writes-dot-grad"
+    area = "functional grad"
+    description = "autograd.grad also accumulates its result into the inputs' .grad"
+    killers = (FUNCTIONAL,)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        grads = super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused)
+        for t, g in zip(inputs, grads):
+            if g is not None and t.is_leaf:
+                t.grad = g.detach().clone() if t.grad is None else t.grad + g.detach()
+        return grads
+
+
+class AllowUnusedZeros(Mutant):
+    id = "allow-unused-zeros"
+    area = "functional grad"
+    description = "grad(..., allow_unused=True) returns zeros for an unused input, not None"
+    killers = (FUNCTIONAL,)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        grads = super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused)
+        return tuple(torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads))
+
+
+# ===== 3. reuse: a leaf used several times ===================================================
+class _Use(torch.autograd.Function):
+    """One use of a leaf: an identity whose backward passes the gradient on only if
+    `keep(use number, number of uses so far)` says so."""
+
+    @staticmethod
+    def forward(ctx, x, counter, k, keep):
+        ctx.counter, ctx.k, ctx.keep = counter, k, keep
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g if ctx.keep(ctx.k, ctx.counter[0]) else None), None, None, None
+
+
+class _ReuseMutant(Mutant):
+    """Every use of a leaf that requires grad (an op or function argument, a layer parameter
+    in a call) goes through a _Use; `keep` decides which uses the engine accumulates."""
+
+    @staticmethod
+    def keep(k, n):
+        raise NotImplementedError
+
+    def __init__(self):
+        super().__init__()
+        real_op = self.op
+        self.op = lambda name, *args, **params: real_op(name, *map(self._use, args), **params)
+
+    def _use(self, t):
+        if not (isinstance(t, torch.Tensor) and t.is_leaf and t.requires_grad
+                and torch.is_grad_enabled()):
+            return t
+        counter = t.__dict__.setdefault("_mutant_uses", [0])
+        counter[0] += 1
+        return _Use.apply(t, counter, counter[0] - 1, self.keep)
+
+    def call_layer(self, module, layer, args):
+        params = {name: self._use(p) for name, p in module.named_parameters()}
+        args = [None if a is None else self._use(a) for a in args]
+        call = lambda *xs: torch.func.functional_call(module, params, xs)  # noqa: E731
+        if layer.kind == "linear":
+            return (call(args[0]),)
+        if layer.kind == "rnn_cell":
+            return (call(args[0]) if args[1] is None else call(args[0], args[1]),)
+        x, h, c = args
+        return tuple(call(x) if h is None else call(x, (h, c)))
+
+    def custom_function(self, spec, forward_values, backward_values):
+        f = super().custom_function(spec, forward_values, backward_values)
+        return lambda *ts: f(*map(self._use, ts))
+
+
+class FirstUseOnly(_ReuseMutant):
+    id = "reuse-first-use-only"
+    area = "reuse (weight sharing)"
+    description = "only the first use of a reused leaf or parameter contributes to its .grad"
+    killers = (REUSE,)
+
+    @staticmethod
+    def keep(k, n):
+        return k == 0
+
+
+class LastUseOnly(_ReuseMutant):
+    id = "reuse-last-use-only"
+    area = "reuse (weight sharing)"
+    description = "only the last use of a reused leaf or parameter contributes to its .grad"
+    killers = (REUSE,)
+
+    @staticmethod
+    def keep(k, n):
+        return k == n - 1
+
+
+# ===== 4. graph control ======================================================================
+class NonLeafGradFilled(Mutant):
+    id = "nonleaf-grad-filled"
+    area = "retain_grad"
+    description = "backward fills .grad of every non-leaf, retain_grad() or not"
+    killers = (CONTROL,)
+
+    def __init__(self):
+        super().__init__()
+        real_op = self.op
+        self.op = lambda name, *args, **params: self._retain(real_op(name, *args, **params))
+
+    @staticmethod
+    def _retain(t):
+        if isinstance(t, torch.Tensor) and t.requires_grad and not t.is_leaf:
+            t.retain_grad()
+        return t
+
+    def call_layer(self, module, layer, args):
+        return tuple(map(self._retain, super().call_layer(module, layer, args)))
+
+    def custom_function(self, spec, forward_values, backward_values):
+        f = super().custom_function(spec, forward_values, backward_values)
+        return lambda *ts: tuple(map(self._retain, f(*ts)))
+
+
+class RetainGradBeforeHooks(Mutant):
+    id = "retain-grad-before-hooks"
+    area = "retain_grad / hooks"
+    description = ("retain_grad is an ordinary hook run in registration order, so it misses "
+                   "the replacement made by a hook registered after it (torch < 2.0)")
+    killers = (TENSOR_HOOKS,)
+
+    def retain_grad(self, t):
+        if "_mutant_grad" in t.__dict__:
+            return
+        t._mutant_grad = None
+
+        def keep(g):
+            t._mutant_grad = g.detach().clone() if t._mutant_grad is None else \
+                t._mutant_grad + g.detach()
+        t.register_hook(keep)
+
+    def read_grad(self, t):
+        return t.__dict__["_mutant_grad"] if "_mutant_grad" in t.__dict__ else t.grad
+
+
+class DetachLeaks(Mutant):
+    id = "detach-leaks"
+    area = "detach"
+    description = "detach() returns an alias that stays attached to the graph"
+    killers = (CONTROL,)
+
+    def detach(self, t):
+        return t.view_as(t)
+
+
+class NoGradIgnored(Mutant):
+    id = "no-grad-ignored"
+    area = "no_grad"
+    description = "no_grad() does not stop recording"
+    killers = (CONTROL,)
+
+    def no_grad(self):
+        return contextlib.nullcontext()
+
+
+# ===== 5. custom Functions ===================================================================
+def buggy_function(spec, forward_values, backward_values, *, materialize=True,
+                   needs=None, grads=None, result=None):
+    """gradspec.functions.torch_like_function with one hook per bug: `materialize=False`
+    ignores set_materialize_grads(False); `needs(inputs)` computes needs_input_grad;
+    `grads(grads)` and `result(ctx, result)` change what backward receives and returns."""
+
+    def forward(ctx, *inputs):
+        outputs = forward_values(inputs)
+        ctx.save_for_backward(*saved_tensors(spec, inputs, outputs))
+        if not spec.materialize_grads and materialize:
+            ctx.set_materialize_grads(False)
+        if spec.non_differentiable:
+            ctx.mark_non_differentiable(*(outputs[j] for j in spec.non_differentiable))
+        ctx.inputs_meta = [(x.shape, x.dtype) for x in inputs]
+        ctx.fake_needs = needs(inputs) if needs else None
+        return outputs
+
+    def backward(ctx, *gs):
+        saved = ctx.saved_tensors if spec.saved else ()
+        gs = grads(gs) if grads else gs
+        out = backward_values(gs, saved, ctx.fake_needs or ctx.needs_input_grad)
+        return result(ctx, out) if result else out
+
+    cls = type(spec.name, (torch.autograd.Function,), {"forward": staticmethod(forward),
+                                                        "backward": staticmethod(backward)})
+    return cls.apply
+
+
+class CustomGradsSwapped(Mutant):
+    id = "custom-grads-swapped"
+    area = "custom Function"
+    description = "a custom backward's gradients are routed to its inputs in reverse order"
+    killers = (CUSTOM,)
+
+    def custom_function(self, spec, forward_values, backward_values):
+        def swap(ctx, out):
+            return tuple(reversed(out[:2])) + tuple(out[2:]) if len(out) >= 2 else out
+        return buggy_function(spec, forward_values, backward_values, result=swap)
+
+
+class CustomNoneAsZeros(Mutant):
+    id = "custom-none-as-zeros"
+    area = "custom Function"
+    description = "a custom backward's None gradient is turned into zeros"
+    killers = (CUSTOM,)
+
+    def custom_function(self, spec, forward_values, backward_values):
+        def zeros(ctx, out):
+            fixed = []
+            for i, g in enumerate(out):
+                if g is None and i < len(ctx.inputs_meta):
+                    shape, dtype = ctx.inputs_meta[i]
+                    g = torch.zeros(shape, dtype=dtype)
+                fixed.append(g)
+            return tuple(fixed)
+        return buggy_function(spec, forward_values, backward_values, result=zeros)
+
+
+class CustomIncomingGradReplaced(Mutant):
+    id = "custom-incoming-grad-ones"
+    area = "custom Function"
+    description = "a custom backward receives ones instead of the incoming gradient"
+    killers = (CUSTOM,)
+
+    def custom_function(self, spec, forward_values, backward_values):
+        return buggy_function(spec, forward_values, backward_values,
+                              grads=lambda gs: tuple(None if g is None else torch.ones_like(g)
+                                                     for g in gs))
+
+
+class CustomNeedsInputGradWrong(Mutant):
+    id = "custom-needs-input-grad"
+    area = "custom Function"
+    description = ("ctx.needs_input_grad says whether an input has a grad_fn (False for "
+                   "leaves that require grad)")
+    killers = (CUSTOM,)
+
+    def custom_function(self, spec, forward_values, backward_values):
+        return buggy_function(spec, forward_values, backward_values,
+                              needs=lambda inputs: tuple(x.grad_fn is not None for x in inputs))
+
+
+class CustomMaterializeIgnored(Mutant):
+    id = "custom-materialize-ignored"
+    area = "custom Function"
+    description = "set_materialize_grads(False) is ignored: unused outputs' grads are zeros"
+    killers = (CUSTOM,)
+
+    def custom_function(self, spec, forward_values, backward_values):
+        return buggy_function(spec, forward_values, backward_values, materialize=False)
+
+
+# ===== 6. hooks ==============================================================================
+class HookReturnIgnored(Mutant):
+    id = "hook-return-ignored"
+    area = "tensor hooks"
+    description = "a tensor hook's return value does not replace the gradient"
+    killers = (TENSOR_HOOKS,)
+
+    def register_hook(self, t, fn):
+        return t.register_hook(lambda g: (fn(g), None)[1])
+
+
+class HooksReversed(Mutant):
+    id = "hooks-reversed"
+    area = "tensor hooks"
+    description = "several hooks on one tensor run in reverse registration order"
+    killers = (TENSOR_HOOKS,)
+
+    def register_hook(self, t, fn):
+        hooks = t.__dict__.get("_mutant_hooks")
+        if hooks is None:
+            hooks = t._mutant_hooks = []
+
+            def run_all(g):
+                for f in reversed(hooks):
+                    r = f(g)
+                    g = g if r is None else r
+                return g
+            t.register_hook(run_all)
+        hooks.append(fn)
+
+
+class ModuleHookParamGrads(Mutant):
+    id = "module-hook-param-grads"
+    area = "module hooks"
+    description = ("a module's grad_input reports its last operation's gradients, parameters "
+                   "included (torch's legacy register_backward_hook)")
+    killers = (MODULE_HOOKS,)
+
+    def register_module_hook(self, module, fn):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return module.register_backward_hook(lambda m, gi, go: fn(gi, go))
+
+    def call_layer(self, module, layer, args):
+        with warnings.catch_warnings():  # torch warns about legacy hooks on every call
+            warnings.simplefilter("ignore")
+            return super().call_layer(module, layer, args)
+
+
+ZOO = (
+    SinSign, ExpRelative1e4, TanhInFloat32, ReluEverywhere, PowExponentFactor, MulOwnOperand,
+    DivDenominatorSign, BroadcastMean, MatmulReshapedNotTransposed, ReshapeAsTranspose,
+    MeanMirroredDim, SumKeepdimFalse, MaxFirstElement, SoftmaxUncentered, LogSoftmaxNoSum,
+    PermuteNotInverted, ExpandMean, IndexRepeatedOnce, GetitemIgnoresStep, CatNoOffset,
+    WhereInverted, LinearBiasMean, CrossEntropyNotAveraged, MseHalf,
+    WeightsIgnored, WeightsTransposed, FirstRootOnly, ImplicitOnesForNonscalar,
+    GradOverwritten, RetainGraphAlways, RetainGraphNever, ZeroGradNoop, ZeroGradNeverNone,
+    FunctionalGradAccumulates, AllowUnusedZeros,
+    FirstUseOnly, LastUseOnly,
+    NonLeafGradFilled, RetainGradBeforeHooks, DetachLeaks, NoGradIgnored,
+    CustomGradsSwapped, CustomNoneAsZeros, CustomIncomingGradReplaced,
+    CustomNeedsInputGradWrong, CustomMaterializeIgnored,
+    HookReturnIgnored, HooksReversed, ModuleHookParamGrads,
+)
+BY_ID = {m.id: m for m in ZOO}
+assert len(BY_ID) == len(ZOO), "duplicate mutant ids"
