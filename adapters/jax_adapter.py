@@ -18,9 +18,10 @@ The ops are code templates (adapters/templates.py) over `jnp`, `jax` and the hel
 `HELPERS`, so `render_script` prints exactly the code that ran.
 """
 import contextlib
-import re
 
 import numpy as np
+
+from gradspec import program as P
 
 from .base import Adapter
 from .templates import TemplateOps, literal
@@ -183,9 +184,9 @@ class JaxAdapter(Adapter):
         exec(HELPERS, namespace)  # noqa: S102 - our own helper source
         self._helpers = namespace
         self._ops = TemplateOps(JAX_TEMPLATES, namespace)
-        self._jitted = {}
-        self._layers = {kind: jax.jit(namespace[kind]) for kind in LAYER_PARAMS}
-        self._detach = jax.jit(jax.lax.stop_gradient)
+        self._op_fns = {}  # (op, n args, params, no_grad) -> (function, jitted function)
+        self._layers = {k: (namespace[k], jax.jit(namespace[k])) for k in LAYER_PARAMS}
+        self._detach = (jax.lax.stop_gradient, jax.jit(jax.lax.stop_gradient))
         self._no_grad_depth = 0
 
     def describe(self):
@@ -199,17 +200,22 @@ class JaxAdapter(Adapter):
         return np.asarray(t)
 
     def op(self, name, *args, **params):
-        # Each (op, params) is one jitted function: run eagerly it is compiled once per shape
-        # (instead of once per primitive inside it); inside a vjp it is traced as usual.
         no_grad = self._no_grad_depth > 0
         key = (name, len(args), tuple(sorted(params.items())), no_grad)
-        fn = self._jitted.get(key)
-        if fn is None:
+        fns = self._op_fns.get(key)
+        if fns is None:
             ops, stop = self._ops, self.jax.lax.stop_gradient
-            fn = self._jitted[key] = self.jax.jit(
-                (lambda *a: stop(ops(name, *a, **params))) if no_grad else
-                (lambda *a: ops(name, *a, **params)))
-        return fn(*args)
+            fn = (lambda *a: stop(ops(name, *a, **params))) if no_grad else (
+                lambda *a: ops(name, *a, **params))
+            fns = self._op_fns[key] = (fn, self.jax.jit(fn))
+        return self._call(fns, *args)
+
+    def _call(self, fns, *args):
+        """Run eagerly (concrete arrays) through the jitted function: compiled once per
+        shape, instead of once per primitive inside it as eager JAX does. Inside a vjp
+        (traced values) the plain function is traced into the caller's jit."""
+        traced = any(isinstance(a, self.jax.core.Tracer) for a in args)
+        return fns[0](*args) if traced else fns[1](*args)
 
     @contextlib.contextmanager
     def no_grad(self):
@@ -220,7 +226,7 @@ class JaxAdapter(Adapter):
             self._no_grad_depth -= 1
 
     def detach(self, t):
-        return self._detach(t)
+        return self._call(self._detach, t)
 
     # ----- layers and custom functions ---------------------------------------------------
     def make_layer(self, layer, param_values, dtype):
@@ -231,12 +237,12 @@ class JaxAdapter(Adapter):
 
     def call_layer(self, module, layer, args):
         p = [module.get(f"{layer.name}.{n}") for n in LAYER_PARAMS[layer.kind]]
-        fn = self._layers[layer.kind]
+        fns = self._layers[layer.kind]
         if layer.kind == "linear":
-            return (fn(args[0], *p),)
+            return (self._call(fns, args[0], *p),)
         if layer.kind == "rnn_cell":
-            return (fn(args[0], args[1], *p),)
-        return fn(args[0], args[1], args[2], *p)
+            return (self._call(fns, args[0], args[1], *p),)
+        return self._call(fns, args[0], args[1], args[2], *p)
 
     def custom_function(self, spec, run_forward, run_backward):
         from gradspec.functions import saved_tensors
@@ -270,3 +276,135 @@ class JaxAdapter(Adapter):
             if isinstance(exc, cls) and needle in text:
                 return kind
         return None
+
+    def render_script(self, program):
+        return render_script(program, self._ops)
+
+
+# ----- the standalone JAX script of a program (what a failure report prints) ----------------
+SCRIPT_HEADER = '''import jax
+import jax.numpy as jnp
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+
+def show(label, x):
+    """Print a recorded quantity: an array, None, or a tuple of them."""
+    if isinstance(x, (tuple, list)):
+        print(label, "=", [None if v is None else np.asarray(v).tolist() for v in x])
+    else:
+        print(label, "=", None if x is None else np.asarray(x).tolist())
+
+'''
+
+
+def _py(name):
+    """A value's name as a Python identifier (layer parameters are `lin0.weight`)."""
+    return name.replace(".", "_")
+
+
+def _array(values, dtype):
+    return f"jnp.array({literal(values)}, dtype=jnp.{dtype})"
+
+
+def _function_source(spec, ops):
+    n, k = spec.n_inputs, len(spec.forward)
+    ins = [f"x{i}" for i in range(n)]
+    outs = ", ".join(f"y{j}" for j in range(k)) + ","
+    lines = ["@jax.custom_vjp", f"def {spec.name}({', '.join(ins)}):"]
+    for j, expr in enumerate(spec.forward):
+        params = {"c": expr[2]} if expr[0] == "scale" else {}
+        lines.append(f"    y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
+    lines += [f"    return ({outs})", "", "",
+              f"def {spec.name}_fwd({', '.join(ins)}):",
+              f"    {outs} = {spec.name}({', '.join(ins)})"]
+    saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
+    lines += [f"    return ({outs}), ({''.join(s + ', ' for s in saved)})", "", "",
+              f"def {spec.name}_bwd(saved, grads):"]
+    if saved:
+        lines.append(f"    {''.join(f's{i}, ' for i in range(len(saved)))}= saved")
+    lines.append(f"    {''.join(f'g{j}, ' for j in range(k))}= grads")
+    results = []
+    for i, rule in enumerate(spec.backward):
+        name = f"gx{i}"
+        results.append(name)
+        lines.append(f"    {name} = None")
+        for term in rule.terms:
+            expr, kind = f"g{term.output}", term.factor[0]
+            if kind == "const":
+                expr = f"{expr} * {term.factor[1]!r}"
+            elif kind == "saved":
+                expr = f"{expr} * s{term.factor[1]}"
+            elif kind == "cos_saved":
+                expr = f"{expr} * jnp.cos(s{term.factor[1]})"
+            lines.append(f"    {name} = {expr} if {name} is None else {name} + {expr}")
+    if spec.grad_shape_error:
+        lines += ["    if gx0 is not None:  # deliberately the wrong shape",
+                  "        gx0 = jnp.concatenate([gx0.reshape(-1), gx0.reshape(-1)])"]
+    results += ["g0 * 1.0"] * spec.extra_grads  # deliberately too many
+    lines += [f"    return ({''.join(r + ', ' for r in results)})", "", "",
+              f"{spec.name}.defvjp({spec.name}_fwd, {spec.name}_bwd)"]
+    return "\n".join(lines) + "\n"
+
+
+def _step_source(step, program, ops):
+    if isinstance(step, P.Op):
+        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+        return f"{step.out} = " + (f"jax.lax.stop_gradient({code})" if step.no_grad else code)
+    if isinstance(step, P.Call):
+        layer = program.layer(step.layer)
+        args = ", ".join("None" if a is None else _py(a) for a in step.args)
+        params = ", ".join(_py(p.name) for p in layer.params)
+        outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
+        return f"{outs} = {layer.kind}({args}, {params})"
+    if isinstance(step, P.CallFunction):
+        return f"{', '.join(step.outs)}, = {step.function}({', '.join(map(_py, step.args))})"
+    if isinstance(step, P.Detach):
+        return f"{step.out} = jax.lax.stop_gradient({_py(step.src)})"
+    raise TypeError(f"jax cannot express {step!r}")
+
+
+def render_script(program, ops):
+    dt = program.dtype
+    leaves = [leaf.name for leaf in program.all_leaves()]
+    out = [SCRIPT_HEADER, "# ---- helpers (the adapter runs the same code) ----",
+           HELPERS.strip(), "", "", "# ---- leaves (and layer parameters) ----"]
+    for leaf in program.all_leaves():
+        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
+        out.append(f"{_py(leaf.name)} = {_array(values, dt)}")
+    for spec in program.functions:
+        out += ["", "", _function_source(spec, ops)]
+    names = leaves + [o for s in program.steps
+                      for o in (s.outs if hasattr(s, "outs") else (s.out,))]
+    out += ["", "def program(" + ", ".join(map(_py, leaves)) + "):",
+            '    """Every value of the program, from its leaves."""']
+    out += [f"    {_step_source(step, program, ops)}" for step in program.steps]
+    out.append("    return {" + ", ".join(f"{n!r}: {_py(n)}" for n in names) + "}")
+    out += ["", "", "# ---- forward ----",
+            f"values = program({', '.join(map(_py, leaves))})",
+            "for _name, _value in values.items():", "    show(_name, _value)",
+            "# ---- the plan: each action is one vjp of the program ----"]
+    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    for i, action in enumerate(program.plan):
+        if isinstance(action, P.Backward):
+            roots, wrt = action.roots, wrt_all
+        elif isinstance(action, P.Grad):
+            roots, wrt = action.outputs, list(action.inputs)
+        else:
+            raise TypeError(f"jax cannot express {action!r}")
+        cts = ", ".join("None" if w is None else _array(w, dt) for w in action.weights)
+        out += [f"print('--- plan[{i}] ---')", "",
+                # The differentiated leaves are f's parameters; the others are constants.
+                f"def f{i}({', '.join(map(_py, wrt))}):",
+                f"    v = program({', '.join(map(_py, leaves))})",
+                f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
+                "try:",
+                f"    grads = jax.jit(lambda *p: vjp(f{i}, p, ({cts},)))"
+                f"({', '.join(map(_py, wrt))})"]
+        if isinstance(action, P.Backward):
+            out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
+        else:
+            out.append("    show('returned', grads)")
+        out += ["except Exception as _error:", "    print('error:', str(_error).splitlines()[0])"]
+    return "\n".join(out) + "\n"

@@ -81,6 +81,20 @@ def _custom_grad_exact_shape(program, m):
         spec.grad_shape_error for spec in p.functions))
 
 
+def _implicit_checked_before_weights(program, m):
+    """Two wrong roots in one call: a weight of the wrong shape, and a later non-scalar root
+    with an implicit gradient. torch reports the first root's error; the adapter asks
+    jax.grad about implicit roots before the vjp checks the weights' shapes."""
+    if not (m.kind == "error" and m.expected == "grad_shape_mismatch"
+            and m.actual == "nonscalar_implicit_grad" and 0 <= m.action < len(program.plan)):
+        return False
+    action, shapes = program.plan[m.action], _shapes(program)
+    roots = action.roots if isinstance(action, Backward) else action.outputs
+    pairs = [(shapes[r], w) for r, w in zip(roots, action.weights)]
+    return (any(w is None and s != () for s, w in pairs)
+            and any(w is not None and np.shape(w) != s for s, w in pairs))
+
+
 DEVIATIONS = [
     Deviation(
         id="jax-zeros-for-unused",
@@ -147,5 +161,19 @@ DEVIATIONS = [
             plan=(Backward(("f1",), (None,)),),
         ),
         applies=_custom_grad_exact_shape,
+    ),
+    Deviation(
+        id="jax-implicit-grad-error-first",
+        reason="with a wrongly-shaped weight on one root and an implicit gradient on a later "
+               "non-scalar root, jax.grad's error on the implicit root comes first (the vjp "
+               "checks the weights' shapes only when applied); torch reports the roots in order",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),
+                   Op("loss", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+            plan=(Backward(("loss", "t1"), ((0.5, -0.75), None)),),
+        ),
+        applies=_implicit_checked_before_weights,
     ),
 ]

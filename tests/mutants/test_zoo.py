@@ -84,6 +84,7 @@ def test_square_shapes_only_let_the_non_square_mutants_survive(monkeypatch):
         return (self.draw(st.integers(1, 4)),) * rank
     monkeypatch.setattr(Builder, "draw_shape", square_shape)
     assert _survives(zoo.ReshapeAsTranspose)
+    assert _survives(zoo.MeanMirroredDim)
 
 
 def test_no_gradient_weights_let_the_weight_mutants_survive(monkeypatch):

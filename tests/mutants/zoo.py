@@ -212,8 +212,7 @@ class MulOwnOperand(OpMutant):
     targets = ("mul",)
 
     def bad_vjp(self, name, params, xs, g, real):
-        a, b = xs
-        return vjp(lambda p, q: (p * p + q * q) / 2, xs, g)  # d/da = a, d/db = b
+        return vjp(lambda a, b: (a * a + b * b) / 2, xs, g)  # d/da = a, d/db = b
 
 
 class DivDenominatorSign(OpMutant):
