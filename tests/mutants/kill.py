@@ -21,8 +21,13 @@ import time
 
 
 def _init_worker():
+    import warnings
+
     import torch
     torch.set_num_threads(1)  # one core per worker: the pool is the parallelism
+    # As pyproject.toml filters it under pytest: expected whenever a hooked module's inputs
+    # need no grad (both engines warn alike).
+    warnings.filterwarnings("ignore", "Full backward hook is firing")
 
 
 def _run(mutant_id, shrink):
