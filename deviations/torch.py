@@ -1,15 +1,19 @@
 """Known differences between torch 2.13 and the reference (documented torch semantics)."""
+import math
+
 from gradspec.deviations import Deviation
 from gradspec.program import Backward, Grad, Leaf, Op, Program
 
 
 def _aliased_0d_grads(program, m):
-    """A 0-d leaf's .grad wrong after a later backward (accumulation into aliased storage)."""
+    """A one-element leaf's .grad wrong after a later backward (accumulation into aliased
+    storage: 0-d leaves, and 1-element ones through stack -> sum -> squeeze)."""
     if m.kind != "grad" or m.action < 1:
         return False
     leaf = next((p for p in program.all_leaves() if p.name == m.name), None)
     earlier = program.plan[:m.action]
-    return leaf is not None and leaf.shape == () and any(isinstance(a, Backward) for a in earlier)
+    return (leaf is not None and math.prod(leaf.shape) == 1
+            and any(isinstance(a, Backward) for a in earlier))
 
 
 def _make_grads_index_bug(program, m):
