@@ -1,0 +1,148 @@
+"""`python -m bench`: how many programs gradspec checks per second, and where the time goes.
+
+For every suite's property test on the `ci` profile (and for programs of about ten ops, the
+issue's target), in one process (one core): programs checked per second, the time split
+between generation, reference, backend and comparison, the same programs replayed by torch
+alone (the floor), and the reference's time against torch's on identical programs. Then the
+baseline (a straightforward hand-written Hypothesis test) and Hypothesis's own floor, and the
+whole test command's wall time serial and with `-n 2`. Prints a table and writes JSON.
+
+    python -m bench                          # everything (about 8 minutes on 2 cores)
+    python -m bench --no-wall                # without the two whole-suite runs
+    python -m bench --only ops,target        # workloads whose name contains a substring
+    python -m bench --json reports/bench.json --repeats 5
+"""
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+TARGET_RATE = 300.0  # programs/s per core on the target workload
+TARGET_VS_BASELINE = 3.5
+TARGET_PARALLEL = 1.8
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p.add_argument("--backend", default="torch", help="the candidate (default torch)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="runs of each workload; the median is reported (default 3)")
+    p.add_argument("--replays", type=int, default=3,
+                   help="replays of each program for the floor and the ratio (fastest kept)")
+    p.add_argument("--only", default="", help="comma-separated substrings of workload names")
+    p.add_argument("--no-wall", action="store_true", help="skip the whole-suite wall times")
+    p.add_argument("--json", default="reports/bench.json", help="where to write the results")
+    return p.parse_args(argv)
+
+
+def _ops(program):
+    from gradspec.program import Call, CallFunction, Op
+    return sum(isinstance(s, (Op, Call, CallFunction)) for s in program.steps)
+
+
+def measure(workload, repeats, replays, reference, candidate, torch_adapter):
+    from .instrument import instrumented
+    from .replay import replay
+    samples = []
+    for _ in range(repeats):
+        with instrumented() as clock:
+            start = time.perf_counter()
+            counted = workload.run()
+            wall = time.perf_counter() - start
+        n = counted if workload.kind == "baseline" else len(clock.programs)
+        samples.append((wall, n, clock))
+    walls = [s[0] for s in samples]
+    wall, n, clock = sorted(samples, key=lambda s: s[0])[len(samples) // 2]
+    row = {"name": workload.name, "kind": workload.kind, "programs": n,
+           "seconds": round(wall, 4), "programs_per_s": round(n / wall, 1) if wall else 0.0,
+           "all_seconds": [round(w, 4) for w in walls]}
+    if workload.kind == "baseline" or not clock.programs:
+        return row
+    row["ops_per_program"] = round(statistics.mean(_ops(p) for p in clock.programs), 2)
+    row["split_s"] = {k: round(v, 4) for k, v in clock.split(wall).items()}
+    totals = replay(clock.programs, reference, candidate, torch_adapter, replays)
+    per = {k: 1000 * v / len(clock.programs) for k, v in totals.items()
+           if k in ("reference", "backend")}
+    row["replay_ms_per_program"] = {k: round(v, 4) for k, v in per.items()}
+    if totals["floor_programs"]:
+        row["replay_ms_per_program"]["torch_floor"] = round(
+            1000 * totals["torch_floor"] / totals["floor_programs"], 4)
+    row["replay_s"] = {k: round(v, 4) for k, v in totals.items()}
+    return row
+
+
+def _machine():
+    import hypothesis
+    import numpy
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "numpy": numpy.__version__,
+            "hypothesis": hypothesis.__version__}
+    try:
+        import torch
+        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    except ImportError:
+        pass
+    return info
+
+
+def _load():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def main(argv=None):
+    args = _parse(argv)
+    os.environ["GRADSPEC_PROFILE"] = "ci"  # the benchmark measures the ci profile
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    import conftest  # noqa: F401 - registers and loads the profiles @given reads
+    from adapters.registry import load
+    from gradspec import backend as current, deviations
+
+    from . import workloads as W
+    from .report import summary, table
+    from .wall import suite_wall
+
+    candidate, reference = load(args.backend), load("reference")
+    current.set_current(candidate, reference, deviations.load(candidate.name))
+    try:
+        torch_adapter = load("torch")
+    except Exception:  # noqa: BLE001 - no torch: no floor column
+        torch_adapter = None
+    result = {"machine": _machine(), "load_before": _load(), "backend": args.backend,
+              "profile": "ci", "repeats": args.repeats, "workloads": []}
+    todo = [W.target_workload()] + W.suite_workloads(candidate) + W.baseline_workloads()
+    if args.only:
+        keys = [k.strip() for k in args.only.split(",") if k.strip()]
+        todo = [w for w in todo if any(k in w.name for k in keys)]
+    print("warming up (imports and first calls) ...", flush=True)
+    W.target_workload().run()
+    for w in todo:
+        print(f"  {w.name} ...", end="", flush=True)
+        row = measure(w, args.repeats, args.replays, reference, candidate, torch_adapter)
+        result["workloads"].append(row)
+        print(f" {row['programs_per_s']} programs/s", flush=True)
+    if not args.no_wall:
+        print("whole suite, serial and -n 2 ...", flush=True)
+        result["wall"] = suite_wall(args.backend)
+    result["load_after"] = _load()
+    result["summary"] = summary(result, TARGET_RATE, TARGET_VS_BASELINE, TARGET_PARALLEL)
+    print()
+    print(table(result))
+    path = pathlib.Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

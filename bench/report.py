@@ -1,0 +1,90 @@
+"""The benchmark's table (Markdown, as the README shows it) and its summary against targets."""
+from .instrument import CATEGORIES
+
+
+def _ratio(a, b):
+    return round(a / b, 3) if b else None
+
+
+def summary(result, target_rate, target_vs_baseline, target_parallel):
+    rows = {r["name"]: r for r in result["workloads"]}
+    suites = [r for r in result["workloads"] if r["kind"] == "suite"]
+    out = {}
+    if suites:
+        programs = sum(r["programs"] for r in suites)
+        seconds = sum(r["seconds"] for r in suites)
+        split = {k: sum(r["split_s"][k] for r in suites) for k in CATEGORIES}
+        ref = sum(r["replay_s"]["reference"] for r in suites)
+        back = sum(r["replay_s"]["backend"] for r in suites)
+        out["suites"] = {"programs": programs, "seconds": round(seconds, 3),
+                         "programs_per_s": round(programs / seconds, 1),
+                         "split_share": {k: round(v / seconds, 3) for k, v in split.items()},
+                         "reference_over_backend": _ratio(ref, back)}
+    target = next((r for r in result["workloads"] if r["kind"] == "target"), None)
+    baseline = rows.get("baseline: straightforward composite (issue)")
+    targets = {}
+    if target:
+        targets["programs_per_s"] = {"measured": target["programs_per_s"],
+                                     "target": target_rate,
+                                     "met": target["programs_per_s"] >= target_rate}
+        replay = target["replay_s"]
+        ratio = _ratio(replay["reference"], replay["backend"])
+        targets["reference_over_torch"] = {"measured": ratio, "target": 1.0,
+                                           "met": ratio is not None and ratio <= 1.0}
+    if target and baseline:
+        x = _ratio(target["programs_per_s"], baseline["programs_per_s"])
+        targets["vs_baseline"] = {"measured": x, "target": target_vs_baseline,
+                                  "met": x is not None and x >= target_vs_baseline}
+    wall = {w["label"]: w for w in result.get("wall", ())}
+    if "serial" in wall and "-n 2" in wall:
+        x = _ratio(wall["serial"]["seconds"], wall["-n 2"]["seconds"])
+        targets["parallel_speedup"] = {"measured": x, "target": target_parallel,
+                                       "met": x is not None and x >= target_parallel}
+    out["targets"] = targets
+    return out
+
+
+def _pct(part, whole):
+    return f"{100 * part / whole:.0f}%" if whole else ""
+
+
+def _ms(row, key):
+    v = row.get("replay_ms_per_program", {}).get(key)
+    return "" if v is None else f"{v:.2f}"
+
+
+def table(result):
+    head = ("| workload | programs | ops/program | programs/s | generation | reference | "
+            "backend | compare | other | reference ms | torch ms | torch floor ms | "
+            "reference/torch |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in result["workloads"]:
+        cells = [r["name"], str(r["programs"]), str(r.get("ops_per_program", "")),
+                 f"{r['programs_per_s']:.0f}"]
+        if "split_s" in r:
+            cells += [_pct(r["split_s"][k], r["seconds"]) for k in CATEGORIES]
+            ms = r["replay_ms_per_program"]
+            cells += [_ms(r, "reference"), _ms(r, "backend"), _ms(r, "torch_floor"),
+                      f"{ms['reference'] / ms['backend']:.2f}" if ms["backend"] else ""]
+        else:
+            cells += [""] * 9
+        lines.append("| " + " | ".join(cells) + " |")
+    s = result.get("summary", {})
+    if "suites" in s:
+        su = s["suites"]
+        share = ", ".join(f"{k} {100 * v:.0f}%" for k, v in su["split_share"].items())
+        lines += ["", f"all suites: {su['programs']} programs in {su['seconds']:.2f} s = "
+                      f"{su['programs_per_s']:.0f} programs/s per core ({share}); "
+                      f"reference/torch on the same programs {su['reference_over_backend']}"]
+    for w in result.get("wall", ()):
+        lines.append(f"whole test command {w['label']}: {w['seconds']:.1f} s "
+                     f"({w['summary'] or 'rc ' + str(w['returncode'])})")
+    for name, t in s.get("targets", {}).items():
+        lines.append(f"target {name}: {t['measured']} (target {t['target']}) "
+                     f"{'met' if t['met'] else 'NOT met'}")
+    m = result["machine"]
+    lines.append(f"machine: {m['platform']}, {m['cpus']} cpus, Python {m['python']}, "
+                 f"torch {m.get('torch')} ({m.get('torch_threads')} threads), hypothesis "
+                 f"{m['hypothesis']}; load average before {result['load_before']}, after "
+                 f"{result.get('load_after')}")
+    return "\n".join(lines)
