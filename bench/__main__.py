@@ -20,6 +20,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,9 @@ def _parse(argv):
     p.add_argument("--only", default="", help="comma-separated substrings of workload names")
     p.add_argument("--no-wall", action="store_true", help="skip the whole-suite wall times")
     p.add_argument("--json", default="reports/bench.json", help="where to write the results")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="torch's intra-op threads in this process (default 1: the numbers are "
+                        "per core; 0 keeps torch's default)")
     return p.parse_args(argv)
 
 
@@ -103,6 +107,14 @@ def main(argv=None):
     os.environ["GRADSPEC_PROFILE"] = "ci"  # the benchmark measures the ci profile
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
+    # As pyproject's filterwarnings does under pytest (both engines warn alike).
+    warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
+    if args.torch_threads:
+        try:
+            import torch
+            torch.set_num_threads(args.torch_threads)
+        except ImportError:
+            pass
     import conftest  # noqa: F401 - registers and loads the profiles @given reads
     from adapters.registry import load
     from gradspec import backend as current, deviations

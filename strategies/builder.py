@@ -7,32 +7,59 @@ possible and choices shrink towards the first option, so counterexamples shrink 
 chains of simple ops.
 """
 import numpy as np
-from hypothesis import strategies as st
 
 from adapters.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import Session
 
-from .values import SEEDS, expand
+from .choices import choices
+from .values import SEED_MAX, expand
 
 _REFERENCE = ReferenceAdapter()
 
 
 class Builder:
-    def __init__(self, draw, config, dtype):
-        self.draw, self.cfg, self.dtype = draw, config, dtype
-        self.session = Session(_REFERENCE, dtype)
+    def __init__(self, draw, config):
+        self.draw, self.cfg = draw, config
+        self.integer, self._boolean = choices(draw)
+        self.dtype = self.pick(config.dtypes)
+        self.session = Session(_REFERENCE, self.dtype)
         self.leaves, self.layers, self.functions, self.steps = [], [], [], []
         self.values = []  # names of all float tensor values, in creation order
         self.counter = 0
 
     # ----- drawing helpers (all shrink towards the first / "off" choice) --------------------
+    # `integer(lo, hi)` (set in __init__) draws one integer, shrinking towards lo (towards 0
+    # when lo < 0 <= hi).
     def chance(self, p):
+        """True with probability `p`; shrinks to False."""
         if p <= 0:
             return False
         if p >= 1:
             return True
-        return self.draw(st.integers(0, 99)) >= 100 - round(100 * p)
+        return self._boolean(p)
+
+    def seed(self):
+        """A seed for NumPy to expand into values (see values.py); shrinks to 0."""
+        return self.integer(0, SEED_MAX)
+
+    def distinct(self, k, lo, hi):
+        """k distinct integers in [lo, hi], each taken from those left; shrinks to lo, lo+1..."""
+        left = list(range(lo, hi + 1))
+        return tuple(left.pop(self.integer(0, len(left) - 1)) for _ in range(k))
+
+    def permutation(self, n):
+        """A permutation of range(n) (Fisher-Yates); shrinks to the identity."""
+        items = list(range(n))
+        for i in range(n - 1):
+            j = self.integer(i, n - 1)
+            items[i], items[j] = items[j], items[i]
+        return tuple(items)
+
+    def integers(self, lo, hi, min_size, max_size):
+        """A list of integers in [lo, hi]: its length first, then the items."""
+        n = self.integer(min_size, max_size) if max_size > min_size else min_size
+        return [self.integer(lo, hi) for _ in range(n)]
 
     def can(self, capability):
         """Does the backend under test declare `capability`? (Unknown backend: yes.)"""
@@ -40,15 +67,15 @@ class Builder:
 
     def pick(self, items):
         items = list(items)
-        return items[self.draw(st.integers(0, len(items) - 1))] if len(items) > 1 else items[0]
+        return items[self.integer(0, len(items) - 1)] if len(items) > 1 else items[0]
 
     def pick_recent(self, names):
         """Most recent first: chains of ops shrink to the straight line."""
         names = list(names)
-        return names[-1 - self.draw(st.integers(0, len(names) - 1))]
+        return names[-1 - self.integer(0, len(names) - 1)]
 
     def rng(self):
-        return np.random.default_rng(self.draw(SEEDS))
+        return np.random.default_rng(self.seed())
 
     def fresh(self, prefix):
         self.counter += 1
@@ -69,7 +96,7 @@ class Builder:
             requires_grad = not self.chance(0.2)
         name = "abcdefghijklmnopqrsuvwxyz"[len(self.leaves)] if len(self.leaves) < 25 \
             else self.fresh("leaf")
-        values = expand(self.draw(SEEDS), shape, positive=positive, scale=scale,
+        values = expand(self.seed(), shape, positive=positive, scale=scale,
                         salt=3 * len(self.leaves))
         leaf = P.Leaf(name, tuple(shape), values, requires_grad)
         self.leaves.append(leaf)
@@ -78,19 +105,18 @@ class Builder:
         return name
 
     def draw_shape(self, max_rank=3, min_rank=0):
-        rank = self.draw(st.integers(min_rank, max_rank))
+        rank = self.integer(min_rank, max_rank)
         if rank >= 2 and self.chance(0.5):
             # Distinct sizes: a square matrix hides a transposed gradient, and equal sizes
             # hide a reduction over the wrong axis.
-            return tuple(self.draw(st.lists(st.integers(1, 4), min_size=rank, max_size=rank,
-                                            unique=True)))
-        return tuple(self.draw(st.integers(1, 4)) for _ in range(rank))
+            return self.distinct(rank, 1, 4)
+        return tuple(self.integer(1, 4) for _ in range(rank))
 
     def broadcast_variant(self, shape):
         """A shape that broadcasts with `shape`: leading dims dropped, some dims set to 1."""
         if not self.chance(self.cfg.broadcast):
             return shape
-        drop = self.draw(st.integers(0, len(shape)))
+        drop = self.integer(0, len(shape))
         return tuple(1 if self.chance(0.4) else s for s in shape[drop:])
 
     def operand_like(self, x, broadcast):

@@ -5,7 +5,6 @@ operands it draws or creates), or None when `x` cannot take that op. Domains are
 construction on the actual values (the builder knows them): no filtering, no `assume`.
 """
 import numpy as np
-from hypothesis import strategies as st
 
 # Margins: a kink or tie closer than this to a value is avoided. 1e-3 is far beyond float32
 # rounding of the forward values (~1e-6 relative), so both engines take the same branch.
@@ -57,9 +56,8 @@ def _dims(b, nd):
     if nd == 0:
         return 0
     if b.chance(0.3) and nd >= 2:
-        axes = b.draw(st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True))
-        return tuple(sorted(axes))
-    return b.draw(st.integers(-nd, nd - 1))
+        return tuple(sorted(b.distinct(b.integer(1, nd), 0, nd - 1)))
+    return b.integer(-nd, nd - 1)
 
 
 def draw_op_args(b, op, x):
@@ -89,12 +87,12 @@ def draw_op_args(b, op, x):
     if op in ("sum", "mean", "logsumexp"):
         return (x,), {"dim": _dims(b, nd), "keepdim": b.chance(0.5)}
     if op == "max":
-        dim = b.draw(st.integers(-nd, nd - 1))
+        dim = b.integer(-nd, nd - 1)
         if shape[dim] > 1 and np.diff(np.sort(v, axis=dim), axis=dim).min() <= KINK:
             return None
         return (x,), {"dim": dim, "keepdim": b.chance(0.5)}
     if op in ("softmax", "log_softmax"):
-        return (x,), {"dim": b.draw(st.integers(-nd, nd - 1))}
+        return (x,), {"dim": b.integer(-nd, nd - 1)}
     if op == "reshape":
         n = v.size
         # Reshapes that regroup elements first (the reversed shape of a non-square matrix
@@ -104,43 +102,43 @@ def draw_op_args(b, op, x):
         options = regroup + [o for o in [(n,), shape + (1,), (1,) + shape] if o != shape]
         return (x,), {"shape": b.pick(regroup if regroup and b.chance(0.5) else options)}
     if op == "transpose":
-        d0 = b.draw(st.integers(0, nd - 1))
-        d1 = b.draw(st.integers(0, nd - 1))
+        d0 = b.integer(0, nd - 1)
+        d1 = b.integer(0, nd - 1)
         return (x,), {"dim0": d0, "dim1": d1}
     if op == "permute":
         if nd >= 2 and b.chance(0.7):
             # Every axis moves (a rotation): with fixed points a permutation of three axes
             # is a transpose, and its own inverse.
-            k = b.draw(st.integers(1, nd - 1))
+            k = b.integer(1, nd - 1)
             return (x,), {"dims": tuple((i + k) % nd for i in range(nd))}
-        return (x,), {"dims": tuple(b.draw(st.permutations(range(nd))))}
+        return (x,), {"dims": b.permutation(nd)}
     if op == "expand":
         target = tuple(3 if s == 1 and b.chance(0.5) else s for s in shape)
         if b.chance(0.5) or target == shape:
             target = (2,) + target
         return (x,), {"shape": target}
     if op == "unsqueeze":
-        return (x,), {"dim": b.draw(st.integers(-nd - 1, nd))}
+        return (x,), {"dim": b.integer(-nd - 1, nd)}
     if op == "squeeze":
         return (x,), {"dim": b.pick([i for i, s in enumerate(shape) if s == 1])}
     if op == "getitem":
         return (x,), {"index": _basic_index(b, shape)}
     if op == "index":
-        dim = b.draw(st.integers(0, nd - 1))
+        dim = b.integer(0, nd - 1)
         size = shape[dim]
-        idx = b.draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=4))
+        idx = b.integers(0, size - 1, min_size=1, max_size=4)
         return (x,), {"indices": tuple(idx), "dim": dim}
     if op in ("cat", "stack"):
-        dim = b.draw(st.integers(0, nd - 1 if op == "cat" else nd))
+        dim = b.integer(0, nd - 1 if op == "cat" else nd)
         if op == "cat" and b.chance(0.5):
-            other_shape = shape[:dim] + (b.draw(st.integers(1, 3)),) + shape[dim + 1:]
+            other_shape = shape[:dim] + (b.integer(1, 3),) + shape[dim + 1:]
             y = b.operand_of_shape(other_shape)
         else:
             y = b.operand_like(x, broadcast=False)
         return (x, y), {"dim": dim}
     if op == "matmul":
         k = shape[-1]
-        p = b.draw(st.integers(1, 3))
+        p = b.integer(1, 3)
         if nd == 1:
             other = b.pick([(k,), (k, p), (2, k, p)])
         else:
@@ -148,7 +146,7 @@ def draw_op_args(b, op, x):
                            + ([(2,) + shape[:-2] + (k, p)] if nd == 2 else []))
         return (x, b.operand_of_shape(other, scale=0.5)), {}
     if op == "linear":
-        out = b.draw(st.integers(1, 3))
+        out = b.integer(1, 3)
         w = b.operand_of_shape((out, shape[-1]), scale=0.5)
         args = (x, w) + ((b.operand_of_shape((out,)),) if b.chance(0.6) else ())
         return args, {}
@@ -157,27 +155,26 @@ def draw_op_args(b, op, x):
     if op == "cross_entropy":
         c = shape[-1]
         if nd == 2:
-            target = tuple(b.draw(st.lists(st.integers(0, c - 1), min_size=shape[0],
-                                           max_size=shape[0])))
+            target = tuple(b.integers(0, c - 1, shape[0], shape[0]))
         else:
-            target = b.draw(st.integers(0, c - 1))
+            target = b.integer(0, c - 1)
         return (x,), {"target": target}
     raise ValueError(f"no argument rule for op {op!r}")
 
 
 def _basic_index(b, shape):
     items = []
-    for size in shape[:b.draw(st.integers(1, len(shape)))]:
+    for size in shape[:b.integer(1, len(shape))]:
         if b.chance(0.4):
-            items.append(b.draw(st.integers(-size, size - 1)))
+            items.append(b.integer(-size, size - 1))
         elif size >= 3 and b.chance(0.4):
             # A strided slice of at least two elements (with one, it is a plain slice).
-            start = b.draw(st.integers(0, size - 3))
-            stop = b.draw(st.integers(start + 3, size))
+            start = b.integer(0, size - 3)
+            stop = b.integer(start + 3, size)
             items.append(("slice", start, stop, 2))
         else:
-            start = b.draw(st.integers(0, size - 1))
-            stop = b.draw(st.integers(start + 1, size))
+            start = b.integer(0, size - 1)
+            stop = b.integer(start + 1, size)
             items.append(("slice", start, stop, None))
     return tuple(items)
 

@@ -3,7 +3,6 @@
 Structure first (how many steps, which kinds), then each step's operands and values, then
 the backward plan. Every draw shrinks towards fewer steps, simpler ops and simple values.
 """
-import numpy as np
 from hypothesis import strategies as st
 
 from gradspec import program as P
@@ -12,7 +11,7 @@ from .builder import Builder
 from .config import capability_config
 from .steps import (detach_step, function_step, hook_step, layer_step, module_hook_step,
                     op_step, retain_step)
-from .values import SEEDS, expand, nested
+from .values import expand, nested
 
 STEP_KINDS = (  # (config field, step function), tried in this order after plain ops
     ("layers", layer_step), ("functions", function_step), ("tensor_hooks", hook_step),
@@ -27,11 +26,10 @@ def programs(config, adapter):
 
 @st.composite
 def _programs(draw, cfg):
-    dtype = draw(st.sampled_from(cfg.dtypes))
-    b = Builder(draw, cfg, dtype)
+    b = Builder(draw, cfg)
     b.new_leaf(b.draw_shape(), requires_grad=True)
-    n_steps = draw(st.integers(cfg.min_steps, cfg.max_steps))
-    focus_at = draw(st.integers(0, n_steps - 1)) if cfg.focus_op else -1
+    n_steps = b.integer(cfg.min_steps, cfg.max_steps)
+    focus_at = b.integer(0, n_steps - 1) if cfg.focus_op else -1
     for i in range(n_steps):
         if i == focus_at:
             op_step(b, force=cfg.focus_op)
@@ -95,15 +93,18 @@ def draw_plan(b):
     # one action is the exception there, not the rule.
     n_actions = 1
     if cfg.max_actions > 1 and b.chance(0.8):
-        n_actions = b.draw(st.integers(2, cfg.max_actions))
+        n_actions = b.integer(2, cfg.max_actions)
     for _ in range(n_actions):
-        if plan and b.chance(cfg.zero_grad):
-            plan.append(P.ZeroGrad(set_to_none=not b.chance(0.5)))
-        elif b.chance(cfg.functional_grad):
-            plan.append(_grad_action(b, roots))
-        else:
-            plan.append(_backward_action(b, roots))
+        plan.append(_action(b, roots, first=not plan))
     return plan
+
+
+def _action(b, roots, first):
+    if not first and b.chance(b.cfg.zero_grad):
+        return P.ZeroGrad(set_to_none=not b.chance(0.5))
+    if b.chance(b.cfg.functional_grad):
+        return _grad_action(b, roots)
+    return _backward_action(b, roots)
 
 
 def _pick_roots(b, roots):
@@ -121,10 +122,10 @@ def _weight(b, name):
     `errors`, sometimes a wrong one (implicit for a non-scalar, or the wrong shape)."""
     shape = b.value(name).shape
     if b.chance(b.cfg.errors):
-        return b.pick([None, nested(expand(b.draw(SEEDS), shape + (2,)), shape + (2,))])
+        return b.pick([None, nested(expand(b.seed(), shape + (2,)), shape + (2,))])
     if not shape and not b.chance(0.3):
         return None
-    flat = expand(b.draw(SEEDS), shape, salt=7)
+    flat = expand(b.seed(), shape, salt=7)
     return nested(flat, shape) if shape else flat[0]
 
 
@@ -144,7 +145,7 @@ def _grad_action(b, roots):
     if not wrt:
         wrt = b.values
     inputs = []
-    for _ in range(b.draw(st.integers(1, 2))):
+    for _ in range(b.integer(1, 2)):
         name = b.pick(wrt)
         if name not in inputs:
             inputs.append(name)

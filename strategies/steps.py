@@ -1,11 +1,10 @@
 """Drawing one step of each kind: an op, a layer call, a custom Function, graph control."""
 import numpy as np
-from hypothesis import strategies as st
 
 from gradspec import program as P
 
 from .op_args import ORDER, applicable, draw_op_args, output_ok
-from .values import SEEDS, expand
+from .values import expand
 
 LAYER_KINDS = ("linear", "rnn_cell", "lstm_cell")
 VIEW_OPS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem")
@@ -66,9 +65,9 @@ def _fit_input(b, op, min_rank=0):
     if op in ("transpose", "permute"):
         return b.new_leaf(b.draw_shape(min_rank=max(2, min_rank)))
     if op == "squeeze":
-        return b.new_leaf((1, b.draw(st.integers(1, 3))))
+        return b.new_leaf((1, b.integer(1, 3)))
     if op == "cross_entropy":
-        return b.new_leaf((b.draw(st.integers(1, 3)), b.draw(st.integers(2, 4))))
+        return b.new_leaf((b.integer(1, 3), b.integer(2, 4)))
     if op == "exp":
         return b.new_leaf(b.draw_shape(min_rank=min_rank), scale=0.5)
     return b.new_leaf(b.draw_shape(min_rank=max(1, min_rank)))
@@ -86,7 +85,7 @@ def layer_step(b):
     candidates = [n for n in b.values
                   if b.value(n).ndim in (1, 2) and b.value(n).shape[-1] == n_in]
     x = b.pick_recent(candidates) if candidates and b.chance(0.7) else b.new_leaf(
-        b.pick([(b.draw(st.integers(1, 3)), n_in), (n_in,)]))
+        b.pick([(b.integer(1, 3), n_in), (n_in,)]))
     batch = b.value(x).shape[:-1]
     args = (x,)
     if layer.kind in ("rnn_cell", "lstm_cell"):
@@ -110,8 +109,8 @@ def layer_step(b):
 
 def _new_layer(b):
     kind = b.pick(LAYER_KINDS)
-    n_in = b.draw(st.integers(1, 4))
-    hidden = n_in if b.chance(0.6) else b.draw(st.integers(1, 4))
+    n_in = b.integer(1, 4)
+    hidden = n_in if b.chance(0.6) else b.integer(1, 4)
     bias = not b.chance(0.3)
     name = {"linear": "lin", "rnn_cell": "rnn", "lstm_cell": "lstm"}[kind] + str(len(b.layers))
     gates = 4 if kind == "lstm_cell" else 1
@@ -119,7 +118,7 @@ def _new_layer(b):
         "weight_ih": (gates * hidden, n_in), "weight_hh": (gates * hidden, hidden),
         "bias_ih": (gates * hidden,), "bias_hh": (gates * hidden,)}
     params = tuple(
-        P.Leaf(f"{name}.{p}", shape, expand(b.draw(SEEDS), shape, scale=0.5, salt=i), True)
+        P.Leaf(f"{name}.{p}", shape, expand(b.seed(), shape, scale=0.5, salt=i), True)
         for i, (p, shape) in enumerate(shapes.items()) if bias or "bias" not in p)
     layer = P.Layer(name, kind, n_in, hidden, bias, params)
     b.layers.append(layer)
@@ -140,12 +139,12 @@ def function_step(b):
     inputs = (x,) if n_inputs == 1 else (x, b.operand_like(x, broadcast=False))
     vals = [b.value(i) for i in inputs]
     forward = []
-    for _ in range(b.draw(st.integers(1, 2))):
+    for _ in range(b.integer(1, 2)):
         op = b.pick(UNARY_FORWARD + (("mul", "add") if n_inputs == 2 else ()))
         if op in ("mul", "add"):
             forward.append((op, (0, 1)))
             continue
-        i = b.draw(st.integers(0, n_inputs - 1))
+        i = b.integer(0, n_inputs - 1)
         v = vals[i]
         if op == "sign" and np.abs(v).min() <= 1e-3:
             op = "sin"
@@ -157,19 +156,19 @@ def function_step(b):
     n_out = len(forward)
     saved = tuple(b.pick([("input", i) for i in range(n_inputs)] +
                          [("output", j) for j in range(n_out)])
-                  for _ in range(b.draw(st.integers(0, 2))))
+                  for _ in range(b.integer(0, 2)))
     rules = []
     # Often each input's gradient comes from its own output only (input i from output i): a
     # used output next to an unused one then leaves an input with None (no gradient).
     own_output = n_out > 1 and b.chance(0.7)
     for i in range(n_inputs):
         terms = []
-        for _ in range(b.draw(st.integers(1 if own_output else 0, 2))):
+        for _ in range(b.integer(1 if own_output else 0, 2)):
             factors = [("one",), ("const", b.pick([0.5, 2.0, -1.0]))]
             if saved:
-                s = b.draw(st.integers(0, len(saved) - 1))
+                s = b.integer(0, len(saved) - 1)
                 factors += [("saved", s), ("cos_saved", s)]
-            output = i % n_out if own_output else b.draw(st.integers(0, n_out - 1))
+            output = i % n_out if own_output else b.integer(0, n_out - 1)
             terms.append(P.Term(output, b.pick(factors)))
         rules.append(P.GradRule(tuple(terms), check_needs=b.can("needs_input_grad")
                                 and b.chance(0.5)))

@@ -7,7 +7,8 @@ from zero (|v| >= 0.1) so that divisions and kinks are not hit by the leaves the
 import numpy as np
 from hypothesis import strategies as st
 
-SEEDS = st.integers(0, 2**32 - 1)
+SEED_MAX = 2**32 - 1
+SEEDS = st.integers(0, SEED_MAX)
 
 
 def expand(seed, shape, positive=False, scale=1.0, salt=0):
