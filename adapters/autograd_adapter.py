@@ -9,19 +9,23 @@ for `vjp(f, primals, cotangents)` of the program as a pure function (see
 How each feature is expressed, all with autograd's own API:
 - gradient weights / several roots: `autograd.make_vjp` of a function returning an
   `autograd.builtins.tuple` of the roots, the weights as the tuple's cotangent;
-- an implicit (None) weight: `vspace(root).ones()` where the root is a scalar (what
-  `autograd.grad` does), and `autograd.grad` itself on a non-scalar root, so that autograd
+- an implicit (None) weight: `vspace(root).ones()` where the root has one element (what
+  `autograd.grad` does), and `autograd.grad` itself on any other root, so that autograd
   raises its own error;
 - detach and no_grad: `autograd.extend.notrace_primitive` (a function evaluated on unboxed
   values, whose output is not traced), applied to every op's output inside no_grad;
 - custom Functions: `autograd.extend.primitive` + `defvjp_argnums`; the saved tensors are
-  read from the primitive's inputs and outputs, as a vjp maker gets them; a None gradient
-  becomes `vspace(input).zeros()` (autograd's convention for a None vjp, `defvjp(f, None)`;
-  its backward pass cannot carry None). No ctx: no needs_input_grad, materialize_grads or
-  non_differentiable;
-- layers: Linear, RNNCell and LSTMCell written with autograd.numpy ops (torch's formulas;
-  autograd has no modules and differentiates the cells like any other code), so no module
-  hooks.
+  read from the primitive's inputs and outputs, as a vjp maker gets them, and the vjp
+  maker's `argnums` (the inputs being differentiated) is ctx.needs_input_grad; a None
+  gradient becomes `vspace(input).zeros()` (autograd's convention for a None vjp,
+  `defvjp(f, None)`; its backward pass cannot carry None). An unused output's cotangent is
+  always materialized zeros (no set_materialize_grads(False)), and no output can be marked
+  non-differentiable;
+- expand: `anp.broadcast_to`, after a reshape adding the leading dims (broadcast_to's vjp
+  asserts "Can't handle extra leading dims");
+- layers: Linear, RNNCell and LSTMCell from adapters/functional_layers.py over autograd.numpy
+  (torch's formulas; autograd has no modules and differentiates the cells like any other
+  code), so no module hooks.
 """
 import contextlib
 import warnings
@@ -29,6 +33,7 @@ import warnings
 import numpy as np
 
 from .base import Adapter
+from .functional_layers import LAYERS, layer_inputs, layer_outputs
 from .templates import TemplateOps, literal
 
 # Helpers the templates use, over autograd.numpy (`anp`) and autograd.scipy.special (`sp`).
@@ -57,44 +62,12 @@ def take(x, indices, dim):
     return x[(slice(None),) * dim + (np.array(indices),)]
 
 
-def linear(x, weight, bias=None):
-    y = anp.matmul(x, anp.transpose(weight))
-    return y if bias is None else y + bias
-
-
 def cross_entropy(x, target):
     """torch.nn.functional.cross_entropy with class indices, mean reduction."""
     logp = log_softmax(x, -1)
     if anp.ndim(x) == 2:
         return -anp.mean(logp[np.arange(anp.shape(x)[0]), np.array(target)])
     return -logp[target]
-
-
-def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """torch.nn.RNNCell (tanh): h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
-    batched = anp.ndim(x) == 2
-    x = x if batched else anp.expand_dims(x, 0)
-    h = np.zeros((anp.shape(x)[0], anp.shape(weight_hh)[1]), anp.result_type(x)) \\
-        if h is None else (h if batched else anp.expand_dims(h, 0))
-    out = anp.tanh(linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih))
-    return out if batched else out[0]
-
-
-def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """torch.nn.LSTMCell: gates i, f, g, o; c' = f*c + i*g, h' = o*tanh(c')."""
-    batched = anp.ndim(x) == 2
-    x = x if batched else anp.expand_dims(x, 0)
-    n = anp.shape(weight_hh)[1]
-    if h is None:
-        h = c = np.zeros((anp.shape(x)[0], n), anp.result_type(x))
-    elif not batched:
-        h, c = anp.expand_dims(h, 0), anp.expand_dims(c, 0)
-    gates = linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih)
-    i, f, g, o = (gates[:, k * n:(k + 1) * n] for k in range(4))
-    i, f, g, o = sp.expit(i), sp.expit(f), anp.tanh(g), sp.expit(o)
-    c2 = f * c + i * g
-    h2 = o * anp.tanh(c2)
-    return (h2, c2) if batched else (h2[0], c2[0])
 '''
 
 
@@ -154,23 +127,16 @@ AUTOGRAD_ERRORS = (
     (TypeError, "Grad only applies to real scalar-output functions", "nonscalar_implicit_grad"),
 )
 
-LAYER_PARAMS = {
-    "linear": ("weight", "bias"),
-    "rnn_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
-    "lstm_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
-}
-
-
 class AutogradAdapter(Adapter):
     name = "autograd"
     # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
     # (no .grad, no graph kept between calls, no handle on an intermediate value);
     # tensor_hooks, module_hooks (no hooks); create_graph (the interpreter asks for
-    # first-order vjps only); needs_input_grad, materialize_grads, non_differentiable (a
-    # primitive's vjp has no ctx and always gets materialized cotangents).
+    # first-order vjps only); materialize_grads (a primitive's vjp always gets materialized
+    # cotangents, zeros for an unused output); non_differentiable (no way to mark an output).
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
-        "no_grad", "layers", "custom_function", "error_kinds",
+        "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad",
     })
     ops = frozenset(AUTOGRAD_TEMPLATES)
 
@@ -182,8 +148,8 @@ class AutogradAdapter(Adapter):
         import autograd.scipy.special as sp
         self.autograd, self.anp = autograd, anp
         self._builtins, self._extend = autograd.builtins, autograd.extend
-        namespace = {"anp": anp, "sp": sp, "np": np}
-        exec(HELPERS, namespace)  # noqa: S102 - our own helper source
+        namespace = {"anp": anp, "sp": sp, "np": np, "xp": anp, "sigmoid": sp.expit}
+        exec(LAYERS + HELPERS, namespace)  # noqa: S102 - our own helper source
         self._helpers = namespace
         self._ops = TemplateOps(AUTOGRAD_TEMPLATES, namespace)
         # detach: evaluated on the unboxed value, its output not traced.
@@ -224,25 +190,20 @@ class AutogradAdapter(Adapter):
         return params, params
 
     def call_layer(self, module, layer, args):
-        p = [module.get(f"{layer.name}.{n}") for n in LAYER_PARAMS[layer.kind]]
-        fn = self._helpers[layer.kind]
-        if layer.kind == "linear":
-            return (fn(args[0], *p),)
-        if layer.kind == "rnn_cell":
-            return (fn(args[0], args[1], *p),)
-        return fn(args[0], args[1], args[2], *p)
+        return layer_outputs(layer, self._helpers[layer.kind](*layer_inputs(module, layer, args)))
 
     def custom_function(self, spec, run_forward, run_backward):
         from gradspec.functions import saved_tensors
         vspace = self._extend.vspace
-        needs = (True,) * spec.n_inputs  # never read: needs_input_grad is not declared
 
         @self._extend.primitive
         def fn(*inputs):
             return tuple(run_forward(inputs))
 
         def vjp_maker(argnums, outputs, inputs, kwargs):
+            # `argnums`: the inputs being differentiated (torch's ctx.needs_input_grad).
             saved = saved_tensors(spec, inputs, outputs)
+            needs = tuple(i in argnums for i in range(len(inputs)))
 
             def vjp(grads):
                 result = run_backward(tuple(grads), saved, needs)

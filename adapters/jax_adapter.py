@@ -9,33 +9,35 @@ How each feature is expressed, all with JAX's own API:
 - an implicit (None) weight: a ones cotangent where the root is a scalar (what `jax.grad`
   does), and `jax.grad` itself on a non-scalar root, so that JAX raises its own error;
 - detach and no_grad: `jax.lax.stop_gradient` (on every op's output inside no_grad);
-- custom Functions: `jax.custom_vjp`, the saved tensors as residuals; no ctx, so no
-  needs_input_grad, set_materialize_grads or mark_non_differentiable;
-- layers: Linear, RNNCell and LSTMCell written with jnp ops (torch's formulas; JAX core has
-  no modules, and JAX differentiates the cells like any other code), so no module hooks.
+- custom Functions: `jax.custom_vjp`, the saved tensors as residuals; with
+  `symbolic_zeros=True`, `CustomVJPPrimal.perturbed` is ctx.needs_input_grad and a
+  `SymbolicZero` cotangent is set_materialize_grads(False)'s None; no way to mark an output
+  non-differentiable;
+- layers: Linear, RNNCell and LSTMCell from adapters/functional_layers.py over jnp (torch's
+  formulas; JAX core has no modules, and differentiates the cells like any other code), so
+  no module hooks.
 
 The ops are code templates (adapters/templates.py) over `jnp`, `jax` and the helpers in
 `HELPERS`, so `render_script` prints exactly the code that ran.
 """
 import contextlib
+import re
 
 import numpy as np
 
 from gradspec import program as P
 
 from .base import Adapter
+from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
 from .templates import TemplateOps, literal
 
-# Helpers the templates use: executed into the ops' namespace, and printed in repro scripts.
+# Helpers the templates use: executed into the ops' namespace (after the shared layers,
+# adapters/functional_layers.py, over `xp`), and printed in repro scripts.
+NAMESPACE = "xp, sigmoid = jnp, jax.nn.sigmoid\n"
 HELPERS = '''
 def reduce_(fn, x, dim, keepdim):
     """torch's reductions: a 0-d tensor accepts dim 0/-1 and stays itself."""
     return x if jnp.ndim(x) == 0 else fn(x, axis=dim, keepdims=keepdim)
-
-
-def linear(x, weight, bias=None):
-    y = jnp.matmul(x, weight.T)
-    return y if bias is None else y + bias
 
 
 def cross_entropy(x, target):
@@ -44,33 +46,6 @@ def cross_entropy(x, target):
     if jnp.ndim(x) == 2:
         return -jnp.mean(logp[jnp.arange(x.shape[0]), jnp.array(target)])
     return -logp[target]
-
-
-def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """torch.nn.RNNCell (tanh): h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
-    batched = jnp.ndim(x) == 2
-    x = x if batched else x[None]
-    h = jnp.zeros((x.shape[0], weight_hh.shape[1]), x.dtype) if h is None else (
-        h if batched else h[None])
-    out = jnp.tanh(linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih))
-    return out if batched else out[0]
-
-
-def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """torch.nn.LSTMCell: gates i, f, g, o; c' = f*c + i*g, h' = o*tanh(c')."""
-    batched = jnp.ndim(x) == 2
-    x = x if batched else x[None]
-    n = weight_hh.shape[1]
-    if h is None:
-        h = c = jnp.zeros((x.shape[0], n), x.dtype)
-    elif not batched:
-        h, c = h[None], c[None]
-    gates = linear(h, weight_hh, bias_hh) + linear(x, weight_ih, bias_ih)
-    i, f, g, o = (gates[:, k * n:(k + 1) * n] for k in range(4))
-    i, f, g, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
-    c2 = f * c + i * g
-    h2 = o * jnp.tanh(c2)
-    return (h2, c2) if batched else (h2[0], c2[0])
 
 
 def vjp(f, primals, cotangents):
@@ -146,30 +121,25 @@ del JAX_TEMPLATES["negative"]
 # JAX's messages -> normalized error kinds, each the same failure as torch's.
 JAX_ERRORS = (
     (TypeError, "Gradient only defined for scalar-output functions", "nonscalar_implicit_grad"),
-    (ValueError, "unexpected JAX type (e.g. shape/dtype) for argument to VJP function",
+    # "... got float64[3,2], but expected float64[3] ...": only a shape difference counts.
+    (ValueError, re.compile(r"unexpected JAX type \(e\.g\. shape/dtype\) for argument to VJP "
+                            r"function: got \w+\[([^\]]*)\], but expected \w+\[(?!\1\])"),
      "grad_shape_mismatch"),
     (TypeError, "Custom VJP bwd rule must produce an output with the same container",
      "custom_grad_count"),
     (ValueError, "so the shapes do not match", "custom_grad_shape"),
 )
 
-LAYER_PARAMS = {
-    "linear": ("weight", "bias"),
-    "rnn_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
-    "lstm_cell": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
-}
-
-
 class JaxAdapter(Adapter):
     name = "jax"
     # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
     # (no .grad, no graph kept between calls, no handle on an intermediate value);
     # tensor_hooks, module_hooks (no hooks in JAX); create_graph (the interpreter asks for
-    # first-order vjps only); needs_input_grad, materialize_grads, non_differentiable
-    # (custom_vjp has no ctx: bwd always gets materialized cotangents for every output).
+    # first-order vjps only); non_differentiable (custom_vjp cannot mark an output so).
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
-        "no_grad", "layers", "custom_function", "error_kinds",
+        "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad",
+        "materialize_grads",
     })
     ops = frozenset(JAX_TEMPLATES)
 
@@ -181,7 +151,7 @@ class JaxAdapter(Adapter):
         jax.config.update("jax_enable_x64", True)
         self.jax, self.jnp = jax, jnp
         namespace = {"jax": jax, "jnp": jnp}
-        exec(HELPERS, namespace)  # noqa: S102 - our own helper source
+        exec(NAMESPACE + LAYERS + HELPERS, namespace)  # noqa: S102 - our own helper source
         self._helpers = namespace
         self._ops = TemplateOps(JAX_TEMPLATES, namespace)
         self._op_fns = {}  # (op, n args, params, no_grad) -> (function, jitted function)
@@ -236,31 +206,38 @@ class JaxAdapter(Adapter):
         return params, params
 
     def call_layer(self, module, layer, args):
-        p = [module.get(f"{layer.name}.{n}") for n in LAYER_PARAMS[layer.kind]]
-        fns = self._layers[layer.kind]
-        if layer.kind == "linear":
-            return (self._call(fns, args[0], *p),)
-        if layer.kind == "rnn_cell":
-            return (self._call(fns, args[0], args[1], *p),)
-        return self._call(fns, args[0], args[1], args[2], *p)
+        return layer_outputs(layer, self._call(self._layers[layer.kind],
+                                               *layer_inputs(module, layer, args)))
 
     def custom_function(self, spec, run_forward, run_backward):
+        """jax.custom_vjp with symbolic_zeros=True: fwd learns which inputs are differentiated
+        (CustomVJPPrimal.perturbed, torch's ctx.needs_input_grad) and bwd gets a SymbolicZero
+        for an output no gradient reached (torch's None under set_materialize_grads(False);
+        materialized as zeros otherwise, which is JAX's default)."""
         from gradspec.functions import saved_tensors
-        jax = self.jax
-        needs = (True,) * spec.n_inputs  # never read: needs_input_grad is not declared
+        jax, jnp = self.jax, self.jnp
+        symbolic_zero = jax.custom_derivatives.SymbolicZero
 
         @jax.custom_vjp
         def fn(*inputs):
             return run_forward(inputs)
 
-        def fwd(*inputs):
+        def fwd(*primals):
+            inputs = tuple(p.value for p in primals)
             outputs = run_forward(inputs)
-            return outputs, saved_tensors(spec, inputs, outputs)
+            # Residuals are a pytree of arrays: the flags ride in its structure, not as values.
+            needs = tuple(() if p.perturbed else None for p in primals)
+            return outputs, (saved_tensors(spec, inputs, outputs), needs)
 
-        def bwd(saved, grads):
-            return run_backward(grads, saved, needs)
+        def bwd(residuals, grads):
+            saved, needs = residuals
+            grads = tuple(
+                g if not isinstance(g, symbolic_zero) else
+                jnp.zeros(g.shape, g.dtype) if spec.materialize_grads else None
+                for g in grads)
+            return run_backward(grads, saved, tuple(n is not None for n in needs))
 
-        fn.defvjp(fwd, bwd)
+        fn.defvjp(fwd, bwd, symbolic_zeros=True)
         return fn
 
     # ----- autograd verbs ----------------------------------------------------------------
@@ -273,7 +250,8 @@ class JaxAdapter(Adapter):
     def error_kind(self, exc):
         text = str(exc)
         for cls, needle, kind in JAX_ERRORS:
-            if isinstance(exc, cls) and needle in text:
+            if isinstance(exc, cls) and (
+                    needle.search(text) if isinstance(needle, re.Pattern) else needle in text):
                 return kind
         return None
 
@@ -311,25 +289,32 @@ def _array(values, dtype):
 def _function_source(spec, ops):
     n, k = spec.n_inputs, len(spec.forward)
     ins = [f"x{i}" for i in range(n)]
-    outs = ", ".join(f"y{j}" for j in range(k)) + ","
-    lines = ["@jax.custom_vjp", f"def {spec.name}({', '.join(ins)}):"]
+    outs = "".join(f"y{j}, " for j in range(k))
+    lines = [f"def {spec.name}_forward({', '.join(ins)}):"]
     for j, expr in enumerate(spec.forward):
         params = {"c": expr[2]} if expr[0] == "scale" else {}
         lines.append(f"    y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
-    lines += [f"    return ({outs})", "", "",
-              f"def {spec.name}_fwd({', '.join(ins)}):",
-              f"    {outs} = {spec.name}({', '.join(ins)})"]
     saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
-    lines += [f"    return ({outs}), ({''.join(s + ', ' for s in saved)})", "", "",
-              f"def {spec.name}_bwd(saved, grads):"]
-    if saved:
-        lines.append(f"    {''.join(f's{i}, ' for i in range(len(saved)))}= saved")
-    lines.append(f"    {''.join(f'g{j}, ' for j in range(k))}= grads")
+    lines += [f"    return ({outs})", "", "", f"{spec.name} = jax.custom_vjp({spec.name}_forward)",
+              "", "", f"def {spec.name}_fwd({', '.join(ins)}):",
+              "    # ctx.needs_input_grad, carried in the residuals' pytree structure",
+              f"    needs = tuple(() if x.perturbed else None for x in ({', '.join(ins)},))",
+              f"    {', '.join(ins)}, = {', '.join(f'{x}.value' for x in ins)},",
+              f"    {outs}= {spec.name}_forward({', '.join(ins)})",
+              f"    return ({outs}), (({''.join(x + ', ' for x in saved)}), needs)", "", "",
+              f"def {spec.name}_bwd(residuals, grads):",
+              f"    ({''.join(f's{i}, ' for i in range(len(saved)))}), needs = residuals",
+              "    needs_input_grad = [flag is not None for flag in needs]",
+              "    zero = jax.custom_derivatives.SymbolicZero"]
+    unused = "jnp.zeros(g.shape, g.dtype)" if spec.materialize_grads else "None"
+    lines.append(f"    {''.join(f'g{j}, ' for j in range(k))}= "
+                 f"({unused} if isinstance(g, zero) else g for g in grads)")
     results = []
     for i, rule in enumerate(spec.backward):
         name = f"gx{i}"
         results.append(name)
         lines.append(f"    {name} = None")
+        body = []
         for term in rule.terms:
             expr, kind = f"g{term.output}", term.factor[0]
             if kind == "const":
@@ -338,13 +323,23 @@ def _function_source(spec, ops):
                 expr = f"{expr} * s{term.factor[1]}"
             elif kind == "cos_saved":
                 expr = f"{expr} * jnp.cos(s{term.factor[1]})"
-            lines.append(f"    {name} = {expr} if {name} is None else {name} + {expr}")
+            guard = "" if spec.materialize_grads else f"if g{term.output} is not None: "
+            body.append(f"{guard}{name} = {expr} if {name} is None else {name} + {expr}")
+        if rule.check_needs:
+            lines.append(f"    if needs_input_grad[{i}]:")
+            lines += [f"        {line}" for line in body] or ["        pass"]
+        else:
+            lines += [f"    {line}" for line in body]
     if spec.grad_shape_error:
         lines += ["    if gx0 is not None:  # deliberately the wrong shape",
                   "        gx0 = jnp.concatenate([gx0.reshape(-1), gx0.reshape(-1)])"]
-    results += ["g0 * 1.0"] * spec.extra_grads  # deliberately too many
-    lines += [f"    return ({''.join(r + ', ' for r in results)})", "", "",
-              f"{spec.name}.defvjp({spec.name}_fwd, {spec.name}_bwd)"]
+    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
+        extra = "".join(["g0 * 1.0, "] * spec.extra_grads)
+        lines.append(f"    extra = () if g0 is None else ({extra})")
+        lines.append(f"    return ({''.join(r + ', ' for r in results)}) + extra")
+    else:
+        lines.append(f"    return ({''.join(r + ', ' for r in results)})")
+    lines += ["", "", f"{spec.name}.defvjp({spec.name}_fwd, {spec.name}_bwd, symbolic_zeros=True)"]
     return "\n".join(lines) + "\n"
 
 
@@ -369,7 +364,7 @@ def render_script(program, ops):
     dt = program.dtype
     leaves = [leaf.name for leaf in program.all_leaves()]
     out = [SCRIPT_HEADER, "# ---- helpers (the adapter runs the same code) ----",
-           HELPERS.strip(), "", "", "# ---- leaves (and layer parameters) ----"]
+           (NAMESPACE + LAYERS + HELPERS).strip(), "", "", "# ---- leaves (and layer parameters) ----"]
     for leaf in program.all_leaves():
         values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
         out.append(f"{_py(leaf.name)} = {_array(values, dt)}")

@@ -3,16 +3,19 @@
 What MyGrad expresses, read from its source (mygrad 2.5, `tensor_base.py`):
 - `Tensor.backward(grad=None)` on one tensor: it first sets `.grad = None` on every tensor of
   the graph, writes fresh gradients (leaves *and* intermediate tensors), then clears the graph.
-  `.grad` is stateful but never accumulates across calls; there is no retain_graph, no
-  several-roots call, no `autograd.grad`, no hooks of any kind (all left out below).
+  `.grad` is stateful but never accumulates across calls (deviations/mygrad.py).
 - `constant=True` tensors (torch's requires_grad=False); `mg.no_autodiff` (torch's no_grad).
 - no nn modules for Linear/RNNCell/LSTMCell (`mygrad.nnet.layers` has conv, pooling,
   batchnorm and a whole-sequence `gru`): the layers are built here from MyGrad ops, so there is
   no module to hook (module_hooks left out).
-- custom ops: subclasses of `mygrad.operation_base.Operation`, but an Operation has exactly one
-  output, and the shared strategies draw two-output custom Functions with no capability to turn
-  them off (one UnsupportedProgram skips a whole Hypothesis test): custom_function left out.
-Where MyGrad's answers differ from torch's they are stated in deviations/mygrad.py.
+Left out, as MyGrad has no such thing: retain_graph (the graph is always cleared), several
+roots in one call, `autograd.grad`, create_graph, tensor hooks; zero_grad (`null_grad()` only
+sets None, zeros cannot be written, and with no accumulation there is nothing to reset);
+custom_function: a custom `mygrad.operation_base.Operation` has exactly one output, and the
+shared strategies draw two-output custom Functions with no capability to turn them off (one
+UnsupportedProgram skips a whole Hypothesis test).
+Not visible in traces (so not a deviation entry): a float32 tensor times a Python float is
+float64 in MyGrad (NumPy 2 promotion of the wrapped 0-d array); torch keeps float32.
 """
 import inspect
 
@@ -180,7 +183,7 @@ class MyGradAdapter(Adapter):
         if len(roots) != 1 or retain_graph is not None or create_graph:
             raise UnsupportedProgram("mygrad backwards one root, without retain_graph or "
                                      "create_graph")
-        roots[0].backward(None if weights[0] is None else weights[0])
+        roots[0].backward(weights[0])
 
     def read_grad(self, t):
         return t.grad
@@ -227,7 +230,7 @@ def render_script(program, ops):
             out += ["with mg.no_autodiff:", f"    {code}"] if step.no_grad else [code]
         elif isinstance(step, P.Detach):
             out.append(f"{step.out} = mg.tensor({step.src}, constant=True)")
-    shown = [leaf.name for leaf in program.leaves if leaf.requires_grad]
+    shown = [leaf.name for leaf in program.leaves]
     shown += list(dict.fromkeys(s.target for s in program.steps if isinstance(s, P.RetainGrad)))
     for i, action in enumerate(program.plan):
         out.append(f"print('--- plan[{i}] ---')")
@@ -235,6 +238,7 @@ def render_script(program, ops):
             w = action.weights[0]
             grad = "" if w is None else f"np.array({literal(w)}, dtype=np.{dt})"
             out += ["try:", f"    {action.roots[0]}.backward({grad})",
-                    "except Exception as _e:", "    print('error:', type(_e).__name__, _e)"]
+                    "except Exception as _e:",
+                    "    print('error:', type(_e).__name__, str(_e).splitlines()[0])"]
         out += [f"show('{n}.grad', {n}.grad)" for n in shown]
     return "\n".join(out) + "\n"

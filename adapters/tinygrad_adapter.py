@@ -13,11 +13,15 @@ What tinygrad 0.14 expresses, read from its source (`tensor.py` Tensor.backward,
   no hooks of any kind (tensor_hooks, module_hooks left out).
 - custom gradients only as the alpha, UOp-level `function(grad_fxn=)` (the grad function gets
   UOps and the CALL node; no ctx, no saved tensors): custom_function left out.
+- no create_graph switch: gradients are lazy tensors of the same graph, always differentiable
+  (left out; the suites do not draw create_graph yet).
 Where tinygrad's answers differ from torch's they are stated in deviations/tinygrad.py.
 """
 import importlib.metadata
 
 import numpy as np
+
+from gradspec import program as P
 
 from .base import Adapter, UnsupportedProgram
 from .templates import TemplateOps, literal
@@ -173,6 +177,9 @@ class TinygradAdapter(Adapter):
             if t.grad is not None:
                 t.grad = None if set_to_none else t.grad.zeros_like()
 
+    def render_script(self, program):
+        return render_script(program, self.op)
+
     def error_kind(self, exc):
         text = str(exc)
         if isinstance(exc, AssertionError):
@@ -181,3 +188,58 @@ class TinygradAdapter(Adapter):
             if "grad shape must match tensor shape" in text:
                 return "grad_shape_mismatch"
         return None
+
+
+# ----- standalone tinygrad scripts for failure reports -------------------------------------
+HEADER = '''import numpy as np
+from tinygrad import Tensor
+
+
+def leaf(values, dtype):  # a 0-d Tensor(value) is a CONST that gets no gradient
+    a = np.array(values, dtype=dtype)
+    return Tensor(a.reshape(1)).reshape(()) if a.ndim == 0 else Tensor(a)
+
+
+def show(label, t):
+    if isinstance(t, (tuple, list)):
+        print(label, "=", [None if x is None else x.numpy().tolist() for x in t])
+    else:
+        print(label, "=", None if t is None else t.numpy().tolist())
+
+'''
+
+
+def render_script(program, ops):
+    """The program in tinygrad's API (programs with layers are not rendered: None)."""
+    if program.layers:
+        return None
+    dt = program.dtype
+    out = [HEADER]
+    for leaf in program.leaves:
+        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
+        out.append(f"{leaf.name} = leaf({values!r}, np.{dt})")
+    for step in program.steps:
+        if isinstance(step, P.Op):
+            out.append(f"{step.out} = {ops.source(step.op, list(step.args), step.kw)}")
+        elif isinstance(step, P.Detach):
+            out.append(f"{step.out} = {step.src}.detach()")
+    shown = [leaf.name for leaf in program.leaves]
+    shown += list(dict.fromkeys(s.target for s in program.steps if isinstance(s, P.RetainGrad)))
+    for i, action in enumerate(program.plan):
+        out.append(f"print('--- plan[{i}] ---')")
+        if isinstance(action, P.ZeroGrad):
+            value = "None" if action.set_to_none else "_t.grad.zeros_like()"
+            leaves = [leaf.name for leaf in program.leaves]  # zero_grad: the leaves only
+            out += [f"for _t in [{', '.join(leaves)}]:",
+                    f"    _t.grad = None if _t.grad is None else {value}"]
+            out += [f"show('{n}.grad', {n}.grad)" for n in shown]
+            continue
+        roots = action.roots if isinstance(action, P.Backward) else action.outputs
+        w = action.weights[0]
+        weight = "None" if w is None else f"Tensor(np.array({literal(w)}, dtype=np.{dt}))"
+        call = f"{roots[0]}.backward({weight})" if isinstance(action, P.Backward) else \
+            f"show('returned', {roots[0]}.gradient({', '.join(action.inputs)}, gradient={weight}))"
+        out += ["try:", f"    {call}", "except Exception as _e:",
+                "    print('error:', type(_e).__name__, str(_e).splitlines()[0])"]
+        out += [f"show('{n}.grad', {n}.grad)" for n in shown]
+    return "\n".join(out) + "\n"

@@ -3,64 +3,18 @@ reference (torch's semantics). Most follow from autograd differentiating pure fu
 gradient is always an array, and there is no graph to ask whether an input was used or
 whether a root requires grad.
 """
-import functools
-
-import numpy as np
-
-from gradspec.deviations import Deviation, zeros_for_none
+from gradspec.deviations import (Deviation, no_error_for_root_without_grad,
+                                 no_error_for_unused_input, reference_raised,
+                                 reference_shapes, zeros_for_none)
 from gradspec.program import (Backward, CallFunction, Detach, FunctionSpec, Grad, GradRule,
                               Leaf, Op, Program, Term)
 
 
-@functools.lru_cache(maxsize=256)
-def _reference_errors(program):
-    """The error kind (or None) of each plan action on the reference."""
-    from adapters.reference_adapter import ReferenceAdapter
-    from gradspec.interpreter import run
-    return tuple(a.error for a in run(program, ReferenceAdapter()).actions)
-
-
-@functools.lru_cache(maxsize=256)
-def _shapes(program):
-    """The shape of every value of the program (run on the reference)."""
-    from adapters.reference_adapter import ReferenceAdapter
-    from gradspec.interpreter import build
-    return {name: t.data.shape for name, t in build(program, ReferenceAdapter()).env.items()}
-
-
-def _reference_raised(program, action, kind):
-    errors = _reference_errors(program)
-    return 0 <= action < len(errors) and errors[action] == kind
-
-
-def _all_zero(values):
-    return all(v is not None and not np.any(np.asarray(v)) for v in values)
-
-
-def _no_error_for_root_without_grad(program, m):
-    """torch raised no_grad_fn; autograd ran, and its gradients there are zeros."""
-    if m.kind == "error":
-        return m.expected == "no_grad_fn" and m.actual is None
-    if not _reference_raised(program, m.action, "no_grad_fn"):
-        return False
-    if m.kind == "grad":
-        return zeros_for_none(program, m)
-    return m.kind == "returned" and m.expected == () and _all_zero(m.actual)
-
-
-def _no_error_for_unused_input(program, m):
-    """torch raised unused_input (grad() without allow_unused); autograd returned gradients."""
-    if m.kind == "error":
-        return m.expected == "unused_input" and m.actual is None
-    return (m.kind == "returned" and m.expected == ()
-            and _reference_raised(program, m.action, "unused_input"))
-
-
 def _broadcasting_where(program):
     """Does the program have a `where` (outside no_grad) that broadcasts an operand?"""
-    shapes = _shapes(program)
+    shapes = reference_shapes(program)
     return any(isinstance(s, Op) and s.op == "where" and not s.no_grad
-               and any(shapes[a] != shapes[s.out] for a in s.args) for s in program.steps)
+               and any(shapes.get(a) != shapes.get(s.out) for a in s.args) for s in program.steps)
 
 
 def _raised_or_wrong_shape(m):
@@ -95,7 +49,7 @@ def _unchecked_custom_grads(program, m):
 def _unchecked_weight_shape(program, m):
     """torch rejects a gradient weight whose shape differs from its root's; autograd's vjp
     propagates it (a wrong-shaped result, or a NumPy error further down)."""
-    if not _reference_raised(program, m.action, "grad_shape_mismatch"):
+    if not reference_raised(program, m.action, "grad_shape_mismatch"):
         return False
     if m.kind == "error":  # no error, a NumPy one, or another root's implicit-grad error
         return m.expected == "grad_shape_mismatch" and (
@@ -129,7 +83,7 @@ DEVIATIONS = [
             steps=(Detach("d1", "a"),),
             plan=(Backward(("d1",), (None,)),),
         ),
-        applies=_no_error_for_root_without_grad,
+        applies=no_error_for_root_without_grad,
     ),
     Deviation(
         id="autograd-no-error-for-unused-input",
@@ -141,7 +95,7 @@ DEVIATIONS = [
             steps=(Op("t1", "neg", ("b",)),),
             plan=(Grad(("t1",), ("a",), (None,)),),
         ),
-        applies=_no_error_for_unused_input,
+        applies=no_error_for_unused_input,
     ),
     Deviation(
         id="autograd-where-no-unbroadcast",

@@ -4,8 +4,8 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import Deviation
-from gradspec.program import Backward, Grad, Leaf, Op, Program, RetainGrad
+from gradspec.deviations import Deviation, leaves, reference_env
+from gradspec.program import Backward, Grad, Op, Program, RetainGrad
 
 STATE = ("grad", "retained", "nonleaf_grad", "returned")
 
@@ -113,19 +113,9 @@ def _logsumexp_axes(program, m):
         and not s.kw["keepdim"] for s in program.steps)
 
 
-@functools.lru_cache(maxsize=256)
-def _reference_values(program):
-    from adapters.reference_adapter import ReferenceAdapter
-    from gradspec.interpreter import build
-    try:
-        return {n: t.data for n, t in build(program, ReferenceAdapter()).env.items()}
-    except Exception:  # noqa: BLE001 - a forward error: no values, nothing explained
-        return {}
-
-
 def _first_one_element_implicit(program):
     """The first action with an implicit gradient for a one-element root that is not 0-d."""
-    values = _reference_values(program)
+    values = {n: t.data for n, t in reference_env(program).items()}
     for i, a in enumerate(program.plan):
         roots = a.roots if isinstance(a, Backward) else a.outputs if isinstance(a, Grad) else ()
         for r, w in zip(roots, getattr(a, "weights", ())):
@@ -155,7 +145,7 @@ def _large_sin_cos(program, m):
         return False
     if m.expected is None or m.actual is None or isinstance(m.expected, tuple):
         return False
-    values = _reference_values(program)
+    values = {n: t.data for n, t in reference_env(program).items()}
     if not any(isinstance(s, Op) and s.op in ("sin", "cos") and s.args[0] in values
                and np.abs(values[s.args[0]]).max() > SIN_COS_SAFE for s in program.steps):
         return False
@@ -164,8 +154,33 @@ def _large_sin_cos(program, m):
     return e.shape == a.shape and bool(np.allclose(a, e, rtol=1e-5, atol=1e-6 * scale))
 
 
-def _leaves(*specs):
-    return tuple(Leaf(n, s, v, rg) for n, s, v, rg in specs)
+@functools.lru_cache(maxsize=256)
+def _first_aliasing(program):
+    """The first plan action after which two tensors' .grad are one tinygrad tensor
+    expression (backward stores the incoming gradient itself: `t.grad = g`), run on tinygrad."""
+    from adapters.tinygrad_adapter import TinygradAdapter
+    from gradspec.interpreter import build
+    adapter = TinygradAdapter()
+    try:
+        env = build(program, adapter).env
+        for i, action in enumerate(program.plan):
+            if isinstance(action, Backward):
+                w = action.weights[0]
+                env[action.roots[0]].backward(
+                    None if w is None else adapter.tensor(np.array(w), program.dtype, False))
+            grads = [t.grad.uop for t in env.values() if t.grad is not None]
+            if len(grads) != len(set(grads)):
+                return i
+    except Exception:  # noqa: BLE001 - an error stops the plan: no aliasing seen after it
+        return None
+    return None
+
+
+def _aliased_grads(program, m):
+    """A .grad after a later backward, once two .grad were one expression."""
+    first = _first_aliasing(program)
+    return m.kind in ("grad", "retained", "nonleaf_grad") and first is not None and \
+        m.action > first
 
 
 DEVIATIONS = [
@@ -176,7 +191,7 @@ DEVIATIONS = [
                "'requires grad' and backward from it raises nothing",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (2,), (0.5, -1.25), True), ("b", (2,), (1.5, 2.0), False)),
+            leaves=leaves(("a", (2,), (0.5, -1.25), True), ("b", (2,), (1.5, 2.0), False)),
             steps=(Op("t1", "exp", ("b",)), Op("t2", "mul", ("a", "t1")), RetainGrad("t2")),
             plan=(Backward(("t2",), ((1.0, 1.0),)),),
         ),
@@ -190,7 +205,7 @@ DEVIATIONS = [
                "without allow_unused)",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
+            leaves=leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
             steps=(Op("t1", "exp", ("a",)),),
             plan=(Grad(("t1",), ("b",), (None,), allow_unused=True),),
         ),
@@ -202,7 +217,7 @@ DEVIATIONS = [
                "included; torch keeps a non-leaf's gradient only after retain_grad()",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (), (0.5,), True)),
+            leaves=leaves(("a", (), (0.5,), True)),
             steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
             plan=(Backward(("t1",), (None,)),),
         ),
@@ -215,7 +230,7 @@ DEVIATIONS = [
                "where torch raises 'Trying to backward through the graph a second time'",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (), (0.5,), True)),
+            leaves=leaves(("a", (), (0.5,), True)),
             steps=(Op("t1", "exp", ("a",)), RetainGrad("t1")),
             plan=(Backward(("t1",), (None,)), Backward(("t1",), (None,))),
         ),
@@ -229,7 +244,7 @@ DEVIATIONS = [
                "all (broadcast and summed); torch checks it first and changes nothing",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
+            leaves=leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
             steps=(Op("t1", "add", ("a", "b")), RetainGrad("t1")),
             plan=(Backward(("t1",), ((0.5, -0.75),)),),
         ),
@@ -241,7 +256,7 @@ DEVIATIONS = [
                "grad() also fills the .grad of non-leaves that retain_grad() was called on",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (), (0.5,), True)),
+            leaves=leaves(("a", (), (0.5,), True)),
             steps=(Op("t1", "scale", ("a",), (("c", 2.0),)), RetainGrad("t1"),
                    Op("t2", "neg", ("t1",))),
             plan=(Grad(("t2",), ("a",), (None,)),),
@@ -254,7 +269,7 @@ DEVIATIONS = [
                "the kept max with squeeze(axis), which takes a single dim",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (1, 2), (0.5, -1.25), True)),
+            leaves=leaves(("a", (1, 2), (0.5, -1.25), True)),
             steps=(Op("t1", "logsumexp", ("a",), (("dim", (0, 1)), ("keepdim", False))),),
             plan=(Backward(("t1",), (None,)),),
         ),
@@ -267,7 +282,7 @@ DEVIATIONS = [
                "both; torch keeps them apart",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
+            leaves=leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
             steps=(Op("t1", "add", ("a", "b")), Op("t2", "add", ("a", "b")),
                    Op("t3", "scale", ("t2",), (("c", 2.0),)), Op("t4", "add", ("t1", "t3"))),
             plan=(Grad(("t4",), ("t1",), (None,)),),
@@ -280,7 +295,7 @@ DEVIATIONS = [
                "implicit gradient for any one-element tensor (shape (1,), (1, 1), ...)",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (1,), (0.5,), True)),
+            leaves=leaves(("a", (1,), (0.5,), True)),
             steps=(Op("t1", "exp", ("a",)), RetainGrad("t1")),
             plan=(Backward(("t1",), (None,)),),
         ),
@@ -293,10 +308,25 @@ DEVIATIONS = [
                "extended precision), above the float64 tolerance downstream",
         program=Program(
             dtype="float64",
-            leaves=_leaves(("a", (), (-43.99,), True)),
+            leaves=leaves(("a", (), (-43.99,), True)),
             steps=(Op("t1", "sin", ("a",)), RetainGrad("t1")),
             plan=(Backward(("t1",), (None,)),),
         ),
         applies=_large_sin_cos,
+    ),
+    Deviation(
+        id="tinygrad-aliased-grads-accumulate-into-each-other",
+        reason="backward stores the incoming gradient tensor itself as .grad (`t.grad = g`), "
+               "so tensors whose gradients are one expression (both operands of an add, the "
+               "root and the gradient weight) share it; the next backward's in-place "
+               "`t.grad.assign(t.grad + g)` into one of them changes the others (and the "
+               "gradient weight passed by the user)",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),
+            steps=(Op("t1", "add", ("a", "b")), RetainGrad("t1")),
+            plan=(Backward(("t1",), (-1.0,)), Backward(("t1",), (None,))),
+        ),
+        applies=_aliased_grads,
     ),
 ]

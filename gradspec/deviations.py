@@ -6,6 +6,7 @@ tests/test_deviations.py, which reports an entry as stale once it no longer fail
 predicate saying which mismatches it explains. A property test whose failure is explained
 records the deviation (Hypothesis `event`) instead of failing.
 """
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -42,3 +43,66 @@ def zeros_for_none(program, m):
     import numpy as np
     return (m.kind in ("grad", "returned") and m.expected is None and m.actual is not None
             and not np.any(np.asarray(m.actual)))
+
+
+# ----- what the predicates ask of the reference (shared by the deviation files) ------------
+@functools.lru_cache(maxsize=256)
+def reference_env(program):
+    """Every value of the program as the reference computes it (name -> reference tensor:
+    `.data`, `.requires_grad`); empty if the reference's forward raises."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import build
+    try:
+        return build(program, ReferenceAdapter()).env
+    except Exception:  # noqa: BLE001 - a forward error: nothing known, nothing explained
+        return {}
+
+
+def reference_shapes(program):
+    return {name: t.data.shape for name, t in reference_env(program).items()}
+
+
+@functools.lru_cache(maxsize=256)
+def reference_errors(program):
+    """The error kind (or None) of each plan action on the reference."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import run
+    return tuple(a.error for a in run(program, ReferenceAdapter()).actions)
+
+
+def reference_raised(program, action, kind):
+    errors = reference_errors(program)
+    return 0 <= action < len(errors) and errors[action] == kind
+
+
+def leaves(*specs):
+    """Leaves for a deviation's program: (name, shape, values, requires_grad) each."""
+    from gradspec.program import Leaf
+    return tuple(Leaf(n, s, v, rg) for n, s, v, rg in specs)
+
+
+# ----- predicates every functional engine (jax.vjp, autograd.make_vjp) shares -------------
+def _all_zero(values):
+    import numpy as np
+    return all(v is not None and not np.any(np.asarray(v)) for v in values)
+
+
+def no_error_for_root_without_grad(program, m):
+    """torch raised no_grad_fn; the functional engine ran, and its gradients there are zeros
+    (a pure function's root always has a gradient)."""
+    if m.kind == "error":
+        return m.expected == "no_grad_fn" and m.actual is None
+    if not reference_raised(program, m.action, "no_grad_fn"):
+        return False
+    if m.kind == "grad":
+        return zeros_for_none(program, m)
+    return m.kind == "returned" and m.expected == () and _all_zero(m.actual)
+
+
+def no_error_for_unused_input(program, m):
+    """torch raised unused_input (grad() without allow_unused); the functional engine
+    returned gradients (zeros) instead."""
+    if m.kind == "error":
+        return m.expected == "unused_input" and m.actual is None
+    return (m.kind == "returned" and m.expected == ()
+            and reference_raised(program, m.action, "unused_input"))

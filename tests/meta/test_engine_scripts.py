@@ -1,0 +1,68 @@
+"""The repro scripts of the other engines (JAX, MyGrad, tinygrad) reproduce what the suite saw.
+
+As tests/meta/test_repro_scripts.py does for torch: random programs (within what each adapter
+declares) are rendered with the adapter's `render_script`, executed in process, and the
+`label = [values]` lines they print are compared with the trace of the same program run
+through the interpreter on the same adapter: every `.grad` (JAX: every gradient of the vjp),
+every returned gradient, and which plan actions raised. The engine's answers, not the
+reference's, so stated deviations do not enter.
+"""
+import importlib
+
+import pytest
+from hypothesis import assume, given
+
+from gradspec.interpreter import run
+from strategies import programs
+
+from tests.meta.test_repro_scripts import FEATURES, _same, parse, quick, run_in_process
+
+ENGINES = {  # backend -> (its package, the adapter class)
+    "jax": ("jax", "adapters.jax_adapter:JaxAdapter"),
+    "mygrad": ("mygrad", "adapters.mygrad_adapter:MyGradAdapter"),
+    "tinygrad": ("tinygrad", "adapters.tinygrad_adapter:TinygradAdapter"),
+}
+
+
+def _adapter(backend):
+    package, target = ENGINES[backend]
+    pytest.importorskip(package)
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+@pytest.mark.parametrize("backend", sorted(ENGINES))
+def test_engine_script_reproduces_the_trace(backend):
+    adapter = _adapter(backend)
+
+    @quick(max_examples=12)
+    @given(programs(FEATURES, adapter))
+    def check(program):
+        script = adapter.render_script(program)
+        assume(script is not None)  # e.g. MyGrad and tinygrad scripts do not render layers
+        trace = run(program, adapter, strict=False)  # as the suites run a candidate
+        stdout, exc = run_in_process(script)
+        context = f"\n---- program ----\n{program.to_source()}\n---- script ----\n{script}" \
+                  f"\n---- output ----\n{stdout}"
+        if trace.forward_error:
+            assert exc is not None, f"trace: forward raised {trace.forward_error}" + context
+            return
+        assert exc is None, f"script raised {exc!r}" + context
+        plans = parse(stdout)["plans"]
+        assert len(plans) == len(trace.actions), context
+        for action, plan in zip(trace.actions, plans):
+            where = f"plan[{action.index}]"
+            assert (plan["error"] is None) == (action.error is None), \
+                f"{where}: trace error {action.error!r}, script error {plan['error']!r}" + context
+            if action.error:
+                break  # the state after a failed call is not compared (gradspec/compare.py)
+            printed = dict(plan["lines"])
+            if action.returned is not None:
+                _same(f"{where} returned", action.returned, printed.get("returned"),
+                      program.dtype)
+            for name, grad in list(action.grads.items()) + list(action.retained.items()):
+                label = f"{name}.grad"
+                assert label in printed, f"{where}: {label} not printed" + context
+                _same(f"{where} {label}", grad, printed[label], program.dtype)
+
+    check()
