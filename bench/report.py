@@ -12,12 +12,14 @@ def summary(result, target_rate, target_vs_baseline, target_parallel):
     out = {}
     if suites:
         programs = sum(r["programs"] for r in suites)
-        seconds = sum(r["seconds"] for r in suites)
+        seconds = sum(r["cpu_seconds"] for r in suites)
+        wall = sum(r["wall_seconds"] for r in suites)
         split = {k: sum(r["split_s"][k] for r in suites) for k in CATEGORIES}
         ref = sum(r["replay_s"]["reference"] for r in suites)
         back = sum(r["replay_s"]["backend"] for r in suites)
-        out["suites"] = {"programs": programs, "seconds": round(seconds, 3),
+        out["suites"] = {"programs": programs, "cpu_seconds": round(seconds, 3),
                          "programs_per_s": round(programs / seconds, 1),
+                         "programs_per_s_wall": round(programs / wall, 1),
                          "split_share": {k: round(v / seconds, 3) for k, v in split.items()},
                          "reference_over_backend": _ratio(ref, back)}
     target = next((r for r in result["workloads"] if r["kind"] == "target"), None)
@@ -54,15 +56,15 @@ def _ms(row, key):
 
 
 def table(result):
-    head = ("| workload | programs | ops/program | programs/s | generation | reference | "
+    head = ("| workload | programs | ops/program | programs/s | (wall) | generation | reference | "
             "backend | compare | other | reference ms | torch ms | torch floor ms | "
             "reference/torch |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in result["workloads"]:
         cells = [r["name"], str(r["programs"]), str(r.get("ops_per_program", "")),
-                 f"{r['programs_per_s']:.0f}"]
+                 f"{r['programs_per_s']:.0f}", f"{r['programs_per_s_wall']:.0f}"]
         if "split_s" in r:
-            cells += [_pct(r["split_s"][k], r["seconds"]) for k in CATEGORIES]
+            cells += [_pct(r["split_s"][k], r["cpu_seconds"]) for k in CATEGORIES]
             ms = r["replay_ms_per_program"]
             cells += [_ms(r, "reference"), _ms(r, "backend"), _ms(r, "torch_floor"),
                       f"{ms['reference'] / ms['backend']:.2f}" if ms["backend"] else ""]
@@ -73,8 +75,9 @@ def table(result):
     if "suites" in s:
         su = s["suites"]
         share = ", ".join(f"{k} {100 * v:.0f}%" for k, v in su["split_share"].items())
-        lines += ["", f"all suites: {su['programs']} programs in {su['seconds']:.2f} s = "
-                      f"{su['programs_per_s']:.0f} programs/s per core ({share}); "
+        lines += ["", f"all suites: {su['programs']} programs in {su['cpu_seconds']:.2f} s of CPU = "
+                      f"{su['programs_per_s']:.0f} programs/s per core (wall: "
+                      f"{su['programs_per_s_wall']:.0f}/s; {share}); "
                       f"reference/torch on the same programs {su['reference_over_backend']}"]
     for w in result.get("wall", ()):
         lines.append(f"whole test command {w['label']}: {w['seconds']:.1f} s "

@@ -78,30 +78,83 @@ def _close(a, e, rtol, atol):
     return True, ""
 
 
-def _value(where, expected, actual, dtype, out):
+def _none_differs(where, expected, actual, out):
+    """Handle a None on either side (a mismatch unless both are None); True if there was one."""
     if expected is None or actual is None:
         if (expected is None) != (actual is None):
             out.append(Mismatch(where, expected, actual,
                                 "None vs a tensor (None and zeros are different answers)"))
-        return
-    ok, detail = close(actual, expected, dtype)
-    if not ok:
-        out.append(Mismatch(where, expected, actual, detail))
+        return True
+    return False
 
 
-def _values(where, expected, actual, dtype, out):
+class _Exact:
+    """Compares each pair of values where it is met, with the detail a report needs."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def __call__(self, where, expected, actual, out):
+        if _none_differs(where, expected, actual, out):
+            return
+        ok, detail = close(actual, expected, self.dtype)
+        if not ok:
+            out.append(Mismatch(where, expected, actual, detail))
+
+
+class _Collect:
+    """Keeps each pair of values, to be compared all at once by `all_close`."""
+
+    def __init__(self):
+        self.pairs = []
+
+    def __call__(self, where, expected, actual, out):
+        if not _none_differs(where, expected, actual, out):
+            self.pairs.append((expected, actual))
+
+
+def all_close(pairs, dtype):
+    """Does every (expected, actual) pair pass `close`? One NumPy pass over all of them.
+
+    Element for element the same test as `_close` (each array's own scale, non-finite values
+    where the other has them); it says only whether all pass, not which or by how much."""
+    rtol, atol = TOLERANCES[dtype]
+    es, acts = [], []
+    for e, a in pairs:
+        e, a = np.asarray(e, dtype=np.float64), np.asarray(a, dtype=np.float64)
+        if e.shape != a.shape:
+            return False
+        if e.size:
+            es.append(e.ravel())
+            acts.append(a.ravel())
+    if not es:
+        return True
+    sizes = [e.size for e in es]
+    e, a = np.concatenate(es), np.concatenate(acts)
+    finite = np.isfinite(e)
+    if not np.array_equal(finite, np.isfinite(a)):
+        return False
+    magnitude = np.abs(e, where=finite, out=np.zeros_like(e))
+    starts = np.cumsum([0] + sizes[:-1])
+    scale = np.repeat(np.maximum(np.maximum.reduceat(magnitude, starts), 1.0), sizes)
+    with np.errstate(invalid="ignore"):
+        bad = finite & (np.abs(a - e) > atol * scale + rtol * magnitude)
+    return not bad.any()
+
+
+def _values(where, expected, actual, value, out):
     if len(expected) != len(actual):
         out.append(Mismatch(where, expected, actual,
                             f"{len(actual)} values, expected {len(expected)}"))
         return
     for k, (e, a) in enumerate(zip(expected, actual)):
         if isinstance(e, tuple) or isinstance(a, tuple):
-            _values(f"{where}[{k}]", e or (), a or (), dtype, out)
+            _values(f"{where}[{k}]", e or (), a or (), value, out)
         else:
-            _value(f"{where}[{k}]", e, a, dtype, out)
+            value(f"{where}[{k}]", e, a, out)
 
 
-def _hooks(where, expected, actual, dtype, out):
+def _hooks(where, expected, actual, value, out):
     """Per hooked tensor/module: the same calls, in the same order, with the same values."""
     def group(calls):
         g = {}
@@ -116,7 +169,7 @@ def _hooks(where, expected, actual, dtype, out):
             out.append(Mismatch(label, f"{len(e)} calls", f"{len(a)} calls", "call count"))
             continue
         for n, (ve, va) in enumerate(zip(e, a)):
-            _values(f"{label} call {n}", ve, va, dtype, out)
+            _values(f"{label} call {n}", ve, va, value, out)
 
 
 # Errors raised before the engine runs any node leave every `.grad` untouched. Any other error
@@ -134,9 +187,21 @@ def _tag(out, start, kind, name="", action=-1):
 
 
 def compare(program, expected, actual):
-    """All differences between the reference trace `expected` and the candidate's `actual`."""
+    """All differences between the reference trace `expected` and the candidate's `actual`.
+
+    A first walk only collects the pairs of values and compares them in one NumPy pass; where
+    anything differs, a second walk compares each value where it is met and says how."""
+    collect = _Collect()
+    out = _walk(program, expected, actual, collect, labels=False)
+    if out or not all_close(collect.pairs, program.dtype):
+        out = _walk(program, expected, actual, _Exact(program.dtype), labels=True)
+    return out
+
+
+def _walk(program, expected, actual, value, labels):
+    """Every comparison of the two traces, in report order; `value(where, e, a, out)` compares
+    one pair of values. Without `labels` the plan actions are not printed into `where`."""
     out = []
-    dtype = program.dtype
     if expected.forward_error or actual.forward_error:
         if expected.forward_error != actual.forward_error:
             out.append(Mismatch("forward", expected.forward_error, actual.forward_error,
@@ -144,7 +209,7 @@ def compare(program, expected, actual):
         return out
     for name, e in expected.forward.items():
         n = len(out)
-        _value(f"forward value {name}", e, actual.forward.get(name), dtype, out)
+        value(f"forward value {name}", e, actual.forward.get(name), out)
         _tag(out, n, "forward", name)
         if name in actual.requires_grad and \
                 expected.requires_grad[name] != actual.requires_grad[name]:
@@ -152,12 +217,12 @@ def compare(program, expected, actual):
                                 actual.requires_grad.get(name), "requires_grad differs",
                                 kind="requires_grad", name=name))
     n = len(out)
-    _hooks("forward", expected.forward_hooks, actual.forward_hooks, dtype, out)
+    _hooks("forward", expected.forward_hooks, actual.forward_hooks, value, out)
     _tag(out, n, "hook")
     unspecified = retained_unspecified = False  # set once a backward failed midway in both
     for ae, aa in zip(expected.actions, actual.actions):
-        step = f"after plan[{ae.index}] ({_short(program.plan[ae.index])})"
         i = ae.index
+        step = f"after plan[{i}] ({_short(program.plan[i])})" if labels else f"plan[{i}]"
         if ae.error != aa.error:
             out.append(Mismatch(step, ae.error, aa.error,
                                 "error kind differs" + (f": {aa.message}" if aa.message else ""),
@@ -170,24 +235,24 @@ def compare(program, expected, actual):
             continue
         if ae.returned is not None or aa.returned is not None:
             n = len(out)
-            _values(f"{step} returned grads", ae.returned or (), aa.returned or (), dtype, out)
+            _values(f"{step} returned grads", ae.returned or (), aa.returned or (), value, out)
             _tag(out, n, "returned", action=i)
         for name in ae.grads:
             n = len(out)
-            _value(f"{step} {name}.grad", ae.grads[name], aa.grads.get(name), dtype, out)
+            value(f"{step} {name}.grad", ae.grads[name], aa.grads.get(name), out)
             _tag(out, n, "grad", name, i)
         for name in () if retained_unspecified else ae.retained:
             n = len(out)
-            _value(f"{step} {name}.grad (retained)", ae.retained[name], aa.retained.get(name),
-                   dtype, out)
+            value(f"{step} {name}.grad (retained)", ae.retained[name], aa.retained.get(name),
+                  out)
             _tag(out, n, "retained", name, i)
         for name in () if retained_unspecified else ae.nonleaf:
             n = len(out)
-            _value(f"{step} {name}.grad (a non-leaf without retain_grad)", ae.nonleaf[name],
-                   aa.nonleaf.get(name), dtype, out)
+            value(f"{step} {name}.grad (a non-leaf without retain_grad)", ae.nonleaf[name],
+                  aa.nonleaf.get(name), out)
             _tag(out, n, "nonleaf_grad", name, i)
         n = len(out)
-        _hooks(step, ae.hooks, aa.hooks, dtype, out)
+        _hooks(step, ae.hooks, aa.hooks, value, out)
         _tag(out, n, "hook", action=i)
     return out
 

@@ -6,6 +6,8 @@ positive, a binary op only on broadcastable shapes). Structure is drawn before v
 possible and choices shrink towards the first option, so counterexamples shrink to short
 chains of simple ops.
 """
+from functools import lru_cache
+
 import numpy as np
 
 from adapters.reference_adapter import ReferenceAdapter
@@ -13,6 +15,7 @@ from gradspec import program as P
 from gradspec.interpreter import Session
 
 from .choices import choices
+from .op_args import ORDER
 from .values import SEED_MAX, expand
 
 _REFERENCE = ReferenceAdapter()
@@ -26,6 +29,7 @@ class Builder:
         self.session = Session(_REFERENCE, self.dtype)
         self.leaves, self.layers, self.functions, self.steps = [], [], [], []
         self.values = []  # names of all float tensor values, in creation order
+        self.ordered_ops = _ordered(config.ops)  # the config's ops in the order they shrink to
         self.counter = 0
 
     # ----- drawing helpers (all shrink towards the first / "off" choice) --------------------
@@ -149,6 +153,11 @@ class Builder:
         return P.Program(dtype=self.dtype, leaves=tuple(self.leaves), steps=tuple(self.steps),
                          plan=tuple(plan), layers=tuple(self.layers),
                          functions=tuple(self.functions))
+
+
+@lru_cache(maxsize=None)
+def _ordered(ops):
+    return tuple(op for op in ORDER if op in ops)
 
 
 def _broadcastable(a, b):

@@ -20,26 +20,25 @@ ORDER = ("add", "mul", "sub", "neg", "sum", "exp", "tanh", "sigmoid", "sin", "co
          "stack", "where", "mse_loss", "cross_entropy")
 
 
-def unary_ok(op, v):
-    """Is array `v` inside the smooth domain of unary `op`?"""
+DOMAIN_OPS = ("log", "sqrt", "reciprocal", "relu", "abs", "exp")
+
+
+def domains(v):
+    """{op: is array `v` inside the smooth domain of unary op} for the ops with a domain,
+    from one pass over `v`."""
     if v.size == 0:
-        return False
-    if op in ("log", "sqrt"):
-        return v.min() > POSITIVE
-    if op == "reciprocal":
-        return np.abs(v).min() > 0.1
-    if op in ("relu", "abs"):
-        return np.abs(v).min() > KINK
-    if op == "exp":
-        return v.max() < 5
-    return True
+        return dict.fromkeys(DOMAIN_OPS, False)
+    lo, hi, small = float(v.min()), float(v.max()), float(np.abs(v).min())
+    return {"log": lo > POSITIVE, "sqrt": lo > POSITIVE, "reciprocal": small > 0.1,
+            "relu": small > KINK, "abs": small > KINK, "exp": hi < 5}
 
 
-def applicable(op, v):
-    """Can value `v` be the first operand of `op` (shape-wise and domain-wise)?"""
+def applicable(op, v, domain=None):
+    """Can value `v` be the first operand of `op` (shape-wise and domain-wise)? `domain` is
+    `domains(v)` when the caller has it."""
     nd = v.ndim
-    if op in ("log", "sqrt", "reciprocal", "relu", "abs", "exp"):
-        return unary_ok(op, v)
+    if op in DOMAIN_OPS:
+        return (domain or domains(v))[op]
     if op in ("max", "softmax", "log_softmax", "getitem", "index", "cat", "matmul", "linear"):
         return nd >= 1
     if op in ("transpose", "permute"):
@@ -49,6 +48,12 @@ def applicable(op, v):
     if op == "cross_entropy":
         return nd in (1, 2) and v.shape[-1] >= 2
     return True
+
+
+def applicable_ops(ops, v):
+    """The ops of `ops` (kept in order) that value `v` can be the first operand of."""
+    domain = domains(v)
+    return [op for op in ops if applicable(op, v, domain)]
 
 
 def _dims(b, nd):

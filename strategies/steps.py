@@ -3,7 +3,7 @@ import numpy as np
 
 from gradspec import program as P
 
-from .op_args import ORDER, applicable, draw_op_args, output_ok
+from .op_args import applicable, applicable_ops, draw_op_args, output_ok
 from .values import expand
 
 LAYER_KINDS = ("linear", "rnn_cell", "lstm_cell")
@@ -27,7 +27,7 @@ def op_step(b, force=None):
             if _apply_op(b, force, x):
                 return force
         return False
-    ops = [op for op in ORDER if op in b.cfg.ops and applicable(op, v)]
+    ops = applicable_ops(b.ordered_ops, v)
     if not ops:
         return False
     op = b.pick(ops)

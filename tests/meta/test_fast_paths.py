@@ -1,0 +1,64 @@
+"""The fast paths decide exactly as the plain ones: the bulk comparison as value-by-value
+`close`, and the builder's choices as the public strategies (valid programs either way)."""
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from adapters.reference_adapter import ReferenceAdapter
+from gradspec.compare import TOLERANCES, all_close, close
+from gradspec.interpreter import run
+from strategies import Config, choices, programs
+
+QUICK = settings(max_examples=300, derandomize=True, database=None, deadline=None,
+                 suppress_health_check=list(HealthCheck))
+
+ELEMENTS = st.one_of(st.floats(-1e3, 1e3), st.sampled_from([0.0, np.inf, -np.inf, np.nan]))
+
+
+@st.composite
+def pairs(draw):
+    """(expected, actual) arrays: equal, off by about the tolerance (relative to the element or
+    to the array's largest), one element changed (to a non-finite value too), or anything."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
+        e = draw(hnp.arrays(np.float64, shape, elements=ELEMENTS))
+        how = draw(st.sampled_from(["same", "near", "one", "other", "shape"]))
+        a = e.copy()
+        if how == "near":
+            scale = max(1.0, float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)))
+            c = draw(st.sampled_from([0.0, 0.5, 1.5, 3.0]))
+            a = e * (1 + c * draw(st.sampled_from([1e-8, 2e-3]))) + c * 1e-9 * scale
+            a = a + draw(st.sampled_from([0.0, 1e-4])) * scale
+        elif how == "one" and e.size:
+            a.flat[draw(st.integers(0, e.size - 1))] = draw(ELEMENTS)
+        elif how == "other":
+            a = draw(hnp.arrays(np.float64, shape, elements=ELEMENTS))
+        elif how == "shape":
+            a = np.zeros(shape + (1,))
+        out.append((e, a))
+    return out
+
+
+@QUICK
+@given(pairs=pairs(), dtype=st.sampled_from(sorted(TOLERANCES)))
+def test_bulk_comparison_agrees_with_value_by_value(pairs, dtype):
+    with np.errstate(all="ignore"):
+        expected = all(close(a, e, dtype)[0] for e, a in pairs)
+        assert all_close(pairs, dtype) == expected
+
+
+def test_the_public_choices_build_valid_programs_too(monkeypatch):
+    import strategies.builder
+    monkeypatch.setattr(strategies.builder, "choices", choices.public_choices)
+    reference = ReferenceAdapter()
+    seen = []
+
+    @settings(QUICK, max_examples=30)
+    @given(program=programs(Config(layers=0.2, functions=0.2, max_actions=2), reference))
+    def runs(program):
+        trace = run(program, reference)
+        assert trace.forward_error is None
+        seen.append(len(program.steps))
+    runs()
+    assert max(seen) >= 3
