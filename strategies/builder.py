@@ -85,6 +85,29 @@ class Builder:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
+    # ----- a step drawn, then left out -------------------------------------------------------
+    def checkpoint(self):
+        """Where the program stands now, for `rollback`."""
+        s = self.session
+        return (len(self.leaves), len(self.layers), len(self.functions), len(self.steps),
+                len(self.values), set(s.env), len(s.retained))
+
+    def rollback(self, mark):
+        """Leave out everything drawn since `checkpoint` returned `mark`: its steps, leaves,
+        layers and Functions, and the values they made. (Hooks a left-out step registered on
+        the builder's own reference tensors stay there: it never runs a backward.)"""
+        n_leaves, n_layers, n_functions, n_steps, n_values, names, n_retained = mark
+        s = self.session
+        for name in [n for n in s.env if n not in names]:
+            del s.env[name]
+            s.leaves.pop(name, None)
+        for layer in self.layers[n_layers:]:
+            del s.modules[layer.name]
+        for spec in self.functions[n_functions:]:
+            del s.fns[spec.name]
+        del self.leaves[n_leaves:], self.layers[n_layers:], self.functions[n_functions:]
+        del self.steps[n_steps:], self.values[n_values:], s.retained[n_retained:]
+
     # ----- values ------------------------------------------------------------------------
     def value(self, name):
         return self.session.env[name].data

@@ -4,6 +4,8 @@
 operands it draws or creates), or None when `x` cannot take that op. Domains are enforced by
 construction on the actual values (the builder knows them): no filtering, no `assume`.
 """
+from functools import lru_cache
+
 import numpy as np
 
 # Margins: a kink or tie closer than this to a value is avoided. 1e-3 is far beyond float32
@@ -36,24 +38,34 @@ def domains(v):
 def applicable(op, v, domain=None):
     """Can value `v` be the first operand of `op` (shape-wise and domain-wise)? `domain` is
     `domains(v)` when the caller has it."""
-    nd = v.ndim
     if op in DOMAIN_OPS:
         return (domain or domains(v))[op]
+    return _shape_ok(op, v.shape)
+
+
+def _shape_ok(op, shape):
+    nd = len(shape)
     if op in ("max", "softmax", "log_softmax", "getitem", "index", "cat", "matmul", "linear"):
         return nd >= 1
     if op in ("transpose", "permute"):
         return nd >= 2
     if op == "squeeze":
-        return 1 in v.shape
+        return 1 in shape
     if op == "cross_entropy":
-        return nd in (1, 2) and v.shape[-1] >= 2
+        return nd in (1, 2) and shape[-1] >= 2
     return True
 
 
 def applicable_ops(ops, v):
-    """The ops of `ops` (kept in order) that value `v` can be the first operand of."""
+    """The ops of `ops` (a tuple, kept in order) that value `v` can be the first operand of."""
     domain = domains(v)
-    return [op for op in ops if applicable(op, v, domain)]
+    return _applicable_ops(ops, v.shape, tuple(domain[op] for op in DOMAIN_OPS))
+
+
+@lru_cache(maxsize=4096)
+def _applicable_ops(ops, shape, domain):
+    ok = dict(zip(DOMAIN_OPS, domain))
+    return tuple(op for op in ops if (ok[op] if op in ok else _shape_ok(op, shape)))
 
 
 def _dims(b, nd):

@@ -34,13 +34,23 @@ def _programs(draw, cfg):
         if i == focus_at:
             op_step(b, force=cfg.focus_op)
             continue
+        # Every other step can be left out by one choice (drawn in full, then dropped), so
+        # that the shrinker removes any step, not only the last ones: a step takes more
+        # choices than it deletes at once, and deleting some of them reinterprets the rest.
+        keep = b.chance(KEEP)
+        mark = b.checkpoint()
         for field, step in STEP_KINDS:
             if b.chance(getattr(cfg, field)) and step(b):
                 break
         else:
             op_step(b)
+        if not keep:
+            b.rollback(mark)
     plan = draw_plan(b)
     return b.program(plan)
+
+
+KEEP = 0.995  # a step is kept; shrinks to "left out"
 
 
 # ----- the backward plan ------------------------------------------------------------------
@@ -63,13 +73,12 @@ def draw_plan(b):
     cfg = b.cfg
     roots = _roots(b)
     if not roots and not cfg.errors:
-        # Everything was detached or computed under no_grad: a backward would raise
-        # no_grad_fn, an error only the errors suite asks for. The first leaf requires grad.
+        # No step, or everything was detached or computed under no_grad: a backward would
+        # raise no_grad_fn, an error only the errors suite asks for. The first leaf requires
+        # grad: a root is computed from it with an op the backend has.
         first = b.leaves[0].name
         out = b.fresh("t")
-        nd = b.value(first).ndim
-        b.add_step(P.Op(out, "sum", (first,), (("dim", tuple(range(nd))), ("keepdim", False)))
-                   if nd else P.Op(out, "neg", (first,)), (out,))
+        b.add_step(_root_step(b, out, first), (out,))
         roots = [out]
     if cfg.focus_op:
         # A focus op whose result does not reach the roots is dead code, whose backward never
@@ -105,6 +114,16 @@ def _action(b, roots, first):
     if b.chance(b.cfg.functional_grad):
         return _grad_action(b, roots)
     return _backward_action(b, roots)
+
+
+def _root_step(b, out, name):
+    """`out` = the sum of value `name` (its negation if 0-d), or `name + name`."""
+    nd = b.value(name).ndim
+    if nd and "sum" in b.cfg.ops:
+        return P.Op(out, "sum", (name,), (("dim", tuple(range(nd))), ("keepdim", False)))
+    if "neg" in b.cfg.ops or "add" not in b.cfg.ops:
+        return P.Op(out, "neg", (name,))
+    return P.Op(out, "add", (name, name))
 
 
 def _pick_roots(b, roots):
