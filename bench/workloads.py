@@ -90,8 +90,9 @@ ARITY = {"add": 2, "sub": 2, "mul": 2}
 
 @st.composite
 def straightforward_programs(draw):
-    """1-3 leaves of one shape with `arrays`, then 1-10 elementwise ops on earlier values."""
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+    """1-3 leaves of one shape with `arrays` (`array_shapes()` as it comes: 1-3 dims of 1-6),
+    then 1-10 elementwise ops on earlier values."""
+    shape = draw(hnp.array_shapes())
     leaves = [draw(hnp.arrays(np.float64, shape, elements=st.floats(-2, 2)))
               for _ in range(draw(st.integers(1, 3)))]
     ops, n_values = [], len(leaves)
