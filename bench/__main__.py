@@ -14,6 +14,7 @@ whole test command's wall time serial and with `-n 2`. Prints a table and writes
     python -m bench --json reports/bench.json --repeats 5
 """
 import argparse
+import gc
 import json
 import os
 import pathlib
@@ -34,7 +35,8 @@ def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     p.add_argument("--backend", default="torch", help="the candidate (default torch)")
     p.add_argument("--repeats", type=int, default=3,
-                   help="runs of each workload; the median is reported (default 3)")
+                   help="timed runs of each workload, after an untimed one; the median is "
+                        "reported (default 3)")
     p.add_argument("--replays", type=int, default=3,
                    help="replays of each program for the floor and the ratio (fastest kept)")
     p.add_argument("--only", default="", help="comma-separated substrings of workload names")
@@ -54,8 +56,10 @@ def _ops(program):
 def measure(workload, repeats, replays, reference, candidate, torch_adapter):
     from .instrument import cpu_time, instrumented
     from .replay import replay
+    workload.run()  # untimed: first calls, caches, Hypothesis's per-test set-up
     samples = []
     for _ in range(repeats):
+        gc.collect()  # each run starts from the same heap (garbage of the last is not its cost)
         with instrumented() as clock:
             wall, cpu = time.perf_counter(), cpu_time()
             counted = workload.run()
@@ -138,8 +142,6 @@ def main(argv=None):
     if args.only:
         keys = [k.strip() for k in args.only.split(",") if k.strip()]
         todo = [w for w in todo if any(k in w.name for k in keys)]
-    print("warming up (imports and first calls) ...", flush=True)
-    W.target_workload().run()
     for w in todo:
         print(f"  {w.name} ...", end="", flush=True)
         row = measure(w, args.repeats, args.replays, reference, candidate, torch_adapter)

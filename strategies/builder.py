@@ -184,8 +184,5 @@ def _ordered(ops):
 
 
 def _broadcastable(a, b):
-    try:
-        np.broadcast_shapes(a, b)
-        return True
-    except ValueError:
-        return False
+    """Do shapes `a` and `b` broadcast together (NumPy's rule, without building the result)?"""
+    return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(a), reversed(b)))
