@@ -30,6 +30,8 @@ CAPABILITIES = {
     "materialize_grads": "custom Functions can receive None for unused outputs "
                          "(set_materialize_grads(False))",
     "non_differentiable": "custom Functions can mark outputs non-differentiable",
+    "multi_output": "ops with several outputs (max/min along a dim and sort/topk with their "
+                    "indices; split, chunk, unbind), as declared in `ops`",
 }
 
 # Engines without `stateful_grad` are *functional* (JAX, HIPS autograd): the interpreter asks

@@ -7,7 +7,7 @@ is then the exact answer the candidate's float32 arithmetic approximates.
 import numpy as np
 
 import reference as R
-from gradspec.vocabulary import ALL_OPS, to_index
+from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, to_index
 from reference import ops as O
 
 from .torch_like import TorchLikeAdapter
@@ -35,8 +35,10 @@ REFERENCE_OPS = {
     "stack": lambda *xs, dim: O.stack(xs, dim),
     "where": lambda a, b, condition: O.where(np.array(condition, dtype=bool), a, b),
     "cross_entropy": lambda x, target: O.cross_entropy(x, np.array(target)),
+    **{name: getattr(O, name) for name in MULTI_OUTPUT},
 }
-assert set(REFERENCE_OPS) == ALL_OPS, set(ALL_OPS) ^ set(REFERENCE_OPS)
+assert set(REFERENCE_OPS) == ALL_OPS | set(MULTI_OUTPUT), \
+    set(ALL_OPS) ^ set(REFERENCE_OPS) ^ set(MULTI_OUTPUT)
 
 LAYERS = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}
 
@@ -49,6 +51,7 @@ class ReferenceAdapter(TorchLikeAdapter):
         "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
         "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
         "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
+        "multi_output",
     })
     ops = frozenset(REFERENCE_OPS)
 

@@ -38,6 +38,7 @@ class TorchAdapter(TorchLikeAdapter):
         "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
         "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
         "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
+        "multi_output",
     })
     ops = frozenset(TORCH_TEMPLATES)
 

@@ -50,4 +50,12 @@ TORCH_TEMPLATES = {
     "where": _where,
     "mse_loss": "torch.nn.functional.mse_loss({0}, {1})",
     "cross_entropy": _cross_entropy,
+    # several outputs (MultiOp steps unpack them)
+    "max_dim": "torch.max({0}, dim={dim}, keepdim={keepdim})",
+    "min_dim": "torch.min({0}, dim={dim}, keepdim={keepdim})",
+    "sort": "torch.sort({0}, dim={dim}, descending={descending})",
+    "topk": "torch.topk({0}, {k}, dim={dim}, largest={largest})",
+    "split": "torch.split({0}, {split_size}, dim={dim})",
+    "chunk": "torch.chunk({0}, {chunks}, dim={dim})",
+    "unbind": "torch.unbind({0}, dim={dim})",
 }

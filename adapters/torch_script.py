@@ -114,6 +114,9 @@ def render(program, adapter):
                 out += ["with torch.no_grad():", f"    {step.out} = {code}"]
             else:
                 out.append(f"{step.out} = {code}")
+        elif isinstance(step, P.MultiOp):
+            code = ops.source(step.op, list(step.args), step.kw)
+            out.append(f"{', '.join(step.outs)}, = {code}")
         elif isinstance(step, P.Call):
             layer = program.layer(step.layer)
             a = list(step.args)

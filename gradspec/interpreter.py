@@ -140,6 +140,12 @@ def _step(step, adapter, env, modules, fns, retained, hook_log):
                 env[step.out] = adapter.op(step.op, *args, **params)
         else:
             env[step.out] = adapter.op(step.op, *args, **params)
+    elif isinstance(step, P.MultiOp):
+        outs = tuple(adapter.op(step.op, *[env[a] for a in step.args], **step.kw))
+        if len(outs) != len(step.outs):
+            raise TypeError(f"{step.op} returned {len(outs)} tensors, the step names "
+                            f"{len(step.outs)}")
+        env.update(zip(step.outs, outs))
     elif isinstance(step, P.Call):
         args = [None if a is None else env[a] for a in step.args]
         module, layer = modules[step.layer]

@@ -52,6 +52,21 @@ class Op:
 
 
 @dataclass(frozen=True)
+class MultiOp:
+    """`outs = op(*args, **params)` for an op with several outputs (vocabulary.MULTI_OUTPUT):
+    `max_dim`, `min_dim`, `sort`, `topk` give (values, indices); `split`, `chunk`, `unbind`
+    give the pieces."""
+    outs: tuple
+    op: str
+    args: tuple
+    params: tuple = ()
+
+    @property
+    def kw(self):
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
 class Call:
     """`outs = layer(*args)`; for lstm_cell args are (x, h, c), h and c possibly None."""
     outs: tuple
@@ -183,10 +198,11 @@ class Program:
 
     def requirements(self):
         """(op names, capabilities) a backend needs to run this program."""
-        ops = {s.op for s in self.steps if isinstance(s, Op)}
+        ops = {s.op for s in self.steps if isinstance(s, (Op, MultiOp))}
         caps = {self.dtype}
         kinds = {Call: "layers", CallFunction: "custom_function", Detach: "detach",
-                 RetainGrad: "retain_grad", TensorHook: "tensor_hooks", ModuleHook: "module_hooks"}
+                 RetainGrad: "retain_grad", TensorHook: "tensor_hooks", ModuleHook: "module_hooks",
+                 MultiOp: "multi_output"}
         caps.update(cap for step in self.steps for cls, cap in kinds.items()
                     if isinstance(step, cls))
         caps.update("no_grad" for s in self.steps if isinstance(s, Op) and s.no_grad)

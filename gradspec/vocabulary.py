@@ -21,6 +21,23 @@ PIECEWISE_CONSTANT = ("sign", "round")  # used inside custom Function forwards
 ALL_OPS = frozenset(UNARY + UNARY_PARAM + BINARY + REDUCTIONS + SOFTMAX + SHAPE + JOIN + OTHER
                     + PIECEWISE_CONSTANT)
 
+# Ops with several outputs (a `MultiOp` step names each): values and int64 indices (the second
+# output, which never carries a gradient), or the pieces of a tensor along a dim.
+INDEXED = ("max_dim", "min_dim", "sort", "topk")  # dim=; keepdim= / descending= / k=, largest=
+PIECES = ("split", "chunk", "unbind")  # split_size= / chunks=, dim=
+MULTI_OUTPUT = INDEXED + PIECES
+
+
+def n_outputs(op, shape, params):
+    """How many tensors multi-output `op` returns on an input of `shape` (as torch counts)."""
+    if op in INDEXED:
+        return 2
+    size = shape[params["dim"]]
+    if op == "unbind":
+        return size
+    piece = params["split_size"] if op == "split" else -(-size // params["chunks"])
+    return -(-size // piece)
+
 
 def to_index(index):
     """A basic index as stored in params -> the Python index object."""

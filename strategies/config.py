@@ -6,7 +6,7 @@ backend cannot express.
 """
 from dataclasses import dataclass, field, replace
 
-from gradspec.vocabulary import ALL_OPS, PIECEWISE_CONSTANT
+from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Config:
     retain_grad: float = 0.0
     detach: float = 0.0
     no_grad: float = 0.0
+    multi_output: float = 0.0  # a step of an op with several outputs (from `multi_ops`)
+    multi_ops: frozenset = frozenset(MULTI_OUTPUT)
     # The plan.
     max_actions: int = 1
     # The chance a root keeps its non-scalar shape and gets gradient weights: an implicit
@@ -46,6 +48,7 @@ def capability_config(config, adapter):
     caps = adapter.capabilities
     c = config.but(
         ops=frozenset(config.ops) & frozenset(adapter.ops),
+        multi_ops=frozenset(config.multi_ops) & frozenset(adapter.ops),
         dtypes=tuple(d for d in config.dtypes if d in caps),
         caps=frozenset(caps),
     )
@@ -53,7 +56,8 @@ def capability_config(config, adapter):
              "module_hooks": "module_hooks", "retain_grad": "retain_grad", "detach": "detach",
              "no_grad": "no_grad", "multi_root": "multi_root", "retain_graph": "retain_graph",
              "zero_grad": "zero_grad", "functional_grad": "functional_grad",
-             "errors": "error_kinds", "weights": "nonscalar_backward"}
+             "errors": "error_kinds", "weights": "nonscalar_backward",
+             "multi_output": "multi_output"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0

@@ -10,12 +10,13 @@ from gradspec import program as P
 from .builder import Builder
 from .config import capability_config
 from .steps import (detach_step, function_step, hook_step, layer_step, module_hook_step,
-                    op_step, retain_step)
+                    multi_op_step, op_step, retain_step)
 from .values import expand, nested
 
 STEP_KINDS = (  # (config field, step function), tried in this order after plain ops
     ("layers", layer_step), ("functions", function_step), ("tensor_hooks", hook_step),
     ("module_hooks", module_hook_step), ("retain_grad", retain_step), ("detach", detach_step),
+    ("multi_output", multi_op_step),
 )
 
 
@@ -64,7 +65,7 @@ def _downstream(b, op):
     down = set()
     for s in b.steps:
         outs = (s.out,) if isinstance(s, P.Op) else getattr(s, "outs", ())
-        if (isinstance(s, P.Op) and s.op == op) or down & set(getattr(s, "args", ())):
+        if getattr(s, "op", None) == op or down & set(getattr(s, "args", ())):
             down.update(outs)
     return down
 

@@ -2,8 +2,9 @@
 import numpy as np
 
 from gradspec import program as P
+from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, n_outputs
 
-from .op_args import applicable, applicable_ops, draw_op_args, output_ok
+from .op_args import KINK, applicable, applicable_ops, draw_op_args, output_ok
 from .values import expand
 
 LAYER_KINDS = ("linear", "rnn_cell", "lstm_cell")
@@ -11,6 +12,8 @@ VIEW_OPS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze",
 
 
 def op_step(b, force=None):
+    if force in MULTI_OUTPUT:
+        return multi_op_step(b, force)
     x = b.pick_recent(b.values)
     v = b.value(x)
     if force:
@@ -71,6 +74,59 @@ def _fit_input(b, op, min_rank=0):
     if op == "exp":
         return b.new_leaf(b.draw_shape(min_rank=min_rank), scale=0.5)
     return b.new_leaf(b.draw_shape(min_rank=max(1, min_rank)))
+
+
+# ----- ops with several outputs: values and indices, or pieces ---------------------------
+def multi_op_step(b, force=None):
+    """An op of `multi_ops` (or `force`) on a value of rank >= 1. Its float outputs become
+    values later steps may use (or leave unused: they send zeros back); indices never do."""
+    ops = [force] if force else [op for op in MULTI_OUTPUT if op in b.cfg.multi_ops]
+    if not ops:
+        return False
+    op = b.pick(ops)
+    ranked = [n for n in b.values if b.value(n).ndim]
+    for attempt in range(FORCE_ATTEMPTS if force else 1):
+        if ranked and not attempt and b.chance(0.7):
+            x = b.pick_recent(ranked)
+        else:
+            x = b.new_leaf(b.draw_shape(min_rank=1))
+        params = _multi_params(b, op, b.value(x))
+        if params is not None:
+            break
+    else:
+        return False
+    shape = b.value(x).shape
+    outs = tuple(b.fresh("i" if op in INDEXED and k == 1 else "t")
+                 for k in range(n_outputs(op, shape, params)))
+    floats = outs[:1] if op in INDEXED else outs
+    b.session.step(P.MultiOp(outs, op, (x,), tuple(sorted(params.items()))))
+    if not all(output_ok(b.value(o)) for o in floats):
+        for o in outs:
+            del b.session.env[o]
+        return False
+    b.steps.append(P.MultiOp(outs, op, (x,), tuple(sorted(params.items()))))
+    b.values.extend(floats)
+    return True
+
+
+def _multi_params(b, op, v):
+    """The params of multi-output `op` on array `v`, or None where it would meet a tie."""
+    nd = v.ndim
+    dim = b.integer(-nd, nd - 1)
+    size = v.shape[dim]
+    if op in INDEXED and size > 1 and np.diff(np.sort(v, axis=dim), axis=dim).min() <= KINK:
+        return None  # values and indices at a tie differ between engines legitimately
+    if op in ("max_dim", "min_dim"):
+        return {"dim": dim, "keepdim": b.chance(0.5)}
+    if op == "sort":
+        return {"dim": dim, "descending": b.chance(0.5)}
+    if op == "topk":
+        return {"dim": dim, "k": b.integer(1, size), "largest": not b.chance(0.3)}
+    if op == "split":
+        return {"dim": dim, "split_size": b.integer(1, size)}
+    if op == "chunk":
+        return {"dim": dim, "chunks": b.integer(1, size + 1)}
+    return {"dim": dim}  # unbind
 
 
 # ----- layers: applied several times, to their own output too -----------------------------

@@ -8,6 +8,8 @@ from .elementwise import (abs, add, add_scalar, clone, cos, div, exp, log, maxim
                           scale, sigmoid, sign, sin, sqrt, sub, tanh, where)
 from .linalg import linear, matmul
 from .losses import cross_entropy, mse_loss, nll_loss
+from .multi import (chunk, gather, max_dim, min_dim, scatter_zeros, sort, split, topk,
+                    unbind)
 from .reduction import log_softmax, logsumexp, max, mean, softmax, sum
 from .shape import (cat, expand, getitem, getitem_backward, index, index_add_zeros, permute,
                     reshape, squeeze, stack, sum_to, transpose, unsqueeze)
@@ -19,5 +21,6 @@ __all__ = [
     "cross_entropy", "mse_loss", "nll_loss", "log_softmax", "logsumexp", "max", "mean",
     "softmax", "sum", "cat", "expand", "getitem", "getitem_backward", "index",
     "index_add_zeros", "permute", "reshape", "squeeze", "stack", "sum_to", "transpose",
-    "unsqueeze",
+    "unsqueeze", "chunk", "gather", "max_dim", "min_dim", "scatter_zeros", "sort", "split",
+    "topk", "unbind",
 ]

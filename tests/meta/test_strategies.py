@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from adapters.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import run
-from gradspec.vocabulary import ALL_OPS, PIECEWISE_CONSTANT
+from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
 from strategies import Config, programs
 from strategies.op_args import MAX_ABS
 
@@ -14,11 +14,12 @@ REFERENCE = ReferenceAdapter()
 OPS = sorted(ALL_OPS - set(PIECEWISE_CONSTANT))
 
 EVERYTHING = Config(layers=0.3, functions=0.3, tensor_hooks=0.2, module_hooks=0.5,
-                    retain_grad=0.2, detach=0.1, no_grad=0.1, max_actions=3, retain_graph=0.5,
+                    retain_grad=0.2, detach=0.1, no_grad=0.1, multi_output=0.1, max_actions=3,
+                    retain_graph=0.5,
                     zero_grad=0.3, functional_grad=0.3, multi_root=0.3, errors=0.2)
 # Nothing that may legitimately raise: one action, no functional grad, no deliberate errors.
 NO_ERRORS = Config(layers=0.3, functions=0.3, tensor_hooks=0.2, module_hooks=0.5,
-                   retain_grad=0.2, detach=0.1, no_grad=0.1, multi_root=0.3)
+                   retain_grad=0.2, detach=0.1, no_grad=0.1, multi_output=0.1, multi_root=0.3)
 CONFIGS = {"default": Config(), "everything": EVERYTHING, "no-errors": NO_ERRORS,
            "broadcast": Config(broadcast=0.9, max_steps=10)}
 
@@ -55,14 +56,14 @@ def test_programs_run_on_the_reference_and_stay_in_domain(name):
     runs()
 
 
-@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("op", OPS + list(MULTI_OUTPUT))
 def test_the_focus_op_always_appears(op):
     seen_params = set()
 
     @quick(max_examples=12)
     @given(program=programs(Config(focus_op=op, max_steps=4), REFERENCE))
     def uses_it(program):
-        steps = [s for s in program.steps if isinstance(s, P.Op) and s.op == op]
+        steps = [s for s in program.steps if isinstance(s, (P.Op, P.MultiOp)) and s.op == op]
         assert steps, f"focus op {op!r} missing from\n{program}"
         seen_params.update(s.params for s in steps)
     uses_it()

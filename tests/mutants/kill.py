@@ -71,6 +71,9 @@ def compact(program):
         if isinstance(s, P.Op):
             parts.append(f"{s.out}={s.op}({','.join(s.args)}{_fmt_params(s.params)})"
                          + (" [no_grad]" if s.no_grad else ""))
+        elif isinstance(s, P.MultiOp):
+            parts.append(f"{','.join(s.outs)}={s.op}({','.join(s.args)}"
+                         f"{_fmt_params(s.params)})")
         elif isinstance(s, P.Call):
             parts.append(f"{','.join(s.outs)}={s.layer}({','.join(str(a) for a in s.args)})")
         elif isinstance(s, P.CallFunction):

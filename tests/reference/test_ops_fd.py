@@ -206,6 +206,40 @@ def test_max_along_dim(data, shape, keepdim):
     check(data, lambda x: ops.max(x, dim, keepdim), distinct(data, shape))
 
 
+MULTI = {  # name: (params drawn for a dim of `size`, the op)
+    "max_dim": (lambda data, size: {"keepdim": data.draw(st.booleans())}, ops.max_dim),
+    "min_dim": (lambda data, size: {"keepdim": data.draw(st.booleans())}, ops.min_dim),
+    "sort": (lambda data, size: {"descending": data.draw(st.booleans())}, ops.sort),
+    "topk": (lambda data, size: {"k": data.draw(st.integers(1, size)),
+                                 "largest": data.draw(st.booleans())}, ops.topk),
+    "split": (lambda data, size: {"split_size": data.draw(st.integers(1, size))}, ops.split),
+    "chunk": (lambda data, size: {"chunks": data.draw(st.integers(1, size + 1))}, ops.chunk),
+    "unbind": (lambda data, size: {}, ops.unbind),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MULTI))
+@SETTINGS
+@given(data=st.data(), shape=NONSCALAR)
+def test_multi_output(name, data, shape):
+    """Ops with several outputs, some of them unused: the used ones' gradients (flattened and
+    joined, so one cotangent weights them all) match FD; unused ones contribute nothing and
+    indices are int64 tensors that do not require grad."""
+    draw_params, op = MULTI[name]
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    params = draw_params(data, shape[dim])
+    x = distinct(data, shape)
+    outs = op(reference.Tensor(x), dim=dim, **params)
+    floats = [k for k, o in enumerate(outs) if o.dtype.kind == "f"]
+    assert all(o.dtype == np.int64 and not o.requires_grad for o in outs if o.dtype.kind != "f")
+    used = data.draw(st.lists(st.sampled_from(floats), min_size=1, unique=True), label="used")
+
+    def fn(x):
+        outs = op(x, dim=dim, **params)
+        return ops.cat([ops.reshape(outs[k], (-1,)) for k in used], 0)
+    check(data, fn, x)
+
+
 @SETTINGS
 @given(data=st.data(), shape=SHAPES, keepdim=st.booleans())
 def test_logsumexp(data, shape, keepdim):
@@ -427,6 +461,10 @@ def test_random_chains(data, steps):
 
 
 # ----- second order: every vjp is itself differentiable ---------------------------------------
+def _flat_cat(tensors):
+    return ops.cat([ops.reshape(t, (-1,)) for t in tensors], 0)
+
+
 SMALL = floats(-1.5, 1.5)  # second-order values grow faster: a smaller box keeps |F| ≲ 1e2
 SECOND_ORDER = {  # name: (domain of x, of shape (2, 3), f(x)); f is squared below
     **{name: (dom if dom is not ANY else SMALL, unary(name)) for name, dom in UNARY.items()},
@@ -450,6 +488,14 @@ SECOND_ORDER = {  # name: (domain of x, of shape (2, 3), f(x)); f is squared bel
     "indexing": (SMALL, lambda x: ops.cat([ops.getitem(x, (slice(None), slice(None, None, 2))),
                                            ops.index(x, [0, 0, 1], 1)], 1)),
     "stack": (SMALL, lambda x: ops.stack([x, ops.sin(x)], 1)),
+    # Offsets 5 apart keep the entries distinct (no ties) in a permuted order.
+    "values_and_indices": (SMALL, lambda x: (lambda y: _flat_cat([
+        ops.sort(y, 1)[0], ops.sort(y, 0, True)[0], ops.topk(y, 2, 1, False)[0],
+        ops.max_dim(y, 1, True)[0], ops.min_dim(y, 0)[0]]))(ops.add(ops.sin(x), reference.tensor(
+            [[10.0, 0.0, 5.0], [0.0, 15.0, -5.0]])))),
+    "pieces": (SMALL, lambda x: _flat_cat([ops.sin(ops.split(x, 2, 1)[1]),
+                                           ops.chunk(ops.mul(x, x), 2, 1)[0],
+                                           ops.unbind(ops.exp(x), 0)[1]])),
     "losses": (SMALL, lambda x: ops.add(ops.add(ops.mse_loss(x, ops.sin(x)), ops.cross_entropy(
         x, reference.tensor([2, 0]))), ops.nll_loss(x, reference.tensor([1, 1])))),
     "backward_helpers": (SMALL, lambda x: ops.add(ops.sum_to(x, (1, 3)), ops.add(
