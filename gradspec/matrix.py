@@ -3,9 +3,13 @@
     python -m gradspec.matrix                       # every built-in backend, ci profile
     python -m gradspec.matrix --backends torch,jax --max-examples 20 -n 2
     python -m gradspec.matrix --merge reports/parts/*.json   # parts from several runs/shards
+    python -m gradspec.matrix --backends torch --shard 2/4    # one shard's part only (CI)
 
 Writes reports/matrix.json and reports/matrix.md (pass / deviation with reason / skip with
 reason / FAIL, and the programs checked). Each backend runs in its own pytest process.
+A merge checks that every backend's parts are all the shards of one suite, each once and each
+run to the end (and, with --backends, that every named backend is there): anything else is an
+error, never a smaller matrix.
 """
 import argparse
 import glob
@@ -15,6 +19,8 @@ import subprocess
 import sys
 
 from adapters.registry import BUILTIN
+
+from . import shards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "mygrad", "tinygrad", "jax", "autograd")
@@ -48,10 +54,19 @@ class MergeError(Exception):
     pass
 
 
-def run_backend(backend, out_dir, workers, max_examples, extra=()):
-    path = os.path.join(out_dir, "parts", f"{backend}.json")
+def part_name(backend, shard=None):
+    index, count = shard or (1, 1)
+    return f"{backend}.json" if count == 1 else f"{backend}.{index}-of-{count}.json"
+
+
+def run_backend(backend, out_dir, workers, max_examples, extra=(), shard=None):
+    path = os.path.join(out_dir, "parts", part_name(backend, shard))
     cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:randomly",
            f"--backend={backend}", f"--gradspec-report={path}"]
+    if shard:
+        cmd += [f"--shard={shard[0]}/{shard[1]}"]
+    if os.path.exists(path):
+        os.remove(path)  # a part left by an earlier run must not stand in for this one
     if workers and workers != "0":
         cmd += ["-n", str(workers)]
     if max_examples:
@@ -67,20 +82,77 @@ def run_backend(backend, out_dir, workers, max_examples, extra=()):
     return path
 
 
-def merge(paths):
-    """Records from several parts; the same (backend, test) twice is an error."""
-    records, seen = [], {}
+def _check_shards(backend, parts):
+    """`parts` ((path, part) pairs) of `backend` must be every shard of one suite, once each."""
+    counts = {p["shard"][1] for _, p in parts}
+    if len(counts) > 1:
+        raise MergeError(f"{backend}: parts cut into different numbers of shards: " + ", ".join(
+            f"{path} ({p['shard'][0]}/{p['shard'][1]})" for path, p in parts))
+    count = counts.pop()
+    by_index = {}
+    for path, p in parts:
+        index = p["shard"][0]
+        if index in by_index:
+            raise MergeError(f"{backend}: shard {index}/{count} appears twice: "
+                             f"{by_index[index]} and {path}")
+        by_index[index] = path
+    missing = [i for i in range(1, count + 1) if i not in by_index]
+    if missing:
+        raise MergeError(
+            f"{backend}: shard{'s' * (len(missing) > 1)} "
+            f"{', '.join(f'{i}/{count}' for i in missing)} missing (have "
+            f"{', '.join(f'{i}/{count}' for i in sorted(by_index))}); merging without "
+            f"{'them' if len(missing) > 1 else 'it'} would print a smaller matrix")
+    suites = {(p["suite"]["total"], p["suite"]["digest"]) for _, p in parts}
+    if len(suites) > 1:
+        raise MergeError(f"{backend}: the shards were cut from different suites (another "
+                         f"checkout, or other pytest arguments): " + ", ".join(
+                             f"{path} ({p['suite']['total']} tests, {p['suite']['digest']})"
+                             for path, p in parts))
+    total = next(iter(suites))[0]
+    if sum(p["selected"] for _, p in parts) != total:  # cannot happen with shards.select
+        raise MergeError(f"{backend}: the shards hold {sum(p['selected'] for _, p in parts)} "
+                         f"tests, the suite {total}")
+
+
+def merge(paths, backends=None):
+    """Records from several parts. Errors (MergeError): the same (backend, test) twice; a part
+    without shard information, or cut short (fewer records than tests in its shard); a backend
+    whose parts are not every shard of one suite exactly once; with `backends`, a named
+    backend without parts or a part of another backend."""
+    if not paths:
+        raise MergeError("no parts to merge")
+    records, seen, parts = [], {}, {}
     for path in paths:
         with open(path) as f:
             part = json.load(f)
-        for r in part["records"]:
-            key = (r["backend"], r["test"])
-            if key in seen:
-                raise MergeError(f"{r['test']} on {r['backend']} appears in both {seen[key]} "
-                                 f"and {path}")
-            seen[key] = path
-            records.append(r)
-    return records
+        if not part.get("shard") or not part.get("suite") or part.get("selected") is None:
+            raise MergeError(f"{path} does not say which shard of which suite it is (written "
+                             f"by an older gradspec, or by a run that did not collect): rerun it")
+        if len(part["records"]) != part["selected"]:
+            raise MergeError(f"{path}: {len(part['records'])} records for the "
+                             f"{part['selected']} suite tests of its shard (the run stopped "
+                             f"early?)")
+        parts.setdefault(part["backend"], []).append((path, part))
+    for backend, its_parts in parts.items():
+        _check_shards(backend, its_parts)
+        for path, part in its_parts:
+            for r in part["records"]:
+                key = (r["backend"], r["test"])
+                if key in seen:
+                    raise MergeError(f"{r['test']} on {r['backend']} appears in both "
+                                     f"{seen[key]} and {path}")
+                seen[key] = path
+                records.append(r)
+    if backends is not None:
+        missing = [b for b in backends if b not in parts]
+        extra = [b for b in parts if b not in backends]
+        if missing or extra:
+            raise MergeError("the parts do not match --backends: " + "; ".join(
+                ([f"no part for {', '.join(missing)}"] if missing else []) +
+                ([f"parts of unlisted {', '.join(extra)}"] if extra else [])))
+    order = list(backends) if backends is not None else list(parts)
+    return sorted(records, key=lambda r: (order.index(r["backend"]), r["test"]))
 
 
 def cell(records):
@@ -176,23 +248,51 @@ def update_readme(md, command):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS))
+    p.add_argument("--backends", default=None,
+                   help=f"comma-separated (default {','.join(DEFAULT_BACKENDS)}); with --merge, "
+                        f"the backends the parts must cover exactly")
     p.add_argument("--max-examples", type=int, default=None)
     p.add_argument("-n", "--workers", default="2")
     p.add_argument("--out", default=os.path.join(ROOT, "reports"))
     p.add_argument("--merge", nargs="+", metavar="PART", help="merge these parts, run nothing")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run shard I of N of each backend's suites and write its part only "
+                        "(reports/parts/BACKEND.I-of-N.json); merge all shards with --merge")
     p.add_argument("--update-readme", action="store_true",
                    help="replace the matrix in README.md (between its matrix markers)")
     args = p.parse_args(argv)
+    backends = None if args.backends is None else [b for b in args.backends.split(",") if b]
     if args.merge:
-        paths = [q for pattern in args.merge for q in sorted(glob.glob(pattern))]
+        if args.shard:
+            p.error("--shard runs one shard; --merge merges parts: use one or the other")
+        paths = []
+        for pattern in args.merge:
+            found = sorted(glob.glob(pattern))
+            if not found:
+                p.error(f"--merge {pattern}: no such part")
+            paths += found
     else:
-        backends = [b for b in args.backends.split(",") if b]
+        backends = backends or list(DEFAULT_BACKENDS)
         unknown = [b for b in backends if b not in BUILTIN and ":" not in b]
         if unknown:
             p.error(f"unknown backends: {', '.join(unknown)} (known: {', '.join(BUILTIN)})")
-        paths = [run_backend(b, args.out, args.workers, args.max_examples) for b in backends]
-    matrix = build(merge(paths))
+        shard = None
+        if args.shard:
+            try:
+                shard = shards.parse(args.shard)
+            except shards.ShardError as exc:
+                p.error(str(exc))
+        paths = [run_backend(b, args.out, args.workers, args.max_examples, shard=shard)
+                 for b in backends]
+        if shard and shard[1] > 1:
+            print(f"wrote {', '.join(paths)}; merge every shard's parts with "
+                  f"python -m gradspec.matrix --merge {args.out}/parts/*.json")
+            return 0
+    try:
+        matrix = build(merge(paths, backends))
+    except MergeError as exc:
+        print(f"gradspec.matrix: {exc}", file=sys.stderr)
+        return 2
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "matrix.json"), "w") as f:
         json.dump(matrix, f, indent=1)

@@ -73,6 +73,11 @@ class ReportPlugin:
         if hasattr(session.config, "workerinput"):
             return  # xdist workers: the controller gets their reports and writes the file
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        # Which shard this part is, and the suite it was cut from (gradspec/shards.py), so
+        # that a merge can tell a missing or duplicate shard from a smaller suite.
+        collection = getattr(session.config, "_gradspec_collection", None) or {}
         with open(self.path, "w") as f:
-            json.dump({"backend": self.backend, "records": sorted(
-                self.records.values(), key=lambda r: r["test"])}, f, indent=1)
+            json.dump({"backend": self.backend, "shard": collection.get("shard"),
+                       "suite": collection.get("suite"), "selected": collection.get("selected"),
+                       "records": sorted(self.records.values(), key=lambda r: r["test"])},
+                      f, indent=1)
