@@ -1,9 +1,11 @@
-"""pytest integration: `--backend`, Hypothesis profiles, capability skips, the report header.
+"""pytest integration: `--backend`, Hypothesis profiles, capability skips, the report header,
+the example database (`--gradspec-db`) and shards (`--shard`).
 
 The backend is chosen by `--backend NAME` or `GRADSPEC_BACKEND` (for CI matrices): a built-in
 name (`torch`, `torch-cuda`, `reference`) or any importable `package.module:AdapterClass`.
 """
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -20,7 +22,20 @@ settings.register_profile("ci", max_examples=60, derandomize=True, database=None
 # dev: random exploration, failures saved to .hypothesis/ and replayed first next time.
 settings.register_profile("dev", max_examples=100, **_COMMON)
 settings.register_profile("thorough", max_examples=2000, **_COMMON)
-settings.load_profile(os.environ.get("GRADSPEC_PROFILE", "ci"))
+# campaign: what HypoFuzz fuzzes (`python -m gradspec.campaign`); chosen by default under it.
+settings.register_profile("campaign", max_examples=100, **_COMMON)
+
+
+def _in_hypofuzz():
+    detection = sys.modules.get("hypofuzz.detection")  # imported by Hypothesis when installed
+    return detection is not None and detection.in_hypofuzz_run()
+
+
+def _profile_name():
+    return os.environ.get("GRADSPEC_PROFILE") or ("campaign" if _in_hypofuzz() else "ci")
+
+
+settings.load_profile(_profile_name())
 
 
 def pytest_addoption(parser):
@@ -35,12 +50,20 @@ def pytest_addoption(parser):
                     help="write one JSON record per suite test (for the conformance matrix)")
     group.addoption("--max-examples", type=int, default=None,
                     help="override the Hypothesis profile's max_examples")
+    group.addoption("--gradspec-db", default=None, metavar="SPEC",
+                    help="where failing examples are kept and replayed first: local, dir:PATH, "
+                         "redis://HOST:PORT/N, ro:SPEC (read-only), A+B (both), none; also "
+                         "GRADSPEC_DB (default: the profile's own)")
+    group.addoption("--shard", default=None, metavar="I/N",
+                    help="run shard I of N (1-based) of the collected tests, split "
+                         "deterministically by node id; also GRADSPEC_SHARD")
 
 
 def _backend_spec(config):
     return config.getoption("--backend") or os.environ.get("GRADSPEC_BACKEND") or "torch"
 
 
+@pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): skip unless the backend has them")
     spec = _backend_spec(config)
@@ -58,10 +81,50 @@ def pytest_configure(config):
     if report_path:
         from gradspec.report import ReportPlugin
         config.pluginmanager.register(ReportPlugin(report_path, spec), "gradspec-report")
+    from gradspec import shards
+    shard_spec = config.getoption("--shard") or os.environ.get("GRADSPEC_SHARD") or "1/1"
+    try:
+        config.pluginmanager.register(shards.ShardPlugin(*shards.parse(shard_spec)),
+                                      "gradspec-shards")
+    except shards.ShardError as exc:
+        raise pytest.UsageError(f"--shard / GRADSPEC_SHARD: {exc}") from None
+    _override_profile(config)
+
+
+def _db_spec(config):
+    spec = config.getoption("--gradspec-db") or os.environ.get("GRADSPEC_DB") or ""
+    return spec.strip() or None  # blank (e.g. a CI variable left empty): the profile's own
+
+
+def _override_profile(config):
+    """Command-line overrides of the loaded profile: --max-examples and the database."""
+    overrides = {}
     n = config.getoption("--max-examples")
     if n:
-        settings.register_profile("_cli", settings(settings.default, max_examples=n))
+        overrides["max_examples"] = n
+    db_spec = _db_spec(config)
+    if db_spec:
+        from gradspec.database import DatabaseError, open_database
+        try:
+            overrides["database"] = open_database(db_spec)
+        except DatabaseError as exc:
+            raise pytest.UsageError(f"--gradspec-db / GRADSPEC_DB: {exc}") from None
+        # Hypothesis uses no database when derandomized: with one chosen, the ci profile
+        # keeps its budget but draws random programs, after replaying the stored failures.
+        overrides["derandomize"] = False
+    if overrides:
+        settings.register_profile("_cli", settings(settings.default, **overrides))
         settings.load_profile("_cli")
+    if _in_hypofuzz() and settings.default.derandomize:
+        raise pytest.UsageError(
+            f"HypoFuzz cannot fuzz the derandomized profile {_profile_name()!r}: unset "
+            f"GRADSPEC_PROFILE (the campaign profile is the default under HypoFuzz)")
+    if _in_hypofuzz():  # HypoFuzz runs the tests itself: pyproject's filterwarnings, again
+        import warnings
+        warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
+    if _in_hypofuzz() and os.environ.get("GRADSPEC_CAMPAIGN_COUNTS"):
+        from gradspec.campaign import install_counter  # programs/s for the campaign's summary
+        install_counter(os.environ["GRADSPEC_CAMPAIGN_COUNTS"])
 
 
 def pytest_report_header(config):
@@ -79,8 +142,17 @@ def pytest_report_header(config):
         lines.append(f"  stated deviations: {', '.join(d.id for d in known) or 'none'}")
     prof = settings.default
     lines.append(f"hypothesis: max_examples={prof.max_examples} derandomize={prof.derandomize}"
-                 f" (profile {os.environ.get('GRADSPEC_PROFILE', 'ci')}; "
+                 f" (profile {config.getoption('--hypothesis-profile') or _profile_name()}; "
                  f"GRADSPEC_PROFILE or --hypothesis-profile)")
+    db_spec = _db_spec(config)
+    if db_spec:
+        from gradspec.database import describe
+        lines.append(f"example database: {describe(db_spec)} (from "
+                     f"{'--gradspec-db' if config.getoption('--gradspec-db') else 'GRADSPEC_DB'})"
+                     f"; failures stored there are replayed first")
+    else:
+        lines.append(f"example database: {prof.database!r} (the profile's own; "
+                     f"--gradspec-db or GRADSPEC_DB)")
     return lines
 
 
@@ -97,9 +169,25 @@ def reference():
     return current.reference()
 
 
+def _is_conformance(item):
+    """A suite test, or one of the campaign's op targets (gradspec/campaign_targets.py)."""
+    path = str(item.fspath)
+    return "suites" in path or path.endswith("campaign_targets.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    if not settings.default.derandomize:
+        # One example-database key per test node, as HypoFuzz keys what it finds and as
+        # Hypothesis already keys parametrized cases: a failure found by a campaign then
+        # replays under plain pytest. (Derandomized runs use no database; their seeds, which
+        # the key would change, stay as they are.)
+        from hypothesis.internal.detection import is_hypothesis_test
+        for item in items:
+            if is_hypothesis_test(getattr(item, "obj", None)):
+                item.obj.hypothesis.inner_test._hypothesis_internal_add_digest = \
+                    item.nodeid.encode()
     if current.candidate() is None:
-        suites = [item for item in items if "suites" in str(item.fspath)]
+        suites = [item for item in items if _is_conformance(item)]
         if getattr(config, "_gradspec_unavailable", False):
             for item in suites:  # a known backend that cannot run here: skipped, with why
                 item.add_marker(pytest.mark.skip(reason=config._gradspec_backend_error))
