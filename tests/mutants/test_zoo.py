@@ -102,3 +102,29 @@ def test_no_gradient_weights_let_the_weight_mutants_survive(monkeypatch):
         return nested(np.ones(shape), shape) if shape else None
     monkeypatch.setattr(programs, "_weight", ones)
     assert _survives(zoo.WeightsIgnored)
+
+
+# ----- beyond the ci profile: zoo.RARE, for the campaign ------------------------------------
+def test_the_rare_mutants_are_real_bugs():
+    """Each mutant of zoo.RARE (not in ZOO: the ci profile need not kill it; the campaign in
+    the README finds it) is a real bug: a hand-written program shows it, and torch passes."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.check import ConformanceFailure, check
+    from gradspec.program import Backward, Leaf, Op, Program
+    shows = {  # b (4,) broadcast to (2, 3, 4), backwarded twice
+        "unbroadcast-buffer-reused": Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2, 3, 4), tuple(0.25 * i - 2 for i in range(24))),
+                    Leaf("b", (4,), (1.0, 2.0, -1.0, 0.5))),
+            steps=(Op("t1", "mul", ("a", "b")),
+                   Op("loss", "sum", ("t1",), (("dim", (0, 1, 2)), ("keepdim", False)))),
+            plan=(Backward(("loss",), (None,), True), Backward(("loss",), (None,)))),
+    }
+    assert sorted(shows) == sorted(m.id for m in zoo.RARE)
+    for m in zoo.RARE:
+        assert m not in zoo.ZOO and zoo.BY_ID[m.id] is m
+        adapter = load(f"tests.mutants.zoo:{m.__name__}")
+        check_adapter(adapter)
+        check(shows[m.id], TorchAdapter(), ReferenceAdapter())
+        with pytest.raises(ConformanceFailure, match="b.grad"):
+            check(shows[m.id], adapter, ReferenceAdapter())

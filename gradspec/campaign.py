@@ -1,0 +1,226 @@
+"""A fuzzing campaign: the suites under HypoFuzz, for as long as you like, on every core.
+
+    pip install ".[campaign]"                                # HypoFuzz, once
+    python -m gradspec.campaign --backend torch --minutes 60 # all cores; Ctrl-C ends it early
+    GRADSPEC_DB=local+redis://fuzz-db:6379/0 python -m gradspec.campaign -n 16   # one machine
+                                                             # of many sharing one database
+
+It runs `hypothesis fuzz --no-dashboard -n N -- suites gradspec/campaign_targets.py ...` (every
+Hypothesis test of the suites, and the op vocabulary as gradspec/campaign_targets.py) with the
+`campaign` profile, the backend and the example database given here, then:
+- watches the database for failures (HypoFuzz writes them where Hypothesis looks first), and
+  with --stop-at-first ends the campaign once the first one is shrunk;
+- counts the programs checked (all processes) for the throughput figure;
+- at the end replays every failure with plain pytest (same backend, same database), which
+  prints the usual report: the shrunk program, expected vs actual, the standalone script.
+
+Exit status: 0 when nothing failed, 1 when a failure was found (or replayed), 2 on a usage
+error. `--json PATH` writes the summary (time to each failure, programs, programs/s).
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGETS = ("suites", "gradspec/campaign_targets.py")
+FUZZ = "import sys; from hypothesis.extra.cli import main; sys.exit(main())"
+COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
+
+
+# ----- the program counter, installed in every fuzzing process by conftest.py ---------------
+_COUNT = {"dir": None, "pid": None, "programs": 0, "first": None, "written": 0.0}
+
+
+def install_counter(directory):
+    """Count the programs this process checks (gradspec.backend.count_program, called by every
+    suite's check) into DIRECTORY/<pid>.json, at most once a second. Installed once per
+    process; a process forked after it counts for itself."""
+    from gradspec import backend
+    _COUNT["dir"] = directory
+    if getattr(backend.count_program, "gradspec_counter", False):
+        return
+    original = backend.count_program
+
+    def counting(deviation=None):
+        original(deviation)
+        now, c = time.time(), _COUNT
+        if c["pid"] != os.getpid():
+            c.update(pid=os.getpid(), programs=0, first=now, written=0.0)
+        c["programs"] += 1
+        if now - c["written"] >= 1.0:
+            c["written"] = now
+            path = os.path.join(c["dir"], f"{c['pid']}.json")
+            with open(path + ".tmp", "w") as f:
+                json.dump({"programs": c["programs"], "first": c["first"], "last": now}, f)
+            os.replace(path + ".tmp", path)
+    counting.gradspec_counter = True
+    backend.count_program = counting
+
+
+def read_counts(directory):
+    """(programs, seconds between the first and the last counted program, processes)."""
+    rows = []
+    for name in os.listdir(directory):
+        if name.endswith(".json"):
+            try:
+                with open(os.path.join(directory, name)) as f:
+                    rows.append(json.load(f))
+            except (OSError, ValueError):
+                pass
+    if not rows:
+        return 0, 0.0, 0
+    span = max(r["last"] for r in rows) - min(r["first"] for r in rows)
+    return sum(r["programs"] for r in rows), span, len(rows)
+
+
+# ----- failures, as HypoFuzz records them in the example database -------------------------
+def failures(db):
+    """{node id: "shrunk" or "unshrunk"} for every test HypoFuzz has a failure for."""
+    from hypofuzz.database import FailureState, HypofuzzDatabase, test_keys_key
+    hdb = HypofuzzDatabase(db)
+    found = {}
+    for key in list(db.fetch(test_keys_key)):
+        for state, word in ((FailureState.SHRUNK, "shrunk"), (FailureState.UNSHRUNK, "unshrunk")):
+            if any(True for _ in hdb.failures(state=state).fetch(key)):
+                reports = list(hdb.reports.fetch(key))
+                nodeid = reports[0].nodeid if reports else f"<key {key.hex()[:12]}>"
+                found.setdefault(nodeid, word)
+    return found
+
+
+def fatal_failures(db):
+    from hypofuzz.database import HypofuzzDatabase, test_keys_key
+    hdb = HypofuzzDatabase(db)
+    return [f for key in list(db.fetch(test_keys_key))
+            for f in [hdb.fatal_failures.fetch(key)] if f is not None]
+
+
+def _stop(proc):
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--backend", default=os.environ.get("GRADSPEC_BACKEND", "torch"))
+    p.add_argument("-n", "--processes", type=int, default=os.cpu_count() or 1,
+                   help="fuzzing processes (default: every core)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="end the campaign after this long (default: run until Ctrl-C)")
+    p.add_argument("--db", default=os.environ.get("GRADSPEC_DB", "").strip() or "local",
+                   help="the example database (gradspec/database.py; default GRADSPEC_DB or "
+                        "local)")
+    p.add_argument("--deviations", default=None,
+                   help="the backend's deviation file (as pytest's --deviations)")
+    p.add_argument("--stop-at-first", action="store_true",
+                   help="end the campaign once a first failure is found and shrunk")
+    p.add_argument("--no-replay", action="store_true", help="do not replay failures at the end")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the summary as JSON")
+    p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
+                   help="instead of the default targets (suites gradspec/campaign_targets.py)")
+    args = p.parse_args(argv)
+    try:
+        import hypofuzz  # noqa: F401
+    except ImportError:
+        p.error("HypoFuzz is not installed: pip install '.[campaign]' (hypofuzz==25.11.1)")
+    if args.processes < 1:
+        p.error("-n must be at least 1")
+    from gradspec.database import DatabaseError, describe, open_database
+    try:
+        db = open_database(args.db)
+    except DatabaseError as exc:
+        p.error(str(exc))
+    if db is None:
+        p.error("a campaign needs an example database (HypoFuzz keeps its corpus and its "
+                "failures there): --db local, or a shared redis://...")
+
+    counts = tempfile.mkdtemp(prefix="gradspec-campaign-")
+    env = dict(os.environ, GRADSPEC_BACKEND=args.backend, GRADSPEC_DB=args.db,
+               GRADSPEC_PROFILE="campaign", **{COUNTS_ENV: counts})
+    targets = list(args.pytest_args) or list(TARGETS)
+    extra = [f"--deviations={args.deviations}"] if args.deviations else []
+    cmd = [sys.executable, "-c", FUZZ, "fuzz", "--no-dashboard", "-n", str(args.processes),
+           "--", *targets, *extra]
+    before = failures(db)
+    print(f"gradspec campaign: backend {args.backend}, {args.processes} processes, database "
+          f"{describe(args.db)}, " + (f"{args.minutes:g} minutes" if args.minutes else
+                                      "until Ctrl-C") + (" or the first failure"
+                                                         if args.stop_at_first else ""),
+          flush=True)
+    if before:
+        print(f"  already failing in the database (replayed first): {', '.join(before)}")
+    print("$", " ".join(cmd[:2] + ["'...'"] + cmd[3:]), flush=True)
+    start = time.time()
+    deadline = start + 60 * args.minutes if args.minutes else None
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    found, how_ended = {}, "the time limit"
+    try:
+        while True:
+            time.sleep(2)
+            now = time.time()
+            for nodeid, state in failures(db).items():
+                if nodeid not in found:
+                    found[nodeid] = {"seconds": round(now - start, 1), "state": state,
+                                     "already_in_database": nodeid in before}
+                    programs, _, _ = read_counts(counts)
+                    found[nodeid]["programs_by_then"] = programs
+                    print(f"[{now - start:7.1f} s] failure in {nodeid} "
+                          f"({programs} programs checked so far)", flush=True)
+                found[nodeid]["state"] = state
+            if proc.poll() is not None:
+                how_ended = f"HypoFuzz exiting ({proc.returncode})"
+                break
+            if args.stop_at_first and any(f["state"] == "shrunk" for f in found.values()):
+                how_ended = "the first failure"
+                break
+            if deadline and now >= deadline:
+                break
+    except KeyboardInterrupt:
+        how_ended = "Ctrl-C"
+    finally:
+        _stop(proc)
+    wall = time.time() - start
+    programs, span, _ = read_counts(counts)
+    rate = programs / span if span >= 10 else None  # too short a run for a rate
+    for f in fatal_failures(db):
+        print(f"HypoFuzz could not run {f.nodeid}:\n{f.traceback}", file=sys.stderr)
+    summary = {"backend": args.backend, "processes": args.processes, "database": describe(args.db),
+               "ended_by": how_ended, "wall_seconds": round(wall, 1), "programs": programs,
+               "fuzzing_seconds": round(span, 1), "programs_per_second": rate and round(rate, 1),
+               "failures": found}
+    print(f"gradspec campaign: ended by {how_ended} after {wall:.0f} s; {programs} programs "
+          f"checked in {span:.0f} s of fuzzing ({args.processes} processes)"
+          + (f": {rate:.1f} programs/s" if rate else ""))
+    for nodeid, f in found.items():
+        print(f"  FAILURE {nodeid}: found after {f['seconds']} s"
+              + (" (already in the database)" if f["already_in_database"] else ""))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as fh:
+            json.dump(summary, fh, indent=1)
+    status = 1 if found else 0
+    if found and not args.no_replay:
+        nodeids = [n for n in found if not n.startswith("<key")]
+        replay = [sys.executable, "-m", "pytest", *nodeids, "-p", "no:randomly", "-q",
+                  f"--backend={args.backend}", *extra]
+        print("\nreplaying with pytest (the database gives each failure first):\n$",
+              " ".join(replay), flush=True)
+        subprocess.run(replay, cwd=ROOT, env=dict(env, **{COUNTS_ENV: ""}))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

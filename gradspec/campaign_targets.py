@@ -1,0 +1,34 @@
+"""The op vocabulary as fuzz targets for the campaign (`python -m gradspec.campaign`).
+
+suites/test_ops.py's `test_op` builds its Hypothesis test inside the test function (one per
+op, at call time), which HypoFuzz cannot collect. Here the same property, with the same
+program strategy (`Config(focus_op=op, max_steps=4)`), is one module-level Hypothesis test
+parametrized by op. pytest does not collect this file unless it is named, and CI never does.
+"""
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradspec import backend as current
+from suites.conformance import Config, conforms, programs_for
+from suites.test_ops import OPS
+
+_STRATEGIES = {}
+
+
+def _cases():
+    try:
+        candidate = current.candidate()
+    except KeyError:  # imported outside pytest
+        candidate = None
+    return [pytest.param(op, marks=pytest.mark.skip(
+        reason=f"{candidate.name} does not implement op {op!r}"))
+        if candidate is not None and op not in candidate.ops else op for op in OPS]
+
+
+@pytest.mark.parametrize("op", _cases())
+@given(data=st.data())
+def test_op(op, data):
+    if op not in _STRATEGIES:
+        _STRATEGIES[op] = programs_for(Config(focus_op=op, max_steps=4))
+    conforms(data.draw(_STRATEGIES[op], label="program"))
