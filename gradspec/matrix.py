@@ -39,6 +39,7 @@ LABELS = {
     "test_graph_control::test_detach_no_grad_retain_grad": "detach, no_grad, retain_grad",
     "test_errors::test_error_behaviour": "error behaviour",
     "test_functional_grad::test_functional_grad": "functional autograd.grad",
+    "test_multi_output::test_multi_output_op": "multi-output ops (values/indices, pieces)",
     "test_worked_examples::test_one_weight_used_twice": "worked: one weight used twice",
     "test_worked_examples::test_one_linear_layer_called_twice": "worked: Linear called twice",
     "test_worked_examples::test_gradient_weights_on_a_vector_output": "worked: 3a+2b²+log c, weights",

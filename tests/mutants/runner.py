@@ -29,8 +29,10 @@ PROPERTY_SUITES = (zoo.WEIGHTS, zoo.MULTI_ROOT, zoo.ACCUMULATION, zoo.RETAIN_GRA
 
 def all_suite_tests():
     """Every property test of the suites, as (module, test, parameter)."""
+    from gradspec.vocabulary import MULTI_OUTPUT
     from suites.test_ops import OPS
-    return list(PROPERTY_SUITES) + [zoo.OP(op) for op in OPS]
+    return list(PROPERTY_SUITES) + [zoo.OP(op) for op in OPS] + [
+        zoo.MULTI(op) for op in MULTI_OUTPUT]
 
 
 def suite_id(suite):
