@@ -3,7 +3,7 @@ on: what differed, expected vs actual, the candidate's standalone script, the pr
 from adapters.base import UnsupportedProgram
 
 from .compare import compare
-from .interpreter import run
+from .interpreter import Session, run
 
 
 class ConformanceFailure(AssertionError):
@@ -21,7 +21,8 @@ def check(program, candidate, reference, deviations=()):
     missing = sorted(ops - set(candidate.ops)) + sorted(caps - set(candidate.capabilities))
     if missing:
         pytest.skip(f"{candidate.name} cannot express this program (lacks {', '.join(missing)})")
-    expected = run(program, reference)
+    # The strategies built the program on the reference while drawing it: only its plan runs.
+    expected = run(program, reference, built=Session.taken_from(program, reference))
     try:
         actual = run(program, candidate, strict=False)
     except UnsupportedProgram as exc:

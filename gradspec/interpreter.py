@@ -26,6 +26,7 @@ class Session:
         self.adapter, self.dtype = adapter, dtype
         self.env, self.leaves, self.modules, self.fns = {}, {}, {}, {}
         self.retained, self.hook_log = [], []
+        self.raised = False
 
     def add_leaf(self, leaf, value=None):
         """A leaf from its values, or bound to `value` (a functional engine's traced input)."""
@@ -49,12 +50,51 @@ class Session:
             lambda grads, saved, needs: functions.run_backward(spec, op, grads, saved, needs))
 
     def step(self, step):
-        _step(step, self.adapter, self.env, self.modules, self.fns, self.retained,
-              self.hook_log)
+        try:
+            _step(step, self.adapter, self.env, self.modules, self.fns, self.retained,
+                  self.hook_log)
+        except Exception:
+            self.raised = True  # not the program's whole forward: never handed to `run`
+            raise
+
+    # ----- a program already built: the strategies' Session, handed to the check ----------
+    def attach_to(self, program):
+        """Keep this Session, which has built all of `program` (every leaf, layer, Function
+        and step, nothing else), with the program: `run` on an adapter like this one then
+        runs only the plan on it instead of building the program again. Taken once.
+
+        It must hold exactly what building `program` gives: a step drawn and then left out or
+        rejected must leave the values it read as they were (tests/meta/test_fast_paths.py
+        compares the two traces)."""
+        object.__setattr__(program, "_built", self)  # not a field: not compared, not printed
+
+    @staticmethod
+    def taken_from(program, adapter):
+        """The Session attached to `program` if it was built on an adapter of `adapter`'s
+        class in the program's dtype (then it is detached: a plan consumes it), else None."""
+        s = program.__dict__.pop("_built", None)
+        if s is None or s.raised or type(s.adapter) is not type(adapter) \
+                or s.dtype != program.dtype:
+            return None
+        order = _build_order(program)
+        if s.env.keys() != order.keys():
+            return None
+        s.adapter = adapter
+        s.env = {n: s.env[n] for n in sorted(s.env, key=order.__getitem__)}
+        s.leaves = {n: s.leaves[n] for n in sorted(s.leaves, key=order.__getitem__)}
+        return s
 
 
 def layer_param(layer, name):
     return next(p for p in layer.params if p.name == name)
+
+
+def _build_order(program):
+    """{value name: its place in the order `build` creates values}."""
+    names = [leaf.name for leaf in program.all_leaves()]
+    for step in program.steps:
+        names += getattr(step, "outs", None) or ([step.out] if hasattr(step, "out") else [])
+    return {n: i for i, n in enumerate(names)}
 
 
 def build(program, adapter, bound=None):
@@ -85,12 +125,13 @@ def _error_kind(adapter, exc, strict):
     return kind
 
 
-def run(program, adapter, strict=True):
+def run(program, adapter, strict=True, built=None):
     """Run `program` on `adapter`: forward steps, then each plan action. Errors the adapter
-    normalizes are recorded; others re-raise if `strict`, else are recorded as unexpected."""
+    normalizes are recorded; others re-raise if `strict`, else are recorded as unexpected.
+    `built`: a Session that has already built the program on `adapter` (Session.taken_from)."""
     trace = Trace(backend=adapter.name)
     try:
-        s = build(program, adapter)
+        s = built or build(program, adapter)
     except Exception as exc:  # noqa: BLE001 - normalized below or re-raised
         kind = _error_kind(adapter, exc, strict)
         trace.forward_error, trace.forward_message = kind, str(exc).splitlines()[0][:300]

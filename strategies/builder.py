@@ -12,7 +12,7 @@ import numpy as np
 
 from adapters.reference_adapter import ReferenceAdapter
 from gradspec import program as P
-from gradspec.interpreter import Session
+from gradspec.interpreter import Session, build
 
 from .choices import choices
 from .op_args import ORDER
@@ -88,25 +88,17 @@ class Builder:
     # ----- a step drawn, then left out -------------------------------------------------------
     def checkpoint(self):
         """Where the program stands now, for `rollback`."""
-        s = self.session
         return (len(self.leaves), len(self.layers), len(self.functions), len(self.steps),
-                len(self.values), set(s.env), len(s.retained))
+                len(self.values))
 
     def rollback(self, mark):
         """Leave out everything drawn since `checkpoint` returned `mark`: its steps, leaves,
-        layers and Functions, and the values they made. (Hooks a left-out step registered on
-        the builder's own reference tensors stay there: it never runs a backward.)"""
-        n_leaves, n_layers, n_functions, n_steps, n_values, names, n_retained = mark
-        s = self.session
-        for name in [n for n in s.env if n not in names]:
-            del s.env[name]
-            s.leaves.pop(name, None)
-        for layer in self.layers[n_layers:]:
-            del s.modules[layer.name]
-        for spec in self.functions[n_functions:]:
-            del s.fns[spec.name]
+        layers and Functions, and the values they made. What the left-out step did to the
+        values kept (a hook, a flag) is undone by building the kept program again."""
+        n_leaves, n_layers, n_functions, n_steps, n_values = mark
         del self.leaves[n_leaves:], self.layers[n_layers:], self.functions[n_functions:]
-        del self.steps[n_steps:], self.values[n_values:], s.retained[n_retained:]
+        del self.steps[n_steps:], self.values[n_values:]
+        self.session = build(self._program(()), _REFERENCE)
 
     # ----- values ------------------------------------------------------------------------
     def value(self, name):
@@ -173,6 +165,13 @@ class Builder:
         self.values.extend(outs)
 
     def program(self, plan):
+        """The program drawn, with the reference Session that built it (the check runs the
+        plan on it instead of building the program again)."""
+        program = self._program(plan)
+        self.session.attach_to(program)
+        return program
+
+    def _program(self, plan):
         return P.Program(dtype=self.dtype, leaves=tuple(self.leaves), steps=tuple(self.steps),
                          plan=tuple(plan), layers=tuple(self.layers),
                          functions=tuple(self.functions))

@@ -62,3 +62,39 @@ def test_the_public_choices_build_valid_programs_too(monkeypatch):
         seen.append(len(program.steps))
     runs()
     assert max(seen) >= 3
+
+
+def _same(a, b):
+    """Exactly equal: the same keys in the same order, bit-identical arrays, Nones alike."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b, equal_nan=True) and np.shape(a) == np.shape(b)
+    if hasattr(a, "__dataclass_fields__"):
+        return type(a) is type(b) and all(_same(getattr(a, f), getattr(b, f))
+                                          for f in a.__dataclass_fields__)
+    return a == b
+
+
+def test_the_strategies_built_session_gives_the_trace_a_fresh_build_gives():
+    """The check runs only the plan on the Session the strategies built while drawing: the
+    reference's trace is exactly that of building the program anew (hooks, layers, Functions,
+    errors, several actions, float32 included)."""
+    from gradspec.interpreter import Session
+    reference = ReferenceAdapter()
+    config = Config(layers=0.3, functions=0.3, tensor_hooks=0.2, module_hooks=0.5,
+                    retain_grad=0.2, detach=0.1, no_grad=0.1, max_actions=3, retain_graph=0.5,
+                    zero_grad=0.3, functional_grad=0.3, multi_root=0.3, errors=0.2)
+    reused = []
+
+    @settings(QUICK, max_examples=150)
+    @given(program=programs(config, reference))
+    def same_trace(program):
+        built = Session.taken_from(program, ReferenceAdapter())
+        reused.append(built is not None)
+        assert _same(run(program, reference, built=built), run(program, reference))
+        assert Session.taken_from(program, reference) is None  # taken once
+    same_trace()
+    assert sum(reused) >= 0.9 * len(reused)
