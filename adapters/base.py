@@ -32,6 +32,11 @@ CAPABILITIES = {
     "non_differentiable": "custom Functions can mark outputs non-differentiable",
     "multi_output": "ops with several outputs (max/min along a dim and sort/topk with their "
                     "indices; split, chunk, unbind), as declared in `ops`",
+    "grad_modes": "enable_grad() (inside no_grad too) and set_grad_enabled(True/False), nested",
+    "inference_mode": "inference_mode(), and the error when a recorded op saves an inference "
+                      "tensor",
+    "requires_grad_": "requires_grad_(True/False) on a leaf",
+    "shares_storage": "`shares_storage(a, b)`: does detach() alias its source's memory?",
 }
 
 # Engines without `stateful_grad` are *functional* (JAX, HIPS autograd): the interpreter asks
@@ -52,6 +57,7 @@ ERROR_KINDS = {
     "inplace_modified": "a saved tensor modified in place before backward",
     "leaf_inplace": "an in-place op on a leaf that requires grad",
     "module_hook": "a module hook returning the wrong number of gradients",
+    "inference_tensor": "a recorded op saving a tensor made in inference mode",
 }
 
 REQUIRED_METHODS = ("tensor", "to_numpy", "op", "error_kind")
@@ -94,6 +100,21 @@ class Adapter:
 
     def no_grad(self):
         return contextlib.nullcontext()
+
+    def grad_mode(self, mode):
+        """The context manager of grad mode `mode` (program.GRAD_MODES): `no_grad` is
+        `self.no_grad()`; the others need the capabilities program.MODE_CAPABILITY names."""
+        if mode == "no_grad":
+            return self.no_grad()
+        raise NotImplementedError(f"{self.name} has no grad mode {mode!r}")
+
+    def set_requires_grad(self, t, flag):
+        """`t.requires_grad_(flag)` on a leaf."""
+        raise NotImplementedError
+
+    def shares_storage(self, a, b):
+        """Do tensors `a` and `b` share memory?"""
+        raise NotImplementedError
 
     def detach(self, t):
         raise NotImplementedError
@@ -170,7 +191,9 @@ def check_adapter(adapter):
         "detach": ("detach",), "retain_grad": ("retain_grad",),
         "tensor_hooks": ("register_hook",), "layers": ("make_layer", "call_layer"),
         "module_hooks": ("register_module_hook",), "custom_function": ("custom_function",),
-        "zero_grad": ("zero_grad",),
+        "zero_grad": ("zero_grad",), "grad_modes": ("grad_mode",),
+        "inference_mode": ("grad_mode",), "requires_grad_": ("set_requires_grad",),
+        "shares_storage": ("shares_storage",),
     }.items():
         if cap in caps:
             needs.update(methods)

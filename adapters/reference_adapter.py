@@ -51,7 +51,7 @@ class ReferenceAdapter(TorchLikeAdapter):
         "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
         "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
         "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
-        "multi_output",
+        "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
     })
     ops = frozenset(REFERENCE_OPS)
 
@@ -63,6 +63,9 @@ class ReferenceAdapter(TorchLikeAdapter):
 
     def to_numpy(self, t):
         return t.data
+
+    def shares_storage(self, a, b):
+        return np.shares_memory(a.data, b.data)
 
     def op(self, name, *args, **params):
         return REFERENCE_OPS[name](*args, **params)

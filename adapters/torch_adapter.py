@@ -22,6 +22,7 @@ TORCH_ERRORS = (
     ("modified by an inplace operation", "inplace_modified"),
     ("a leaf Variable that requires grad is being used in an in-place operation", "leaf_inplace"),
     ("Backward hook returned an invalid number of grad_input", "module_hook"),
+    ("Inference tensors cannot be saved for backward", "inference_tensor"),
 )
 
 LAYER_PARAMS = {
@@ -38,7 +39,7 @@ class TorchAdapter(TorchLikeAdapter):
         "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
         "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
         "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
-        "multi_output",
+        "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
     })
     ops = frozenset(TORCH_TEMPLATES)
 
@@ -63,6 +64,9 @@ class TorchAdapter(TorchLikeAdapter):
 
     def to_numpy(self, t):
         return t.detach().cpu().numpy()
+
+    def shares_storage(self, a, b):
+        return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
 
     def make_layer(self, layer, param_values, dtype):
         nn = self.torch.nn

@@ -15,6 +15,16 @@ class TorchLikeAdapter(Adapter):
     def no_grad(self):
         return self.api.no_grad()
 
+    def grad_mode(self, mode):
+        api = self.api
+        return {"no_grad": self.no_grad, "enable_grad": api.enable_grad,
+                "set_grad_enabled(False)": lambda: api.set_grad_enabled(False),
+                "set_grad_enabled(True)": lambda: api.set_grad_enabled(True),
+                "inference_mode": api.inference_mode}[mode]()
+
+    def set_requires_grad(self, t, flag):
+        t.requires_grad_(flag)
+
     def detach(self, t):
         return t.detach()
 

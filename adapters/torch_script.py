@@ -23,6 +23,12 @@ def show(label, t):
 '''
 
 
+MODES = {"no_grad": "torch.no_grad()", "enable_grad": "torch.enable_grad()",
+         "set_grad_enabled(False)": "torch.set_grad_enabled(False)",
+         "set_grad_enabled(True)": "torch.set_grad_enabled(True)",
+         "inference_mode": "torch.inference_mode()"}
+
+
 def _tensor(values_nested, dtype, requires_grad=False):
     rg = ", requires_grad=True" if requires_grad else ""
     return f"torch.tensor({literal(values_nested)}, dtype=torch.{dtype}{rg})"
@@ -110,10 +116,9 @@ def render(program, adapter):
     for step in program.steps:
         if isinstance(step, P.Op):
             code = ops.source(step.op, list(step.args), step.kw)
-            if step.no_grad:
-                out += ["with torch.no_grad():", f"    {step.out} = {code}"]
-            else:
-                out.append(f"{step.out} = {code}")
+            for depth, mode in enumerate(step.contexts):
+                out.append("    " * depth + f"with {MODES[mode]}:")
+            out.append("    " * len(step.contexts) + f"{step.out} = {code}")
         elif isinstance(step, P.MultiOp):
             code = ops.source(step.op, list(step.args), step.kw)
             out.append(f"{', '.join(step.outs)}, = {code}")
@@ -135,6 +140,8 @@ def render(program, adapter):
             out.append(f"{step.out} = {step.src}.detach()")
         elif isinstance(step, P.RetainGrad):
             out.append(f"{step.target}.retain_grad()")
+        elif isinstance(step, P.RequiresGrad):
+            out.append(f"{step.target}.requires_grad_({step.flag!r})")
         elif isinstance(step, P.TensorHook):
             hooks += 1
             ret = "None" if step.scale is None else f"None if grad is None else grad * {step.scale!r}"
@@ -148,7 +155,9 @@ def render(program, adapter):
                     f"    show('module hook on {step.layer} grad_input', grad_input)",
                     f"    show('module hook on {step.layer} grad_output', grad_output)",
                     f"    return {ret}", f"{step.layer}.register_full_backward_hook(hook{hooks})"]
-    tracked = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    switched = {s.target for s in program.steps if isinstance(s, P.RequiresGrad)}
+    tracked = [leaf.name for leaf in program.all_leaves()
+               if leaf.requires_grad or leaf.name in switched]
     retained = [s.target for s in program.steps if isinstance(s, P.RetainGrad)]
     out.append("# ---- backward plan ----")
     for i, action in enumerate(program.plan):

@@ -3,6 +3,7 @@
 It is the only code that walks a program; adapters only answer single calls. Hooks are
 closures made here, so that every engine's hook calls are recorded the same way.
 """
+import contextlib
 import warnings
 
 import numpy as np
@@ -144,9 +145,16 @@ def run(program, adapter, strict=True, built=None):
             trace.requires_grad[name] = bool(adapter.requires_grad(t))
     trace.forward_hooks = list(hook_log)
     hook_log.clear()
+    if "shares_storage" in adapter.capabilities:
+        for step in program.steps:
+            if isinstance(step, P.Detach):
+                trace.shares_storage[step.out] = bool(
+                    adapter.shares_storage(env[step.out], env[step.src]))
     if functional:
         return _run_functional(program, adapter, trace, strict)
-    tracked = [n for n, t in leaves.items() if adapter.requires_grad(t)]
+    # A leaf whose requires_grad_ was switched off is read too: its .grad must stay as it was.
+    switched = {s.target for s in program.steps if isinstance(s, P.RequiresGrad)}
+    tracked = [n for n, t in leaves.items() if adapter.requires_grad(t) or n in switched]
     # An engine with retain_grad keeps a non-leaf's gradient only where asked to: the others'
     # `.grad` must stay None, so it is read too.
     unretained = [n for n in env if n not in leaves and n not in s.retained
@@ -176,8 +184,10 @@ def _step(step, adapter, env, modules, fns, retained, hook_log):
     if isinstance(step, P.Op):
         args = [env[a] for a in step.args]
         params = step.kw
-        if step.no_grad:
-            with adapter.no_grad():
+        if step.no_grad or step.modes:
+            with contextlib.ExitStack() as modes:
+                for mode in step.contexts:
+                    modes.enter_context(adapter.grad_mode(mode))
                 env[step.out] = adapter.op(step.op, *args, **params)
         else:
             env[step.out] = adapter.op(step.op, *args, **params)
@@ -199,6 +209,8 @@ def _step(step, adapter, env, modules, fns, retained, hook_log):
             env[name] = t
     elif isinstance(step, P.Detach):
         env[step.out] = adapter.detach(env[step.src])
+    elif isinstance(step, P.RequiresGrad):
+        adapter.set_requires_grad(env[step.target], step.flag)
     elif isinstance(step, P.RetainGrad):
         adapter.retain_grad(env[step.target])
         if step.target not in retained:

@@ -40,6 +40,7 @@ LABELS = {
     "test_errors::test_error_behaviour": "error behaviour",
     "test_functional_grad::test_functional_grad": "functional autograd.grad",
     "test_multi_output::test_multi_output_op": "multi-output ops (values/indices, pieces)",
+    "test_grad_modes::test_grad_modes": "grad modes (nested, inference_mode, requires_grad_)",
     "test_worked_examples::test_one_weight_used_twice": "worked: one weight used twice",
     "test_worked_examples::test_one_linear_layer_called_twice": "worked: Linear called twice",
     "test_worked_examples::test_gradient_weights_on_a_vector_output": "worked: 3a+2b²+log c, weights",

@@ -37,14 +37,25 @@ class Layer:
     params: tuple  # Leaf objects named f"{name}.{param}"
 
 
+GRAD_MODES = ("no_grad", "enable_grad", "set_grad_enabled(False)", "set_grad_enabled(True)",
+              "inference_mode")
+
+
 @dataclass(frozen=True)
 class Op:
-    """`out = op(*args, **params)`; under `no_grad` when `no_grad` is set."""
+    """`out = op(*args, **params)`; under `no_grad` when `no_grad` is set, and inside the grad
+    modes `modes` (GRAD_MODES, outermost first, e.g. ("no_grad", "enable_grad")) if any."""
     out: str
     op: str
     args: tuple
     params: tuple = ()  # sorted (key, value) pairs, hashable
     no_grad: bool = False
+    modes: tuple = ()
+
+    @property
+    def contexts(self):
+        """Every grad mode the op runs in, outermost first (`no_grad` is the first)."""
+        return ("no_grad",) * self.no_grad + self.modes
 
     @property
     def kw(self):
@@ -115,6 +126,12 @@ class FunctionSpec:
     grad_shape_error: bool = False
 
 
+# The capability each grad mode needs (adapters/base.py).
+MODE_CAPABILITY = {"no_grad": "no_grad", "enable_grad": "grad_modes",
+                   "set_grad_enabled(False)": "grad_modes", "set_grad_enabled(True)": "grad_modes",
+                   "inference_mode": "inference_mode"}
+
+
 FUNCTION_FORWARD_OPS = ("sign", "round", "sin", "exp", "tanh", "mul", "add", "scale")
 
 
@@ -134,6 +151,14 @@ class Detach:
 @dataclass(frozen=True)
 class RetainGrad:
     target: str
+
+
+@dataclass(frozen=True)
+class RequiresGrad:
+    """`target.requires_grad_(flag)` on a leaf: later ops record (or no longer record) it, and
+    a leaf switched off keeps its `.grad` even through ops recorded before."""
+    target: str
+    flag: bool = True
 
 
 @dataclass(frozen=True)
@@ -205,7 +230,9 @@ class Program:
                  MultiOp: "multi_output"}
         caps.update(cap for step in self.steps for cls, cap in kinds.items()
                     if isinstance(step, cls))
-        caps.update("no_grad" for s in self.steps if isinstance(s, Op) and s.no_grad)
+        modes = {m for s in self.steps if isinstance(s, Op) for m in s.contexts}
+        caps.update(MODE_CAPABILITY[m] for m in modes)
+        caps.update("requires_grad_" for s in self.steps if isinstance(s, RequiresGrad))
         for spec in self.functions:
             ops.update(expr[0] for expr in spec.forward)
         caps.update("functional_grad" for a in self.plan if isinstance(a, Grad))

@@ -35,6 +35,7 @@ class Trace:
     forward_error: Optional[str] = None
     forward_message: str = ""
     forward_hooks: list = field(default_factory=list)
+    shares_storage: dict = field(default_factory=dict)  # detach() output -> shares memory?
     actions: list = field(default_factory=list)
 
     def summary(self):

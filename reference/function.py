@@ -5,8 +5,8 @@ passed as None), `needs_input_grad`, `None` returns, the count and shape checks,
 tensors freed after a backward without `retain_graph` (an error only if the backward reads them).
 """
 from . import errors
-from .grad_mode import is_grad_enabled, no_grad
-from .graph import GRAPH_FREED_MESSAGE, Node, SavedTensor, gradient_edge
+from .grad_mode import is_recording, no_grad
+from .graph import GRAPH_FREED_MESSAGE, Node, SavedTensor, check_saveable, gradient_edge
 from .tensor import Tensor, zeros
 
 
@@ -54,7 +54,7 @@ class Function:
         ctx = FunctionCtx()
         tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        executable = is_grad_enabled() and any(ctx.needs_input_grad)
+        executable = is_recording() and any(ctx.needs_input_grad)
         with no_grad():
             result = cls.forward(ctx, *args)
         is_tuple = isinstance(result, tuple)
@@ -63,6 +63,7 @@ class Function:
         name = f"{cls.__name__}Backward"
         ctx._saved = tuple(SavedTensor(t, name) if t is not None else None for t in ctx._to_save)
         if executable:
+            check_saveable(ctx._to_save)
             node = _FunctionNode(name, cls, ctx, len(args), tensor_pos,
                                  tuple(gradient_edge(args[i]) for i in tensor_pos),
                                  tuple((o.shape, o.dtype) for o in outputs))

@@ -13,6 +13,16 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
+def is_inference_mode_enabled() -> bool:
+    return getattr(_state, "inference", False)
+
+
+def is_recording() -> bool:
+    """Are ops recorded now? Grad mode on and not in inference mode (where `enable_grad`
+    turns grad mode back on, yet nothing is recorded, as in torch)."""
+    return is_grad_enabled() and not is_inference_mode_enabled()
+
+
 def _set(enabled: bool) -> None:
     _state.enabled = bool(enabled)
 
@@ -53,4 +63,20 @@ class enable_grad(contextlib.ContextDecorator):
 
     def __exit__(self, *exc):
         _set(self.prev)
+        return False
+
+
+class inference_mode(contextlib.ContextDecorator):
+    """Like `torch.inference_mode()`: grad mode off, and every tensor made inside is an
+    *inference tensor*, which a recorded op may not save for backward later."""
+
+    def __enter__(self):
+        self.prev = is_grad_enabled(), is_inference_mode_enabled()
+        _set(False)
+        _state.inference = True
+        return self
+
+    def __exit__(self, *exc):
+        _set(self.prev[0])
+        _state.inference = self.prev[1]
         return False

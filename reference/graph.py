@@ -8,8 +8,8 @@ execution order) can be reproduced rather than approximated.
 import itertools
 import math
 
-from .errors import GraphFreedError, InplaceModifiedError
-from .grad_mode import is_grad_enabled
+from .errors import GraphFreedError, InferenceTensorError, InplaceModifiedError
+from .grad_mode import is_recording
 
 _sequence = itertools.count()
 
@@ -127,7 +127,8 @@ class AccumulateGrad(Node):
 
     def apply(self, grads):
         (g,) = grads
-        if g is not None:
+        # A leaf whose requires_grad was switched off after it was used keeps its .grad.
+        if g is not None and self.variable.requires_grad:
             self.variable._accumulate_grad(g)
         return ()
 
@@ -152,14 +153,24 @@ def gradient_edge(t):
     return None
 
 
+def check_saveable(tensors):
+    """torch refuses to save an inference tensor for backward (outside inference mode, the
+    only place where anything is recorded)."""
+    if any(t is not None and t._inference for t in tensors):
+        raise InferenceTensorError(
+            "Inference tensors cannot be saved for backward. Please do not use Tensors created "
+            "in inference mode in computation tracked by autograd.")
+
+
 def record(name, outputs, inputs, vjp, save=()):
     """Attach a backward node to `outputs` if recording is on and any input requires grad.
 
     `save` lists the tensors the vjp needs (None for one not needed given which inputs require
     grad, as torch saves conditionally); they arrive as the vjp's trailing arguments.
     """
-    if not is_grad_enabled() or not any(t.requires_grad for t in inputs):
+    if not is_recording() or not any(t.requires_grad for t in inputs):
         return
+    check_saveable(save)
     node = Node(name, tuple(gradient_edge(t) for t in inputs), vjp,
                 tuple(SavedTensor(s, name) if s is not None else None for s in save),
                 tuple((o.shape, o.dtype) for o in outputs))

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import errors, ops
 from .function import Function
-from .grad_mode import is_grad_enabled
+from .grad_mode import is_recording
 from .tensor import Tensor, float64
 
 _ids = itertools.count()
@@ -208,7 +208,7 @@ class BackwardHook:
     def _apply_on_tensors(self, fn, args):
         idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         tensors = [args[i] for i in idx]
-        if not (any(t.requires_grad for t in tensors) and is_grad_enabled()):
+        if not (any(t.requires_grad for t in tensors) and is_recording()):
             return args, None
         new = BackwardHookFunction.apply(*tensors)
         fn(next(t.grad_fn for t in new if t.grad_fn is not None))

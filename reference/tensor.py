@@ -5,7 +5,7 @@ Methods only forward to `ops`; all differentiation lives there (forward and vjp 
 import numpy as np
 
 from . import errors
-from .grad_mode import is_grad_enabled, no_grad
+from .grad_mode import is_grad_enabled, is_inference_mode_enabled, no_grad
 from .graph import AccumulateGrad
 
 float32 = np.dtype("float32")
@@ -15,7 +15,8 @@ _default_dtype = float64
 
 class Tensor:
     __slots__ = ("data", "requires_grad", "grad_fn", "output_nr", "_grad", "_retains_grad",
-                 "_hooks", "_post_acc_hooks", "_acc", "_version", "_base", "__weakref__")
+                 "_hooks", "_post_acc_hooks", "_acc", "_version", "_base", "_inference",
+                 "__weakref__")
 
     def __init__(self, data, requires_grad=False, _version=None):
         self.data = data
@@ -31,6 +32,7 @@ class Tensor:
         # counter, bumped by in-place ops and compared by saved tensors at backward time.
         self._version = _version if _version is not None else [0]
         self._base = None
+        self._inference = is_inference_mode_enabled()  # made in inference mode
 
     # ----- metadata -----------------------------------------------------------------------
     @property
@@ -61,6 +63,9 @@ class Tensor:
     @property
     def retains_grad(self):
         return self._retains_grad
+
+    def is_inference(self):
+        return self._inference
 
     def numpy(self):
         if self.requires_grad:
@@ -164,8 +169,11 @@ class Tensor:
 
     # ----- graph surgery ------------------------------------------------------------------
     def detach(self):
-        """A new leaf sharing this tensor's data and version counter."""
-        return Tensor(self.data, requires_grad=False, _version=self._version)
+        """A new leaf sharing this tensor's data and version counter (an inference tensor's
+        detached alias is one too)."""
+        out = Tensor(self.data, requires_grad=False, _version=self._version)
+        out._inference = out._inference or self._inference
+        return out
 
     def detach_(self):
         self.grad_fn = None

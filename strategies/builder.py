@@ -29,8 +29,10 @@ class Builder:
         self.session = Session(_REFERENCE, self.dtype)
         self.leaves, self.layers, self.functions, self.steps = [], [], [], []
         self.values = []  # names of all float tensor values, in creation order
+        self.inference = []  # values made in inference_mode (only ever an op's first operand)
         self.ordered_ops = _ordered(config.ops)  # the config's ops in the order they shrink to
         self.counter = 0
+        self.stopped = False  # the last step raises in the forward: no step may follow it
 
     # ----- drawing helpers (all shrink towards the first / "off" choice) --------------------
     # `integer(lo, hi)` (set in __init__) draws one integer, shrinking towards lo (towards 0

@@ -25,6 +25,11 @@ class Config:
     no_grad: float = 0.0
     multi_output: float = 0.0  # a step of an op with several outputs (from `multi_ops`)
     multi_ops: frozenset = frozenset(MULTI_OUTPUT)
+    grad_modes: float = 0.0  # an op inside nested grad modes (enable_grad, inference_mode, ...)
+    requires_grad_: float = 0.0  # a requires_grad_() step switching a leaf
+    # The chance a step that raises in the forward (a recorded op saving an inference tensor)
+    # is kept, the program ending there; else it is left out.
+    forward_errors: float = 0.0
     # The plan.
     max_actions: int = 1
     # The chance a root keeps its non-scalar shape and gets gradient weights: an implicit
@@ -57,7 +62,8 @@ def capability_config(config, adapter):
              "no_grad": "no_grad", "multi_root": "multi_root", "retain_graph": "retain_graph",
              "zero_grad": "zero_grad", "functional_grad": "functional_grad",
              "errors": "error_kinds", "weights": "nonscalar_backward",
-             "multi_output": "multi_output"}
+             "multi_output": "multi_output", "grad_modes": "grad_modes",
+             "requires_grad_": "requires_grad_", "forward_errors": "error_kinds"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0

@@ -10,13 +10,13 @@ from gradspec import program as P
 from .builder import Builder
 from .config import capability_config
 from .steps import (detach_step, function_step, hook_step, layer_step, module_hook_step,
-                    multi_op_step, op_step, retain_step)
+                    multi_op_step, op_step, requires_grad_step, retain_step)
 from .values import expand, nested
 
 STEP_KINDS = (  # (config field, step function), tried in this order after plain ops
     ("layers", layer_step), ("functions", function_step), ("tensor_hooks", hook_step),
     ("module_hooks", module_hook_step), ("retain_grad", retain_step), ("detach", detach_step),
-    ("multi_output", multi_op_step),
+    ("multi_output", multi_op_step), ("requires_grad_", requires_grad_step),
 )
 
 
@@ -47,6 +47,9 @@ def _programs(draw, cfg):
             op_step(b)
         if not keep:
             b.rollback(mark)
+            b.stopped = False
+        elif b.stopped:  # the last step raises in the forward: nothing after it would run
+            break
     plan = draw_plan(b)
     return b.program(plan)
 

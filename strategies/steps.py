@@ -2,7 +2,9 @@
 import numpy as np
 
 from gradspec import program as P
-from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, n_outputs
+from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, PIECES, n_outputs
+
+from reference.errors import InferenceTensorError
 
 from .op_args import KINK, applicable, applicable_ops, draw_op_args, output_ok
 from .values import expand
@@ -15,6 +17,11 @@ def op_step(b, force=None):
     if force in MULTI_OUTPUT:
         return multi_op_step(b, force)
     x = b.pick_recent(b.values)
+    inference = [n for n in b.inference if n in b.session.env]
+    if inference and b.chance(0.3):
+        # An inference tensor (made inside inference_mode) used again outside it: a binary op
+        # with an operand that requires grad then saves it, which raises.
+        x = b.pick_recent(inference)
     v = b.value(x)
     if force:
         # The focus op must appear: where its operands hit a tie or kink (maximum(x, x)) or
@@ -31,12 +38,16 @@ def op_step(b, force=None):
                 return force
         return False
     ops = applicable_ops(b.ordered_ops, v)
+    if x in inference and b.chance(0.5):
+        ops = tuple(op for op in ops if op in SAVES_OPERAND) or ops
     if not ops:
         return False
     op = b.pick(ops)
     return op if _apply_op(b, op, x) else False
 
 
+# Ops that save an operand for the other's gradient (an inference tensor there raises).
+SAVES_OPERAND = ("mul", "div", "maximum", "minimum", "matmul", "linear", "mse_loss")
 FORCE_ATTEMPTS = 8
 RICH_RANK = {"permute": 3}  # a permutation of two axes is a transpose
 
@@ -49,16 +60,38 @@ def _apply_op(b, op, x):
     args, params = drawn
     out = b.fresh("t")
     # Views made under no_grad keep requires_grad=True in torch (a legacy quirk that depends
-    # on memory layout for reshape); no_grad is exercised on computing ops only.
+    # on memory layout for reshape); no_grad and the other grad modes are exercised on
+    # computing ops only. So are inference tensors: whether a view of one is one too depends
+    # on memory layout (reshape may copy).
+    computing = op not in VIEW_OPS
+    if not computing and any(b.tensor(a).is_inference() for a in args):
+        return False
+    modes = _draw_modes(b) if computing and b.chance(b.cfg.grad_modes) else ()
     step = P.Op(out, op, tuple(args), tuple(sorted(params.items())),
-                no_grad=op not in VIEW_OPS and b.chance(b.cfg.no_grad))
-    b.session.step(step)
+                no_grad=computing and b.chance(b.cfg.no_grad), modes=modes)
+    try:
+        b.session.step(step)
+    except InferenceTensorError:
+        # A recorded op saving an inference tensor raises (in torch too): sometimes the
+        # program ends there, its forward raising that error.
+        if not b.chance(b.cfg.forward_errors):
+            return False
+        b.steps.append(step)
+        b.stopped = True
+        return True
     if not output_ok(b.value(out)):
         del b.session.env[out]
         return False
     b.steps.append(step)
-    b.values.append(out)
+    # An inference tensor is only ever the first operand of a later op (see op_step).
+    (b.inference if b.tensor(out).is_inference() else b.values).append(out)
     return True
+
+
+def _draw_modes(b):
+    """One to three grad modes, nested (outermost first), among those the backend has."""
+    modes = [m for m in P.GRAD_MODES if b.can(P.MODE_CAPABILITY[m])]
+    return tuple(b.pick(modes) for _ in range(b.integer(1, 3)))
 
 
 def _fit_input(b, op, min_rank=0):
@@ -249,6 +282,21 @@ def function_step(b):
 # ----- graph control and hooks -------------------------------------------------------------
 def _grad_values(b, leaves=True):
     return [n for n in b.values if b.requires_grad(n) and (leaves or not b.tensor(n).is_leaf)]
+
+
+def requires_grad_step(b):
+    """`requires_grad_()` switches a plain leaf (never the first: a fallback root needs it).
+
+    Not a leaf a view was taken of: in torch the view's requires_grad follows its base's (the
+    reference's views are copies; views are the in-place work's)."""
+    viewed = {a for s in b.steps for a in getattr(s, "args", ())
+              if getattr(s, "op", None) in VIEW_OPS + PIECES}
+    leaves = [leaf.name for leaf in b.leaves[1:] if leaf.name not in viewed]
+    if not leaves:
+        return False
+    name = b.pick_recent(leaves)
+    b.add_step(P.RequiresGrad(name, not b.requires_grad(name)), ())
+    return True
 
 
 def detach_step(b):

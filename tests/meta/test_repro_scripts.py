@@ -28,11 +28,12 @@ from adapters.torch_adapter import TorchAdapter  # noqa: E402
 TORCH = TorchAdapter()
 
 # Everything the renderer has to print: layers (all three kinds, reused and recurrent), custom
-# Functions, tensor and module hooks, retain_grad, detach/no_grad, ops with several outputs,
-# several plan actions with retain_graph, zero_grad, functional grad, several roots, and
-# deliberate errors.
+# Functions, tensor and module hooks, retain_grad, detach/no_grad, nested grad modes and
+# inference tensors, requires_grad_, ops with several outputs, several plan actions with
+# retain_graph, zero_grad, functional grad, several roots, and deliberate errors.
 FEATURES = Config(layers=0.3, functions=0.3, tensor_hooks=0.25, module_hooks=0.6,
-                  retain_grad=0.25, detach=0.1, no_grad=0.1, multi_output=0.15, max_steps=7,
+                  retain_grad=0.25, detach=0.1, no_grad=0.1, grad_modes=0.15,
+                  requires_grad_=0.1, forward_errors=0.5, multi_output=0.15, max_steps=7,
                   max_actions=3, retain_graph=0.5, zero_grad=0.3, functional_grad=0.3,
                   multi_root=0.3, errors=0.15)
 

@@ -70,7 +70,7 @@ def compact(program):
     for s in program.steps:
         if isinstance(s, P.Op):
             parts.append(f"{s.out}={s.op}({','.join(s.args)}{_fmt_params(s.params)})"
-                         + (" [no_grad]" if s.no_grad else ""))
+                         + (f" [{' > '.join(s.contexts)}]" if s.contexts else ""))
         elif isinstance(s, P.MultiOp):
             parts.append(f"{','.join(s.outs)}={s.op}({','.join(s.args)}"
                          f"{_fmt_params(s.params)})")
@@ -82,6 +82,8 @@ def compact(program):
             parts.append(f"{s.out}=detach({s.src})")
         elif isinstance(s, P.RetainGrad):
             parts.append(f"retain_grad({s.target})")
+        elif isinstance(s, P.RequiresGrad):
+            parts.append(f"{s.target}.requires_grad_({s.flag})")
         elif isinstance(s, P.TensorHook):
             parts.append(f"hook({s.target}" + ("" if s.scale is None else f", x{s.scale}") + ")")
         elif isinstance(s, P.ModuleHook):

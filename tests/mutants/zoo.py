@@ -42,6 +42,9 @@ BROADCAST = ("suites.test_broadcasting", "test_broadcasting_reduces_back", None)
 FUNCTIONAL = ("suites.test_functional_grad", "test_functional_grad", None)
 
 
+GRAD_MODES = ("suites.test_grad_modes", "test_grad_modes", None)
+
+
 def MULTI(name):
     return ("suites.test_multi_output", "test_multi_output_op", name)
 
@@ -1021,6 +1024,57 @@ class MinDimAtArgmax(_Scatter):
         return x.argmax(dim, keepdim=True)
 
 
+# ===== harder semantics: grad modes ==========================================================
+class EnableGradIgnored(Mutant):
+    id = "enable-grad-ignored"
+    area = "grad modes (nested)"
+    description = ("enable_grad() / set_grad_enabled(True) inside no_grad do nothing: the outer "
+                   "no_grad leaks into what should be recorded")
+    killers = (GRAD_MODES,)
+
+    def grad_mode(self, mode):
+        if mode in ("enable_grad", "set_grad_enabled(True)") and not torch.is_grad_enabled():
+            return contextlib.nullcontext()
+        return super().grad_mode(mode)
+
+
+class InferenceModeAsNoGrad(Mutant):
+    id = "inference-mode-as-no-grad"
+    area = "grad modes (inference_mode)"
+    description = ("inference_mode() is no_grad(): no inference tensors (no error when a recorded "
+                   "op saves one), and enable_grad inside it records")
+    killers = (GRAD_MODES,)
+
+    def grad_mode(self, mode):
+        return super().grad_mode("no_grad" if mode == "inference_mode" else mode)
+
+
+class RequiresGradOffAccumulates(Mutant):
+    id = "requires-grad-off-accumulates"
+    area = "grad modes (requires_grad_)"
+    description = ("requires_grad_(False) on a leaf only changes the flag: a backward through ops "
+                   "recorded before still accumulates into its .grad")
+    killers = (GRAD_MODES,)
+
+    def set_requires_grad(self, t, flag):
+        if not flag and t.requires_grad:
+            def accumulate(g):  # a leaf's hook runs even where its accumulator then does not
+                if not t.requires_grad:
+                    t.grad = g.detach().clone() if t.grad is None else t.grad + g.detach()
+            t.register_hook(accumulate)
+        t.requires_grad_(flag)
+
+
+class DetachCopies(Mutant):
+    id = "detach-copies"
+    area = "grad modes (detach shares storage)"
+    description = "detach() returns a copy, not a tensor sharing its source's memory"
+    killers = (GRAD_MODES,)
+
+    def detach(self, t):
+        return t.detach().clone()
+
+
 # ===== 7. beyond the ci profile: bugs a campaign finds ======================================
 # Not in ZOO (whose every mutant the ci profile must kill): each needs a rare conjunction of
 # features that 60 derandomized programs per suite test almost never draw. The campaign
@@ -1088,6 +1142,7 @@ ZOO = (
     CustomNeedsInputGradWrong, CustomMaterializeIgnored,
     HookReturnIgnored, HooksReversed, ModuleHookParamGrads,
     UnusedPieceOnes, SortGradUnpermuted, MinDimAtArgmax,
+    EnableGradIgnored, InferenceModeAsNoGrad, RequiresGradOffAccumulates, DetachCopies,
 )
 BY_ID = {m.id: m for m in ZOO + RARE}
 assert len(BY_ID) == len(ZOO) + len(RARE), "duplicate mutant ids"
