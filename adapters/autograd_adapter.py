@@ -131,12 +131,13 @@ class AutogradAdapter(Adapter):
     name = "autograd"
     # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
     # (no .grad, no graph kept between calls, no handle on an intermediate value);
-    # tensor_hooks, module_hooks (no hooks); create_graph (the interpreter asks for
-    # first-order vjps only); materialize_grads (a primitive's vjp always gets materialized
-    # cotangents, zeros for an unused output); non_differentiable (no way to mark an output).
+    # tensor_hooks, module_hooks (no hooks); materialize_grads (a primitive's vjp always gets
+    # materialized cotangents, zeros for an unused output); non_differentiable (no way to mark
+    # an output). create_graph: a gradient used as a value (a GradStep) is a make_vjp nested
+    # in the function the outer vjp differentiates (autograd's own higher order).
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
-        "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad",
+        "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad", "create_graph",
     })
     ops = frozenset(AUTOGRAD_TEMPLATES)
 

@@ -134,11 +134,12 @@ class JaxAdapter(Adapter):
     name = "jax"
     # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
     # (no .grad, no graph kept between calls, no handle on an intermediate value);
-    # tensor_hooks, module_hooks (no hooks in JAX); create_graph (the interpreter asks for
-    # first-order vjps only); non_differentiable (custom_vjp cannot mark an output so).
+    # tensor_hooks, module_hooks (no hooks in JAX); non_differentiable (custom_vjp cannot
+    # mark an output so). create_graph: a gradient used as a value (a GradStep) is a jax.vjp
+    # nested in the function the outer vjp differentiates (JAX's own higher order).
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
-        "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad",
+        "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad", "create_graph",
         "materialize_grads",
     })
     ops = frozenset(JAX_TEMPLATES)
@@ -357,7 +358,26 @@ def _step_source(step, program, ops):
         return f"{', '.join(step.outs)}, = {step.function}({', '.join(map(_py, step.args))})"
     if isinstance(step, P.Detach):
         return f"{step.out} = jax.lax.stop_gradient({_py(step.src)})"
+    if isinstance(step, P.GradStep):
+        return _grad_step_source(step, program, ops)
     raise TypeError(f"jax cannot express {step!r}")
+
+
+def _grad_step_source(step, program, ops):
+    """A gradient as a value: a vjp nested in the program, of the steps before this one as a
+    function of the step's inputs (leaves), as the adapter runs it."""
+    leaves = ", ".join(_py(leaf.name) for leaf in program.all_leaves())
+    name = f"upto_{step.outs[0]}"
+    lines = [f"def {name}({leaves}):"]
+    for before in program.steps[:program.steps.index(step)]:
+        lines += [f"    {line}" for line in _step_source(before, program, ops).split("\n")]
+    lines.append(f"    return ({''.join(_py(o) + ', ' for o in step.outputs)})")
+    ins = ", ".join(_py(i) for i in step.inputs)
+    cts = "".join(("None" if w is None else _array(w, program.dtype)) + ", "
+                  for w in step.weights)
+    lines.append(f"{''.join(o + ', ' for o in step.outs)}= vjp(lambda {ins}: {name}({leaves}), "
+                 f"({ins},), ({cts}))")
+    return "\n".join(lines)
 
 
 def render_script(program, ops):
@@ -374,7 +394,8 @@ def render_script(program, ops):
                       for o in (s.outs if hasattr(s, "outs") else (s.out,))]
     out += ["", "def program(" + ", ".join(map(_py, leaves)) + "):",
             '    """Every value of the program, from its leaves."""']
-    out += [f"    {_step_source(step, program, ops)}" for step in program.steps]
+    out += [f"    {line}" for step in program.steps
+            for line in _step_source(step, program, ops).split("\n")]
     out.append("    return {" + ", ".join(f"{n!r}: {_py(n)}" for n in names) + "}")
     out += ["", "", "# ---- forward ----",
             f"values = program({', '.join(map(_py, leaves))})",

@@ -63,7 +63,9 @@ class TorchAdapter(TorchLikeAdapter):
                                  requires_grad=requires_grad)
 
     def to_numpy(self, t):
-        return t.detach().cpu().numpy()
+        # force: a gradient through sgn's backward is an efficient ZeroTensor, which plain
+        # numpy() refuses
+        return t.detach().cpu().numpy(force=True)
 
     def shares_storage(self, a, b):
         return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

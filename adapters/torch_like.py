@@ -1,6 +1,8 @@
 """The verbs every engine with torch's API shape answers the same way (torch itself and the
 reference): subclasses set `self.api` to the module that has `autograd.backward`,
 `autograd.grad`, `autograd.Function` and `no_grad`, and add tensors, ops and layers."""
+import warnings
+
 from gradspec.functions import torch_like_function
 
 from .base import Adapter
@@ -50,8 +52,14 @@ class TorchLikeAdapter(Adapter):
                                    backward_values)
 
     def backward(self, roots, weights, retain_graph, create_graph):
-        self.api.autograd.backward(roots, weights, retain_graph=retain_graph,
-                                   create_graph=create_graph)
+        if not create_graph:
+            self.api.autograd.backward(roots, weights, retain_graph=retain_graph)
+            return
+        with warnings.catch_warnings():
+            # torch warns that create_graph=True makes a reference cycle through .grad
+            warnings.simplefilter("ignore", UserWarning)
+            self.api.autograd.backward(roots, weights, retain_graph=retain_graph,
+                                       create_graph=True)
 
     def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
         return self.api.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,

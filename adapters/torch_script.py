@@ -136,6 +136,10 @@ def render(program, adapter):
                        if layer.kind == "lstm_cell" else f"{step.outs[0]} = {call}")
         elif isinstance(step, P.CallFunction):
             out.append(f"{', '.join(step.outs)}, = {step.function}.apply({', '.join(step.args)})")
+        elif isinstance(step, P.GradStep):
+            out.append(f"{', '.join(step.outs)}, = torch.autograd.grad([{', '.join(step.outputs)}]"
+                       f", [{', '.join(step.inputs)}], {_weights_source(step.weights, dt)}, "
+                       "create_graph=True)")
         elif isinstance(step, P.Detach):
             out.append(f"{step.out} = {step.src}.detach()")
         elif isinstance(step, P.RetainGrad):
@@ -159,6 +163,7 @@ def render(program, adapter):
     tracked = [leaf.name for leaf in program.all_leaves()
                if leaf.requires_grad or leaf.name in switched]
     retained = [s.target for s in program.steps if isinstance(s, P.RetainGrad)]
+    graph_of_grads = any(getattr(a, "create_graph", False) for a in program.plan)
     out.append("# ---- backward plan ----")
     for i, action in enumerate(program.plan):
         out.append(f"print('--- plan[{i}] ---')")
@@ -169,6 +174,9 @@ def render(program, adapter):
         out.append("    print('error:', str(_error).splitlines()[0])")
         for name in tracked:
             out.append(f"show('{name}.grad', {name}.grad)")
+            if graph_of_grads:
+                out.append(f"print('{name}.grad.requires_grad =', {name}.grad is not None "
+                           f"and {name}.grad.requires_grad)")
         for name in dict.fromkeys(retained):
             out.append(f"show('{name}.grad', {name}.grad)")
     return "\n".join(out) + "\n"
@@ -181,11 +189,20 @@ def _weights_source(weights, dt):
 def _action_source(action, dt, tracked):
     if isinstance(action, P.Backward):
         return (f"torch.autograd.backward([{', '.join(action.roots)}], "
-                f"{_weights_source(action.weights, dt)}, retain_graph={action.retain_graph!r})")
+                f"{_weights_source(action.weights, dt)}, retain_graph={action.retain_graph!r}"
+                + (", create_graph=True)" if action.create_graph else ")"))
     if isinstance(action, P.Grad):
         return (f"show('returned', torch.autograd.grad([{', '.join(action.outputs)}], "
                 f"[{', '.join(action.inputs)}], {_weights_source(action.weights, dt)}, "
-                f"retain_graph={action.retain_graph!r}, allow_unused={action.allow_unused!r}))")
+                f"retain_graph={action.retain_graph!r}, allow_unused={action.allow_unused!r}"
+                + (", create_graph=True))" if action.create_graph else "))"))
+    if isinstance(action, P.BackwardThroughGrad):
+        return (f"_pairs = [(_l.grad, _w) for _l, _w in zip([{', '.join(action.leaves)}], "
+                f"{_weights_source(action.weights, dt)})\n"
+                "              if _l.grad is not None and _l.grad.requires_grad]\n"
+                "    if _pairs:  # backward through the .grad that requires grad\n"
+                "        torch.autograd.backward([_g for _g, _ in _pairs], [_w for _, _w in "
+                f"_pairs], retain_graph={action.retain_graph!r})")
     if isinstance(action, P.ZeroGrad):
         body = "_p.grad = None" if action.set_to_none else "_p.grad.detach_(); _p.grad.zero_()"
         return (f"for _p in [{', '.join(tracked)}]:\n"

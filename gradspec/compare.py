@@ -216,6 +216,11 @@ def _walk(program, expected, actual, value, labels):
             out.append(Mismatch(f"{name}.requires_grad", expected.requires_grad[name],
                                 actual.requires_grad.get(name), "requires_grad differs",
                                 kind="requires_grad", name=name))
+    for name, shares in expected.shares_storage.items():
+        if name in actual.shares_storage and actual.shares_storage[name] != shares:
+            out.append(Mismatch(f"{name} (a detach()) shares memory with its source", shares,
+                                actual.shares_storage[name], "storage sharing differs",
+                                kind="storage", name=name))
     n = len(out)
     _hooks("forward", expected.forward_hooks, actual.forward_hooks, value, out)
     _tag(out, n, "hook")
@@ -241,6 +246,12 @@ def _walk(program, expected, actual, value, labels):
             n = len(out)
             value(f"{step} {name}.grad", ae.grads[name], aa.grads.get(name), out)
             _tag(out, n, "grad", name, i)
+        for name, rg in ae.grad_requires_grad.items():
+            if name in aa.grad_requires_grad and aa.grad_requires_grad[name] != rg:
+                out.append(Mismatch(f"{step} {name}.grad.requires_grad", rg,
+                                    aa.grad_requires_grad[name],
+                                    "whether .grad requires grad differs",
+                                    kind="grad_requires_grad", name=name, action=i))
         for name in () if retained_unspecified else ae.retained:
             n = len(out)
             value(f"{step} {name}.grad (retained)", ae.retained[name], aa.retained.get(name),

@@ -5,6 +5,7 @@ closures made here, so that every engine's hook calls are recorded the same way.
 """
 import contextlib
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,6 +29,7 @@ class Session:
         self.env, self.leaves, self.modules, self.fns = {}, {}, {}, {}
         self.retained, self.hook_log = [], []
         self.raised = False
+        self.program = None  # set by `build`: a functional engine's GradStep re-runs a prefix
 
     def add_leaf(self, leaf, value=None):
         """A leaf from its values, or bound to `value` (a functional engine's traced input)."""
@@ -52,11 +54,34 @@ class Session:
 
     def step(self, step):
         try:
-            _step(step, self.adapter, self.env, self.modules, self.fns, self.retained,
-                  self.hook_log)
+            if isinstance(step, P.GradStep):
+                self._grad_step(step)
+            else:
+                _step(step, self.adapter, self.env, self.modules, self.fns, self.retained,
+                      self.hook_log)
         except Exception:
             self.raised = True  # not the program's whole forward: never handed to `run`
             raise
+
+    def _grad_step(self, step):
+        """`autograd.grad(..., create_graph=True)`; a functional engine differentiates, by a
+        vjp nested in whatever vjp is tracing this one, the program's steps before this step
+        as a function of the step's inputs (leaves: such engines have no grad_wrt_nonleaf)."""
+        adapter, env = self.adapter, self.env
+        weights = _weights(adapter, step.weights, self.dtype)
+        if "stateful_grad" in adapter.capabilities:
+            grads = adapter.grad([env[o] for o in step.outputs], [env[i] for i in step.inputs],
+                                 weights, True, True, False)
+        else:
+            program = self.program
+            prefix = replace(program, steps=program.steps[:program.steps.index(step)], plan=())
+            leaves = {leaf.name: env[leaf.name] for leaf in program.all_leaves()}
+
+            def f(*xs):
+                s = build(prefix, adapter, bound={**leaves, **dict(zip(step.inputs, xs))})
+                return tuple(s.env[o] for o in step.outputs)
+            grads = adapter.vjp(f, [env[i] for i in step.inputs], weights)
+        env.update(zip(step.outs, grads))
 
     # ----- a program already built: the strategies' Session, handed to the check ----------
     def attach_to(self, program):
@@ -104,6 +129,7 @@ def build(program, adapter, bound=None):
     `bound` maps leaf names to ready tensors (a functional engine's traced inputs)."""
     bound = bound or {}
     s = Session(adapter, program.dtype)
+    s.program = program
     for leaf in program.leaves:
         s.add_leaf(leaf, bound.get(leaf.name))
     for layer in program.layers:
@@ -159,6 +185,8 @@ def run(program, adapter, strict=True, built=None):
     # `.grad` must stay None, so it is read too.
     unretained = [n for n in env if n not in leaves and n not in s.retained
                   and trace.requires_grad[n]] if "retain_grad" in adapter.capabilities else []
+    # After a backward with create_graph=True, `.grad` may itself require grad.
+    graph_of_grads = any(getattr(a, "create_graph", False) for a in program.plan)
     for i, action in enumerate(program.plan):
         result = ActionResult(index=i)
         try:
@@ -169,7 +197,10 @@ def run(program, adapter, strict=True, built=None):
         result.hooks = list(hook_log)
         hook_log.clear()
         for name in tracked:
-            result.grads[name] = _np(adapter, adapter.read_grad(leaves[name]))
+            g = adapter.read_grad(leaves[name])
+            result.grads[name] = _np(adapter, g)
+            if graph_of_grads:
+                result.grad_requires_grad[name] = g is not None and bool(adapter.requires_grad(g))
         for name in s.retained:
             result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
         with warnings.catch_warnings():
@@ -258,6 +289,13 @@ def _action(action, adapter, env, leaves, result, dtype):
                              _weights(adapter, action.weights, dtype), action.retain_graph,
                              action.create_graph, action.allow_unused)
         result.returned = tuple(_np(adapter, g) for g in grads)
+    elif isinstance(action, P.BackwardThroughGrad):
+        pairs = [(g, w) for g, w in ((adapter.read_grad(leaves[n]), w)
+                                     for n, w in zip(action.leaves, action.weights))
+                 if g is not None and adapter.requires_grad(g)]
+        if pairs:
+            adapter.backward([g for g, _ in pairs], _weights(adapter, [w for _, w in pairs], dtype),
+                             action.retain_graph, False)
     elif isinstance(action, P.ZeroGrad):
         adapter.zero_grad(list(leaves.values()), action.set_to_none)
     else:

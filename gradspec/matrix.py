@@ -41,6 +41,8 @@ LABELS = {
     "test_functional_grad::test_functional_grad": "functional autograd.grad",
     "test_multi_output::test_multi_output_op": "multi-output ops (values/indices, pieces)",
     "test_grad_modes::test_grad_modes": "grad modes (nested, inference_mode, requires_grad_)",
+    "test_higher_order::test_gradients_as_values": "higher order: grad of grad, HVP, penalty",
+    "test_higher_order::test_backward_create_graph_and_through_grad": "higher order: .grad with create_graph",
     "test_worked_examples::test_one_weight_used_twice": "worked: one weight used twice",
     "test_worked_examples::test_one_linear_layer_called_twice": "worked: Linear called twice",
     "test_worked_examples::test_gradient_weights_on_a_vector_output": "worked: 3a+2b²+log c, weights",

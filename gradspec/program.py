@@ -143,6 +143,17 @@ class CallFunction:
 
 
 @dataclass(frozen=True)
+class GradStep:
+    """`outs = autograd.grad(outputs, inputs, weights, create_graph=True)`: gradients that are
+    values later steps use (a grad of a grad, a Hessian-vector product, a gradient penalty
+    added to a loss). A weight of None is implicit (a scalar output)."""
+    outs: tuple
+    outputs: tuple
+    inputs: tuple
+    weights: tuple
+
+
+@dataclass(frozen=True)
 class Detach:
     out: str
     src: str
@@ -197,6 +208,16 @@ class Grad:
 
 
 @dataclass(frozen=True)
+class BackwardThroughGrad:
+    """`backward(roots=[leaf.grad ...], weights)` over those `leaves` whose `.grad` requires grad
+    (after a `Backward(create_graph=True)`): differentiates through `.grad`, accumulating the
+    second-order term into `.grad` itself."""
+    leaves: tuple
+    weights: tuple
+    retain_graph: Optional[bool] = None
+
+
+@dataclass(frozen=True)
 class ZeroGrad:
     set_to_none: bool = True
 
@@ -236,6 +257,15 @@ class Program:
         for spec in self.functions:
             ops.update(expr[0] for expr in spec.forward)
         caps.update("functional_grad" for a in self.plan if isinstance(a, Grad))
+        leaves = {leaf.name for leaf in self.all_leaves()}
+        for s in self.steps:
+            if isinstance(s, GradStep):
+                caps.add("create_graph")
+                caps.update("grad_wrt_nonleaf" for i in s.inputs if i not in leaves)
+        if any(getattr(a, "create_graph", False) for a in self.plan):
+            caps.add("create_graph")
+        if any(isinstance(a, BackwardThroughGrad) for a in self.plan):
+            caps.update(("create_graph", "stateful_grad"))
         caps.update("zero_grad" for a in self.plan if isinstance(a, ZeroGrad))
         return ops, caps
 

@@ -25,6 +25,7 @@ class ActionResult:
     retained: dict = field(default_factory=dict)  # retained non-leaf name -> array | None
     nonleaf: dict = field(default_factory=dict)  # other non-leaf name -> its .grad (None)
     hooks: list = field(default_factory=list)  # HookCall, in call order
+    grad_requires_grad: dict = field(default_factory=dict)  # leaf -> does its .grad? (create_graph)
 
 
 @dataclass

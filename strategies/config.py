@@ -30,6 +30,7 @@ class Config:
     # The chance a step that raises in the forward (a recorded op saving an inference tensor)
     # is kept, the program ending there; else it is left out.
     forward_errors: float = 0.0
+    higher_order: float = 0.0  # a GradStep: autograd.grad(..., create_graph=True) as values
     # The plan.
     max_actions: int = 1
     # The chance a root keeps its non-scalar shape and gets gradient weights: an implicit
@@ -37,6 +38,8 @@ class Config:
     weights: float = 0.75
     multi_root: float = 0.0
     retain_graph: float = 0.0  # chance an action sets retain_graph explicitly
+    # chance a backward has create_graph=True (then often a backward through `.grad` follows)
+    create_graph: float = 0.0
     zero_grad: float = 0.0
     functional_grad: float = 0.0
     errors: float = 0.0  # chance of deliberately erroneous plans / custom backwards
@@ -63,7 +66,8 @@ def capability_config(config, adapter):
              "zero_grad": "zero_grad", "functional_grad": "functional_grad",
              "errors": "error_kinds", "weights": "nonscalar_backward",
              "multi_output": "multi_output", "grad_modes": "grad_modes",
-             "requires_grad_": "requires_grad_", "forward_errors": "error_kinds"}
+             "requires_grad_": "requires_grad_", "forward_errors": "error_kinds",
+             "higher_order": "create_graph", "create_graph": "create_graph"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0

@@ -9,14 +9,15 @@ from gradspec import program as P
 
 from .builder import Builder
 from .config import capability_config
-from .steps import (detach_step, function_step, hook_step, layer_step, module_hook_step,
-                    multi_op_step, op_step, requires_grad_step, retain_step)
+from .steps import (detach_step, function_step, grad_step, hook_step, layer_step,
+                    module_hook_step, multi_op_step, op_step, requires_grad_step, retain_step)
 from .values import expand, nested
 
 STEP_KINDS = (  # (config field, step function), tried in this order after plain ops
     ("layers", layer_step), ("functions", function_step), ("tensor_hooks", hook_step),
     ("module_hooks", module_hook_step), ("retain_grad", retain_step), ("detach", detach_step),
     ("multi_output", multi_op_step), ("requires_grad_", requires_grad_step),
+    ("higher_order", grad_step),
 )
 
 
@@ -108,11 +109,13 @@ def draw_plan(b):
     if cfg.max_actions > 1 and b.chance(0.8):
         n_actions = b.integer(2, cfg.max_actions)
     for _ in range(n_actions):
-        plan.append(_action(b, roots, first=not plan))
+        plan.append(_action(b, roots, first=not plan, previous=plan[-1] if plan else None))
     return plan
 
 
-def _action(b, roots, first):
+def _action(b, roots, first, previous=None):
+    if getattr(previous, "create_graph", False) and b.can("stateful_grad") and b.chance(0.8):
+        return _through_grad_action(b)
     if not first and b.chance(b.cfg.zero_grad):
         return P.ZeroGrad(set_to_none=not b.chance(0.5))
     if b.chance(b.cfg.functional_grad):
@@ -158,7 +161,18 @@ def _retain(b):
 
 def _backward_action(b, roots):
     chosen = _pick_roots(b, roots)
-    return P.Backward(tuple(chosen), tuple(_weight(b, r) for r in chosen), _retain(b))
+    return P.Backward(tuple(chosen), tuple(_weight(b, r) for r in chosen), _retain(b),
+                      create_graph=b.chance(b.cfg.create_graph))
+
+
+def _through_grad_action(b):
+    """A backward through the `.grad` a backward with create_graph=True left (of the leaves
+    whose `.grad` requires grad), weighted like any root."""
+    params = [p.name for layer in b.layers for p in layer.params]
+    leaves = [n for n in [leaf.name for leaf in b.leaves] + params if b.requires_grad(n)]
+    chosen = list(dict.fromkeys(b.pick(leaves) for _ in range(b.integer(1, 2))))
+    return P.BackwardThroughGrad(tuple(chosen), tuple(_weight(b, n) for n in chosen),
+                                 _retain(b))
 
 
 def _grad_action(b, roots):

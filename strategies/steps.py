@@ -4,10 +4,10 @@ import numpy as np
 from gradspec import program as P
 from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, PIECES, n_outputs
 
-from reference.errors import InferenceTensorError
+from reference.errors import AutogradError, InferenceTensorError
 
 from .op_args import KINK, applicable, applicable_ops, draw_op_args, output_ok
-from .values import expand
+from .values import expand, nested
 
 LAYER_KINDS = ("linear", "rnn_cell", "lstm_cell")
 VIEW_OPS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem")
@@ -160,6 +160,117 @@ def _multi_params(b, op, v):
     if op == "chunk":
         return {"dim": dim, "chunks": b.integer(1, size + 1)}
     return {"dim": dim}  # unbind
+
+
+# ----- higher order: gradients as values ---------------------------------------------------
+def grad_step(b):
+    """`g = autograd.grad(y, x, w, create_graph=True)` with y a recorded value and x among
+    what it was computed from; then, sometimes, the patterns users write with it: a
+    Hessian-vector product (the grad of sum(g * v)) or a gradient penalty added to y (the
+    WGAN-GP loss). A later GradStep on g is a grad of a grad."""
+    roots = [n for n in b.values if b.requires_grad(n) and not b.tensor(n).is_leaf]
+    if not roots:
+        return False
+    y = b.pick_recent(roots)
+    # With respect to forward values only: a gradient's own graph is made of each engine's
+    # backward formulas (torch's mse_loss computes the target's gradient apart from the
+    # input's; the reference negates the input's), so what flows back to a gradient value
+    # through another one is not specified.
+    grads = {o for s in b.steps if isinstance(s, P.GradStep) for o in s.outs}
+    made_from_grads = {n for n in b.values if grads & ({n} | set(_ancestors(b, n)))}
+    wrt = [n for n in _ancestors(b, y) if b.requires_grad(n) and n not in made_from_grads
+           and (b.tensor(n).is_leaf or b.can("grad_wrt_nonleaf"))]
+    if not wrt:
+        return False
+    inputs = list(dict.fromkeys(b.pick_recent(wrt) for _ in range(b.integer(1, 2))))
+    outs = _add_grad_step(b, (y,), inputs, (_grad_weight(b, y),))
+    if outs is None:
+        return False
+    if b.chance(0.3):  # a Hessian-vector product: d/dx <g, v>
+        v = b.new_leaf(b.value(outs[0]).shape, requires_grad=False)
+        s = _reduce(b, _add_op(b, "mul", (outs[0], v)))
+        if s is not None and b.requires_grad(s):
+            _add_grad_step(b, (s,), inputs[:1], (None,))
+    elif b.chance(0.4):  # a gradient penalty: y + sum(g * g)
+        penalty = _reduce(b, _add_op(b, "mul", (outs[0], outs[0])))
+        if penalty is not None:
+            _add_op(b, "add", (y, penalty))
+    return True
+
+
+def _add_grad_step(b, outputs, inputs, weights):
+    """Run a GradStep on the reference and keep it (its outputs' names) unless it raised (an
+    input the outputs do not reach) or its values left the range."""
+    outs = tuple(b.fresh("g") for _ in inputs)
+    step = P.GradStep(outs, tuple(outputs), tuple(inputs), tuple(weights))
+    n_hooks = len(b.session.hook_log)
+    try:
+        b.session.step(step)
+    except AutogradError:
+        del b.session.hook_log[n_hooks:]  # hooks its backward ran before raising
+        return None
+    if not all(output_ok(b.value(o)) for o in outs):
+        del b.session.hook_log[n_hooks:]
+        for o in outs:
+            del b.session.env[o]
+        b.session.raised = True  # its hooks and retained grads ran: rebuild for the check
+        return None
+    b.steps.append(step)
+    b.values.extend(outs)
+    return outs
+
+
+def _add_op(b, op, args, params=()):
+    """`op` on `args` as a step; its output's name, or None (left out) if out of range."""
+    if None in args:
+        return None
+    out = b.fresh("t")
+    step = P.Op(out, op, tuple(args), params)
+    b.session.step(step)
+    if not output_ok(b.value(out)):
+        del b.session.env[out]
+        return None
+    b.steps.append(step)
+    b.values.append(out)
+    return out
+
+
+def _reduce(b, name):
+    """`name` summed to a scalar (itself if 0-d; None stays None)."""
+    if name is None:
+        return None
+    nd = b.value(name).ndim
+    return _add_op(b, "sum", (name,), (("dim", tuple(range(nd))), ("keepdim", False))) \
+        if nd else name
+
+
+def _grad_weight(b, name):
+    """None (implicit) for a scalar, mostly; else a weight of the value's shape."""
+    shape = b.value(name).shape
+    if not shape and not b.chance(0.3):
+        return None
+    flat = expand(b.seed(), shape, salt=7)
+    return nested(flat, shape) if shape else flat[0]
+
+
+def _ancestors(b, name):
+    """The values `name` was computed from (through any step), in creation order."""
+    made_from = {}
+    for s in b.steps:
+        outs = (s.out,) if isinstance(s, P.Op) else getattr(s, "outs", ())
+        ins = [a for a in getattr(s, "args", ()) if a is not None]
+        ins += list(getattr(s, "outputs", ())) + list(getattr(s, "inputs", ()))
+        if isinstance(s, P.Call):
+            ins += [p.name for p in b.session.modules[s.layer][1].params]
+        for o in outs:
+            made_from[o] = ins
+    seen, todo = set(), [name]
+    while todo:
+        for a in made_from.get(todo.pop(), ()):
+            if a not in seen:
+                seen.add(a)
+                todo.append(a)
+    return [n for n in b.values if n in seen]
 
 
 # ----- layers: applied several times, to their own output too -----------------------------

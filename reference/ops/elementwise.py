@@ -22,19 +22,22 @@ tanh = _unary("TanhBackward0", np.tanh,
               lambda g, n, r: (mul(g, rsub_scalar(mul(r, r), 1.0)),), "output")
 sigmoid = _unary("SigmoidBackward0", lambda a: 1.0 / (1.0 + np.exp(-a)),
                  lambda g, n, r: (mul(g, mul(r, rsub_scalar(r, 1.0))),), "output")
+# relu and abs multiply by a recorded sign (zero derivative), as torch's threshold_backward
+# and sgn are recorded: a gradient through them requires grad under create_graph=True.
 relu = _unary("ReluBackward0", lambda a: np.maximum(a, 0),
-              lambda g, n, r: (mul(g, const(r.data > 0, g.dtype)),), "output")
+              lambda g, n, r: (mul(g, sign(r)),), "output")
 sin = _unary("SinBackward0", np.sin, lambda g, n, x: (mul(g, cos(x)),), "input")
 cos = _unary("CosBackward0", np.cos, lambda g, n, x: (neg(mul(g, sin(x))),), "input")
 sqrt = _unary("SqrtBackward0", np.sqrt,
               lambda g, n, r: (div(g, scale(r, 2.0)),), "output")
-abs = _unary("AbsBackward0", np.abs,
-             lambda g, n, x: (mul(g, const(np.sign(x.data), g.dtype)),), "input")
+abs = _unary("AbsBackward0", np.abs, lambda g, n, x: (mul(g, sign(x)),), "input")
 reciprocal = _unary("ReciprocalBackward0", lambda a: 1.0 / a,
                     lambda g, n, r: (neg(mul(g, mul(r, r))),), "output")
-# Piecewise-constant: their derivative is zero almost everywhere, and torch says zero.
-sign = _unary("SignBackward0", np.sign, lambda g, n: (scale(g, 0.0),), None)
-round = _unary("RoundBackward0", np.round, lambda g, n: (scale(g, 0.0),), None)
+# Piecewise-constant: their derivative is zero almost everywhere, and torch says zero: a fresh
+# zeros_like(grad), which never requires grad.
+sign = _unary("SignBackward0", np.sign, lambda g, n: (const(np.zeros(g.shape), g.dtype),), None)
+round = _unary("RoundBackward0", np.round,
+               lambda g, n: (const(np.zeros(g.shape), g.dtype),), None)
 
 
 def clone(x):

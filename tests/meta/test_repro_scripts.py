@@ -29,13 +29,14 @@ TORCH = TorchAdapter()
 
 # Everything the renderer has to print: layers (all three kinds, reused and recurrent), custom
 # Functions, tensor and module hooks, retain_grad, detach/no_grad, nested grad modes and
-# inference tensors, requires_grad_, ops with several outputs, several plan actions with
-# retain_graph, zero_grad, functional grad, several roots, and deliberate errors.
+# inference tensors, requires_grad_, ops with several outputs, gradients as values
+# (create_graph), several plan actions with retain_graph, create_graph and a backward through
+# .grad, zero_grad, functional grad, several roots, and deliberate errors.
 FEATURES = Config(layers=0.3, functions=0.3, tensor_hooks=0.25, module_hooks=0.6,
                   retain_grad=0.25, detach=0.1, no_grad=0.1, grad_modes=0.15,
-                  requires_grad_=0.1, forward_errors=0.5, multi_output=0.15, max_steps=7,
-                  max_actions=3, retain_graph=0.5, zero_grad=0.3, functional_grad=0.3,
-                  multi_root=0.3, errors=0.15)
+                  requires_grad_=0.1, forward_errors=0.5, multi_output=0.15, higher_order=0.1,
+                  max_steps=7, max_actions=3, retain_graph=0.5, create_graph=0.15,
+                  zero_grad=0.3, functional_grad=0.3, multi_root=0.3, errors=0.15)
 
 
 def quick(**changes):
@@ -158,6 +159,10 @@ def assert_reproduces(program, trace, stdout, exc):
             label = f"{name}.grad"
             assert label in printed, f"{where}: {label} not printed" + context
             _same(f"{where} {label}", grad, printed[label], program.dtype)
+        for name, requires in action.grad_requires_grad.items():
+            label = f"{name}.grad.requires_grad"
+            assert printed.get(label) == requires, f"{where}: {label} is {requires} in the " \
+                                                   f"trace, {printed.get(label)} printed" + context
         expected_hooks = [(c.kind, c.target, c.values) for c in action.hooks]
         printed_hooks = _hook_calls(plan["lines"])
         for key in {(k, t) for k, t, _ in expected_hooks + printed_hooks}:

@@ -84,6 +84,10 @@ def compact(program):
             parts.append(f"retain_grad({s.target})")
         elif isinstance(s, P.RequiresGrad):
             parts.append(f"{s.target}.requires_grad_({s.flag})")
+        elif isinstance(s, P.GradStep):
+            ws = "".join(_weight(w) for w in s.weights)
+            parts.append(f"{','.join(s.outs)}=grad({','.join(s.outputs)} wrt "
+                         f"{','.join(s.inputs)}{ws}, create_graph)")
         elif isinstance(s, P.TensorHook):
             parts.append(f"hook({s.target}" + ("" if s.scale is None else f", x{s.scale}") + ")")
         elif isinstance(s, P.ModuleHook):
@@ -93,7 +97,11 @@ def compact(program):
         if isinstance(a, P.Backward):
             ws = "".join(_weight(w) for w in a.weights)
             rg = "" if a.retain_graph is None else f", retain_graph={a.retain_graph}"
-            parts.append(f"backward({','.join(a.roots)}{ws}{rg})")
+            cg = ", create_graph" if a.create_graph else ""
+            parts.append(f"backward({','.join(a.roots)}{ws}{rg}{cg})")
+        elif isinstance(a, P.BackwardThroughGrad):
+            ws = "".join(_weight(w) for w in a.weights)
+            parts.append(f"backward({','.join(n + '.grad' for n in a.leaves)}{ws})")
         elif isinstance(a, P.Grad):
             ws = "".join(_weight(w) for w in a.weights)
             parts.append(f"grad({','.join(a.outputs)} wrt {','.join(a.inputs)}{ws}"

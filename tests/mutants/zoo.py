@@ -43,6 +43,8 @@ FUNCTIONAL = ("suites.test_functional_grad", "test_functional_grad", None)
 
 
 GRAD_MODES = ("suites.test_grad_modes", "test_grad_modes", None)
+GRADS_AS_VALUES = ("suites.test_higher_order", "test_gradients_as_values", None)
+THROUGH_GRAD = ("suites.test_higher_order", "test_backward_create_graph_and_through_grad", None)
 
 
 def MULTI(name):
@@ -1075,6 +1077,51 @@ class DetachCopies(Mutant):
         return t.detach().clone()
 
 
+# ===== harder semantics: higher-order gradients =============================================
+class CreateGraphIgnored(Mutant):
+    id = "create-graph-ignored"
+    area = "higher order (create_graph)"
+    description = ("create_graph=True is ignored (the graph is still retained): gradients are "
+                   "constants, so a gradient of a gradient is missing")
+    killers = (GRADS_AS_VALUES, THROUGH_GRAD)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        retain = create_graph if retain_graph is None else retain_graph
+        super().backward(roots, weights, retain, False)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        retain = create_graph if retain_graph is None else retain_graph
+        return super().grad(outputs, inputs, weights, retain, False, allow_unused)
+
+
+class MulBackwardConstant(OpMutant):
+    id = "mul-double-backward-constant"
+    area = "higher order (double backward)"
+    description = ("mul's backward treats its saved operands as constants: first derivatives "
+                   "are right, their derivatives (a Hessian-vector product) miss the mixed term")
+    killers = (GRADS_AS_VALUES,)
+    targets = ("mul",)
+
+    def bad_vjp(self, name, params, xs, g, real):
+        a, b = xs
+        return [unbroadcast(g * b.detach(), a.shape), unbroadcast(g * a.detach(), b.shape)]
+
+
+class DotGradDetached(_TracksLeaves):
+    id = "dot-grad-detached"
+    area = "higher order (.grad after create_graph)"
+    description = ("backward(create_graph=True) stores .grad detached: it does not require grad "
+                   "and a backward through it adds nothing")
+    killers = (THROUGH_GRAD,)
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        super().backward(roots, weights, retain_graph, create_graph)
+        if create_graph:
+            for t in self.leaves():
+                if t.grad is not None:
+                    t.grad = t.grad.detach()
+
+
 # ===== 7. beyond the ci profile: bugs a campaign finds ======================================
 # Not in ZOO (whose every mutant the ci profile must kill): each needs a rare conjunction of
 # features that 60 derandomized programs per suite test almost never draw. The campaign
@@ -1143,6 +1190,7 @@ ZOO = (
     HookReturnIgnored, HooksReversed, ModuleHookParamGrads,
     UnusedPieceOnes, SortGradUnpermuted, MinDimAtArgmax,
     EnableGradIgnored, InferenceModeAsNoGrad, RequiresGradOffAccumulates, DetachCopies,
+    CreateGraphIgnored, MulBackwardConstant, DotGradDetached,
 )
 BY_ID = {m.id: m for m in ZOO + RARE}
 assert len(BY_ID) == len(ZOO) + len(RARE), "duplicate mutant ids"

@@ -1,0 +1,99 @@
+"""The reference's second derivatives against finite differences of its own first derivatives,
+on random programs over the whole op vocabulary (ops with several outputs included).
+
+A program drawn by the suite's own strategy is a function of its leaves that require grad;
+its first derivative G(x) = d<w, root(x)>/dx comes from `autograd.grad(..., create_graph=True)`
+and is itself recorded. The vjp of G (a Hessian-vector product, computed by differentiating
+the recorded backward pass) must match the central differences of <v, G(x)>. Layers, custom
+Functions (whose backward is any rule, not the derivative) and no_grad/detach (FD sees through
+them) are left out of these programs.
+"""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import reference
+from adapters.reference_adapter import REFERENCE_OPS, ReferenceAdapter
+from gradspec.interpreter import build
+from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
+from reference import autograd, ops
+from strategies import Config, programs
+from finite_diff import numerical_vjp
+
+REFERENCE = ReferenceAdapter()
+PROGRAMS = Config(dtypes=("float64",), max_steps=5, multi_output=0.1, weights=0.75)
+OPS = sorted(ALL_OPS - set(PIECEWISE_CONSTANT)) + list(MULTI_OUTPUT)
+
+
+def first_derivative(program):
+    """(G, names): G(*leaves) is the first derivative of <w, roots> w.r.t. the leaves that
+    require grad, flattened and joined, as a recorded tensor."""
+    names = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    action = program.plan[0]
+
+    def G(*xs):
+        xs = [x if x.requires_grad else x.requires_grad_() for x in xs]  # FD passes plain ones
+        env = build(program, REFERENCE, bound=dict(zip(names, xs))).env
+        roots = [env[r] for r in action.roots]
+        weights = [None if w is None else reference.tensor(np.asarray(w, dtype=np.float64))
+                   for w in action.weights]
+        grads = autograd.grad(roots, xs, weights, create_graph=True, allow_unused=True)
+        return ops.cat([ops.reshape(reference.zeros(x.shape) if g is None else g, (-1,))
+                        for g, x in zip(grads, xs)], 0)
+    return G, names
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_second_derivatives_of_random_programs(op):
+    """Every op of the vocabulary, in random programs around it (as the suites draw them)."""
+    @settings(max_examples=15, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(program=programs(PROGRAMS.but(focus_op=op), REFERENCE), data=st.data())
+    def check(program, data):
+        size = sum(leaf.array("float64").size for leaf in program.all_leaves()
+                   if leaf.requires_grad)
+        v = data.draw(st.lists(st.sampled_from([-1.0, -0.5, 0.5, 1.0, 2.0]), min_size=size,
+                               max_size=size), label="v")
+        check_second_derivatives(program, np.array(v))
+    check()
+
+
+def check_second_derivatives(program, v):
+    G, names = first_derivative(program)
+    by_name = {leaf.name: leaf for leaf in program.all_leaves()}
+    arrays = [by_name[n].array("float64") for n in names]
+    leaves = [reference.tensor(a, requires_grad=True) for a in arrays]
+    g = G(*leaves)
+    # A program linear in its leaves has a constant first derivative: no graph, zero Hessian.
+    hvp = autograd.grad(g, leaves, reference.tensor(v), allow_unused=True) \
+        if g.requires_grad else [None] * len(leaves)
+    analytic = [np.zeros(a.shape) if h is None else h.data for h, a in zip(hvp, arrays)]
+    numeric = numerical_vjp(G, arrays, v)
+    for name, got, want in zip(names, analytic, numeric):
+        # The difference quotient of <v, G> rounds to eps·|<v, G>|/h: relative to the size
+        # of the Hessian-vector product, not to each of its elements.
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale,
+                                   err_msg=f"d/d{name} of <v, G>: the reference's second "
+                                           f"derivative vs central differences\n{program}")
+
+
+def test_the_check_catches_a_second_derivative_missing(monkeypatch):
+    """Meta: tanh with a right first derivative whose backward treats its saved output as a
+    constant (so its second derivative is lost) fails the check above; the real one passes."""
+    from gradspec.program import Backward, Leaf, Op, Program
+    from reference.ops._core import const, new, record
+    program = Program(dtype="float64", leaves=(Leaf("a", (3,), (0.5, -1.25, 1.5)),),
+                      steps=(Op("t1", "tanh", ("a",)),),
+                      plan=(Backward(("t1",), ((1.0, -2.0, 0.5),)),))
+    v = np.array([1.0, 0.5, -1.0])
+    check_second_derivatives(program, v)
+
+    def tanh_first_order_only(x):
+        out = new(np.tanh(x.data), x)
+        record("TanhBackward0", (out,), (x,),
+               lambda g, n, r: (ops.mul(g, const(1.0 - r.data ** 2, g.dtype)),), save=(out,))
+        return out
+    monkeypatch.setitem(REFERENCE_OPS, "tanh", tanh_first_order_only)
+    with pytest.raises(AssertionError, match="second derivative vs central differences"):
+        check_second_derivatives(program, v)
