@@ -59,19 +59,22 @@ class ResilientDatabase(ExampleDatabase):
     """A shared database whose connection errors become one warning and an absent database:
     fetches find nothing and saves are dropped for the rest of the process."""
 
-    def __init__(self, db, label, errors):
+    def __init__(self, db, url, errors):
         super().__init__()
-        self._db, self.label, self._errors = db, label, errors
+        self._db, self.url, self.label, self._errors = db, url, masked(url), errors
         self.lost = None  # the exception that took it out, once one has
 
     def __repr__(self):
         return f"ResilientDatabase({self.label})"
 
     def __eq__(self, other):
-        return isinstance(other, ResilientDatabase) and other._db == self._db
+        # By URL: one server is one database, however many clients were opened on it (HypoFuzz
+        # requires each test's database to equal the profile's, and its forked workers open
+        # the profile again).
+        return isinstance(other, ResilientDatabase) and other.url == self.url
 
     def __hash__(self):
-        return hash(self.label)
+        return hash(self.url)
 
     def _lose(self, exc):
         if self.lost is None:
@@ -143,8 +146,7 @@ def redis_database(url, check=True):
                 f"cannot reach the Redis example database {masked(url)} "
                 f"({type(exc).__name__}: {exc}). Start the server or fix the URL, or choose "
                 f"another database: GRADSPEC_DB=local") from exc
-    return ResilientDatabase(RedisExampleDatabase(client), masked(url),
-                             (redis.RedisError, OSError))
+    return ResilientDatabase(RedisExampleDatabase(client), url, (redis.RedisError, OSError))
 
 
 def _one(spec, check):

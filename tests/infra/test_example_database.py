@@ -119,6 +119,9 @@ def test_shared_parts_are_resilient(redis_server, tmp_path):
     db = open_database(f"dir:{tmp_path}+ro:{redis_server.url}")
     (shared,) = shared_parts(db)
     assert isinstance(shared, ResilientDatabase)
+    # One server is one database, however many clients: HypoFuzz needs each test's database
+    # to equal the profile's, and its forked workers open the profile again.
+    assert open_database(f"dir:{tmp_path}+ro:{redis_server.url}") == db
     redis_server.stop()
     with pytest.warns(SharedDatabaseLost):
         assert list(db.fetch(b"key")) == []
