@@ -41,6 +41,8 @@ def _parse(argv):
                    help="replays of each program for the floor and the ratio (fastest kept)")
     p.add_argument("--only", default="", help="comma-separated substrings of workload names")
     p.add_argument("--no-wall", action="store_true", help="skip the whole-suite wall times")
+    p.add_argument("--wall-repeats", type=int, default=1,
+                   help="serial and -n 2 runs of the whole suite, in turn; medians (default 1)")
     p.add_argument("--json", default="reports/bench.json", help="where to write the results")
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch's intra-op threads in this process (default 1: the numbers are "
@@ -149,7 +151,7 @@ def main(argv=None):
         print(f" {row['programs_per_s']} programs/s", flush=True)
     if not args.no_wall:
         print("whole suite, serial and -n 2 ...", flush=True)
-        result["wall"] = suite_wall(args.backend)
+        result["wall"] = suite_wall(args.backend, args.wall_repeats)
     result["load_after"] = _load()
     result["summary"] = summary(result, TARGET_RATE, TARGET_VS_BASELINE, TARGET_PARALLEL)
     print()

@@ -80,7 +80,8 @@ def table(result):
                       f"{su['programs_per_s_wall']:.0f}/s; {share}); "
                       f"reference/torch on the same programs {su['reference_over_backend']}"]
     for w in result.get("wall", ()):
-        lines.append(f"whole test command {w['label']}: {w['seconds']:.1f} s "
+        lines.append(f"whole test command {w['label']}: {w['seconds']:.1f} s wall, "
+                     f"{w.get('cpu_seconds', 0):.1f} s CPU "
                      f"({w['summary'] or 'rc ' + str(w['returncode'])})")
     for name, t in s.get("targets", {}).items():
         lines.append(f"target {name}: {t['measured']} (target {t['target']}) "
