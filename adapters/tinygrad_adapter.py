@@ -113,7 +113,11 @@ class TinygradAdapter(Adapter):
         return self.Tensor(arr)
 
     def to_numpy(self, t):
-        return t.numpy()
+        # Read through clone(): tinygrad 0.14's .numpy() (and .contiguous().numpy()) of some
+        # views raises once their buffer was realized ("non-contiguous view is not supported
+        # for CPU buffer": the transpose of a (1, 1) tensor read twice). The clone is a fresh
+        # tensor outside every graph, so reading changes nothing the suite compares.
+        return t.clone().numpy()
 
     def requires_grad(self, t):
         """tinygrad has no such flag: backward differentiates every float tensor."""
@@ -236,7 +240,7 @@ def render_script(program, ops):
             continue
         roots = action.roots if isinstance(action, P.Backward) else action.outputs
         w = action.weights[0]
-        weight = "None" if w is None else f"Tensor(np.array({literal(w)}, dtype=np.{dt}))"
+        weight = "None" if w is None else f"leaf({literal(w)}, np.{dt})"  # as the adapter makes it
         call = f"{roots[0]}.backward({weight})" if isinstance(action, P.Backward) else \
             f"show('returned', {roots[0]}.gradient({', '.join(action.inputs)}, gradient={weight}))"
         out += ["try:", f"    {call}", "except Exception as _e:",

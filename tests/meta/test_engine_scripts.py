@@ -34,9 +34,15 @@ def _adapter(backend):
 @pytest.mark.parametrize("backend", sorted(ENGINES))
 def test_engine_script_reproduces_the_trace(backend):
     adapter = _adapter(backend)
+    features = FEATURES
+    if backend == "tinygrad":
+        # One plan action: once two .grad are one tinygrad expression (the stated deviation
+        # tinygrad-aliased-grads-accumulate-into-each-other), what later backwards add
+        # depends on which other tensors are still alive, which a script cannot mirror.
+        features = FEATURES.but(max_actions=1)
 
     @quick(max_examples=12)
-    @given(programs(FEATURES, adapter))
+    @given(programs(features, adapter))
     def check(program):
         script = adapter.render_script(program)
         assume(script is not None)  # e.g. MyGrad and tinygrad scripts do not render layers
