@@ -47,7 +47,7 @@ def _collected(*args):
 def test_the_shards_partition_the_real_suite():
     whole = _collected()
     assert len(whole) > 40
-    parts = [_collected("--shard=1/2"), _collected("-n", "2", "--shard=2/2")]  # xdist too
+    parts = [_collected("--shard=1/2"), _collected("--shard=2/2")]
     assert sorted(n for p in parts for n in p) == sorted(whole)
     assert all(parts), "an empty shard"
 
