@@ -75,14 +75,22 @@ def _survives(mutant):
 
 
 def test_square_shapes_only_let_the_non_square_mutants_survive(monkeypatch):
-    """With every drawn shape square (n, n, ...), a gradient transposed where a reshape was
-    meant, or divided by the mirrored dim's size, is invisible to the suite."""
-    from strategies.builder import Builder
+    """With every value square (square leaves, no broadcasting, and besides the op under test
+    only ops that keep shapes), a gradient transposed where a reshape was meant, or divided by
+    the mirrored dim's size, is invisible to the suite. Square leaves alone are not enough: a
+    cat, an unsqueeze or a broadcast makes non-square values of them, and the suite catches
+    both mutants there."""
+    from gradspec.vocabulary import BINARY, UNARY
+    from strategies import builder
 
     def square_shape(self, max_rank=3, min_rank=0):
         rank = self.draw(st.integers(min_rank, max_rank))
         return (self.draw(st.integers(1, 4)),) * rank
-    monkeypatch.setattr(Builder, "draw_shape", square_shape)
+    keep_shapes = set(UNARY + BINARY)
+    monkeypatch.setattr(builder.Builder, "draw_shape", square_shape)
+    monkeypatch.setattr(builder.Builder, "broadcast_variant", lambda self, shape: shape)
+    monkeypatch.setattr(builder, "_ordered", lambda ops: tuple(
+        op for op in builder.ORDER if op in ops and op in keep_shapes))
     assert _survives(zoo.ReshapeAsTranspose)
     assert _survives(zoo.MeanMirroredDim)
 
