@@ -37,6 +37,9 @@ CAPABILITIES = {
                       "tensor",
     "requires_grad_": "requires_grad_(True/False) on a leaf",
     "shares_storage": "`shares_storage(a, b)`: does detach() alias its source's memory?",
+    "post_accumulate_hooks": "register_post_accumulate_grad_hook on leaves, and an in-place "
+                             "step of the leaf under no_grad from inside it",
+    "hook_removal": "a tensor hook removed through its handle (from inside the hook too)",
 }
 
 # Engines without `stateful_grad` are *functional* (JAX, HIPS autograd): the interpreter asks
@@ -123,7 +126,19 @@ class Adapter:
         raise NotImplementedError
 
     def register_hook(self, t, fn):
-        """Call `fn(grad) -> grad | None` with the gradient w.r.t. `t` during backward."""
+        """Call `fn(grad) -> grad | None` with the gradient w.r.t. `t` during backward;
+        return a handle for `remove_hook`."""
+        raise NotImplementedError
+
+    def remove_hook(self, handle):
+        raise NotImplementedError
+
+    def register_post_accumulate_hook(self, t, fn):
+        """Call `fn(t)` after each accumulation into leaf `t`'s `.grad`."""
+        raise NotImplementedError
+
+    def sgd_step(self, t, lr):
+        """`t -= lr * t.grad` in place, under no_grad (an optimizer's step)."""
         raise NotImplementedError
 
     # ----- layers and custom functions ---------------------------------------------------
@@ -193,7 +208,8 @@ def check_adapter(adapter):
         "module_hooks": ("register_module_hook",), "custom_function": ("custom_function",),
         "zero_grad": ("zero_grad",), "grad_modes": ("grad_mode",),
         "inference_mode": ("grad_mode",), "requires_grad_": ("set_requires_grad",),
-        "shares_storage": ("shares_storage",),
+        "shares_storage": ("shares_storage",), "hook_removal": ("remove_hook",),
+        "post_accumulate_hooks": ("register_post_accumulate_hook", "sgd_step"),
     }.items():
         if cap in caps:
             needs.update(methods)

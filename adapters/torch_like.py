@@ -36,6 +36,16 @@ class TorchLikeAdapter(Adapter):
     def register_hook(self, t, fn):
         return t.register_hook(fn)
 
+    def remove_hook(self, handle):
+        handle.remove()
+
+    def register_post_accumulate_hook(self, t, fn):
+        return t.register_post_accumulate_grad_hook(fn)
+
+    def sgd_step(self, t, lr):
+        with self.api.no_grad():
+            t.add_(t.grad, alpha=-lr)
+
     def call_layer(self, module, layer, args):
         if layer.kind == "linear":
             return (module(args[0]),)

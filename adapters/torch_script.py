@@ -149,8 +149,24 @@ def render(program, adapter):
         elif isinstance(step, P.TensorHook):
             hooks += 1
             ret = "None" if step.scale is None else f"None if grad is None else grad * {step.scale!r}"
-            out += [f"def hook{hooks}(grad):", f"    show('hook on {step.target}', grad)",
-                    f"    return {ret}", f"{step.target}.register_hook(hook{hooks})"]
+            out += [f"def hook{hooks}(grad):", f"    show('hook on {step.target}', grad)"]
+            if step.once:  # it removes itself through its handle
+                out.append(f"    handle{hooks}.remove()")
+            out += [f"    return {ret}",
+                    f"{'handle%d = ' % hooks if step.once else ''}"
+                    f"{step.target}.register_hook(hook{hooks})"]
+        elif isinstance(step, P.PostAccumulateHook):
+            hooks += 1
+            out += [f"def hook{hooks}(p):  # after p.grad was accumulated",
+                    "    _grad = None if p.grad is None else p.grad.detach().clone()"]
+            if step.lr is not None:
+                out += ["    if _grad is not None:  # an optimizer's step, in place",
+                        "        with torch.no_grad():",
+                        f"            p.add_(p.grad, alpha={-step.lr!r})"]
+            out.append(f"    show('post-accumulate hook on {step.target}', (_grad, p))")
+            if step.clear:
+                out.append("    p.grad = None")
+            out.append(f"{step.target}.register_post_accumulate_grad_hook(hook{hooks})")
         elif isinstance(step, P.ModuleHook):
             hooks += 1
             ret = "None" if step.scale is None else \

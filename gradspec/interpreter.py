@@ -247,19 +247,37 @@ def _step(step, adapter, env, modules, fns, retained, hook_log):
         if step.target not in retained:
             retained.append(step.target)
     elif isinstance(step, P.TensorHook):
-        adapter.register_hook(env[step.target], _tensor_hook(adapter, step, hook_log))
+        handle = []
+        handle.append(adapter.register_hook(env[step.target],
+                                            _tensor_hook(adapter, step, hook_log, handle)))
+    elif isinstance(step, P.PostAccumulateHook):
+        adapter.register_post_accumulate_hook(env[step.target],
+                                              _post_accumulate_hook(adapter, step, hook_log))
     elif isinstance(step, P.ModuleHook):
         adapter.register_module_hook(modules[step.layer][0], _module_hook(adapter, step, hook_log))
     else:
         raise TypeError(f"unknown step {step!r}")
 
 
-def _tensor_hook(adapter, step, hook_log):
+def _tensor_hook(adapter, step, hook_log, handle):
     def hook(grad):
         hook_log.append(HookCall(step.target, "tensor", (_np(adapter, grad),)))
+        if step.once:
+            adapter.remove_hook(handle[0])
         if step.scale is not None and grad is not None:
             return adapter.op("scale", grad, c=step.scale)
         return None
+    return hook
+
+
+def _post_accumulate_hook(adapter, step, hook_log):
+    def hook(t):
+        grad = _np(adapter, adapter.read_grad(t))
+        if step.lr is not None and grad is not None:  # another hook may have cleared .grad
+            adapter.sgd_step(t, step.lr)
+        hook_log.append(HookCall(step.target, "post_accumulate", (grad, _np(adapter, t))))
+        if step.clear:
+            adapter.zero_grad([t], True)
     return hook
 
 

@@ -174,9 +174,21 @@ class RequiresGrad:
 
 @dataclass(frozen=True)
 class TensorHook:
-    """A hook recording the gradient of `target`; it returns `grad * scale` if scale is set."""
+    """A hook recording the gradient of `target`; it returns `grad * scale` if scale is set.
+    With `once`, it removes itself through its handle when first called."""
     target: str
     scale: Optional[float] = None
+    once: bool = False
+
+
+@dataclass(frozen=True)
+class PostAccumulateHook:
+    """`register_post_accumulate_grad_hook` on leaf `target`, the optimizer-in-backward
+    pattern: the hook records `.grad`, then (with `lr`) steps the leaf in place under no_grad,
+    `p -= lr * p.grad`, and (with `clear`) sets `p.grad = None`."""
+    target: str
+    lr: Optional[float] = None
+    clear: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,6 +266,9 @@ class Program:
         modes = {m for s in self.steps if isinstance(s, Op) for m in s.contexts}
         caps.update(MODE_CAPABILITY[m] for m in modes)
         caps.update("requires_grad_" for s in self.steps if isinstance(s, RequiresGrad))
+        caps.update("post_accumulate_hooks" for s in self.steps
+                    if isinstance(s, PostAccumulateHook))
+        caps.update("hook_removal" for s in self.steps if isinstance(s, TensorHook) and s.once)
         for spec in self.functions:
             ops.update(expr[0] for expr in spec.forward)
         caps.update("functional_grad" for a in self.plan if isinstance(a, Grad))

@@ -191,6 +191,16 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    def add_(self, other, alpha=1.0):
+        """In place (torch's rules for a leaf that requires grad: only under no_grad); bumps
+        the version counter, so a saved tensor sees the change."""
+        if self.requires_grad and self.is_leaf and is_grad_enabled():
+            raise errors.LeafInplaceError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
+        self.data += alpha * (other.data if isinstance(other, Tensor) else other)
+        self._version[0] += 1
+        return self
+
     def zero_(self):
         if self.requires_grad and self.is_leaf and is_grad_enabled():
             raise errors.LeafInplaceError(

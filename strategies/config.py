@@ -31,6 +31,9 @@ class Config:
     # is kept, the program ending there; else it is left out.
     forward_errors: float = 0.0
     higher_order: float = 0.0  # a GradStep: autograd.grad(..., create_graph=True) as values
+    post_accumulate_hooks: float = 0.0  # a post-accumulate-grad hook (optimizer in backward)
+    self_removing_hooks: float = 0.0  # chance a tensor hook removes itself when first called
+    function_output_hooks: float = 0.0  # chance a hook goes on a custom Function's output
     # The plan.
     max_actions: int = 1
     # The chance a root keeps its non-scalar shape and gets gradient weights: an implicit
@@ -67,7 +70,9 @@ def capability_config(config, adapter):
              "errors": "error_kinds", "weights": "nonscalar_backward",
              "multi_output": "multi_output", "grad_modes": "grad_modes",
              "requires_grad_": "requires_grad_", "forward_errors": "error_kinds",
-             "higher_order": "create_graph", "create_graph": "create_graph"}
+             "higher_order": "create_graph", "create_graph": "create_graph",
+             "post_accumulate_hooks": "post_accumulate_hooks",
+             "self_removing_hooks": "hook_removal"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0

@@ -10,14 +10,15 @@ from gradspec import program as P
 from .builder import Builder
 from .config import capability_config
 from .steps import (detach_step, function_step, grad_step, hook_step, layer_step,
-                    module_hook_step, multi_op_step, op_step, requires_grad_step, retain_step)
+                    module_hook_step, multi_op_step, op_step, post_accumulate_hook_step,
+                    requires_grad_step, retain_step)
 from .values import expand, nested
 
 STEP_KINDS = (  # (config field, step function), tried in this order after plain ops
     ("layers", layer_step), ("functions", function_step), ("tensor_hooks", hook_step),
     ("module_hooks", module_hook_step), ("retain_grad", retain_step), ("detach", detach_step),
     ("multi_output", multi_op_step), ("requires_grad_", requires_grad_step),
-    ("higher_order", grad_step),
+    ("higher_order", grad_step), ("post_accumulate_hooks", post_accumulate_hook_step),
 )
 
 

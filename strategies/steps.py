@@ -64,8 +64,9 @@ def _apply_op(b, op, x):
     # computing ops only. So are inference tensors: whether a view of one is one too depends
     # on memory layout (reshape may copy).
     computing = op not in VIEW_OPS
-    if not computing and any(b.tensor(a).is_inference() for a in args):
-        return False
+    if not computing and (any(b.tensor(a).is_inference() for a in args)
+                          or set(args) & _stepped(b)):
+        return False  # (nor does a layer take one: see layer_step)
     modes = _draw_modes(b) if computing and b.chance(b.cfg.grad_modes) else ()
     step = P.Op(out, op, tuple(args), tuple(sorted(params.items())),
                 no_grad=computing and b.chance(b.cfg.no_grad), modes=modes)
@@ -124,7 +125,7 @@ def multi_op_step(b, force=None):
         else:
             x = b.new_leaf(b.draw_shape(min_rank=1))
         params = _multi_params(b, op, b.value(x))
-        if params is not None:
+        if params is not None and not (op in PIECES and x in _stepped(b)):
             break
     else:
         return False
@@ -282,8 +283,9 @@ def layer_step(b):
     prev = [s for s in b.steps if isinstance(s, P.Call) and s.layer == layer.name]
     # The input: the layer's own previous output (recurrence) where shapes allow, else a value
     # of the right trailing size, else a new leaf.
-    candidates = [n for n in b.values
-                  if b.value(n).ndim in (1, 2) and b.value(n).shape[-1] == n_in]
+    stepped = _stepped(b)
+    candidates = [n for n in b.values if n not in stepped
+                  and b.value(n).ndim in (1, 2) and b.value(n).shape[-1] == n_in]
     x = b.pick_recent(candidates) if candidates and b.chance(0.7) else b.new_leaf(
         b.pick([(b.integer(1, 3), n_in), (n_in,)]))
     batch = b.value(x).shape[:-1]
@@ -400,13 +402,40 @@ def requires_grad_step(b):
 
     Not a leaf a view was taken of: in torch the view's requires_grad follows its base's (the
     reference's views are copies; views are the in-place work's)."""
-    viewed = {a for s in b.steps for a in getattr(s, "args", ())
-              if getattr(s, "op", None) in VIEW_OPS + PIECES}
+    viewed = _viewed(b)
     leaves = [leaf.name for leaf in b.leaves[1:] if leaf.name not in viewed]
     if not leaves:
         return False
     name = b.pick_recent(leaves)
     b.add_step(P.RequiresGrad(name, not b.requires_grad(name)), ())
+    return True
+
+
+def _viewed(b):
+    """Values a view op (or split/chunk/unbind) was applied to, and the inputs of layer calls
+    (torch's cells view an unbatched input as a batch of one)."""
+    return {a for s in b.steps for a in getattr(s, "args", ())
+            if getattr(s, "op", None) in VIEW_OPS + PIECES or isinstance(s, P.Call)}
+
+
+def _stepped(b):
+    """Leaves a post-accumulate hook steps in place: no view of them may be taken, since the
+    reference's views are copies (where a view would see the step, and its version)."""
+    return {s.target for s in b.steps if isinstance(s, P.PostAccumulateHook) and s.lr}
+
+
+def post_accumulate_hook_step(b):
+    """The optimizer-in-backward pattern: a post-accumulate-grad hook on a leaf (a plain one
+    or a layer parameter) that records `.grad`, often steps the leaf in place (`p -= lr *
+    p.grad` under no_grad: a later backward through a graph that saved it raises), and may
+    set `.grad` to None."""
+    params = [p.name for layer in b.layers for p in layer.params]
+    leaves = [n for n in [leaf.name for leaf in b.leaves] + params if b.requires_grad(n)]
+    if not leaves:
+        return False
+    name = b.pick_recent(leaves)
+    lr = None if name in _viewed(b) or b.chance(0.3) else b.pick([0.1, 0.5])
+    b.add_step(P.PostAccumulateHook(name, lr, clear=b.chance(0.3)), ())
     return True
 
 
@@ -433,12 +462,17 @@ def hook_step(b):
     # Leaves are most of the values early on: non-leaves get half of the hooks when there are.
     nonleaves = _grad_values(b, leaves=False)
     target = b.pick_recent(nonleaves if nonleaves and b.chance(0.5) else names)
+    made_by_functions = [n for s in b.steps if isinstance(s, P.CallFunction) for n in s.outs
+                         if b.requires_grad(n)]
+    if made_by_functions and b.chance(b.cfg.function_output_hooks):
+        target = b.pick_recent(made_by_functions)
     retained = {s.target for s in b.steps if isinstance(s, P.RetainGrad)}
     if b.cfg.retain_grad and b.can("retain_grad") and not b.tensor(target).is_leaf \
             and target not in retained and b.chance(0.5):
         # retain_grad before the hook: the retained .grad is the hook's replacement
         b.add_step(P.RetainGrad(target), ())
-    b.add_step(P.TensorHook(target, scale), ())
+    b.add_step(P.TensorHook(target, scale, once=b.can("hook_removal")
+                            and b.chance(b.cfg.self_removing_hooks)), ())
     return True
 
 

@@ -89,7 +89,12 @@ def compact(program):
             parts.append(f"{','.join(s.outs)}=grad({','.join(s.outputs)} wrt "
                          f"{','.join(s.inputs)}{ws}, create_graph)")
         elif isinstance(s, P.TensorHook):
-            parts.append(f"hook({s.target}" + ("" if s.scale is None else f", x{s.scale}") + ")")
+            parts.append(f"hook({s.target}" + ("" if s.scale is None else f", x{s.scale}")
+                         + (", removes itself" if s.once else "") + ")")
+        elif isinstance(s, P.PostAccumulateHook):
+            parts.append(f"post_accumulate_hook({s.target}"
+                         + ("" if s.lr is None else f", step lr={s.lr}")
+                         + (", grad=None" if s.clear else "") + ")")
         elif isinstance(s, P.ModuleHook):
             parts.append(f"module_hook({s.layer}"
                          + ("" if s.scale is None else f", x{s.scale}") + ")")

@@ -25,7 +25,8 @@ from . import zoo
 PROPERTY_SUITES = (zoo.WEIGHTS, zoo.MULTI_ROOT, zoo.ACCUMULATION, zoo.RETAIN_GRAPH, zoo.REUSE,
                    zoo.CUSTOM, zoo.TENSOR_HOOKS, zoo.MODULE_HOOKS, zoo.CONTROL, zoo.ERRORS,
                    zoo.BROADCAST, zoo.FUNCTIONAL, zoo.GRAD_MODES, zoo.GRADS_AS_VALUES,
-                   zoo.THROUGH_GRAD)
+                   zoo.THROUGH_GRAD, zoo.POST_ACCUMULATE, zoo.FUNCTION_OUTPUT_HOOKS,
+                   zoo.SELF_REMOVING_HOOKS)
 
 
 def all_suite_tests():

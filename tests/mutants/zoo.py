@@ -45,6 +45,9 @@ FUNCTIONAL = ("suites.test_functional_grad", "test_functional_grad", None)
 GRAD_MODES = ("suites.test_grad_modes", "test_grad_modes", None)
 GRADS_AS_VALUES = ("suites.test_higher_order", "test_gradients_as_values", None)
 THROUGH_GRAD = ("suites.test_higher_order", "test_backward_create_graph_and_through_grad", None)
+POST_ACCUMULATE = ("suites.test_hooks_since", "test_post_accumulate_grad_hooks", None)
+FUNCTION_OUTPUT_HOOKS = ("suites.test_hooks_since", "test_hooks_on_custom_function_outputs", None)
+SELF_REMOVING_HOOKS = ("suites.test_hooks_since", "test_hooks_that_remove_themselves", None)
 
 
 def MULTI(name):
@@ -1122,6 +1125,53 @@ class DotGradDetached(_TracksLeaves):
                     t.grad = t.grad.detach()
 
 
+# ===== harder semantics: hooks added since =================================================
+class PostAccumulateBeforeAccumulation(Mutant):
+    id = "post-accumulate-before-accumulation"
+    area = "post-accumulate-grad hooks"
+    description = ("post-accumulate-grad hooks run before the gradient is accumulated (they see "
+                   "the previous .grad, and an optimizer step there uses it)")
+    killers = (POST_ACCUMULATE,)
+
+    def register_post_accumulate_hook(self, t, fn):
+        return t.register_hook(lambda g: fn(t))
+
+
+class HookRemovalIgnored(Mutant):
+    id = "hook-removal-ignored"
+    area = "hook handles"
+    description = "a hook's handle.remove() does nothing: the hook keeps firing"
+    killers = (SELF_REMOVING_HOOKS,)
+
+    def remove_hook(self, handle):
+        pass
+
+
+class FunctionOutputHooksSkipped(Mutant):
+    id = "function-output-hooks-skipped"
+    area = "hooks on custom Function outputs"
+    description = "tensor hooks registered on the outputs of a custom Function never run"
+    killers = (FUNCTION_OUTPUT_HOOKS,)
+
+    def __init__(self):
+        super().__init__()
+        self._made_by_functions = weakref.WeakSet()
+
+    def custom_function(self, spec, forward_values, backward_values):
+        f = super().custom_function(spec, forward_values, backward_values)
+
+        def apply(*ts):
+            outs = f(*ts)
+            self._made_by_functions.update(outs)
+            return outs
+        return apply
+
+    def register_hook(self, t, fn):
+        if t in self._made_by_functions:
+            return t.register_hook(lambda g: None)  # registered, but not the user's function
+        return super().register_hook(t, fn)
+
+
 # ===== 7. beyond the ci profile: bugs a campaign finds ======================================
 # Not in ZOO (whose every mutant the ci profile must kill): each needs a rare conjunction of
 # features that 60 derandomized programs per suite test almost never draw. The campaign
@@ -1191,6 +1241,7 @@ ZOO = (
     UnusedPieceOnes, SortGradUnpermuted, MinDimAtArgmax,
     EnableGradIgnored, InferenceModeAsNoGrad, RequiresGradOffAccumulates, DetachCopies,
     CreateGraphIgnored, MulBackwardConstant, DotGradDetached,
+    PostAccumulateBeforeAccumulation, HookRemovalIgnored, FunctionOutputHooksSkipped,
 )
 BY_ID = {m.id: m for m in ZOO + RARE}
 assert len(BY_ID) == len(ZOO) + len(RARE), "duplicate mutant ids"
