@@ -30,8 +30,9 @@ def reset_tally():
 
 def count_program(deviation=None):
     _tally["programs"] += 1
-    if deviation is not None:
-        _tally["deviations"][deviation.id] = deviation.reason
+    if deviation is not None:  # several explaining one program together: each by itself
+        for d in deviation.parts or (deviation,):
+            _tally["deviations"][d.id] = d.reason
 
 
 def tally():

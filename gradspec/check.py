@@ -55,7 +55,7 @@ def _together(program, mismatches, deviations):
             used.append(deviation)
     from .deviations import Deviation
     return Deviation(" + ".join(d.id for d in used), "; ".join(d.reason for d in used), None,
-                     lambda p, m: any(d.applies(p, m) for d in used))
+                     lambda p, m: any(d.applies(p, m) for d in used), tuple(used))
 
 
 def _outcome(trace):

@@ -21,6 +21,7 @@ class Deviation:
     reason: str
     program: object  # gradspec.program.Program reproducing it on this engine alone
     applies: Callable  # (program, mismatch) -> bool: does this deviation explain it?
+    parts: tuple = ()  # several deviations explaining one program together (gradspec/check.py)
 
     def explains(self, program, mismatches):
         return bool(mismatches) and all(self.applies(program, m) for m in mismatches)

@@ -193,11 +193,12 @@ def build(records):
 
 def _whole_backend_skip(matrix, b):
     """The reason every feature of backend `b` was skipped (not installed, no GPU), if so."""
-    details = {c["detail"] for row in matrix["cells"].values() for bb, c in row.items()
-               if bb == b and c["status"] == "skip"}
+    details = [c["detail"] for row in matrix["cells"].values() for bb, c in row.items()
+               if bb == b and c["status"] == "skip"]
     statuses = {c["status"] for row in matrix["cells"].values() for bb, c in row.items()
                 if bb == b}
-    return details.pop() if statuses == {"skip"} and len(details) == 1 else None
+    # The most common reason ("no CUDA device"; a row with nothing to run says "none stated").
+    return max(set(details), key=details.count) if statuses == {"skip"} and details else None
 
 
 def markdown(matrix):
