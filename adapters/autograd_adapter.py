@@ -138,6 +138,7 @@ class AutogradAdapter(Adapter):
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
         "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad", "create_graph",
+        "materialize_unused_grads", "functional_api",
     })
     ops = frozenset(AUTOGRAD_TEMPLATES)
 
@@ -235,6 +236,21 @@ class AutogradAdapter(Adapter):
                     ct = vspace(out).ones()
                 cts.append(ct)
             return vjp_fn(tuple(cts))
+
+    def functional(self, kind, f, inputs, weight):
+        """make_vjp, and autograd.jacobian (one input at a time; the Hessian is the Jacobian of
+        the Jacobian, w.r.t. each pair of inputs)."""
+        autograd, n = self.autograd, range(len(inputs))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Output seems independent of input")
+            if kind == "vjp":
+                vjp_fn, out = autograd.make_vjp(f, tuple(n))(*inputs)
+                ct = self._extend.vspace(out).ones() if weight is None else weight
+                return (out,) + tuple(vjp_fn(ct))
+            jac = autograd.jacobian
+            if kind == "jacobian":
+                return tuple(jac(f, i)(*inputs) for i in n)
+            return tuple(tuple(jac(jac(f, i), j)(*inputs) for j in n) for i in n)
 
     def error_kind(self, exc):
         text = str(exc)

@@ -40,6 +40,10 @@ CAPABILITIES = {
     "post_accumulate_hooks": "register_post_accumulate_grad_hook on leaves, and an in-place "
                              "step of the leaf under no_grad from inside it",
     "hook_removal": "a tensor hook removed through its handle (from inside the hook too)",
+    "materialize_unused_grads": "autograd.grad(..., materialize_grads=True): zeros, not None, "
+                                "for an input the outputs do not use",
+    "functional_api": "torch.autograd.functional's vjp, jacobian and hessian of a function of "
+                      "tensors (JAX's jax.vjp, jacrev, hessian)",
 }
 
 # Engines without `stateful_grad` are *functional* (JAX, HIPS autograd): the interpreter asks
@@ -176,6 +180,12 @@ class Adapter:
         """`t.grad`, or None."""
         raise NotImplementedError
 
+    def functional(self, kind, f, inputs, weight):
+        """torch.autograd.functional's `kind` (program.FUNCTIONAL_KINDS) of `f` at `inputs`:
+        vjp -> (f(*inputs), one vjp of `weight` per input); jacobian -> one per input;
+        hessian -> a tuple of tuples, H[i][j]."""
+        raise NotImplementedError
+
     def vjp(self, f, primals, cotangents):
         """Functional engines: the gradients of sum_i <cotangents[i], f(*primals)[i]> w.r.t.
         each primal; a None cotangent means an implicit gradient (a scalar output)."""
@@ -210,6 +220,7 @@ def check_adapter(adapter):
         "inference_mode": ("grad_mode",), "requires_grad_": ("set_requires_grad",),
         "shares_storage": ("shares_storage",), "hook_removal": ("remove_hook",),
         "post_accumulate_hooks": ("register_post_accumulate_hook", "sgd_step"),
+        "functional_api": ("functional",),
     }.items():
         if cap in caps:
             needs.update(methods)

@@ -140,7 +140,7 @@ class JaxAdapter(Adapter):
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
         "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad", "create_graph",
-        "materialize_grads",
+        "materialize_grads", "materialize_unused_grads", "functional_api",
     })
     ops = frozenset(JAX_TEMPLATES)
 
@@ -248,6 +248,18 @@ class JaxAdapter(Adapter):
         vjp = self._helpers["vjp"]
         return self.jax.jit(lambda *p: vjp(f, p, cotangents))(*primals)
 
+    def functional(self, kind, f, inputs, weight):
+        """jax.vjp, jax.jacrev and jax.hessian over every input (jitted, as `vjp`)."""
+        jax, argnums = self.jax, tuple(range(len(inputs)))
+        if kind == "vjp":
+            def vjp(*p):
+                out, vjp_fn = jax.vjp(f, *p)
+                return (out,) + tuple(vjp_fn(self.jnp.ones_like(out) if weight is None
+                                             else weight))
+            return jax.jit(vjp)(*inputs)
+        transform = jax.jacrev if kind == "jacobian" else jax.hessian
+        return jax.jit(transform(f, argnums=argnums))(*inputs)
+
     def error_kind(self, exc):
         text = str(exc)
         for cls, needle, kind in JAX_ERRORS:
@@ -269,11 +281,14 @@ jax.config.update("jax_enable_x64", True)
 
 
 def show(label, x):
-    """Print a recorded quantity: an array, None, or a tuple of them."""
+    """Print a recorded quantity: an array, None, or (nested) tuples of them."""
+    print(label, "=", plain(x))
+
+
+def plain(x):
     if isinstance(x, (tuple, list)):
-        print(label, "=", [None if v is None else np.asarray(v).tolist() for v in x])
-    else:
-        print(label, "=", None if x is None else np.asarray(x).tolist())
+        return [plain(v) for v in x]
+    return None if x is None else np.asarray(x).tolist()
 
 '''
 
@@ -380,6 +395,24 @@ def _grad_step_source(step, program, ops):
     return "\n".join(lines)
 
 
+def _functional_source(action, i, leaves, dt):
+    """jax.vjp / jax.jacrev / jax.hessian of the program as a function of some leaves."""
+    ins = ", ".join(map(_py, action.inputs))
+    out = [f"print('--- plan[{i}] ---')", "", f"def f{i}({ins}):",
+           f"    return program({', '.join(map(_py, leaves))})[{action.output!r}]", "", "",
+           "try:"]
+    if action.kind == "vjp":
+        ct = "jnp.ones_like(_out)" if action.weight is None else _array(action.weight, dt)
+        out += [f"    _out, _vjp = jax.vjp(f{i}, {ins})",
+                f"    show('returned', (_out,) + tuple(_vjp({ct})))"]
+    else:
+        transform = "jax.jacrev" if action.kind == "jacobian" else "jax.hessian"
+        argnums = tuple(range(len(action.inputs)))
+        out.append(f"    show('returned', {transform}(f{i}, argnums={argnums})({ins}))")
+    return out + ["except Exception as _error:",
+                  "    print('error:', str(_error).splitlines()[0])"]
+
+
 def render_script(program, ops):
     dt = program.dtype
     leaves = [leaf.name for leaf in program.all_leaves()]
@@ -403,6 +436,9 @@ def render_script(program, ops):
             "# ---- the plan: each action is one vjp of the program ----"]
     wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
     for i, action in enumerate(program.plan):
+        if isinstance(action, P.Functional):
+            out += _functional_source(action, i, leaves, dt)
+            continue
         if isinstance(action, P.Backward):
             roots, wrt = action.roots, wrt_all
         elif isinstance(action, P.Grad):

@@ -71,9 +71,18 @@ class TorchLikeAdapter(Adapter):
             self.api.autograd.backward(roots, weights, retain_graph=retain_graph,
                                        create_graph=True)
 
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused,
+             materialize_grads=False):
         return self.api.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,
-                                      create_graph=create_graph, allow_unused=allow_unused)
+                                      create_graph=create_graph, allow_unused=allow_unused,
+                                      materialize_grads=materialize_grads)
+
+    def functional(self, kind, f, inputs, weight):
+        functional = self.api.autograd.functional
+        if kind == "vjp":
+            out, grads = functional.vjp(f, tuple(inputs), weight)
+            return (out,) + tuple(grads)
+        return getattr(functional, kind)(f, tuple(inputs))
 
     def read_grad(self, t):
         return t.grad

@@ -14,11 +14,14 @@ torch.set_printoptions(precision=10)
 
 
 def show(label, t):
-    """Print a recorded quantity: a tensor, None, or a tuple of them."""
+    """Print a recorded quantity: a tensor, None, or (nested) tuples of them."""
+    print(label, "=", plain(t))
+
+
+def plain(t):
     if isinstance(t, (tuple, list)):
-        print(label, "=", [None if x is None else x.detach().tolist() for x in t])
-    else:
-        print(label, "=", None if t is None else t.detach().tolist())
+        return [plain(x) for x in t]
+    return None if t is None else t.detach().tolist()
 
 '''
 
@@ -98,10 +101,92 @@ def _function_source(spec, ops):
 def render(program, adapter):
     ops = adapter.op
     dt = program.dtype
-    out = [HEADER]
-    out.append("# ---- leaves and layers ----")
-    for leaf in program.leaves:
-        out.append(f"{leaf.name} = {_tensor(_leaf_values(leaf), dt, leaf.requires_grad)}")
+    out = [HEADER, "# ---- leaves and layers ----"] + _leaves_and_layers(program)
+    for spec in program.functions:
+        out += ["", _function_source(spec, ops)]
+    out.append("# ---- forward ----")
+    out += _forward(program, ops)
+    switched = {s.target for s in program.steps if isinstance(s, P.RequiresGrad)}
+    tracked = [leaf.name for leaf in program.all_leaves()
+               if leaf.requires_grad or leaf.name in switched]
+    retained = [s.target for s in program.steps if isinstance(s, P.RetainGrad)]
+    graph_of_grads = any(getattr(a, "create_graph", False) for a in program.plan)
+    out.append("# ---- backward plan ----")
+    for i, action in enumerate(program.plan):
+        out.append(f"print('--- plan[{i}] ---')")
+        if isinstance(action, P.Functional):
+            out += _function_of_leaves(program, action, ops, f"f{i}")
+        out.append("try:")
+        out.append(f"    {_action_source(action, dt, tracked, f'f{i}')}")
+        # Underscored names: a leaf may be called `e` or `p`.
+        out.append("except RuntimeError as _error:")
+        out.append("    print('error:', str(_error).splitlines()[0])")
+        for name in tracked:
+            out.append(f"show('{name}.grad', {name}.grad)")
+            if graph_of_grads:
+                out.append(f"print('{name}.grad.requires_grad =', {name}.grad is not None "
+                           f"and {name}.grad.requires_grad)")
+        for name in dict.fromkeys(retained):
+            out.append(f"show('{name}.grad', {name}.grad)")
+    return "\n".join(out) + "\n"
+
+
+def _weights_source(weights, dt):
+    return "[" + ", ".join("None" if w is None else _tensor(w, dt) for w in weights) + "]"
+
+
+def _function_of_leaves(program, action, ops, name):
+    """The program's forward as a function of `action.inputs`, returning `action.output`."""
+    inner = action.function_of(program)
+    body = _leaves_and_layers(inner, skip=action.inputs) + _forward(inner, ops)
+    return [f"def {name}({', '.join(action.inputs)}):",
+            f'    """The forward (hooks left out) as a function of {", ".join(action.inputs)}."""'
+            ] + [f"    {line}" for line in body] + [f"    return {action.output}"]
+
+
+FUNCTIONAL_CALLS = {
+    "vjp": "(lambda r: (r[0],) + tuple(r[1]))(torch.autograd.functional.vjp({f}, ({inputs},), "
+           "{weight}))",
+    "jacobian": "torch.autograd.functional.jacobian({f}, ({inputs},))",
+    "hessian": "torch.autograd.functional.hessian({f}, ({inputs},))",
+}
+
+
+def _action_source(action, dt, tracked, function_name=None):
+    if isinstance(action, P.Functional):
+        weight = "None" if action.weight is None else _tensor(action.weight, dt)
+        call = FUNCTIONAL_CALLS[action.kind].format(f=function_name, weight=weight,
+                                                    inputs=", ".join(action.inputs))
+        return f"show('returned', {call})"
+    if isinstance(action, P.Backward):
+        return (f"torch.autograd.backward([{', '.join(action.roots)}], "
+                f"{_weights_source(action.weights, dt)}, retain_graph={action.retain_graph!r}"
+                + (", create_graph=True)" if action.create_graph else ")"))
+    if isinstance(action, P.Grad):
+        return (f"show('returned', torch.autograd.grad([{', '.join(action.outputs)}], "
+                f"[{', '.join(action.inputs)}], {_weights_source(action.weights, dt)}, "
+                f"retain_graph={action.retain_graph!r}, allow_unused={action.allow_unused!r}"
+                + (", create_graph=True" if action.create_graph else "")
+                + (", materialize_grads=True" if action.materialize_grads else "") + "))")
+    if isinstance(action, P.BackwardThroughGrad):
+        return (f"_pairs = [(_l.grad, _w) for _l, _w in zip([{', '.join(action.leaves)}], "
+                f"{_weights_source(action.weights, dt)})\n"
+                "              if _l.grad is not None and _l.grad.requires_grad]\n"
+                "    if _pairs:  # backward through the .grad that requires grad\n"
+                "        torch.autograd.backward([_g for _g, _ in _pairs], [_w for _, _w in "
+                f"_pairs], retain_graph={action.retain_graph!r})")
+    if isinstance(action, P.ZeroGrad):
+        body = "_p.grad = None" if action.set_to_none else "_p.grad.detach_(); _p.grad.zero_()"
+        return (f"for _p in [{', '.join(tracked)}]:\n"
+                f"        if _p.grad is not None: {body}")
+    raise TypeError(action)
+
+
+def _leaves_and_layers(program, skip=()):
+    """The leaves (but those in `skip`) and the layers with their parameters."""
+    dt = program.dtype
+    out = [f"{leaf.name} = {_tensor(_leaf_values(leaf), dt, leaf.requires_grad)}"
+           for leaf in program.leaves if leaf.name not in skip]
     cls = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}
     for layer in program.layers:
         out.append(f"{layer.name} = torch.nn.{cls[layer.kind]}({layer.in_features}, "
@@ -109,9 +194,13 @@ def render(program, adapter):
         out.append("with torch.no_grad():")
         for p in layer.params:
             out.append(f"    {p.name}.copy_({_tensor(_leaf_values(p), dt)})")
-    for spec in program.functions:
-        out += ["", _function_source(spec, ops)]
-    out.append("# ---- forward ----")
+    return out
+
+
+def _forward(program, ops):
+    """The program's steps, one line each (hooks: their definition and registration)."""
+    dt = program.dtype
+    out = []
     hooks = 0
     for step in program.steps:
         if isinstance(step, P.Op):
@@ -175,52 +264,4 @@ def render(program, adapter):
                     f"    show('module hook on {step.layer} grad_input', grad_input)",
                     f"    show('module hook on {step.layer} grad_output', grad_output)",
                     f"    return {ret}", f"{step.layer}.register_full_backward_hook(hook{hooks})"]
-    switched = {s.target for s in program.steps if isinstance(s, P.RequiresGrad)}
-    tracked = [leaf.name for leaf in program.all_leaves()
-               if leaf.requires_grad or leaf.name in switched]
-    retained = [s.target for s in program.steps if isinstance(s, P.RetainGrad)]
-    graph_of_grads = any(getattr(a, "create_graph", False) for a in program.plan)
-    out.append("# ---- backward plan ----")
-    for i, action in enumerate(program.plan):
-        out.append(f"print('--- plan[{i}] ---')")
-        out.append("try:")
-        out.append(f"    {_action_source(action, dt, tracked)}")
-        # Underscored names: a leaf may be called `e` or `p`.
-        out.append("except RuntimeError as _error:")
-        out.append("    print('error:', str(_error).splitlines()[0])")
-        for name in tracked:
-            out.append(f"show('{name}.grad', {name}.grad)")
-            if graph_of_grads:
-                out.append(f"print('{name}.grad.requires_grad =', {name}.grad is not None "
-                           f"and {name}.grad.requires_grad)")
-        for name in dict.fromkeys(retained):
-            out.append(f"show('{name}.grad', {name}.grad)")
-    return "\n".join(out) + "\n"
-
-
-def _weights_source(weights, dt):
-    return "[" + ", ".join("None" if w is None else _tensor(w, dt) for w in weights) + "]"
-
-
-def _action_source(action, dt, tracked):
-    if isinstance(action, P.Backward):
-        return (f"torch.autograd.backward([{', '.join(action.roots)}], "
-                f"{_weights_source(action.weights, dt)}, retain_graph={action.retain_graph!r}"
-                + (", create_graph=True)" if action.create_graph else ")"))
-    if isinstance(action, P.Grad):
-        return (f"show('returned', torch.autograd.grad([{', '.join(action.outputs)}], "
-                f"[{', '.join(action.inputs)}], {_weights_source(action.weights, dt)}, "
-                f"retain_graph={action.retain_graph!r}, allow_unused={action.allow_unused!r}"
-                + (", create_graph=True))" if action.create_graph else "))"))
-    if isinstance(action, P.BackwardThroughGrad):
-        return (f"_pairs = [(_l.grad, _w) for _l, _w in zip([{', '.join(action.leaves)}], "
-                f"{_weights_source(action.weights, dt)})\n"
-                "              if _l.grad is not None and _l.grad.requires_grad]\n"
-                "    if _pairs:  # backward through the .grad that requires grad\n"
-                "        torch.autograd.backward([_g for _g, _ in _pairs], [_w for _, _w in "
-                f"_pairs], retain_graph={action.retain_graph!r})")
-    if isinstance(action, P.ZeroGrad):
-        body = "_p.grad = None" if action.set_to_none else "_p.grad.detach_(); _p.grad.zero_()"
-        return (f"for _p in [{', '.join(tracked)}]:\n"
-                f"        if _p.grad is not None: {body}")
-    raise TypeError(action)
+    return out

@@ -190,7 +190,10 @@ def run(program, adapter, strict=True, built=None):
     for i, action in enumerate(program.plan):
         result = ActionResult(index=i)
         try:
-            _action(action, adapter, env, leaves, result, program.dtype)
+            if isinstance(action, P.Functional):
+                result.returned = _functional_api(program, adapter, action)
+            else:
+                _action(action, adapter, env, leaves, result, program.dtype)
         except Exception as exc:  # noqa: BLE001
             kind = _error_kind(adapter, exc, strict)
             result.error, result.message = kind, str(exc).splitlines()[0][:300]
@@ -303,9 +306,11 @@ def _action(action, adapter, env, leaves, result, dtype):
         adapter.backward([env[r] for r in action.roots], _weights(adapter, action.weights, dtype),
                          action.retain_graph, action.create_graph)
     elif isinstance(action, P.Grad):
+        # Passed only when set: adapters (and mutants) without it need not take it.
+        kw = {"materialize_grads": True} if action.materialize_grads else {}
         grads = adapter.grad([env[r] for r in action.outputs], [env[i] for i in action.inputs],
                              _weights(adapter, action.weights, dtype), action.retain_graph,
-                             action.create_graph, action.allow_unused)
+                             action.create_graph, action.allow_unused, **kw)
         result.returned = tuple(_np(adapter, g) for g in grads)
     elif isinstance(action, P.BackwardThroughGrad):
         pairs = [(g, w) for g, w in ((adapter.read_grad(leaves[n]), w)
@@ -334,19 +339,43 @@ def _run_functional(program, adapter, trace, strict):
             roots, weights, wrt = action.roots, action.weights, wrt_all
         elif isinstance(action, P.Grad):
             roots, weights, wrt = action.outputs, action.weights, list(action.inputs)
-        else:
+        elif not isinstance(action, P.Functional):
             raise TypeError(f"{adapter.name} is functional: it cannot run {action!r}")
         try:
-            grads = _functional_vjp(program, adapter, roots, weights, wrt)
-            if isinstance(action, P.Backward):
+            if isinstance(action, P.Functional):
+                result.returned = _functional_api(program, adapter, action)
+            elif isinstance(action, P.Backward):
+                grads = _functional_vjp(program, adapter, roots, weights, wrt)
                 result.grads = {n: _np(adapter, g) for n, g in zip(wrt, grads)}
             else:
+                grads = _functional_vjp(program, adapter, roots, weights, wrt)
                 result.returned = tuple(_np(adapter, g) for g in grads)
         except Exception as exc:  # noqa: BLE001
             kind = _error_kind(adapter, exc, strict)
             result.error, result.message = kind, str(exc).splitlines()[0][:300]
         trace.actions.append(result)
     return trace
+
+
+def _functional_api(program, adapter, action):
+    """`torch.autograd.functional`'s vjp / jacobian / hessian of the program's forward as a
+    function of the leaves `action.inputs` (the other leaves are rebuilt from their values);
+    the engine's answer as nested tuples of arrays."""
+    inner = action.function_of(program)
+
+    def f(*xs):
+        return build(inner, adapter, bound=dict(zip(action.inputs, xs))).env[action.output]
+    by_name = {leaf.name: leaf for leaf in program.all_leaves()}
+    inputs = [adapter.tensor(by_name[n].array(program.dtype), program.dtype, False)
+              for n in action.inputs]
+    weight = None if action.weight is None else adapter.tensor(
+        np.array(action.weight, dtype=program.dtype), program.dtype, False)
+    return _nested_np(adapter, adapter.functional(action.kind, f, inputs, weight))
+
+
+def _nested_np(adapter, x):
+    return tuple(_nested_np(adapter, v) for v in x) if isinstance(x, (tuple, list)) \
+        else _np(adapter, x)
 
 
 def _functional_vjp(program, adapter, roots, weights, wrt):

@@ -46,6 +46,8 @@ LABELS = {
     "test_hooks_since::test_post_accumulate_grad_hooks": "post-accumulate-grad hooks (optimizer in backward)",
     "test_hooks_since::test_hooks_on_custom_function_outputs": "hooks on custom Function outputs",
     "test_hooks_since::test_hooks_that_remove_themselves": "hooks removing themselves (handles)",
+    "test_functional_api::test_grad_unused_materialized_and_several_outputs": "grad(): allow_unused, materialize_grads, several outputs",
+    "test_functional_api::test_vjp_jacobian_hessian": "autograd.functional vjp/jacobian/hessian",
     "test_worked_examples::test_one_weight_used_twice": "worked: one weight used twice",
     "test_worked_examples::test_one_linear_layer_called_twice": "worked: Linear called twice",
     "test_worked_examples::test_gradient_weights_on_a_vector_output": "worked: 3a+2b²+log c, weights",

@@ -4,7 +4,7 @@ A program is leaves (and layers whose parameters are leaves), SSA steps that pro
 values, and a backward *plan* of actions. It holds no backend objects, so the same program runs
 on the reference and on the candidate, and prints as readable Python (`to_source`).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -210,13 +210,36 @@ class Backward:
 
 @dataclass(frozen=True)
 class Grad:
-    """`autograd.grad(outputs, inputs, weights, retain_graph, allow_unused)`: .grad untouched."""
+    """`autograd.grad(outputs, inputs, weights, retain_graph, allow_unused)`: .grad untouched.
+    `materialize_grads`: zeros, not None, for an input the outputs do not use."""
     outputs: tuple
     inputs: tuple
     weights: tuple
     retain_graph: Optional[bool] = None
     allow_unused: bool = False
     create_graph: bool = False
+    materialize_grads: bool = False
+
+
+FUNCTIONAL_KINDS = ("vjp", "jacobian", "hessian")
+
+
+@dataclass(frozen=True)
+class Functional:
+    """`torch.autograd.functional.<kind>(f, inputs[, weight])`, f the program's forward (hooks
+    left out) as a function of the leaves `inputs`, returning value `output`: `vjp` gives
+    (f's value, the vjp per input), `jacobian` one per input (output shape + input shape),
+    `hessian` (of a 0-d output) one per pair of inputs. Nothing is accumulated."""
+    kind: str
+    output: str
+    inputs: tuple
+    weight: object = None
+
+    def function_of(self, program):
+        """The program whose forward is f: its hooks left out (they would fire inside)."""
+        hooks = (TensorHook, ModuleHook, PostAccumulateHook)
+        return replace(program, steps=tuple(s for s in program.steps
+                                            if not isinstance(s, hooks)), plan=())
 
 
 @dataclass(frozen=True)
@@ -272,6 +295,9 @@ class Program:
         for spec in self.functions:
             ops.update(expr[0] for expr in spec.forward)
         caps.update("functional_grad" for a in self.plan if isinstance(a, Grad))
+        caps.update("materialize_unused_grads" for a in self.plan
+                    if isinstance(a, Grad) and a.materialize_grads)
+        caps.update("functional_api" for a in self.plan if isinstance(a, Functional))
         leaves = {leaf.name for leaf in self.all_leaves()}
         for s in self.steps:
             if isinstance(s, GradStep):

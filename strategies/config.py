@@ -45,6 +45,8 @@ class Config:
     create_graph: float = 0.0
     zero_grad: float = 0.0
     functional_grad: float = 0.0
+    materialize_grads: float = 0.0  # chance a grad() with allow_unused materializes zeros
+    functional_api: float = 0.0  # chance an action is torch.autograd.functional's vjp/jacobian/..
     errors: float = 0.0  # chance of deliberately erroneous plans / custom backwards
     broadcast: float = 0.3  # chance a new operand gets a broadcasting shape
     focus_op: str = ""  # the op every program must use at least once
@@ -72,7 +74,8 @@ def capability_config(config, adapter):
              "requires_grad_": "requires_grad_", "forward_errors": "error_kinds",
              "higher_order": "create_graph", "create_graph": "create_graph",
              "post_accumulate_hooks": "post_accumulate_hooks",
-             "self_removing_hooks": "hook_removal"}
+             "self_removing_hooks": "hook_removal",
+             "materialize_grads": "materialize_unused_grads", "functional_api": "functional_api"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0

@@ -9,7 +9,7 @@ from gradspec import program as P
 
 from .builder import Builder
 from .config import capability_config
-from .steps import (detach_step, function_step, grad_step, hook_step, layer_step,
+from .steps import (ancestors, detach_step, function_step, grad_step, hook_step, layer_step,
                     module_hook_step, multi_op_step, op_step, post_accumulate_hook_step,
                     requires_grad_step, retain_step)
 from .values import expand, nested
@@ -119,6 +119,8 @@ def _action(b, roots, first, previous=None):
         return _through_grad_action(b)
     if not first and b.chance(b.cfg.zero_grad):
         return P.ZeroGrad(set_to_none=not b.chance(0.5))
+    if b.chance(b.cfg.functional_api):
+        return _functional_action(b, roots)
     if b.chance(b.cfg.functional_grad):
         return _grad_action(b, roots)
     return _backward_action(b, roots)
@@ -187,5 +189,29 @@ def _grad_action(b, roots):
         name = b.pick(wrt)
         if name not in inputs:
             inputs.append(name)
-    return P.Grad(tuple(chosen), tuple(inputs), tuple(_weight(b, r) for r in chosen),
-                  _retain(b), allow_unused=b.chance(0.5))
+    weights, retain, allow_unused = tuple(_weight(b, r) for r in chosen), _retain(b), \
+        b.chance(0.5)
+    return P.Grad(tuple(chosen), tuple(inputs), weights, retain, allow_unused=allow_unused,
+                  materialize_grads=allow_unused and b.chance(b.cfg.materialize_grads))
+
+
+def _functional_action(b, roots):
+    """torch.autograd.functional's vjp, jacobian or hessian of the program as a function of
+    one or two plain leaves (mostly ones the output is computed from)."""
+    kind = b.pick(P.FUNCTIONAL_KINDS)
+    output = b.pick_recent(roots) if roots else b.values[-1]
+    if kind == "hessian" and b.value(output).ndim:  # of a scalar: the output's sum
+        out = b.fresh("loss")
+        b.add_step(_root_step(b, out, output), (out,))
+        output = out
+        kind = "jacobian" if b.value(output).ndim else kind  # a backend without sum
+    plain = [leaf.name for leaf in b.leaves]
+    used = [n for n in ancestors(b, output) if n in plain]
+    pool = used if used and b.chance(0.8) else plain
+    inputs = tuple(dict.fromkeys(b.pick_recent(pool) for _ in range(b.integer(1, 2))))
+    weight = None
+    if kind == "vjp" and (b.value(output).ndim or b.chance(0.3)):
+        shape = b.value(output).shape
+        flat = expand(b.seed(), shape, salt=7)
+        weight = nested(flat, shape) if shape else flat[0]
+    return P.Functional(kind, output, inputs, weight)

@@ -178,8 +178,8 @@ def grad_step(b):
     # input's; the reference negates the input's), so what flows back to a gradient value
     # through another one is not specified.
     grads = {o for s in b.steps if isinstance(s, P.GradStep) for o in s.outs}
-    made_from_grads = {n for n in b.values if grads & ({n} | set(_ancestors(b, n)))}
-    wrt = [n for n in _ancestors(b, y) if b.requires_grad(n) and n not in made_from_grads
+    made_from_grads = {n for n in b.values if grads & ({n} | set(ancestors(b, n)))}
+    wrt = [n for n in ancestors(b, y) if b.requires_grad(n) and n not in made_from_grads
            and (b.tensor(n).is_leaf or b.can("grad_wrt_nonleaf"))]
     if not wrt:
         return False
@@ -254,7 +254,7 @@ def _grad_weight(b, name):
     return nested(flat, shape) if shape else flat[0]
 
 
-def _ancestors(b, name):
+def ancestors(b, name):
     """The values `name` was computed from (through any step), in creation order."""
     made_from = {}
     for s in b.steps:

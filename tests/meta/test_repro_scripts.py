@@ -32,13 +32,15 @@ TORCH = TorchAdapter()
 # inference tensors, requires_grad_, ops with several outputs, gradients as values
 # (create_graph), post-accumulate-grad hooks and hooks removing themselves, several plan
 # actions with retain_graph, create_graph and a backward through .grad, zero_grad, functional
-# grad, several roots, and deliberate errors.
+# grad (materialize_grads too), vjp/jacobian/hessian of the program, several roots, and
+# deliberate errors.
 FEATURES = Config(layers=0.3, functions=0.3, tensor_hooks=0.25, module_hooks=0.6,
                   retain_grad=0.25, detach=0.1, no_grad=0.1, grad_modes=0.15,
                   requires_grad_=0.1, forward_errors=0.5, multi_output=0.15, higher_order=0.1,
                   post_accumulate_hooks=0.1, self_removing_hooks=0.3, function_output_hooks=0.5,
                   max_steps=7, max_actions=3, retain_graph=0.5, create_graph=0.15,
-                  zero_grad=0.3, functional_grad=0.3, multi_root=0.3, errors=0.15)
+                  zero_grad=0.3, functional_grad=0.3, materialize_grads=0.3, functional_api=0.15,
+                  multi_root=0.3, errors=0.15)
 
 
 def quick(**changes):

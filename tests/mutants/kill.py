@@ -110,7 +110,11 @@ def compact(program):
         elif isinstance(a, P.Grad):
             ws = "".join(_weight(w) for w in a.weights)
             parts.append(f"grad({','.join(a.outputs)} wrt {','.join(a.inputs)}{ws}"
-                         + (", allow_unused" if a.allow_unused else "") + ")")
+                         + (", allow_unused" if a.allow_unused else "")
+                         + (", materialize_grads" if a.materialize_grads else "") + ")")
+        elif isinstance(a, P.Functional):
+            parts.append(f"{a.kind}({a.output} of {','.join(a.inputs)}"
+                         + ("" if a.weight is None else _weight(a.weight)) + ")")
         elif isinstance(a, P.ZeroGrad):
             parts.append("zero_grad(" + ("" if a.set_to_none else "set_to_none=False") + ")")
     return "; ".join(parts)

@@ -48,6 +48,9 @@ THROUGH_GRAD = ("suites.test_higher_order", "test_backward_create_graph_and_thro
 POST_ACCUMULATE = ("suites.test_hooks_since", "test_post_accumulate_grad_hooks", None)
 FUNCTION_OUTPUT_HOOKS = ("suites.test_hooks_since", "test_hooks_on_custom_function_outputs", None)
 SELF_REMOVING_HOOKS = ("suites.test_hooks_since", "test_hooks_that_remove_themselves", None)
+GRAD_IN_FULL = ("suites.test_functional_api", "test_grad_unused_materialized_and_several_outputs",
+                None)
+FUNCTIONS_OF_LEAVES = ("suites.test_functional_api", "test_vjp_jacobian_hessian", None)
 
 
 def MULTI(name):
@@ -592,8 +595,9 @@ class RetainGraphAlways(Mutant):
     def backward(self, roots, weights, retain_graph, create_graph):
         super().backward(roots, weights, self.retain, create_graph)
 
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        return super().grad(outputs, inputs, weights, self.retain, create_graph, allow_unused)
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused, **kw):
+        return super().grad(outputs, inputs, weights, self.retain, create_graph, allow_unused,
+                             **kw)
 
 
 class RetainGraphNever(RetainGraphAlways):
@@ -630,8 +634,9 @@ class FunctionalGradAccumulates(Mutant):
     description = "autograd.grad also accumulates its result into the inputs' .grad"
     killers = (FUNCTIONAL,)
 
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        grads = super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused)
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused, **kw):
+        grads = super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused,
+                             **kw)
         for t, g in zip(inputs, grads):
             if g is not None and t.is_leaf:
                 t.grad = g.detach().clone() if t.grad is None else t.grad + g.detach()
@@ -644,8 +649,9 @@ class AllowUnusedZeros(Mutant):
     description = "grad(..., allow_unused=True) returns zeros for an unused input, not None"
     killers = (FUNCTIONAL,)
 
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        grads = super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused)
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused, **kw):
+        grads = super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused,
+                             **kw)
         return tuple(torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads))
 
 
@@ -1092,9 +1098,9 @@ class CreateGraphIgnored(Mutant):
         retain = create_graph if retain_graph is None else retain_graph
         super().backward(roots, weights, retain, False)
 
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused, **kw):
         retain = create_graph if retain_graph is None else retain_graph
-        return super().grad(outputs, inputs, weights, retain, False, allow_unused)
+        return super().grad(outputs, inputs, weights, retain, False, allow_unused, **kw)
 
 
 class MulBackwardConstant(OpMutant):
@@ -1172,6 +1178,47 @@ class FunctionOutputHooksSkipped(Mutant):
         return super().register_hook(t, fn)
 
 
+# ===== harder semantics: the functional API ================================================
+class MaterializeGradsIgnored(Mutant):
+    id = "materialize-grads-ignored"
+    area = "functional API (materialize_grads)"
+    description = "grad(..., materialize_grads=True) still returns None for an unused input"
+    killers = (GRAD_IN_FULL,)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused, **kw):
+        return super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused)
+
+
+class GradOutputsReversed(Mutant):
+    id = "grad-outputs-reversed"
+    area = "functional API (several outputs)"
+    description = "grad() over several outputs pairs their grad_outputs in reverse order"
+    killers = (GRAD_IN_FULL,)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused, **kw):
+        return super().grad(outputs, inputs, weights[::-1], retain_graph, create_graph,
+                            allow_unused, **kw)
+
+
+class JacobianTransposed(Mutant):
+    id = "jacobian-transposed"
+    area = "functional API (jacobian)"
+    description = ("jacobian() lays each Jacobian out as input shape + output shape (the "
+                   "transpose), not output shape + input shape")
+    killers = (FUNCTIONS_OF_LEAVES,)
+
+    def functional(self, kind, f, inputs, weight):
+        result = super().functional(kind, f, inputs, weight)
+        if kind != "jacobian":
+            return result
+        transposed = []
+        for j, x in zip(result, inputs):
+            out_shape = j.shape[:j.dim() - x.dim()]
+            flat = j.reshape(out_shape.numel(), x.numel())
+            transposed.append(flat.T.reshape(tuple(x.shape) + tuple(out_shape)))
+        return tuple(transposed)
+
+
 # ===== 7. beyond the ci profile: bugs a campaign finds ======================================
 # Not in ZOO (whose every mutant the ci profile must kill): each needs a rare conjunction of
 # features that 60 derandomized programs per suite test almost never draw. The campaign
@@ -1242,6 +1289,7 @@ ZOO = (
     EnableGradIgnored, InferenceModeAsNoGrad, RequiresGradOffAccumulates, DetachCopies,
     CreateGraphIgnored, MulBackwardConstant, DotGradDetached,
     PostAccumulateBeforeAccumulation, HookRemovalIgnored, FunctionOutputHooksSkipped,
+    MaterializeGradsIgnored, GradOutputsReversed, JacobianTransposed,
 )
 BY_ID = {m.id: m for m in ZOO + RARE}
 assert len(BY_ID) == len(ZOO) + len(RARE), "duplicate mutant ids"
