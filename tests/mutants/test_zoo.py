@@ -32,7 +32,9 @@ def test_the_zoo_is_complete_and_loadable():
     for claim in ("derivative", "broadcasting", "gradient weights", "accumulation",
                   "reuse", "retain_graph", "zero_grad", "retain_grad", "custom Function",
                   "tensor hooks", "module hooks", "detach", "no_grad", "functional grad",
-                  "errors", "indexing"):
+                  "errors", "indexing", "higher order", "grad modes", "multi-output",
+                  "functional API", "post-accumulate-grad hooks", "hook handles",
+                  "hooks on custom Function outputs"):
         assert claim in areas, f"no mutant for {claim!r}"
 
 
