@@ -48,6 +48,28 @@ def cross_entropy(x, target):
     return -logp[target]
 
 
+def topk(x, k, dim, largest):
+    """torch.topk (sorted): jax.lax.top_k works on the last axis, largest first."""
+    moved = jnp.moveaxis(x if largest else -x, dim, -1)
+    values, indices = jax.lax.top_k(moved, k)
+    return (jnp.moveaxis(values if largest else -values, -1, dim),
+            jnp.moveaxis(indices, -1, dim))
+
+
+def split(x, size, dim):
+    """torch.split with an int size: pieces of `size` (the last may be shorter)."""
+    return tuple(jnp.split(x, list(range(size, x.shape[dim], size)), axis=dim))
+
+
+def chunk(x, chunks, dim):
+    """torch.chunk: pieces of ceil(n / chunks), so possibly fewer than `chunks`."""
+    return split(x, -(-x.shape[dim] // chunks), dim)
+
+
+def unbind(x, dim):
+    return tuple(jnp.take(x, i, axis=dim) for i in range(x.shape[dim]))
+
+
 def vjp(f, primals, cotangents):
     """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal.
 
@@ -115,6 +137,17 @@ JAX_TEMPLATES = {
     "where": _where,
     "mse_loss": "jnp.mean(jnp.square({0} - {1}))",
     "cross_entropy": _cross_entropy,
+    # several outputs (MultiOp steps unpack them); indices are int arrays
+    "max_dim": "(jnp.max({0}, axis={dim}, keepdims={keepdim}), "
+               "jnp.argmax({0}, axis={dim}, keepdims={keepdim}))",
+    "min_dim": "(jnp.min({0}, axis={dim}, keepdims={keepdim}), "
+               "jnp.argmin({0}, axis={dim}, keepdims={keepdim}))",
+    "sort": "(jnp.sort({0}, axis={dim}, descending={descending}), "
+            "jnp.argsort({0}, axis={dim}, descending={descending}))",
+    "topk": "topk({0}, {k}, {dim}, {largest})",
+    "split": "split({0}, {split_size}, {dim})",
+    "chunk": "chunk({0}, {chunks}, {dim})",
+    "unbind": "unbind({0}, {dim})",
 }
 del JAX_TEMPLATES["negative"]
 
@@ -135,12 +168,12 @@ class JaxAdapter(Adapter):
     # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
     # (no .grad, no graph kept between calls, no handle on an intermediate value);
     # tensor_hooks, module_hooks (no hooks in JAX); non_differentiable (custom_vjp cannot
-    # mark an output so). create_graph: a gradient used as a value (a GradStep) is a jax.vjp
+    # mark an output so); grad_modes and friends (JAX has stop_gradient, not modes). create_graph: a gradient used as a value (a GradStep) is a jax.vjp
     # nested in the function the outer vjp differentiates (JAX's own higher order).
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
         "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad", "create_graph",
-        "materialize_grads", "materialize_unused_grads", "functional_api",
+        "materialize_grads", "materialize_unused_grads", "functional_api", "multi_output",
     })
     ops = frozenset(JAX_TEMPLATES)
 
@@ -363,6 +396,9 @@ def _step_source(step, program, ops):
     if isinstance(step, P.Op):
         code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
         return f"{step.out} = " + (f"jax.lax.stop_gradient({code})" if step.no_grad else code)
+    if isinstance(step, P.MultiOp):
+        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+        return f"{', '.join(step.outs)}, = {code}"
     if isinstance(step, P.Call):
         layer = program.layer(step.layer)
         args = ", ".join("None" if a is None else _py(a) for a in step.args)
