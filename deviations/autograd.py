@@ -3,11 +3,10 @@ reference (torch's semantics). Most follow from autograd differentiating pure fu
 gradient is always an array, and there is no graph to ask whether an input was used or
 whether a root requires grad.
 """
-from gradspec.deviations import (Deviation, no_error_for_root_without_grad,
-                                 no_error_for_unused_input, reference_raised,
-                                 reference_shapes, zeros_for_none)
-from gradspec.program import (Backward, CallFunction, Detach, FunctionSpec, Grad, GradRule,
-                              Leaf, Op, Program, Term)
+from gradspec.deviations import (Deviation, functional_deviations, reference_raised,
+                                 reference_shapes)
+from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, Leaf, Op,
+                              Program, Term)
 
 
 def _broadcasting_where(program):
@@ -58,45 +57,7 @@ def _unchecked_weight_shape(program, m):
     return m.kind in ("grad", "returned")
 
 
-DEVIATIONS = [
-    Deviation(
-        id="autograd-zeros-for-unused",
-        reason="the vjp of a pure function w.r.t. an input the roots do not depend on is an "
-               "array of zeros, where torch leaves .grad None (or returns None with "
-               "allow_unused=True)",
-        program=Program(
-            dtype="float64",
-            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
-            steps=(Op("t1", "neg", ("a",)),),
-            plan=(Backward(("t1",), (None,)),),
-        ),
-        applies=zeros_for_none,
-    ),
-    Deviation(
-        id="autograd-no-error-for-root-without-grad",
-        reason="a root that depends on no differentiated input (detached, computed under "
-               "no_grad, or from leaves that do not require grad) gets zero gradients from "
-               "make_vjp (with a warning), where torch raises (the root does not require grad)",
-        program=Program(
-            dtype="float64",
-            leaves=(Leaf("a", (), (0.5,)),),
-            steps=(Detach("d1", "a"),),
-            plan=(Backward(("d1",), (None,)),),
-        ),
-        applies=no_error_for_root_without_grad,
-    ),
-    Deviation(
-        id="autograd-no-error-for-unused-input",
-        reason="make_vjp w.r.t. an input the outputs do not use returns zeros, where torch's "
-               "autograd.grad raises without allow_unused=True",
-        program=Program(
-            dtype="float64",
-            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
-            steps=(Op("t1", "neg", ("b",)),),
-            plan=(Grad(("t1",), ("a",), (None,)),),
-        ),
-        applies=no_error_for_unused_input,
-    ),
+DEVIATIONS = functional_deviations('autograd', 'make_vjp', ' (with a warning)') + [
     Deviation(
         id="autograd-where-no-unbroadcast",
         reason="the vjp of anp.where returns the broadcast output's shape for an operand that "

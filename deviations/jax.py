@@ -6,11 +6,9 @@ of two errors is met first).
 """
 import numpy as np
 
-from gradspec.deviations import (Deviation, no_error_for_root_without_grad,
-                                 no_error_for_unused_input,
-                                 reference_shapes, zeros_for_none)
-from gradspec.program import (Backward, CallFunction, Detach, FunctionSpec, Grad, GradRule,
-                              Leaf, Op, Program, Term)
+from gradspec.deviations import Deviation, functional_deviations, reference_shapes
+from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, Leaf, Op,
+                              Program, Term)
 
 
 def _raised_instead(program, m, kind, condition, first=False):
@@ -57,45 +55,7 @@ def _implicit_checked_before_weights(program, m):
             and any(w is not None and np.shape(w) != s for s, w in pairs))
 
 
-DEVIATIONS = [
-    Deviation(
-        id="jax-zeros-for-unused",
-        reason="the vjp of a pure function w.r.t. an input the roots do not depend on is an "
-               "array of zeros, where torch leaves .grad None (or returns None with "
-               "allow_unused=True)",
-        program=Program(
-            dtype="float64",
-            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
-            steps=(Op("t1", "neg", ("a",)),),
-            plan=(Backward(("t1",), (None,)),),
-        ),
-        applies=zeros_for_none,
-    ),
-    Deviation(
-        id="jax-no-error-for-root-without-grad",
-        reason="a root that depends on no differentiated input (detached, computed under "
-               "no_grad, or from leaves that do not require grad) gets zero gradients from "
-               "jax.vjp, where torch raises (the root does not require grad)",
-        program=Program(
-            dtype="float64",
-            leaves=(Leaf("a", (), (0.5,)),),
-            steps=(Detach("d1", "a"),),
-            plan=(Backward(("d1",), (None,)),),
-        ),
-        applies=no_error_for_root_without_grad,
-    ),
-    Deviation(
-        id="jax-no-error-for-unused-input",
-        reason="jax.vjp w.r.t. an input the outputs do not use returns zeros, where torch's "
-               "autograd.grad raises without allow_unused=True",
-        program=Program(
-            dtype="float64",
-            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,))),
-            steps=(Op("t1", "neg", ("b",)),),
-            plan=(Grad(("t1",), ("a",), (None,)),),
-        ),
-        applies=no_error_for_unused_input,
-    ),
+DEVIATIONS = functional_deviations('jax', 'jax.vjp') + [
     Deviation(
         id="jax-implicit-grad-needs-0d",
         reason="an implicit gradient (jax.grad) needs a 0-d output, where torch accepts any "

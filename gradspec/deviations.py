@@ -107,3 +107,38 @@ def no_error_for_unused_input(program, m):
         return m.expected == "unused_input" and m.actual is None
     return (m.kind == "returned" and m.expected == ()
             and reference_raised(program, m.action, "unused_input"))
+
+
+def functional_deviations(engine, vjp_name, note=""):
+    """The three differences every functional engine shows (a pure function's gradient is
+    always an array), as `engine`-prefixed entries; `note` adds to the root entry's reason."""
+    from gradspec.program import Backward, Detach, Grad, Op, Program
+    a, b = leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True))
+    return [
+        Deviation(
+            id=f"{engine}-zeros-for-unused",
+            reason="the vjp of a pure function w.r.t. an input the roots do not depend on is an "
+                   "array of zeros, where torch leaves .grad None (or returns None with "
+                   "allow_unused=True)",
+            program=Program(dtype="float64", leaves=(a, b), steps=(Op("t1", "neg", ("a",)),),
+                            plan=(Backward(("t1",), (None,)),)),
+            applies=zeros_for_none,
+        ),
+        Deviation(
+            id=f"{engine}-no-error-for-root-without-grad",
+            reason="a root that depends on no differentiated input (detached, computed under "
+                   f"no_grad, or from leaves that do not require grad) gets zero gradients from "
+                   f"{vjp_name}{note}, where torch raises (the root does not require grad)",
+            program=Program(dtype="float64", leaves=(a,), steps=(Detach("d1", "a"),),
+                            plan=(Backward(("d1",), (None,)),)),
+            applies=no_error_for_root_without_grad,
+        ),
+        Deviation(
+            id=f"{engine}-no-error-for-unused-input",
+            reason=f"{vjp_name} w.r.t. an input the outputs do not use returns zeros, where "
+                   "torch's autograd.grad raises without allow_unused=True",
+            program=Program(dtype="float64", leaves=(a, b), steps=(Op("t1", "neg", ("b",)),),
+                            plan=(Grad(("t1",), ("a",), (None,)),)),
+            applies=no_error_for_unused_input,
+        ),
+    ]
