@@ -34,7 +34,7 @@ import numpy as np
 
 from .base import Adapter
 from .functional_layers import LAYERS, layer_inputs, layer_outputs
-from .templates import TemplateOps, literal
+from .templates import TemplateOps, literal, target_literal
 
 # Helpers the templates use, over autograd.numpy (`anp`) and autograd.scipy.special (`sp`).
 HELPERS = '''
@@ -80,9 +80,7 @@ def _where(args, params):
 
 
 def _cross_entropy(args, params):
-    target = params["target"]
-    target = list(target) if isinstance(target, tuple) else target
-    return f"cross_entropy({args[0]}, {target})"
+    return f"cross_entropy({args[0]}, {target_literal(params)})"
 
 
 AUTOGRAD_TEMPLATES = {

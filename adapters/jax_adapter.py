@@ -29,7 +29,7 @@ from gradspec import program as P
 
 from .base import Adapter
 from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
-from .templates import TemplateOps, literal
+from .templates import TemplateOps, literal, target_literal
 
 # Helpers the templates use: executed into the ops' namespace (after the shared layers,
 # adapters/functional_layers.py, over `xp`), and printed in repro scripts.
@@ -96,9 +96,7 @@ def _where(args, params):
 
 
 def _cross_entropy(args, params):
-    target = params["target"]
-    target = list(target) if isinstance(target, tuple) else target
-    return f"cross_entropy({args[0]}, {target})"
+    return f"cross_entropy({args[0]}, {target_literal(params)})"
 
 
 JAX_TEMPLATES = {

@@ -17,6 +17,12 @@ def literal(value):
     return repr(value)
 
 
+def target_literal(params):
+    """A cross_entropy target as source: a list of class indices (batched) or one index."""
+    target = params["target"]
+    return repr(list(target) if isinstance(target, tuple) else target)
+
+
 def _lists(v):
     return [_lists(x) for x in v] if isinstance(v, tuple) else v
 

@@ -24,13 +24,11 @@ import numpy as np
 from gradspec import program as P
 
 from .base import Adapter, UnsupportedProgram
-from .templates import TemplateOps, literal
+from .templates import TemplateOps, literal, target_literal
 
 
 def _cross_entropy(args, params):
-    t = params["target"]
-    target = list(t) if isinstance(t, tuple) else t
-    return f"{args[0]}.cross_entropy(Tensor({target}))"
+    return f"{args[0]}.cross_entropy(Tensor({target_literal(params)}))"
 
 
 TINYGRAD_TEMPLATES = {

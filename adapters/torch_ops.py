@@ -1,5 +1,5 @@
 """The op vocabulary in torch's spelling (also the text of the repro scripts)."""
-from .templates import literal
+from .templates import literal, target_literal
 
 
 def _index(args, params):
@@ -12,9 +12,7 @@ def _where(args, params):
 
 
 def _cross_entropy(args, params):
-    target = params["target"]
-    target = list(target) if isinstance(target, tuple) else target
-    return f"torch.nn.functional.cross_entropy({args[0]}, torch.tensor({target}))"
+    return f"torch.nn.functional.cross_entropy({args[0]}, torch.tensor({target_literal(params)}))"
 
 
 TORCH_TEMPLATES = {
