@@ -42,6 +42,8 @@ CAPABILITIES = {
     "hook_removal": "a tensor hook removed through its handle (from inside the hook too)",
     "materialize_unused_grads": "autograd.grad(..., materialize_grads=True): zeros, not None, "
                                 "for an input the outputs do not use",
+    "inplace": "in-place ops on non-leaf tensors and on views of them (`inplace`, the ops it "
+               "declares in `ops`), torch's version counter and in-place errors",
     "functional_api": "torch.autograd.functional's vjp, jacobian and hessian of a function of "
                       "tensors (JAX's jax.vjp, jacrev, hessian)",
 }
@@ -62,7 +64,9 @@ ERROR_KINDS = {
     "input_no_grad": "grad() w.r.t. an input that does not require grad",
     "hook_on_no_grad": "a hook registered on a tensor that does not require grad",
     "inplace_modified": "a saved tensor modified in place before backward",
-    "leaf_inplace": "an in-place op on a leaf that requires grad",
+    "leaf_inplace": "an in-place op on a leaf that requires grad (or on a view of one)",
+    "inplace_overlap": "an in-place write into a tensor whose elements share memory (expand)",
+    "inplace_shape": "an in-place op whose result would not have its target's shape",
     "module_hook": "a module hook returning the wrong number of gradients",
     "inference_tensor": "a recorded op saving a tensor made in inference mode",
 }
@@ -103,6 +107,11 @@ class Adapter:
 
     def op(self, name, *args, **params):
         """Apply op `name` from the vocabulary; `params` are plain Python values."""
+        raise NotImplementedError
+
+    def inplace(self, name, target, *args, **params):
+        """Apply in-place op `name` (vocabulary.INPLACE) to `target` and return it: the same
+        tensor, modified, as the engine's own in-place op leaves it (capability `inplace`)."""
         raise NotImplementedError
 
     def no_grad(self):

@@ -7,7 +7,7 @@ is then the exact answer the candidate's float32 arithmetic approximates.
 import numpy as np
 
 import reference as R
-from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, to_index
+from gradspec.vocabulary import ALL_OPS, INPLACE, MULTI_OUTPUT, to_index
 from reference import ops as O
 
 from .torch_like import TorchLikeAdapter
@@ -53,8 +53,9 @@ class ReferenceAdapter(TorchLikeAdapter):
         "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
         "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
         "post_accumulate_hooks", "hook_removal", "materialize_unused_grads", "functional_api",
+        "inplace",
     })
-    ops = frozenset(REFERENCE_OPS)
+    ops = frozenset(REFERENCE_OPS) | frozenset(INPLACE)
 
     def describe(self):
         return "gradspec reference (NumPy, float64)"
@@ -70,6 +71,17 @@ class ReferenceAdapter(TorchLikeAdapter):
 
     def op(self, name, *args, **params):
         return REFERENCE_OPS[name](*args, **params)
+
+    def inplace(self, name, target, *args, **params):
+        if name == "setitem":
+            target[to_index(params["index"])] = args[0] if args else params["value"]
+        elif name == "clamp_":
+            target.clamp_(min=params["min"], max=params["max"])
+        elif name == "masked_fill_":
+            target.masked_fill_(np.array(params["mask"], dtype=bool), params["value"])
+        else:  # add_, mul_ (a tensor operand), relu_
+            getattr(target, name)(*args)
+        return target
 
     def make_layer(self, layer, param_values, dtype):
         module = getattr(R.nn, LAYERS[layer.kind])(layer.in_features, layer.out_features,

@@ -4,6 +4,9 @@ An adapter for an engine with a Python API maps each op name to a template (a fo
 over `{0}`, `{1}`, `{args}` and the op's params, or a function `(args, params) -> str`). Each
 distinct (op, params) is compiled once into a lambda, so running it costs one call; and the
 script a user gets on failure contains exactly the code that ran.
+
+A template wrapped in `Statement` is a statement (`{0}[{index}] = {1}`), which a lambda cannot
+hold: it compiles into a function that runs it and returns its target, the first operand.
 """
 from gradspec.vocabulary import index_source
 
@@ -27,6 +30,14 @@ def _lists(v):
     return [_lists(x) for x in v] if isinstance(v, tuple) else v
 
 
+class Statement:
+    """A template (a format string or a function, as above) whose code is a statement that
+    modifies its first operand in place, e.g. slice assignment."""
+
+    def __init__(self, template):
+        self.template = template
+
+
 class TemplateOps:
     def __init__(self, templates, namespace):
         self.templates = templates
@@ -36,6 +47,8 @@ class TemplateOps:
     def source(self, name, arg_sources, params):
         """The code of one op application, args given as source strings."""
         template = self.templates[name]
+        if isinstance(template, Statement):
+            template = template.template
         if callable(template):
             return template(arg_sources, params)
         fields = {k: (index_source(v) if k == "index" else literal(v)) for k, v in params.items()}
@@ -45,7 +58,17 @@ class TemplateOps:
         key = (name, len(args), tuple(sorted(params.items())))
         fn = self._compiled.get(key)
         if fn is None:
-            names = [f"_{i}" for i in range(len(args))]
-            code = f"lambda {', '.join(names)}: {self.source(name, names, params)}"
-            fn = self._compiled[key] = eval(code, self.namespace)  # noqa: S307 - our templates
+            fn = self._compiled[key] = self._compile(name, len(args), params)
         return fn(*args)
+
+    def _compile(self, name, n_args, params):
+        """`lambda _0, _1: <code>`; for a Statement, `def _f(_0, _1):` with the statement,
+        then `return _0`: the call returns the target it modified, as an in-place method does."""
+        names = [f"_{i}" for i in range(n_args)]
+        line = self.source(name, names, params)
+        if not isinstance(self.templates[name], Statement):
+            return eval(f"lambda {', '.join(names)}: {line}", self.namespace)  # noqa: S307
+        code = f"def _f({', '.join(names)}):\n    {line}\n    return _0"
+        defined = {}
+        exec(code, self.namespace, defined)  # noqa: S102 - our templates
+        return defined["_f"]

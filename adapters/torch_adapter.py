@@ -5,7 +5,7 @@
 from .base import UnsupportedProgram
 from .templates import TemplateOps
 from .torch_like import TorchLikeAdapter
-from .torch_ops import TORCH_TEMPLATES
+from .torch_ops import INPLACE_TEMPLATES, TORCH_TEMPLATES
 
 # Substrings of torch's messages -> normalized error kinds (adapters/base.py ERROR_KINDS).
 TORCH_ERRORS = (
@@ -21,6 +21,12 @@ TORCH_ERRORS = (
     ("cannot register a hook on a tensor that doesn't require gradient", "hook_on_no_grad"),
     ("modified by an inplace operation", "inplace_modified"),
     ("a leaf Variable that requires grad is being used in an in-place operation", "leaf_inplace"),
+    # an expanded target, or an operand overlapping the target in part
+    ("more than one element of the written-to tensor refers to a single memory location",
+     "inplace_overlap"),
+    ("some elements of the input tensor and the written-to tensor refer to a single memory",
+     "inplace_overlap"),
+    ("doesn't match the broadcast shape", "inplace_shape"),  # an in-place op cannot grow
     ("Backward hook returned an invalid number of grad_input", "module_hook"),
     ("Inference tensors cannot be saved for backward", "inference_tensor"),
 )
@@ -41,8 +47,9 @@ class TorchAdapter(TorchLikeAdapter):
         "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
         "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
         "post_accumulate_hooks", "hook_removal", "materialize_unused_grads", "functional_api",
+        "inplace",
     })
-    ops = frozenset(TORCH_TEMPLATES)
+    ops = frozenset(TORCH_TEMPLATES) | frozenset(INPLACE_TEMPLATES)
 
     def __init__(self, device="cpu"):
         import torch
@@ -53,8 +60,14 @@ class TorchAdapter(TorchLikeAdapter):
             if device == "cuda" and not torch.cuda.is_available():
                 raise UnsupportedProgram("torch-cuda: no CUDA device is available here")
         self.op = TemplateOps(TORCH_TEMPLATES, {"torch": torch})
+        # In-place ops apart: `op` never modifies its operands; `inplace` returns its target.
+        self.inplace_ops = TemplateOps(INPLACE_TEMPLATES, {"torch": torch})
         if device != "cpu":
             self.op = _OnDevice(self.op, torch, device)
+            self.inplace_ops = _OnDevice(self.inplace_ops, torch, device)
+
+    def inplace(self, name, target, *args, **params):
+        return self.inplace_ops(name, target, *args, **params)
 
     def describe(self):
         return f"torch {self.torch.__version__} on {self.device}"
@@ -101,7 +114,8 @@ class TorchAdapter(TorchLikeAdapter):
 
 
 class _OnDevice:
-    """Ops whose templates create tensors (indices, conditions) need them on the device."""
+    """Ops whose templates create tensors (indices, conditions, masked_fill_'s mask) need them
+    on the device: torch's default device is set to it."""
 
     def __init__(self, ops, torch, device):
         self.ops, self.torch, self.device = ops, torch, device

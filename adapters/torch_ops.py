@@ -1,5 +1,7 @@
 """The op vocabulary in torch's spelling (also the text of the repro scripts)."""
-from .templates import literal, target_literal
+from gradspec.vocabulary import index_source
+
+from .templates import Statement, literal, target_literal
 
 
 def _index(args, params):
@@ -56,4 +58,20 @@ TORCH_TEMPLATES = {
     "split": "torch.split({0}, {split_size}, dim={dim})",
     "chunk": "torch.chunk({0}, {chunks}, dim={dim})",
     "unbind": "torch.unbind({0}, dim={dim})",
+}
+
+
+def _setitem(args, params):
+    value = args[1] if len(args) > 1 else literal(params["value"])
+    return f"{args[0]}[{index_source(params['index'])}] = {value}"
+
+
+# In-place ops (InPlace steps, vocabulary.INPLACE): {0} is the target; each returns it.
+INPLACE_TEMPLATES = {
+    "add_": "{0}.add_({1})",
+    "mul_": "{0}.mul_({1})",
+    "clamp_": "{0}.clamp_(min={min}, max={max})",
+    "relu_": "{0}.relu_()",
+    "masked_fill_": "{0}.masked_fill_(torch.tensor({mask}), {value})",
+    "setitem": Statement(_setitem),  # `t[index] = other` or `t[index] = value`
 }

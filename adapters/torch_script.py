@@ -99,13 +99,13 @@ def _function_source(spec, ops):
 
 
 def render(program, adapter):
-    ops = adapter.op
+    ops, inplace = adapter.op, adapter.inplace_ops
     dt = program.dtype
     out = [HEADER, "# ---- leaves and layers ----"] + _leaves_and_layers(program)
     for spec in program.functions:
         out += ["", _function_source(spec, ops)]
     out.append("# ---- forward ----")
-    out += _forward(program, ops)
+    out += _forward(program, ops, inplace)
     switched = {s.target for s in program.steps if isinstance(s, P.RequiresGrad)}
     tracked = [leaf.name for leaf in program.all_leaves()
                if leaf.requires_grad or leaf.name in switched]
@@ -115,7 +115,7 @@ def render(program, adapter):
     for i, action in enumerate(program.plan):
         out.append(f"print('--- plan[{i}] ---')")
         if isinstance(action, P.Functional):
-            out += _function_of_leaves(program, action, ops, f"f{i}")
+            out += _function_of_leaves(program, action, ops, inplace, f"f{i}")
         out.append("try:")
         out.append(f"    {_action_source(action, dt, tracked, f'f{i}')}")
         # Underscored names: a leaf may be called `e` or `p`.
@@ -135,10 +135,10 @@ def _weights_source(weights, dt):
     return "[" + ", ".join("None" if w is None else _tensor(w, dt) for w in weights) + "]"
 
 
-def _function_of_leaves(program, action, ops, name):
+def _function_of_leaves(program, action, ops, inplace, name):
     """The program's forward as a function of `action.inputs`, returning `action.output`."""
     inner = action.function_of(program)
-    body = _leaves_and_layers(inner, skip=action.inputs) + _forward(inner, ops)
+    body = _leaves_and_layers(inner, skip=action.inputs) + _forward(inner, ops, inplace)
     return [f"def {name}({', '.join(action.inputs)}):",
             f'    """The forward (hooks left out) as a function of {", ".join(action.inputs)}."""'
             ] + [f"    {line}" for line in body] + [f"    return {action.output}"]
@@ -197,8 +197,11 @@ def _leaves_and_layers(program, skip=()):
     return out
 
 
-def _forward(program, ops):
-    """The program's steps, one line each (hooks: their definition and registration)."""
+def _forward(program, ops, inplace):
+    """The program's steps, one line each (hooks: their definition and registration).
+    An in-place step is its template's line as it ran (`t3.mul_(t1)`, `t3[0, 1:3] = t1`): it
+    modifies `target`, which keeps its name. One that raises (a leaf that requires grad)
+    raises in the script too, as any forward error does."""
     dt = program.dtype
     out = []
     hooks = 0
@@ -211,6 +214,8 @@ def _forward(program, ops):
         elif isinstance(step, P.MultiOp):
             code = ops.source(step.op, list(step.args), step.kw)
             out.append(f"{', '.join(step.outs)}, = {code}")
+        elif isinstance(step, P.InPlace):
+            out.append(inplace.source(step.op, [step.target, *step.args], step.kw))
         elif isinstance(step, P.Call):
             layer = program.layer(step.layer)
             a = list(step.args)

@@ -1,8 +1,8 @@
 """Known differences between torch 2.13 and the reference (documented torch semantics)."""
 import math
 
-from gradspec.deviations import Deviation
-from gradspec.program import Backward, Grad, Leaf, Op, Program
+from gradspec.deviations import Deviation, reference_env
+from gradspec.program import Backward, Grad, InPlace, Leaf, Op, Program
 
 
 def _aliased_0d_grads(program, m):
@@ -24,6 +24,24 @@ def _make_grads_index_bug(program, m):
         action.outputs if isinstance(action, Grad) else ())
     return (m.kind == "error" and m.expected == "grad_shape_mismatch"
             and m.actual == "unexpected RuntimeError" and len(roots) > 1)
+
+
+def _stale_view_is_leaf(program, m):
+    """torch raised leaf_inplace where the reference raised nothing, writing into a view whose
+    base an earlier in-place op (on another value, or on a slice of it) made require grad."""
+    if not (m.where == "forward" and m.expected is None and m.actual == "leaf_inplace"):
+        return False
+    env = reference_env(program)
+    writes = [s for s in program.steps if isinstance(s, InPlace)]
+
+    def root(n):
+        return env[n] if env[n]._base is None else env[n]._base
+
+    def through_another(w, t):  # a write into t's base not through t itself (x[i] = v: a sub-view)
+        return (w.target != t or w.op == "setitem") and root(w.target) is root(t)
+    return any(env[s.target]._base is not None
+               and any(through_another(w, s.target) for w in writes[:i])
+               for i, s in enumerate(writes) if s.target in env)
 
 
 DEVIATIONS = [
@@ -53,5 +71,23 @@ DEVIATIONS = [
             plan=(Backward(("t1", "t2"), ((1.0, 2.0), ((1.0, 1.0), (1.0, 1.0)))),),
         ),
         applies=_make_grads_index_bug,
+    ),
+    Deviation(
+        id="torch-stale-view-is-leaf",
+        reason="a view taken while its base did not require grad keeps a stale grad_fn after "
+               "an in-place op with a grad-requiring operand makes the base require grad; "
+               "check_inplace reads that stale field, so an in-place op on the view raises 'a "
+               "leaf Variable that requires grad is being used in an in-place operation' "
+               "(reading view.grad_fn first refreshes it, and then no error is raised)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)), Leaf("b", (2,), (0.75, -1.0))),
+            steps=(Op("t1", "neg", ("a",), no_grad=True),
+                   Op("v2", "unsqueeze", ("t1",), (("dim", 0),)),
+                   InPlace("t1", "add_", ("b",)),
+                   InPlace("v2", "relu_")),
+            plan=(Backward(("t1",), ((1.0, 1.0),)),),
+        ),
+        applies=_stale_view_is_leaf,
     ),
 ]

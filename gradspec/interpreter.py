@@ -225,6 +225,9 @@ def _step(step, adapter, env, modules, fns, retained, hook_log):
                 env[step.out] = adapter.op(step.op, *args, **params)
         else:
             env[step.out] = adapter.op(step.op, *args, **params)
+    elif isinstance(step, P.InPlace):
+        env[step.target] = adapter.inplace(step.op, env[step.target],
+                                           *[env[a] for a in step.args], **step.kw)
     elif isinstance(step, P.MultiOp):
         outs = tuple(adapter.op(step.op, *[env[a] for a in step.args], **step.kw))
         if len(outs) != len(step.outs):

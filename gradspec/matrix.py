@@ -41,6 +41,7 @@ LABELS = {
     "test_functional_grad::test_functional_grad": "functional autograd.grad",
     "test_multi_output::test_multi_output_op": "multi-output ops (values/indices, pieces)",
     "test_grad_modes::test_grad_modes": "grad modes (nested, inference_mode, requires_grad_)",
+    "test_inplace::test_inplace_ops_and_views": "in-place ops and views (version counter)",
     "test_higher_order::test_gradients_as_values": "higher order: grad of grad, HVP, penalty",
     "test_higher_order::test_backward_create_graph_and_through_grad": "higher order: .grad with create_graph",
     "test_hooks_since::test_post_accumulate_grad_hooks": "post-accumulate-grad hooks (optimizer in backward)",

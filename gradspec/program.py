@@ -78,6 +78,22 @@ class MultiOp:
 
 
 @dataclass(frozen=True)
+class InPlace:
+    """`target.<op>(*args, **params)` in place (vocabulary.INPLACE), or `target[index] = v` for
+    `setitem`: the name `target` then names the modified tensor. A write into a view reaches
+    its base; a tensor saved for backward before the write makes that backward raise; a leaf
+    that requires grad (or a view of one) raises at once."""
+    target: str
+    op: str
+    args: tuple = ()
+    params: tuple = ()
+
+    @property
+    def kw(self):
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
 class Call:
     """`outs = layer(*args)`; for lstm_cell args are (x, h, c), h and c possibly None."""
     outs: tuple
@@ -279,11 +295,11 @@ class Program:
 
     def requirements(self):
         """(op names, capabilities) a backend needs to run this program."""
-        ops = {s.op for s in self.steps if isinstance(s, (Op, MultiOp))}
+        ops = {s.op for s in self.steps if isinstance(s, (Op, MultiOp, InPlace))}
         caps = {self.dtype}
         kinds = {Call: "layers", CallFunction: "custom_function", Detach: "detach",
                  RetainGrad: "retain_grad", TensorHook: "tensor_hooks", ModuleHook: "module_hooks",
-                 MultiOp: "multi_output"}
+                 MultiOp: "multi_output", InPlace: "inplace"}
         caps.update(cap for step in self.steps for cls, cap in kinds.items()
                     if isinstance(step, cls))
         modes = {m for s in self.steps if isinstance(s, Op) for m in s.contexts}

@@ -27,6 +27,13 @@ INDEXED = ("max_dim", "min_dim", "sort", "topk")  # dim=; keepdim= / descending=
 PIECES = ("split", "chunk", "unbind")  # split_size= / chunks=, dim=
 MULTI_OUTPUT = INDEXED + PIECES
 
+# In-place ops (an `InPlace` step): `add_(other)`, `mul_(other)`, `clamp_(min=, max=)`,
+# `relu_()`, `masked_fill_(mask=, value=)` and slice assignment `setitem` (`x[index] = v`, v a
+# tensor operand or a float `value=`). Torch's view ops among SHAPE are views in the reference
+# too: an in-place write into one reaches its base.
+INPLACE = ("add_", "mul_", "clamp_", "relu_", "masked_fill_", "setitem")
+VIEWS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem")
+
 
 def n_outputs(op, shape, params):
     """How many tensors multi-output `op` returns on an input of `shape` (as torch counts)."""

@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from . import ops
+from .inplace import clamp, fill_from, inplace, masked_fill, setitem
 from .tensor import Tensor
 
 
@@ -52,6 +53,29 @@ def _max(x, dim=None, keepdim=False):
     return ops.max(x, dim, keepdim)
 
 
+# ----- in place (reference/inplace.py): under no_grad too, e.g. an optimizer's step -------------
+def _add_(x, other, alpha=1.0):
+    if _is_scalar(other):
+        return inplace(ops.add_scalar, x, other * alpha)
+    return inplace(ops.add, x, other if alpha == 1 else ops.scale(other, alpha))
+
+
+def _mul_(x, other):
+    return inplace(ops.scale if _is_scalar(other) else ops.mul, x, other)
+
+
+def _clamp_(x, min=None, max=None):
+    return inplace(clamp, x, -np.inf if min is None else min, np.inf if max is None else max)
+
+
+def _masked_fill_(x, mask, value):
+    return inplace(masked_fill, x, mask.data if isinstance(mask, Tensor) else mask, value)
+
+
+def _setitem(x, index, value):
+    setitem(x, index if isinstance(index, tuple) else (index,), value)
+
+
 METHODS = {
     "__add__": _add, "__radd__": _add, "__sub__": _sub, "__rsub__": _rsub,
     "__mul__": _mul, "__rmul__": _mul, "__truediv__": _div, "__rtruediv__": _rdiv,
@@ -72,6 +96,10 @@ METHODS = {
     "permute": lambda x, *dims: ops.permute(x, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims),
     "expand": lambda x, *shape: ops.expand(x, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape),
     "unsqueeze": ops.unsqueeze, "squeeze": ops.squeeze,
+    "add_": _add_, "mul_": _mul_, "clamp_": _clamp_, "relu_": lambda x: inplace(ops.relu, x),
+    "masked_fill_": _masked_fill_, "__setitem__": _setitem,
+    "copy_": lambda x, src: inplace(fill_from, x, src),
+    "zero_": lambda x: inplace(fill_from, x, 0.0),
     "t": lambda x: ops.transpose(x, 0, 1) if x.ndim == 2 else x,
 }
 for _name, _fn in METHODS.items():

@@ -56,6 +56,14 @@ class LeafInplaceError(AutogradError):
     kind = "leaf_inplace"
 
 
+class InplaceOverlapError(AutogradError):
+    kind = "inplace_overlap"
+
+
+class InplaceShapeError(AutogradError):
+    kind = "inplace_shape"
+
+
 class NonLeafRequiresGradError(AutogradError):
     kind = "nonleaf_requires_grad"
 

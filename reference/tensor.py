@@ -15,8 +15,8 @@ _default_dtype = float64
 
 class Tensor:
     __slots__ = ("data", "requires_grad", "grad_fn", "output_nr", "_grad", "_retains_grad",
-                 "_hooks", "_post_acc_hooks", "_acc", "_version", "_base", "_inference",
-                 "__weakref__")
+                 "_hooks", "_post_acc_hooks", "_acc", "_version", "_base", "_view_chain",
+                 "_views", "_inference", "__weakref__")
 
     def __init__(self, data, requires_grad=False, _version=None):
         self.data = data
@@ -31,7 +31,11 @@ class Tensor:
         # One-element list shared by a tensor and its views/detached aliases: torch's version
         # counter, bumped by in-place ops and compared by saved tensors at backward time.
         self._version = _version if _version is not None else [0]
+        # A view (reference/ops/shape.py `_view`): its root base, and the view ops that replay
+        # it from there; a base keeps weak references to its views.
         self._base = None
+        self._view_chain = ()
+        self._views = None
         self._inference = is_inference_mode_enabled()  # made in inference mode
 
     # ----- metadata -----------------------------------------------------------------------
@@ -189,24 +193,6 @@ class Tensor:
                     "var_no_grad = var.detach().")
             return self
         self.requires_grad = bool(requires_grad)
-        return self
-
-    def add_(self, other, alpha=1.0):
-        """In place (torch's rules for a leaf that requires grad: only under no_grad); bumps
-        the version counter, so a saved tensor sees the change."""
-        if self.requires_grad and self.is_leaf and is_grad_enabled():
-            raise errors.LeafInplaceError(
-                "a leaf Variable that requires grad is being used in an in-place operation.")
-        self.data += alpha * (other.data if isinstance(other, Tensor) else other)
-        self._version[0] += 1
-        return self
-
-    def zero_(self):
-        if self.requires_grad and self.is_leaf and is_grad_enabled():
-            raise errors.LeafInplaceError(
-                "a leaf Variable that requires grad is being used in an in-place operation.")
-        self.data[...] = 0
-        self._version[0] += 1
         return self
 
     def clone(self):

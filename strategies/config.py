@@ -6,7 +6,7 @@ backend cannot express.
 """
 from dataclasses import dataclass, field, replace
 
-from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
+from gradspec.vocabulary import ALL_OPS, INPLACE, MULTI_OUTPUT, PIECEWISE_CONSTANT
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class Config:
     post_accumulate_hooks: float = 0.0  # a post-accumulate-grad hook (optimizer in backward)
     self_removing_hooks: float = 0.0  # chance a tensor hook removes itself when first called
     function_output_hooks: float = 0.0  # chance a hook goes on a custom Function's output
+    inplace: float = 0.0  # an in-place op (add_, mul_, clamp_, relu_, masked_fill_, x[i] = v)
+    inplace_ops: frozenset = frozenset(INPLACE)
+    inplace_views: float = 0.5  # chance an in-place op writes through a fresh view of its target
     # The plan.
     max_actions: int = 1
     # The chance a root keeps its non-scalar shape and gets gradient weights: an implicit
@@ -62,6 +65,7 @@ def capability_config(config, adapter):
     c = config.but(
         ops=frozenset(config.ops) & frozenset(adapter.ops),
         multi_ops=frozenset(config.multi_ops) & frozenset(adapter.ops),
+        inplace_ops=frozenset(config.inplace_ops) & frozenset(adapter.ops),
         dtypes=tuple(d for d in config.dtypes if d in caps),
         caps=frozenset(caps),
     )
@@ -75,7 +79,8 @@ def capability_config(config, adapter):
              "higher_order": "create_graph", "create_graph": "create_graph",
              "post_accumulate_hooks": "post_accumulate_hooks",
              "self_removing_hooks": "hook_removal",
-             "materialize_grads": "materialize_unused_grads", "functional_api": "functional_api"}
+             "materialize_grads": "materialize_unused_grads", "functional_api": "functional_api",
+             "inplace": "inplace"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0

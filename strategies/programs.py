@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from gradspec import program as P
 
 from .builder import Builder
+from .inplace_steps import inplace_step
 from .config import capability_config
 from .steps import (ancestors, detach_step, function_step, grad_step, hook_step, layer_step,
                     module_hook_step, multi_op_step, op_step, post_accumulate_hook_step,
@@ -19,6 +20,7 @@ STEP_KINDS = (  # (config field, step function), tried in this order after plain
     ("module_hooks", module_hook_step), ("retain_grad", retain_step), ("detach", detach_step),
     ("multi_output", multi_op_step), ("requires_grad_", requires_grad_step),
     ("higher_order", grad_step), ("post_accumulate_hooks", post_accumulate_hook_step),
+    ("inplace", inplace_step),
 )
 
 

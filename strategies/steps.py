@@ -6,6 +6,7 @@ from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, PIECES, n_outputs
 
 from reference.errors import AutogradError, InferenceTensorError
 
+from .inplace_steps import layout_unsure
 from .op_args import KINK, applicable, applicable_ops, draw_op_args, output_ok
 from .values import expand, nested
 
@@ -67,6 +68,8 @@ def _apply_op(b, op, x):
     if not computing and (any(b.tensor(a).is_inference() for a in args)
                           or set(args) & _stepped(b)):
         return False  # (nor does a layer take one: see layer_step)
+    if op == "reshape" and b.cfg.inplace and x in layout_unsure(b):
+        return False  # a view or a copy depending on torch's layout (inplace_steps.py)
     modes = _draw_modes(b) if computing and b.chance(b.cfg.grad_modes) else ()
     step = P.Op(out, op, tuple(args), tuple(sorted(params.items())),
                 no_grad=computing and b.chance(b.cfg.no_grad), modes=modes)
