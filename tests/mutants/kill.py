@@ -74,6 +74,8 @@ def compact(program):
         elif isinstance(s, P.MultiOp):
             parts.append(f"{','.join(s.outs)}={s.op}({','.join(s.args)}"
                          f"{_fmt_params(s.params)})")
+        elif isinstance(s, P.InPlace):
+            parts.append(f"{s.target}.{s.op}({','.join(s.args)}{_fmt_params(s.params)})")
         elif isinstance(s, P.Call):
             parts.append(f"{','.join(s.outs)}={s.layer}({','.join(str(a) for a in s.args)})")
         elif isinstance(s, P.CallFunction):

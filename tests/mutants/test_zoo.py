@@ -34,7 +34,7 @@ def test_the_zoo_is_complete_and_loadable():
                   "tensor hooks", "module hooks", "detach", "no_grad", "functional grad",
                   "errors", "indexing", "higher order", "grad modes", "multi-output",
                   "functional API", "post-accumulate-grad hooks", "hook handles",
-                  "hooks on custom Function outputs"):
+                  "hooks on custom Function outputs", "in-place ops"):
         assert claim in areas, f"no mutant for {claim!r}"
 
 
