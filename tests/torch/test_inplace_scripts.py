@@ -106,15 +106,16 @@ IDS = ["view_setitem", "chain", "setitem_tensor"]
 def _by_torch(prog):
     """(loss, a.grad, b.grad) of a WORKED program written directly in torch: a check of the
     hand-worked numbers independent of the templates and the interpreter."""
-    a = torch.tensor(A.values, dtype=torch.float64).reshape(2, 3).requires_grad_()
-    b = torch.tensor(B.values, dtype=torch.float64).reshape(2, 3).requires_grad_()
+    a = torch.tensor(A.values, dtype=torch.float64, device="cpu").reshape(2, 3).requires_grad_()
+    b = torch.tensor(B.values, dtype=torch.float64, device="cpu").reshape(2, 3).requires_grad_()
     if prog is VIEW_SETITEM:
         t1 = a * a
         t1.mul_(b)
         t1[0][0:2] = 0.5
     elif prog is CHAIN:
         t1 = (a * b).clamp_(min=-2.0, max=1.0).add_(a)
-        t1.masked_fill_(torch.tensor([[False, True, False], [False, False, True]]), 7.0).relu_()
+        t1.masked_fill_(torch.tensor([[False, True, False], [False, False, True]], device="cpu"),
+                        7.0).relu_()
     else:
         t1 = a * b
         t1[1] = a.sum(0)
