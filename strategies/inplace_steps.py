@@ -123,37 +123,31 @@ def layout_unsure(b):
     return unsure
 
 
-def _targets(b):
-    """Values an in-place op may write to without raising at once."""
+def _writable(b):
+    """(name, tensor) of the values a write may be drawn on at all (see _excluded)."""
     roots, names = _excluded(b)
     names = names | layout_unsure(b)
-    out = []
     for n in b.values:
         t = b.tensor(n)
-        if n in names or t.is_inference() or any(_root(t) is r for r in roots):
-            continue
-        if _expanded(t):
-            continue  # an expanded tensor: the error case
-        base = _root(t)
-        if t.is_leaf and t.requires_grad or base.is_leaf and base.requires_grad:
-            continue  # a leaf that requires grad (or a view of one): the error case
-        out.append(n)
-    return out
+        if not (n in names or t.is_inference() or any(_root(t) is r for r in roots)):
+            yield n, t
+
+
+def _refused(t):
+    """Does torch refuse a write into `t` at once: a leaf that requires grad, a view of one,
+    or an expanded tensor?"""
+    base = _root(t)
+    return base.is_leaf and base.requires_grad or _expanded(t)
+
+
+def _targets(b):
+    """Values an in-place op may write to without raising at once."""
+    return [n for n, t in _writable(b) if not _refused(t)]
 
 
 def _leaf_targets(b):
     """The error cases: a leaf that requires grad, a view of one, an expanded tensor."""
-    roots, names = _excluded(b)
-    names = names | layout_unsure(b)
-    out = []
-    for n in b.values:
-        t = b.tensor(n)
-        if n in names or t.is_inference() or any(_root(t) is r for r in roots):
-            continue
-        base = _root(t)
-        if base.is_leaf and base.requires_grad or _expanded(t):
-            out.append(n)
-    return out
+    return [n for n, t in _writable(b) if _refused(t)]
 
 
 def _expanded(t):
