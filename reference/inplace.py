@@ -93,8 +93,6 @@ def _snapshot(t):
     """The target before the write: its history, its own values and version counter."""
     s = Tensor(np.array(t.data, copy=True), requires_grad=t.requires_grad)
     s.grad_fn, s.output_nr, s._inference = t.grad_fn, t.output_nr, t._inference
-    if t.grad_fn is None and t.requires_grad:
-        s._acc = t._grad_accumulator()  # a leaf (under no_grad): its own accumulator
     return s
 
 
@@ -109,7 +107,7 @@ def _copy_slices(base, chain, new):
     fn, like = new.grad_fn, base.data  # the region is replayed on arrays laid out as base's
 
     def vjp(g, n, *saved):
-        res = fn.vjp(ops.clone(replay(_laid_out(g, like), chain)), n, *saved[:-1])
+        res = fn.vjp(region_of(g, chain, like), n, *saved[:-1])
         gb = None
         if n[0]:
             gb = zero_region(g, chain, like)
@@ -137,22 +135,28 @@ def _laid_out(g, like):
 def scatter_region(g, chain, like):
     """Zeros laid out as `like` with `g` in the region `chain` selects (the view's adjoint)."""
     data = np.zeros_like(like, dtype=g.dtype)
-    with no_grad():
-        region = replay(Tensor(data), chain).data
-    region[...] = g.data
+    _region(data, chain)[...] = g.data
     out = Tensor(data)
-    record("ScatterRegionBackward", (out,), (g,),
-           lambda gg, n: (ops.clone(replay(_laid_out(gg, like), chain)),))
+    record("ScatterRegionBackward", (out,), (g,), lambda gg, n: (region_of(gg, chain, like),))
     return out
+
+
+def region_of(g, chain, like):
+    """A copy of the region `chain` selects in `g`: the view applied to a gradient."""
+    return ops.clone(replay(_laid_out(g, like), chain))
+
+
+def _region(data, chain):
+    """The NumPy view of the region `chain` selects in array `data` (nothing recorded)."""
+    with no_grad():
+        return replay(Tensor(data), chain).data
 
 
 def zero_region(g, chain, like):
     """`g` with the region `chain` selects set to zero (its own vjp: it is linear)."""
     data = np.empty_like(like, dtype=g.dtype)
     data[...] = g.data
-    with no_grad():
-        region = replay(Tensor(data), chain).data
-    region[...] = 0
+    _region(data, chain)[...] = 0
     out = Tensor(data)
     record("ZeroRegionBackward", (out,), (g,), lambda gg, n: (zero_region(gg, chain, like),))
     return out
@@ -162,9 +166,9 @@ def _regenerate_views(base):
     """Give each live view of `base` a history replayed from base's current one."""
     if not base._views:
         return
-    alive = [v for v in (ref() for ref in base._views) if v is not None]
-    base._views = [ref for ref in base._views if ref() is not None]
-    for v in alive:
+    refs = [(ref, ref()) for ref in base._views]
+    base._views = [ref for ref, v in refs if v is not None]
+    for v in (v for _, v in refs if v is not None):
         fresh = replay(base, v._view_chain)
         v.grad_fn, v.output_nr, v.requires_grad = fresh.grad_fn, fresh.output_nr, \
             fresh.requires_grad
@@ -234,4 +238,4 @@ def setitem(x, index, value):
 
 
 __all__ = ["inplace", "clamp", "masked_fill", "fill_from", "setitem", "zero_region",
-           "scatter_region"]
+           "scatter_region", "region_of"]

@@ -14,7 +14,7 @@ from gradspec.vocabulary import INPLACE, PIECES, VIEWS, to_index
 
 from reference.errors import InplaceOverlapError, LeafInplaceError
 
-from .op_args import KINK, _basic_index, _nested, draw_op_args, output_ok
+from .op_args import KINK, _basic_index, _nested, applicable, draw_op_args, output_ok
 from .values import expand
 
 # View ops an in-place target is often taken through (expand is left to the error case: a
@@ -158,7 +158,7 @@ def _expanded(t):
 def _view_of(b, x):
     """A view of `x` (a new value), by a view op that applies to it; None if none does."""
     v = b.value(x)
-    ops = [op for op in TARGET_VIEWS if op in b.cfg.ops and _view_applies(op, v.shape)]
+    ops = [op for op in TARGET_VIEWS if op in b.cfg.ops and applicable(op, v)]
     if x in layout_unsure(b):
         ops = [op for op in ops if op != "reshape"]
     if not ops:
@@ -173,15 +173,6 @@ def _view_of(b, x):
     if b.tensor(out)._base is None:  # a reshape that had to copy: not a view after all
         return out if b.chance(0.5) else None
     return out
-
-
-def _view_applies(op, shape):
-    nd = len(shape)
-    if op in ("getitem", "permute", "transpose"):
-        return nd >= (1 if op == "getitem" else 2)
-    if op == "squeeze":
-        return 1 in shape
-    return True
 
 
 def _draw(b, op, x):
