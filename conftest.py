@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from adapters.registry import BackendError, BackendUnavailable, load
 from gradspec import backend as current, deviations
+from strategies.choices import pin_constant_pool
 
 _COMMON = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -36,6 +37,8 @@ def _profile_name():
 
 
 settings.load_profile(_profile_name())
+# A derandomized test's programs depend on the test alone, not on what else was imported.
+pin_constant_pool()
 
 
 def pytest_addoption(parser):

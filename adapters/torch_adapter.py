@@ -2,6 +2,8 @@
 
 `TorchAdapter(device="cuda")` is the same adapter on a GPU (`--backend torch-cuda`).
 """
+import os
+
 from .base import UnsupportedProgram
 from .templates import TemplateOps
 from .torch_like import TorchLikeAdapter
@@ -55,6 +57,11 @@ class TorchAdapter(TorchLikeAdapter):
         import torch
         self.torch = self.api = torch
         self.device = device
+        if device == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+            # One intra-op thread: the suite's tensors have a few dozen elements, so threads
+            # only add wake-ups (a 2-core softmax then took milliseconds, not microseconds),
+            # and under `pytest -n N` each worker's pool would fight the others for the cores.
+            torch.set_num_threads(1)
         if device != "cpu":
             self.name = f"torch-{device}"
             if device == "cuda" and not torch.cuda.is_available():

@@ -44,9 +44,9 @@ def _parse(argv):
     p.add_argument("--wall-repeats", type=int, default=1,
                    help="serial and -n 2 runs of the whole suite, in turn; medians (default 1)")
     p.add_argument("--json", default="reports/bench.json", help="where to write the results")
-    p.add_argument("--torch-threads", type=int, default=1,
-                   help="torch's intra-op threads in this process (default 1: the numbers are "
-                        "per core; 0 keeps torch's default)")
+    p.add_argument("--torch-threads", type=int, default=0,
+                   help="torch's intra-op threads in this process (default: what the torch "
+                        "adapter sets, one thread, as in the suite)")
     return p.parse_args(argv)
 
 
@@ -118,12 +118,6 @@ def main(argv=None):
     os.chdir(ROOT)
     # As pyproject's filterwarnings does under pytest (both engines warn alike).
     warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
-    if args.torch_threads:
-        try:
-            import torch
-            torch.set_num_threads(args.torch_threads)
-        except ImportError:
-            pass
     import conftest  # noqa: F401 - registers and loads the profiles @given reads
     from adapters.registry import load
     from gradspec import backend as current, deviations
@@ -133,6 +127,9 @@ def main(argv=None):
     from .wall import suite_wall
 
     candidate, reference = load(args.backend), load("reference")
+    if args.torch_threads:  # after the torch adapter, which sets one thread
+        import torch
+        torch.set_num_threads(args.torch_threads)
     current.set_current(candidate, reference, deviations.load(candidate.name))
     try:
         torch_adapter = load("torch")

@@ -37,3 +37,33 @@ def public_choices(draw):
     `draw_integer`/`draw_boolean`, and by the test that both ways build valid programs)."""
     return (lambda lo, hi: draw(_integers(lo, hi)),
             lambda p: draw(_integers(0, 999)) >= 1000 - round(1000 * p))
+
+
+def pin_constant_pool():
+    """Keep a derandomized test's programs a function of the test alone.
+
+    Hypothesis (6.131 and later) now and then draws an integer found as a literal in the
+    "local" modules imported so far, instead of a random one. Which of our modules are
+    imported depends on what pytest collected and on which tests ran before in the same
+    process (script rendering, the other engines' adapters are imported lazily), so the same
+    test id could draw other programs serially, under `-n 2` or alone: a CI failure might not
+    replay. The pool is pinned to Hypothesis's own constants; our literals (sizes, indices,
+    magic numbers of the reference) are no better choices than any other integer.
+
+    This reaches into Hypothesis's internals (there is no setting for it); where they differ,
+    nothing is changed and False is returned (tests/meta/test_determinism.py then says so)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without providers
+        return False
+    if not callable(getattr(providers, "_get_local_constants", None)) or \
+            not hasattr(providers, "Constants"):
+        return False
+    empty = providers.Constants()
+    if not hasattr(pin_constant_pool, "original"):  # kept for the test that shows it matters
+        pin_constant_pool.original = providers._get_local_constants
+    providers._get_local_constants = lambda: empty
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if cache is not None and hasattr(cache, "cache"):
+        cache.cache.clear()  # permitted constants computed from the old pool
+    return True
