@@ -8,7 +8,25 @@ import os
 import sys
 
 import pytest
-from hypothesis import HealthCheck, settings
+
+
+def _import_hypothesis_unrewritten():
+    """pytest rewrites the asserts of every module of a plugin's distribution when it is
+    imported: Hypothesis's eighty, in every process (each xdist worker too), about a second
+    each time. Its asserts are its own invariants, which need no pytest introspection; this
+    conftest is the first to import it, so it is imported as it is (pytest's hook, if it has
+    another shape, is left alone)."""
+    hook = next((h for h in sys.meta_path if type(h).__name__ == "AssertionRewritingHook"),
+                None)
+    marked = getattr(hook, "_must_rewrite", None)
+    if isinstance(marked, set) and "hypothesis" in marked:
+        marked.discard("hypothesis")
+        import hypothesis.strategies  # noqa: F401 - imported here, unrewritten
+        marked.add("hypothesis")
+
+
+_import_hypothesis_unrewritten()
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 from adapters.registry import BackendError, BackendUnavailable, load
 from gradspec import backend as current, deviations

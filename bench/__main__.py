@@ -148,7 +148,7 @@ def main(argv=None):
         print(f" {row['programs_per_s']} programs/s", flush=True)
     if not args.no_wall:
         print("whole suite, serial and -n 2 ...", flush=True)
-        result["wall"] = suite_wall(args.backend, args.wall_repeats)
+        result["wall"], result["ceiling"] = suite_wall(args.backend, args.wall_repeats)
     result["load_after"] = _load()
     result["summary"] = summary(result, TARGET_RATE, TARGET_VS_BASELINE, TARGET_PARALLEL)
     print()

@@ -42,6 +42,10 @@ def summary(result, target_rate, target_vs_baseline, target_parallel):
         x = _ratio(wall["serial"]["seconds"], wall["-n 2"]["seconds"])
         targets["parallel_speedup"] = {"measured": x, "target": target_parallel,
                                        "met": x is not None and x >= target_parallel}
+        c = result.get("ceiling")
+        if c and x is not None:  # how much of what this machine allows -n 2 got
+            targets["parallel_speedup"].update(
+                machine_ceiling=c["ceiling"], efficiency=_ratio(x, c["ceiling"]))
     out["targets"] = targets
     return out
 
@@ -83,9 +87,15 @@ def table(result):
         lines.append(f"whole test command {w['label']}: {w['seconds']:.1f} s wall, "
                      f"{w.get('cpu_seconds', 0):.1f} s CPU "
                      f"({w['summary'] or 'rc ' + str(w['returncode'])})")
+    c = result.get("ceiling")
+    if c:
+        lines.append(f"machine ceiling for two processes: {c['ceiling']} (a CPU-bound loop "
+                     f"{c['alone_s']:.2f} s alone, {c['together_s']:.2f} s two at once)")
     for name, t in s.get("targets", {}).items():
+        extra = (f"; the machine's ceiling {t['machine_ceiling']}, {t['efficiency']} of it"
+                 if "machine_ceiling" in t else "")
         lines.append(f"target {name}: {t['measured']} (target {t['target']}) "
-                     f"{'met' if t['met'] else 'NOT met'}")
+                     f"{'met' if t['met'] else 'NOT met'}{extra}")
     m = result["machine"]
     lines.append(f"machine: {m['platform']}, {m['cpus']} cpus, Python {m['python']}, "
                  f"torch {m.get('torch')} ({m.get('torch_threads')} threads), hypothesis "

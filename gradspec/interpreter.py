@@ -199,15 +199,18 @@ def run(program, adapter, strict=True, built=None):
             result.error, result.message = kind, str(exc).splitlines()[0][:300]
         result.hooks = list(hook_log)
         hook_log.clear()
-        for name in tracked:
-            g = adapter.read_grad(leaves[name])
-            result.grads[name] = _np(adapter, g)
-            if graph_of_grads:
-                result.grad_requires_grad[name] = g is not None and bool(adapter.requires_grad(g))
-        for name in s.retained:
-            result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch warns on reading a non-leaf's .grad
+            # torch warns on reading a non-leaf's .grad: the unretained values, and a leaf an
+            # in-place op with an operand that requires grad has made a non-leaf.
+            warnings.simplefilter("ignore")
+            for name in tracked:
+                g = adapter.read_grad(leaves[name])
+                result.grads[name] = _np(adapter, g)
+                if graph_of_grads:
+                    result.grad_requires_grad[name] = g is not None and \
+                        bool(adapter.requires_grad(g))
+            for name in s.retained:
+                result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
             for name in unretained:
                 result.nonleaf[name] = _np(adapter, adapter.read_grad(env[name]))
         trace.actions.append(result)
