@@ -47,6 +47,11 @@ def summary(result, target_rate, target_vs_baseline, target_parallel):
             targets["parallel_speedup"].update(
                 machine_ceiling=c["ceiling"], efficiency=_ratio(x, c["ceiling"]))
     out["targets"] = targets
+    floor = rows.get("floor: @given(st.integers())")
+    if target and floor:
+        # The machine's speed drifts from hour to hour; Hypothesis's own floor, measured in the
+        # same run, drifts with it: the ratio compares runs made on different days.
+        out["target_over_floor"] = _ratio(target["programs_per_s"], floor["programs_per_s"])
     return out
 
 
@@ -87,6 +92,9 @@ def table(result):
         lines.append(f"whole test command {w['label']}: {w['seconds']:.1f} s wall, "
                      f"{w.get('cpu_seconds', 0):.1f} s CPU "
                      f"({w['summary'] or 'rc ' + str(w['returncode'])})")
+    if s.get("target_over_floor") is not None:
+        lines.append(f"target rate / Hypothesis's floor in the same run: "
+                     f"{s['target_over_floor']} (steadier across days than either rate)")
     c = result.get("ceiling")
     if c:
         lines.append(f"machine ceiling for two processes: {c['ceiling']} (a CPU-bound loop "

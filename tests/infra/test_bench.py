@@ -41,3 +41,5 @@ def test_the_benchmark_runs_and_writes_its_json(tmp_path):
     assert target["programs"] > 0 and target["programs_per_s"] > 0
     assert set(target["split_s"]) == {"generation", "reference", "backend", "compare", "other"}
     assert "target programs_per_s" in proc.stdout
+    floor = result["workloads"][1]["programs_per_s"]
+    assert result["summary"]["target_over_floor"] == round(target["programs_per_s"] / floor, 3)
