@@ -6,21 +6,28 @@ Why a module of its own: the engine switches recording off while it runs vjps (u
 import contextlib
 import threading
 
-_state = threading.local()
+class _State(threading.local):
+    """Per thread, as torch's grad mode is; the class attributes are each thread's defaults
+    (read on every op: plain attributes, no getattr with a default)."""
+    enabled = True
+    inference = False
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def is_inference_mode_enabled() -> bool:
-    return getattr(_state, "inference", False)
+    return _state.inference
 
 
 def is_recording() -> bool:
     """Are ops recorded now? Grad mode on and not in inference mode (where `enable_grad`
     turns grad mode back on, yet nothing is recorded, as in torch)."""
-    return is_grad_enabled() and not is_inference_mode_enabled()
+    return _state.enabled and not _state.inference
 
 
 def _set(enabled: bool) -> None:

@@ -156,10 +156,14 @@ def gradient_edge(t):
 def check_saveable(tensors):
     """torch refuses to save an inference tensor for backward (outside inference mode, the
     only place where anything is recorded)."""
-    if any(t is not None and t._inference for t in tensors):
-        raise InferenceTensorError(
-            "Inference tensors cannot be saved for backward. Please do not use Tensors created "
-            "in inference mode in computation tracked by autograd.")
+    for t in tensors:
+        if t is not None and t._inference:
+            break
+    else:
+        return
+    raise InferenceTensorError(
+        "Inference tensors cannot be saved for backward. Please do not use Tensors created "
+        "in inference mode in computation tracked by autograd.")
 
 
 def record(name, outputs, inputs, vjp, save=()):
@@ -168,12 +172,19 @@ def record(name, outputs, inputs, vjp, save=()):
     `save` lists the tensors the vjp needs (None for one not needed given which inputs require
     grad, as torch saves conditionally); they arrive as the vjp's trailing arguments.
     """
-    if not is_recording() or not any(t.requires_grad for t in inputs):
+    # Run for every op: plain loops and list displays (generator expressions cost more here).
+    for t in inputs:
+        if t.requires_grad:
+            break
+    else:
         return
-    check_saveable(save)
-    node = Node(name, tuple(gradient_edge(t) for t in inputs), vjp,
-                tuple(SavedTensor(s, name) if s is not None else None for s in save),
-                tuple((o.shape, o.dtype) for o in outputs))
+    if not is_recording():
+        return
+    if save:
+        check_saveable(save)
+    node = Node(name, tuple([gradient_edge(t) for t in inputs]), vjp,
+                tuple([SavedTensor(s, name) if s is not None else None for s in save]),
+                tuple([(o.data.shape, o.data.dtype) for o in outputs]))
     for i, out in enumerate(outputs):
         out.grad_fn = node
         out.output_nr = i
