@@ -64,8 +64,9 @@ class Node:
         self.seq = next(_sequence) if seq is None else seq
         self.tensor_pre_hooks = None  # {output_nr: [hook(grad) -> grad | None]}
         self.retains_grad = None  # {output_nr: tensor}
-        self.pre_hooks = []  # hook(grad_outputs) -> grad_outputs | None
-        self.post_hooks = []  # hook(grad_inputs, grad_outputs) -> grad_inputs | None
+        # Most nodes never get a hook: a shared empty tuple until the first one registers.
+        self.pre_hooks = ()  # hook(grad_outputs) -> grad_outputs | None
+        self.post_hooks = ()  # hook(grad_inputs, grad_outputs) -> grad_inputs | None
         self.materialize = True  # undefined output grads arrive as zeros (built-in ops)
 
     def __repr__(self):
@@ -96,10 +97,14 @@ class Node:
                 s.tensor = None
 
     def register_prehook(self, hook):
+        if not isinstance(self.pre_hooks, list):
+            self.pre_hooks = []
         self.pre_hooks.append(hook)
         return _RemovableHandle(self.pre_hooks, hook)
 
     def register_hook(self, hook):
+        if not isinstance(self.post_hooks, list):
+            self.post_hooks = []
         self.post_hooks.append(hook)
         return _RemovableHandle(self.post_hooks, hook)
 
