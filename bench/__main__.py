@@ -35,8 +35,8 @@ def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     p.add_argument("--backend", default="torch", help="the candidate (default torch)")
     p.add_argument("--repeats", type=int, default=3,
-                   help="timed runs of each workload, after an untimed one; the median is "
-                        "reported (default 3)")
+                   help="timed rounds over all workloads, after an untimed one; each "
+                        "workload's median is reported (default 3)")
     p.add_argument("--replays", type=int, default=3,
                    help="replays of each program for the floor and the ratio (fastest kept)")
     p.add_argument("--only", default="", help="comma-separated substrings of workload names")
@@ -55,19 +55,21 @@ def _ops(program):
     return sum(isinstance(s, (Op, Call, CallFunction)) for s in program.steps)
 
 
-def measure(workload, repeats, replays, reference, candidate, torch_adapter):
+def sample(workload):
+    """One timed run of `workload`: (CPU seconds, wall seconds, programs, Clock)."""
     from .instrument import cpu_time, instrumented
+    gc.collect()  # each run starts from the same heap (garbage of the last is not its cost)
+    with instrumented() as clock:
+        wall, cpu = time.perf_counter(), cpu_time()
+        counted = workload.run()
+        cpu, wall = cpu_time() - cpu, time.perf_counter() - wall
+    n = counted if workload.kind == "baseline" else len(clock.programs)
+    return cpu, wall, n, clock
+
+
+def measure(workload, samples, replays, reference, candidate, torch_adapter):
+    """The row of `workload` from its timed `samples`: the median run, split and replayed."""
     from .replay import replay
-    workload.run()  # untimed: first calls, caches, Hypothesis's per-test set-up
-    samples = []
-    for _ in range(repeats):
-        gc.collect()  # each run starts from the same heap (garbage of the last is not its cost)
-        with instrumented() as clock:
-            wall, cpu = time.perf_counter(), cpu_time()
-            counted = workload.run()
-            cpu, wall = cpu_time() - cpu, time.perf_counter() - wall
-        n = counted if workload.kind == "baseline" else len(clock.programs)
-        samples.append((cpu, wall, n, clock))
     cpu, wall, n, clock = sorted(samples, key=lambda s: s[0])[len(samples) // 2]
     row = {"name": workload.name, "kind": workload.kind, "programs": n,
            "cpu_seconds": round(cpu, 4), "wall_seconds": round(wall, 4),
@@ -141,11 +143,22 @@ def main(argv=None):
     if args.only:
         keys = [k.strip() for k in args.only.split(",") if k.strip()]
         todo = [w for w in todo if any(k in w.name for k in keys)]
+    # Round by round, every workload once a round (after an untimed run of each: first calls,
+    # caches, Hypothesis's per-test set-up): the machine's drift from minute to minute then
+    # falls on all of them alike, and their ratios (the target against the baseline and
+    # Hypothesis's floor) stay comparable.
+    print(f"  {len(todo)} workloads: an untimed round, then {args.repeats} timed", flush=True)
     for w in todo:
-        print(f"  {w.name} ...", end="", flush=True)
-        row = measure(w, args.repeats, args.replays, reference, candidate, torch_adapter)
+        w.run()
+    samples = {id(w): [] for w in todo}
+    for r in range(args.repeats):
+        for w in todo:
+            samples[id(w)].append(sample(w))
+        print(f"  round {r + 1} done", flush=True)
+    for w in todo:
+        row = measure(w, samples[id(w)], args.replays, reference, candidate, torch_adapter)
         result["workloads"].append(row)
-        print(f" {row['programs_per_s']} programs/s", flush=True)
+        print(f"  {w.name}: {row['programs_per_s']} programs/s", flush=True)
     if not args.no_wall:
         print("whole suite, serial and -n 2 ...", flush=True)
         result["wall"], result["ceiling"] = suite_wall(args.backend, args.wall_repeats)
