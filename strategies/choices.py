@@ -39,6 +39,28 @@ def public_choices(draw):
             lambda p: draw(_integers(0, 999)) >= 1000 - round(1000 * p))
 
 
+_original = None  # Hypothesis's own _get_local_constants, kept by the first pin
+
+
+def _providers():
+    """Hypothesis's provider module, if it has the constant pool this module pins."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without providers
+        return None
+    if not callable(getattr(providers, "_get_local_constants", None)) or \
+            not hasattr(providers, "Constants"):
+        return None
+    return providers
+
+
+def _use_local_constants(providers, get):
+    providers._get_local_constants = get
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if cache is not None and hasattr(cache, "cache"):
+        cache.cache.clear()  # permitted constants computed from the previous pool
+
+
 def pin_constant_pool():
     """Keep a derandomized test's programs a function of the test alone.
 
@@ -52,18 +74,20 @@ def pin_constant_pool():
 
     This reaches into Hypothesis's internals (there is no setting for it); where they differ,
     nothing is changed and False is returned (tests/meta/test_determinism.py then says so)."""
-    try:
-        from hypothesis.internal.conjecture import providers
-    except ImportError:  # pragma: no cover - a Hypothesis without providers
+    providers = _providers()
+    if providers is None:
         return False
-    if not callable(getattr(providers, "_get_local_constants", None)) or \
-            not hasattr(providers, "Constants"):
-        return False
+    global _original
+    if _original is None:
+        _original = providers._get_local_constants
     empty = providers.Constants()
-    if not hasattr(pin_constant_pool, "original"):  # kept for the test that shows it matters
-        pin_constant_pool.original = providers._get_local_constants
-    providers._get_local_constants = lambda: empty
-    cache = getattr(providers, "CONSTANTS_CACHE", None)
-    if cache is not None and hasattr(cache, "cache"):
-        cache.cache.clear()  # permitted constants computed from the old pool
+    _use_local_constants(providers, lambda: empty)
     return True
+
+
+def unpin_constant_pool():
+    """Hypothesis's own pool again (the control of tests/meta/test_determinism.py)."""
+    providers = _providers()
+    if providers is not None and _original is not None:
+        _use_local_constants(providers, _original)
+

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis.internal.conjecture import providers
 
 from strategies import Config, programs
-from strategies.choices import pin_constant_pool
+from strategies.choices import pin_constant_pool, unpin_constant_pool
 from tests.meta.test_strategies import REFERENCE, quick
 
 CONFIG = Config(min_steps=3, max_steps=6)
@@ -58,8 +58,7 @@ def test_importing_a_module_with_new_literals_changes_no_program(tmp_path):
 
 def test_without_the_pin_the_same_import_changes_the_programs(tmp_path):
     """The control: Hypothesis's own pool takes the new literals in, and programs change."""
-    providers._get_local_constants = pin_constant_pool.original
-    providers.CONSTANTS_CACHE.cache.clear()
+    unpin_constant_pool()
     try:
         before = _drawn()
         _import_literals(tmp_path, "gradspec_pool_literals_unpinned")
