@@ -76,3 +76,13 @@ def check_vjp(fn, arrays, w, eps=EPS, rtol=RTOL, atol=ATOL):
         assert got.shape == want.shape, f"input {k}: gradient shape {got.shape} != {want.shape}"
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol,
                                    err_msg=f"input {k}: reference vjp vs central differences")
+
+
+def assert_close_to_fd(names, analytic, numeric, rtol, atol, what):
+    """Each leaf's analytic gradient against its central-difference one, the absolute term
+    scaled by the largest element of the difference quotient: its rounding error is relative
+    to the size of the whole weighted sum, not to each element. `what` starts the message."""
+    for name, got, want in zip(names, analytic, numeric):
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale,
+                                   err_msg=f"d/d{name}{what}")

@@ -18,7 +18,7 @@ from gradspec.interpreter import build
 from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
 from reference import autograd, ops
 from strategies import Config, programs
-from finite_diff import numerical_vjp
+from finite_diff import assert_close_to_fd, numerical_vjp
 
 REFERENCE = ReferenceAdapter()
 PROGRAMS = Config(dtypes=("float64",), max_steps=5, multi_output=0.1, weights=0.75)
@@ -69,13 +69,11 @@ def check_second_derivatives(program, v):
         if g.requires_grad else [None] * len(leaves)
     analytic = [np.zeros(a.shape) if h is None else h.data for h, a in zip(hvp, arrays)]
     numeric = numerical_vjp(G, arrays, v)
-    for name, got, want in zip(names, analytic, numeric):
-        # The difference quotient of <v, G> rounds to eps·|<v, G>|/h: relative to the size
-        # of the Hessian-vector product, not to each of its elements.
-        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale,
-                                   err_msg=f"d/d{name} of <v, G>: the reference's second "
-                                           f"derivative vs central differences\n{program}")
+    # The difference quotient of <v, G> rounds to eps·|<v, G>|/h: relative to the size of the
+    # Hessian-vector product, not to each of its elements.
+    assert_close_to_fd(names, analytic, numeric, rtol=1e-4, atol=1e-5,
+                       what=f" of <v, G>: the reference's second derivative vs central "
+                            f"differences\n{program}")
 
 
 def test_the_check_catches_a_second_derivative_missing(monkeypatch):
