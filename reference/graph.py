@@ -161,14 +161,10 @@ def gradient_edge(t):
 def check_saveable(tensors):
     """torch refuses to save an inference tensor for backward (outside inference mode, the
     only place where anything is recorded)."""
-    for t in tensors:
-        if t is not None and t._inference:
-            break
-    else:
-        return
-    raise InferenceTensorError(
-        "Inference tensors cannot be saved for backward. Please do not use Tensors created "
-        "in inference mode in computation tracked by autograd.")
+    if any(t is not None and t._inference for t in tensors):
+        raise InferenceTensorError(
+            "Inference tensors cannot be saved for backward. Please do not use Tensors created "
+            "in inference mode in computation tracked by autograd.")
 
 
 def record(name, outputs, inputs, vjp, save=()):
