@@ -11,6 +11,7 @@ guests): 2 x alone / together is the most any `-n 2` can gain on this machine, m
 turn with the suite runs so that both see the same machine."""
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ def ceiling(repeats=3):
     for _ in range(repeats):
         alone.append(_spin(1))
         together.append(_spin(2))
-    a, t = sorted(alone)[len(alone) // 2], sorted(together)[len(together) // 2]
+    a, t = statistics.median_high(alone), statistics.median_high(together)
     return {"alone_s": round(a, 3), "together_s": round(t, 3), "ceiling": round(2 * a / t, 3),
             "all_alone_s": [round(x, 3) for x in alone],
             "all_together_s": [round(x, 3) for x in together]}
