@@ -29,7 +29,7 @@ _import_hypothesis_unrewritten()
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from adapters.registry import BackendError, BackendUnavailable, load
-from gradspec import backend as current, deviations
+from gradspec import backend as current, deviations, heap
 from strategies.choices import pin_constant_pool
 
 _COMMON = dict(deadline=None, print_blob=True,
@@ -194,6 +194,11 @@ def _is_conformance(item):
     """A suite test, or one of the campaign's op targets (gradspec/campaign_targets.py)."""
     path = str(item.fspath)
     return "suites" in path or path.endswith("campaign_targets.py")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    heap.settle()  # what is collected lives until exit: out of the collector's walks
 
 
 def pytest_collection_modifyitems(config, items):

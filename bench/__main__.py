@@ -122,7 +122,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
     import conftest  # noqa: F401 - registers and loads the profiles @given reads
     from adapters.registry import load
-    from gradspec import backend as current, deviations
+    from gradspec import backend as current, deviations, heap
 
     from . import workloads as W
     from .report import summary, table
@@ -147,6 +147,7 @@ def main(argv=None):
     # caches, Hypothesis's per-test set-up): the machine's drift from minute to minute then
     # falls on all of them alike, and their ratios (the target against the baseline and
     # Hypothesis's floor) stay comparable.
+    heap.settle()  # as the suite's conftest does once its tests are collected
     print(f"  {len(todo)} workloads: an untimed round, then {args.repeats} timed", flush=True)
     for w in todo:
         w.run()
