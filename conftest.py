@@ -28,7 +28,8 @@ def _import_hypothesis_unrewritten():
 _import_hypothesis_unrewritten()
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from adapters.registry import BackendError, BackendUnavailable, load
+from adapters.registry import (BUILTIN, BackendError, BackendUnavailable, adapter_class,
+                               engine_version, load)
 from gradspec import backend as current, deviations, heap
 from strategies.choices import pin_constant_pool
 
@@ -89,14 +90,28 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): skip unless the backend has them")
     spec = _backend_spec(config)
     reference = load("reference")
+    candidate = name = None
     try:
-        candidate = load(spec)
+        if _xdist_controller(config) and spec in BUILTIN:
+            # The workers load the backend and run every test; the controller only prints
+            # the header and gathers their results. Loading the engine here (torch: about
+            # 1.5 s) would hold back every worker's start. (A built-in adapter is complete;
+            # any other is loaded and checked here too, so that a bad one stops the run.)
+            cls, _ = adapter_class(spec)
+            config._gradspec_loaded_by_workers = cls
+            name = spec if spec in BUILTIN else cls.name
+        else:
+            candidate = load(spec)
+            name = candidate.name
     except BackendError as exc:
-        candidate = None
         config._gradspec_backend_error = str(exc)
         config._gradspec_unavailable = isinstance(exc, BackendUnavailable)
+        if _xdist_controller(config) and not config._gradspec_unavailable:
+            # A worker stopping at collection would crash it (xdist: INTERNALERROR): the
+            # controller stops the run first, with the message.
+            raise pytest.UsageError(str(exc)) from None
     dev_opt = config.getoption("--deviations")
-    known = () if candidate is None or dev_opt == "none" else deviations.load(candidate.name, dev_opt)
+    known = () if name is None or dev_opt == "none" else deviations.load(name, dev_opt)
     current.set_current(candidate, reference, known)
     report_path = config.getoption("--gradspec-report")
     if report_path:
@@ -110,6 +125,14 @@ def pytest_configure(config):
     except shards.ShardError as exc:
         raise pytest.UsageError(f"--shard / GRADSPEC_SHARD: {exc}") from None
     _override_profile(config)
+
+
+def _xdist_controller(config):
+    """Will this process be pytest-xdist's controller (`-n N`), which collects and runs no
+    test itself? (xdist's own condition for starting workers; never under --collect-only.)"""
+    option = config.option
+    return (getattr(option, "dist", "no") != "no" and bool(getattr(option, "tx", None))
+            and not option.collectonly and not hasattr(config, "workerinput"))
 
 
 def _db_spec(config):
@@ -154,11 +177,18 @@ def pytest_report_header(config):
     where = "--backend" if config.getoption("--backend") else (
         "GRADSPEC_BACKEND" if os.environ.get("GRADSPEC_BACKEND") else "default")
     lines = [f"gradspec backend: {spec} (from {where})"]
-    if cand is None:
+    by_workers = getattr(config, "_gradspec_loaded_by_workers", None)
+    if cand is None and by_workers is None:
         lines.append(f"  NOT LOADED: {config._gradspec_backend_error}")
     else:
-        lines.append(f"  {cand.describe()} [{type(cand).__module__}.{type(cand).__name__}]")
-        lines.append(f"  capabilities: {', '.join(sorted(cand.capabilities))}")
+        cls = by_workers or type(cand)
+        if cand is not None:
+            lines.append(f"  {cand.describe()} [{cls.__module__}.{cls.__name__}]")
+        else:
+            version = engine_version(spec)
+            lines.append(f"  {spec}{f' {version}' if version else ''} "
+                         f"[{cls.__module__}.{cls.__name__}], loaded by each xdist worker")
+        lines.append(f"  capabilities: {', '.join(sorted(cls.capabilities))}")
         known = current.deviations()
         lines.append(f"  stated deviations: {', '.join(d.id for d in known) or 'none'}")
     prof = settings.default

@@ -25,8 +25,11 @@ class BackendUnavailable(BackendError):
     skipped with this message."""
 
 
-def load(spec):
-    """`torch`, `reference`, or `package.module:AdapterClass` -> a checked adapter instance."""
+def adapter_class(spec):
+    """The adapter class `spec` names and its constructor's arguments, imported but not
+    instantiated: the engine itself is imported by the constructor (an adapter module imports
+    only gradspec's own code), so this costs milliseconds where loading torch takes a second.
+    Raises the errors `load` raises for a name or package that is wrong."""
     if spec in BUILTIN:
         module_name, cls_name, kwargs = BUILTIN[spec]
     elif ":" in spec:
@@ -47,6 +50,25 @@ def load(spec):
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise BackendError(f"backend {spec!r}: module {module_name!r} has no {cls_name!r}")
+    return cls, kwargs
+
+
+def engine_version(spec):
+    """The installed version of the package a built-in backend runs on, read from the
+    package's metadata without importing it; None for the reference and unknown adapters."""
+    package = PACKAGES.get(spec)
+    if package is None:
+        return None
+    from importlib import metadata
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def load(spec):
+    """`torch`, `reference`, or `package.module:AdapterClass` -> a checked adapter instance."""
+    cls, kwargs = adapter_class(spec)
     from .base import UnsupportedProgram
     try:
         adapter = cls(**kwargs)

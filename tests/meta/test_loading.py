@@ -96,6 +96,34 @@ def test_pytest_with_a_bad_backend_stops_with_the_message(spec, expected):
     assert " passed" not in output and " failed" not in output, output
 
 
+@pytest.mark.parametrize("spec, expected", [
+    ("nonsense", "unknown backend 'nonsense': use one of "),
+    (f"{BROKEN}:NoBackward", "missing methods: backward"),
+])
+def test_under_xdist_a_bad_backend_stops_before_the_workers(spec, expected):
+    """A worker stopping at collection would crash (INTERNALERROR): the controller stops."""
+    env = {k: v for k, v in os.environ.items() if k != "GRADSPEC_BACKEND"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2",
+                           "suites/test_broadcasting.py", "--backend", spec],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 4, output  # pytest's usage error
+    assert expected in output, output
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
+
+
+def test_the_xdist_controller_leaves_a_built_in_engine_to_its_workers():
+    env = {k: v for k, v in os.environ.items() if k != "GRADSPEC_BACKEND"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "2",
+                           "suites/test_broadcasting.py", "--backend", "reference"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "[adapters.reference_adapter.ReferenceAdapter], loaded by each xdist worker" \
+        in output, output
+    assert "capabilities: " in output and "stated deviations: none" in output, output
+
+
 def test_the_environment_variable_is_read_too():
     env = dict(os.environ, GRADSPEC_BACKEND="nonsense")
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist",
