@@ -150,3 +150,15 @@ def test_seed_zero_values_are_simple():
         vals = np.array(expand(seed, (50,)))
         assert np.all(np.abs(vals) >= 0.1) and np.all(np.round(vals, 2) == vals)
         assert np.all(np.array(expand(seed, (50,), positive=True)) > 0)
+
+
+def test_small_leaves_get_the_same_values_from_python_ints():
+    """expand() computes small leaves in Python ints: exactly the values of the NumPy path,
+    so the programs a seed gives do not depend on the leaf's size crossing the threshold."""
+    from strategies.values import SMALL, _expand, expand
+    rnd = np.random.default_rng(0)
+    for seed in [1, 2, 2**32 - 1] + [int(s) for s in rnd.integers(1, 2**32, 200)]:
+        for n in range(SMALL + 1):
+            for positive in (False, True):
+                assert expand(seed, (n,), positive=positive) == \
+                    _expand(seed, n, positive, 1.0, 0), (seed, n, positive)
