@@ -5,6 +5,7 @@ The backend is chosen by `--backend NAME` or `GRADSPEC_BACKEND` (for CI matrices
 name (`torch`, `torch-cuda`, `reference`) or any importable `package.module:AdapterClass`.
 """
 import os
+import shlex
 import sys
 
 import pytest
@@ -88,6 +89,11 @@ def _backend_spec(config):
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): skip unless the backend has them")
+    if _xdist_controller(config) and config.option.dist == "load" and not _dist_given(config):
+        # `-n N` alone: idle workers take half of a busy one's queue. With `load`, the queue
+        # a worker was sent last could hold long suite tests while the other sat idle (28 s
+        # of a 123 s run on a 2-core machine); `--dist` on the command line still decides.
+        config.option.dist = "worksteal"
     spec = _backend_spec(config)
     reference = load("reference")
     candidate = name = None
@@ -133,6 +139,12 @@ def _xdist_controller(config):
     option = config.option
     return (getattr(option, "dist", "no") != "no" and bool(getattr(option, "tx", None))
             and not option.collectonly and not hasattr(config, "workerinput"))
+
+
+def _dist_given(config):
+    """Did the command line (or PYTEST_ADDOPTS) choose xdist's --dist?"""
+    args = [*config.invocation_params.args, *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+    return any(a in ("--dist", "-d") or a.startswith("--dist=") for a in args)
 
 
 def _db_spec(config):

@@ -112,9 +112,13 @@ def test_under_xdist_a_bad_backend_stops_before_the_workers(spec, expected):
     assert "Traceback" not in output and "INTERNALERROR" not in output, output
 
 
-def test_the_xdist_controller_leaves_a_built_in_engine_to_its_workers():
-    env = {k: v for k, v in os.environ.items() if k != "GRADSPEC_BACKEND"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "2",
+@pytest.mark.parametrize("dist, scheduler", [((), "WorkStealingScheduling"),
+                                              (("--dist", "load"), "LoadScheduling")])
+def test_the_xdist_controller_leaves_a_built_in_engine_to_its_workers(dist, scheduler):
+    """...and `-n N` alone steals work (idle workers take from busy ones), while an explicit
+    `--dist` is kept."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADSPEC_BACKEND", "PYTEST_ADDOPTS")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-v", "-n", "2", *dist,
                            "suites/test_broadcasting.py", "--backend", "reference"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
@@ -122,6 +126,7 @@ def test_the_xdist_controller_leaves_a_built_in_engine_to_its_workers():
     assert "[adapters.reference_adapter.ReferenceAdapter], loaded by each xdist worker" \
         in output, output
     assert "capabilities: " in output and "stated deviations: none" in output, output
+    assert f"scheduling tests via {scheduler}" in output, output
 
 
 def test_the_environment_variable_is_read_too():
