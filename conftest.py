@@ -98,14 +98,15 @@ def pytest_configure(config):
     reference = load("reference")
     candidate = name = None
     try:
-        if _xdist_controller(config) and spec in BUILTIN:
+        if _xdist_controller(config) and spec in BUILTIN and not BUILTIN[spec][2]:
             # The workers load the backend and run every test; the controller only prints
             # the header and gathers their results. Loading the engine here (torch: about
-            # 1.5 s) would hold back every worker's start. (A built-in adapter is complete;
-            # any other is loaded and checked here too, so that a bad one stops the run.)
-            cls, _ = adapter_class(spec)
-            config._gradspec_loaded_by_workers = cls
-            name = spec if spec in BUILTIN else cls.name
+            # 1.5 s) would hold back every worker's start. A built-in adapter is complete,
+            # and whether its package is installed is known without importing it; any other
+            # adapter is loaded and checked here, so that a bad one stops the run, and so is
+            # torch-cuda, whose GPU only torch can find.
+            config._gradspec_loaded_by_workers, _ = adapter_class(spec)
+            name = spec
         else:
             candidate = load(spec)
             name = candidate.name

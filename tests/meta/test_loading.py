@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from adapters.base import Adapter, check_adapter
-from adapters.registry import BUILTIN, BackendError, BackendUnavailable, load
+from adapters.registry import BUILTIN, BackendError, BackendUnavailable, adapter_class, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BROKEN = "tests.meta.broken"
@@ -136,3 +136,15 @@ def test_the_environment_variable_is_read_too():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "unknown backend 'nonsense'" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("spec", [s for s, (_, _, kwargs) in BUILTIN.items() if not kwargs])
+def test_the_header_an_xdist_controller_prints_is_the_loaded_adapters(spec):
+    """The controller describes a built-in backend from its class: the class must say what an
+    instance says (name and capabilities)."""
+    try:
+        adapter = load(spec)
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    cls, _ = adapter_class(spec)
+    assert (spec, cls.capabilities) == (adapter.name, adapter.capabilities)
