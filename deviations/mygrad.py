@@ -2,6 +2,7 @@
 MyGrad's documented or coded behaviour (mygrad/tensor_base.py: Tensor.backward, Tensor._op)."""
 from gradspec.deviations import Deviation, leaves, reference_env, reference_shapes
 from gradspec.program import Backward, Call, Op, Program, RetainGrad
+from gradspec.vocabulary import VIEWS
 
 
 def _after_a_backward(program, m):
@@ -61,12 +62,9 @@ def _constant_backward(program, m):
         root not in _no_grad_values(program)
 
 
-VIEW_OPS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem")
-
-
 def _view_grad(program, m):
     """The retained .grad of a value made by a view op (MyGrad reads it off its base's)."""
-    views = {s.out for s in program.steps if isinstance(s, Op) and s.op in VIEW_OPS}
+    views = {s.out for s in program.steps if isinstance(s, Op) and s.op in VIEWS}
     return m.kind == "retained" and m.name in views
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from gradspec import program as P
-from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, PIECES, n_outputs
+from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, PIECES, VIEWS, n_outputs
 
 from reference.errors import AutogradError, InferenceTensorError
 
@@ -11,7 +11,6 @@ from .op_args import KINK, applicable, applicable_ops, draw_op_args, output_ok
 from .values import expand, nested
 
 LAYER_KINDS = ("linear", "rnn_cell", "lstm_cell")
-VIEW_OPS = ("reshape", "transpose", "permute", "expand", "unsqueeze", "squeeze", "getitem")
 
 
 def op_step(b, force=None):
@@ -64,7 +63,7 @@ def _apply_op(b, op, x):
     # on memory layout for reshape); no_grad and the other grad modes are exercised on
     # computing ops only. So are inference tensors: whether a view of one is one too depends
     # on memory layout (reshape may copy).
-    computing = op not in VIEW_OPS
+    computing = op not in VIEWS
     if not computing and (any(b.tensor(a).is_inference() for a in args)
                           or set(args) & _stepped(b)):
         return False  # (nor does a layer take one: see layer_step)
@@ -418,7 +417,7 @@ def _viewed(b):
     """Values a view op (or split/chunk/unbind) was applied to, and the inputs of layer calls
     (torch's cells view an unbatched input as a batch of one)."""
     return {a for s in b.steps for a in getattr(s, "args", ())
-            if getattr(s, "op", None) in VIEW_OPS + PIECES or isinstance(s, P.Call)}
+            if getattr(s, "op", None) in VIEWS + PIECES or isinstance(s, P.Call)}
 
 
 def _stepped(b):
