@@ -34,7 +34,7 @@ def inplace(fn, target, *args, overlap=None):
         if base is not None and base.requires_grad and base.is_leaf:
             raise LeafInplaceError("a view of a leaf Variable that requires grad is being used "
                                    "in an in-place operation.")
-    if any(st == 0 and n > 1 for st, n in zip(target.data.strides, target.shape)):
+    if repeats_memory(target.data):
         raise InplaceOverlapError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation.")
@@ -65,6 +65,12 @@ def inplace(fn, target, *args, overlap=None):
         _copy_slices(base, target._view_chain, new)
         _regenerate_views(base)
     return target
+
+
+def repeats_memory(arr):
+    """Does an element of `arr` repeat in memory (a 0 stride on a dim longer than 1, as an
+    expand leaves it)? torch refuses to write into such a tensor."""
+    return any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape))
 
 
 def _partial_overlap(a, b):
@@ -237,5 +243,5 @@ def setitem(x, index, value):
     return x
 
 
-__all__ = ["inplace", "clamp", "masked_fill", "fill_from", "setitem", "zero_region",
+__all__ = ["inplace", "repeats_memory", "clamp", "masked_fill", "fill_from", "setitem", "zero_region",
            "scatter_region", "region_of"]

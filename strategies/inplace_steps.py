@@ -13,6 +13,7 @@ from gradspec import program as P
 from gradspec.vocabulary import INPLACE, PIECES, VIEWS, to_index
 
 from reference.errors import InplaceOverlapError, LeafInplaceError
+from reference.inplace import repeats_memory
 
 from .op_args import KINK, _basic_index, _nested, applicable, draw_op_args, output_ok
 from .values import expand
@@ -37,7 +38,7 @@ def inplace_step(b):
     x = b.pick_recent(targets)
     if not errors and b.chance(b.cfg.inplace_views):
         x = _view_of(b, x) or x
-    if _expanded(b.tensor(x)):
+    if repeats_memory(b.value(x)):
         # torch lets masked_fill_ write into an expanded tensor (deprecated; which write wins
         # is unspecified): only the ops that refuse are drawn there.
         ops = [op for op in ops if op != "masked_fill_"]
@@ -137,7 +138,7 @@ def _refused(t):
     """Does torch refuse a write into `t` at once: a leaf that requires grad, a view of one,
     or an expanded tensor?"""
     base = _root(t)
-    return base.is_leaf and base.requires_grad or _expanded(t)
+    return base.is_leaf and base.requires_grad or repeats_memory(t.data)
 
 
 def _targets(b):
@@ -148,11 +149,6 @@ def _targets(b):
 def _leaf_targets(b):
     """The error cases: a leaf that requires grad, a view of one, an expanded tensor."""
     return [n for n, t in _writable(b) if _refused(t)]
-
-
-def _expanded(t):
-    """Does an element of `t` repeat in memory (a 0 stride on a dim longer than 1)?"""
-    return any(st == 0 and size > 1 for st, size in zip(t.data.strides, t.shape))
 
 
 def _view_of(b, x):
