@@ -16,8 +16,8 @@ SEEDS = st.integers(0, SEED_MAX)
 
 # SplitMix64 (Steele, Lea, Flood 2014) over the counter seed*n + i: a full-quality 64-bit hash
 # per element, vectorized, with none of a seeded Generator's set-up cost (~15 us a leaf).
-_GAMMA, _M1, _M2 = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
-                    np.uint64(0x94D049BB133111EB))
+GAMMA, M1, M2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_GAMMA, _M1, _M2 = np.uint64(GAMMA), np.uint64(M1), np.uint64(M2)
 
 
 def _bits(seed, n):
@@ -35,9 +35,9 @@ def _small_cents(seed, n):
     """`_bits`' cents and signs for a few elements, in Python ints (the same numbers)."""
     out, base = [], seed * (n + 1)
     for i in range(1, n + 1):
-        z = ((base + i) * 0x9E3779B97F4A7C15) & _MASK
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        z = ((base + i) * GAMMA) & _MASK
+        z = ((z ^ (z >> 30)) * M1) & _MASK
+        z = ((z ^ (z >> 27)) * M2) & _MASK
         z ^= z >> 31
         out.append((10 + (z >> 33) % 191, z & 1))
     return out
