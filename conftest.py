@@ -89,7 +89,8 @@ def _backend_spec(config):
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): skip unless the backend has them")
-    if _xdist_controller(config) and config.option.dist == "load" and not _dist_given(config):
+    controller = _xdist_controller(config)
+    if controller and config.option.dist == "load" and not _dist_given(config):
         # `-n N` alone: idle workers take half of a busy one's queue. With `load`, the queue
         # a worker was sent last could hold long suite tests while the other sat idle (28 s
         # of a 123 s run on a 2-core machine); `--dist` on the command line still decides.
@@ -98,7 +99,7 @@ def pytest_configure(config):
     reference = load("reference")
     candidate = name = None
     try:
-        if _xdist_controller(config) and spec in BUILTIN and not BUILTIN[spec][2]:
+        if controller and spec in BUILTIN and not BUILTIN[spec][2]:
             # The workers load the backend and run every test; the controller only prints
             # the header and gathers their results. Loading the engine here (torch: about
             # 1.5 s) would hold back every worker's start. A built-in adapter is complete,
@@ -113,7 +114,7 @@ def pytest_configure(config):
     except BackendError as exc:
         config._gradspec_backend_error = str(exc)
         config._gradspec_unavailable = isinstance(exc, BackendUnavailable)
-        if _xdist_controller(config) and not config._gradspec_unavailable:
+        if controller and not config._gradspec_unavailable:
             # A worker stopping at collection would crash it (xdist: INTERNALERROR): the
             # controller stops the run first, with the message.
             raise pytest.UsageError(str(exc)) from None
