@@ -89,6 +89,8 @@ def _backend_spec(config):
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): skip unless the backend has them")
+    config.addinivalue_line("markers", "slow: takes a second or more (fresh interpreters, an "
+                            "engine's compiler); run first under -n (gradspec/schedule.py)")
     controller = _xdist_controller(config)
     if controller and config.option.dist == "load" and not _dist_given(config):
         # `-n N` alone: idle workers take half of a busy one's queue. With `load`, the queue
@@ -132,6 +134,8 @@ def pytest_configure(config):
                                       "gradspec-shards")
     except shards.ShardError as exc:
         raise pytest.UsageError(f"--shard / GRADSPEC_SHARD: {exc}") from None
+    from gradspec.schedule import SlowFirst  # under xdist: the slow tests first
+    config.pluginmanager.register(SlowFirst(config), "gradspec-order")
     _override_profile(config)
 
 
@@ -243,6 +247,11 @@ def _is_conformance(item):
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session):
     heap.settle()  # what is collected lives until exit: out of the collector's walks
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    heap.before_exit()  # the run is over: exit without walking its objects
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bench.report import summary, table
 from bench.workloads import ROOT
 
@@ -27,6 +29,7 @@ def test_the_parallel_target_is_judged_against_the_machines_ceiling():
     assert not summary(slower, 300.0, 3.5, 1.8)["targets"]["parallel_speedup"]["met"]
 
 
+@pytest.mark.slow
 def test_the_benchmark_runs_and_writes_its_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(

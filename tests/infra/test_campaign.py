@@ -11,6 +11,7 @@ import pytest
 from tests.infra.redis_server import ROOT
 
 
+@pytest.mark.slow
 def test_a_short_campaign_finds_a_mutant_and_pytest_replays_it(tmp_path):
     pytest.importorskip("hypofuzz", reason="HypoFuzz is not installed: pip install '.[campaign]'")
     summary = tmp_path / "campaign.json"

@@ -59,6 +59,7 @@ def run_program(db, **env):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_failure_written_by_one_process_replays_first_in_another(redis_server, tmp_path):
     first = run_program(f"dir:{tmp_path / 'machine1'}+{redis_server.url}")
     assert first["failed"] and first["tried"][-1] == 1000  # found, shrunk, saved
@@ -76,6 +77,7 @@ def test_a_failure_written_by_one_process_replays_first_in_another(redis_server,
     assert third["tried"][0] == 1000
 
 
+@pytest.mark.slow
 def test_losing_the_server_mid_run_warns_and_loses_no_local_example(redis_server, tmp_path):
     local = f"dir:{tmp_path / 'local'}"
     run = run_program(f"{local}+{redis_server.url}", KILL=redis_server.proc.pid,
@@ -89,6 +91,7 @@ def test_losing_the_server_mid_run_warns_and_loses_no_local_example(redis_server
     assert replay["tried"][0] == 1000
 
 
+@pytest.mark.slow
 def test_pytest_replays_from_redis_through_the_option(redis_server, tmp_path):
     """The whole path: --gradspec-db wires the database into the suites' profile; a failure a
     broken engine shows on one machine replays first on the next."""
@@ -145,6 +148,7 @@ def test_bad_specs_are_clear_errors(spec, message):
         open_database(spec)
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_at_start_is_a_clear_error():
     with socket.socket() as s:  # bound, never listening: connections are refused
         s.bind(("127.0.0.1", 0))

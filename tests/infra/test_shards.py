@@ -44,6 +44,7 @@ def _collected(*args):
     return [line for line in out.splitlines() if "::" in line]
 
 
+@pytest.mark.slow
 def test_the_shards_partition_the_real_suite():
     whole = _collected()
     assert len(whole) > 40
@@ -52,6 +53,7 @@ def test_the_shards_partition_the_real_suite():
     assert all(parts), "an empty shard"
 
 
+@pytest.mark.slow
 def test_a_bad_shard_is_a_usage_error():
     code, out = run_pytest(*SUITE, "--co", "-q", env={"GRADSPEC_SHARD": "4/3"})
     assert code == 4 and "GRADSPEC_SHARD: shard '4/3': the index must be between 1 and 3" in out
@@ -65,6 +67,7 @@ def _part(tmp_path, name, *args):
     return str(path)
 
 
+@pytest.mark.slow
 def test_the_merged_shards_equal_a_single_run(tmp_path):
     single = _part(tmp_path, "single.json")
     parts = [_part(tmp_path, "reference.1-of-2.json", "--shard=1/2"),

@@ -32,6 +32,7 @@ def _adapter(backend):
 
 
 @pytest.mark.parametrize("backend", sorted(ENGINES))
+@pytest.mark.slow
 def test_engine_script_reproduces_the_trace(backend):
     adapter = _adapter(backend)
     features = FEATURES

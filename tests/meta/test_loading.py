@@ -100,6 +100,7 @@ def test_pytest_with_a_bad_backend_stops_with_the_message(spec, expected):
     ("nonsense", "unknown backend 'nonsense': use one of "),
     (f"{BROKEN}:NoBackward", "missing methods: backward"),
 ])
+@pytest.mark.slow
 def test_under_xdist_a_bad_backend_stops_before_the_workers(spec, expected):
     """A worker stopping at collection would crash (INTERNALERROR): the controller stops."""
     env = {k: v for k, v in os.environ.items() if k != "GRADSPEC_BACKEND"}
@@ -114,6 +115,7 @@ def test_under_xdist_a_bad_backend_stops_before_the_workers(spec, expected):
 
 @pytest.mark.parametrize("dist, scheduler", [((), "WorkStealingScheduling"),
                                               (("--dist", "load"), "LoadScheduling")])
+@pytest.mark.slow
 def test_the_xdist_controller_leaves_a_built_in_engine_to_its_workers(dist, scheduler):
     """...and `-n N` alone steals work (idle workers take from busy ones), while an explicit
     `--dist` is kept."""

@@ -240,6 +240,7 @@ def _rich_programs(n):
     return sorted(unique, key=richness, reverse=True)[:n]
 
 
+@pytest.mark.slow
 def test_script_reproduces_the_trace_in_a_fresh_interpreter(tmp_path):
     for i, program in enumerate(_rich_programs(2)):
         path = tmp_path / f"repro{i}.py"

@@ -227,6 +227,7 @@ def test_script_reports_the_modified_saved_tensor(prog):
     assert TorchAdapter().error_kind(RuntimeError(error)) == "inplace_modified"
 
 
+@pytest.mark.slow
 def test_script_runs_in_a_fresh_interpreter(tmp_path):
     path = tmp_path / "repro.py"
     path.write_text(TorchAdapter().render_script(CHAIN))
