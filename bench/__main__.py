@@ -5,8 +5,10 @@ issue's target), in one process: programs checked per second of CPU time (per co
 wall-clock rate beside it, which other load on the machine lowers), the time split
 between generation, reference, backend and comparison, the same programs replayed by torch
 alone (the floor), and the reference's time against torch's on identical programs. Then the
-baseline (a straightforward hand-written Hypothesis test) and Hypothesis's own floor, and the
-whole test command's wall time serial and with `-n 2`. Prints a table and writes JSON.
+bound (Hypothesis drawing the target programs' choices and doing nothing else: the most any
+suite checking those programs can reach), the baseline (a straightforward hand-written
+Hypothesis test) and Hypothesis's own floor, and the whole test command's wall time serial
+and with `-n 2`. Prints a table and writes JSON.
 
     python -m bench                          # everything (about 8 minutes on 2 cores)
     python -m bench --no-wall                # without the two whole-suite runs
@@ -139,10 +141,13 @@ def main(argv=None):
         torch_adapter = None
     result = {"machine": _machine(), "load_before": _load(), "backend": args.backend,
               "profile": "ci", "repeats": args.repeats, "workloads": []}
-    todo = [W.target_workload()] + W.suite_workloads(candidate) + W.baseline_workloads()
-    if args.only:
-        keys = [k.strip() for k in args.only.split(",") if k.strip()]
+    target = W.target_workload()
+    todo = [target] + W.suite_workloads(candidate) + W.baseline_workloads()
+    keys = [k.strip() for k in args.only.split(",") if k.strip()]
+    if keys:
         todo = [w for w in todo if any(k in w.name for k in keys)]
+    if not args.only or any(k in W.BOUND for k in keys):
+        todo.insert(1, W.choices_workload(W.recorded_choices(target)))
     # Round by round, every workload once a round (after an untimed run of each: first calls,
     # caches, Hypothesis's per-test set-up): the machine's drift from minute to minute then
     # falls on all of them alike, and their ratios (the target against the baseline and

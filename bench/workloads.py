@@ -2,6 +2,8 @@
 
 - every property test of the suites (`test_ops` as one row over all its ops);
 - programs of about ten ops (the issue's target): the default Config with 8 to 12 steps;
+- the bound: the choices those programs drew, drawn again by Hypothesis with nothing else
+  done (the most a suite drawing them can check a second);
 - the baseline: the straightforward hand-written Hypothesis test the issue describes (1-3
   leaves drawn with `hypothesis.extra.numpy.arrays`, 1-10 elementwise ops, torch forward and
   backward, the forward checked against NumPy), and its generation alone;
@@ -73,6 +75,62 @@ def target_workload():
     def about_ten_ops(program):
         conforms(program)
     return Workload("target: default Config, 8-12 steps", about_ten_ops, "target")
+
+
+# ----- the bound: Hypothesis drawing the target's choices and nothing else ----------------------
+def recorded_choices(workload):
+    """The choices each program of `workload` drew through the builder, in order, one list
+    per program: ("i", (lo, hi)) or ("b", (p,)). Runs the workload once (untimed)."""
+    import strategies.builder as builder
+    original, programs = builder.choices, []
+
+    def recording(draw):
+        integer, boolean = original(draw)
+        drawn = []
+        programs.append(drawn)
+
+        def recorded_integer(*args):
+            drawn.append(("i", args))
+            return integer(*args)
+
+        def recorded_boolean(*args):
+            drawn.append(("b", args))
+            return boolean(*args)
+        return recorded_integer, recorded_boolean
+    builder.choices = recording
+    try:
+        workload.run()
+    finally:
+        builder.choices = original
+    return [drawn for drawn in programs if drawn]
+
+
+def choices_workload(recorded):
+    """Each example draws, from the test case as the builder does, the same choices (kinds and
+    bounds, in order) as one of the target's programs, and does nothing else: Hypothesis's own
+    cost of such a program. No suite drawing these programs checks more of them a second."""
+    from strategies.choices import choices
+    calls = [0]
+
+    @st.composite
+    def the_same_choices(draw):
+        integer, boolean = choices(draw)
+        for kind, args in recorded[integer(0, len(recorded) - 1)]:
+            (integer if kind == "i" else boolean)(*args)
+
+    @given(the_same_choices())
+    def choices_alone(_):
+        calls[0] += 1
+
+    def run():
+        calls[0] = 0
+        choices_alone()
+        return calls[0]
+    mean = sum(map(len, recorded)) / len(recorded)
+    return Workload(f"{BOUND} ({mean:.0f} a program)", run, "baseline")
+
+
+BOUND = "bound: the target's choices alone"
 
 
 # ----- the baseline: a straightforward hand-written composite ---------------------------------

@@ -29,6 +29,17 @@ def test_the_parallel_target_is_judged_against_the_machines_ceiling():
     assert not summary(slower, 300.0, 3.5, 1.8)["targets"]["parallel_speedup"]["met"]
 
 
+def test_the_parallel_target_is_set_beside_what_the_cpu_work_allows():
+    """The serial run's subprocesses use the second core too: the bound is its wall time over
+    -n 2's CPU work spread on two cores (this machine's run of 2026-11-25)."""
+    result = _result(serial=72.06, parallel=40.86, ceiling=2.0)
+    result["wall"][0]["cpu_seconds"], result["wall"][1]["cpu_seconds"] = 76.45, 79.52
+    judged = summary(result, 300.0, 3.5, 1.8)["targets"]["parallel_speedup"]
+    assert (judged["serial_busy_cores"], judged["if_never_idle"]) == (1.061, 1.812)
+    result["summary"] = summary(result, 300.0, 3.5, 1.8)
+    assert "keeps 1.061 cores busy" in table(result) and "would reach 1.812" in table(result)
+
+
 @pytest.mark.slow
 def test_the_benchmark_runs_and_writes_its_json(tmp_path):
     out = tmp_path / "bench.json"
@@ -39,10 +50,15 @@ def test_the_benchmark_runs_and_writes_its_json(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     names = [w["name"] for w in result["workloads"]]
-    assert names == ["target: default Config, 8-12 steps", "floor: @given(st.integers())"]
-    target = result["workloads"][0]
+    assert names[0] == "target: default Config, 8-12 steps"
+    assert names[1].startswith("bound: the target's choices alone (")  # comes with the target
+    assert names[2:] == ["floor: @given(st.integers())"]
+    target, bound = result["workloads"][:2]
+    assert bound["programs"] > 0
+    assert result["summary"]["target_over_choices_alone"] == \
+        round(target["programs_per_s"] / bound["programs_per_s"], 3)
     assert target["programs"] > 0 and target["programs_per_s"] > 0
     assert set(target["split_s"]) == {"generation", "reference", "backend", "compare", "other"}
     assert "target programs_per_s" in proc.stdout
-    floor = result["workloads"][1]["programs_per_s"]
+    floor = result["workloads"][2]["programs_per_s"]
     assert result["summary"]["target_over_floor"] == round(target["programs_per_s"] / floor, 3)
