@@ -146,7 +146,7 @@ def main(argv=None):
     keys = [k.strip() for k in args.only.split(",") if k.strip()]
     if keys:
         todo = [w for w in todo if any(k in w.name for k in keys)]
-    if not args.only or any(k in W.BOUND for k in keys):
+    if not keys or any(k in W.BOUND for k in keys):
         todo.insert(1, W.choices_workload(W.recorded_choices(target)))
     # Round by round, every workload once a round (after an untimed run of each: first calls,
     # caches, Hypothesis's per-test set-up): the machine's drift from minute to minute then

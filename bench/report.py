@@ -1,5 +1,6 @@
 """The benchmark's table (Markdown, as the README shows it) and its summary against targets."""
 from .instrument import CATEGORIES
+from .workloads import BOUND
 
 
 def _ratio(a, b):
@@ -33,7 +34,7 @@ def summary(result, target_rate, target_vs_baseline, target_parallel):
         ratio = _ratio(replay["reference"], replay["backend"])
         targets["reference_over_torch"] = {"measured": ratio, "target": 1.0,
                                            "met": ratio is not None and ratio <= 1.0}
-    bound = next((r for r in result["workloads"] if r["name"].startswith("bound:")), None)
+    bound = next((r for r in result["workloads"] if r["name"].startswith(BOUND)), None)
     if target and baseline:
         x = _ratio(target["programs_per_s"], baseline["programs_per_s"])
         targets["vs_baseline"] = {"measured": x, "target": target_vs_baseline,
@@ -52,7 +53,8 @@ def summary(result, target_rate, target_vs_baseline, target_parallel):
         x = _ratio(wall["serial"]["seconds"], wall["-n 2"]["seconds"])
         targets["parallel_speedup"] = {"measured": x, "target": target_parallel,
                                        "met": x is not None and x >= target_parallel}
-        serial_cpu, parallel_cpu = wall["serial"].get("cpu_seconds"), wall["-n 2"].get("cpu_seconds")
+        serial_cpu = wall["serial"].get("cpu_seconds")
+        parallel_cpu = wall["-n 2"].get("cpu_seconds")
         if serial_cpu and parallel_cpu:
             # The serial run is not one busy core: tests that start other processes (xdist
             # inside, fresh interpreters) use the second core too. -n 2 cannot beat its two

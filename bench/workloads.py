@@ -122,15 +122,21 @@ def choices_workload(recorded):
     def choices_alone(_):
         calls[0] += 1
 
-    def run():
-        calls[0] = 0
-        choices_alone()
-        return calls[0]
     mean = sum(map(len, recorded)) / len(recorded)
-    return Workload(f"{BOUND} ({mean:.0f} a program)", run, "baseline")
+    return Workload(f"{BOUND} ({mean:.0f} a program)", _counted(calls, choices_alone),
+                    "baseline")
 
 
 BOUND = "bound: the target's choices alone"
+
+
+def _counted(calls, test):
+    """A run of `test` that returns the examples it checked (the test counts into `calls`)."""
+    def run():
+        calls[0] = 0
+        test()
+        return calls[0]
+    return run
 
 
 # ----- the baseline: a straightforward hand-written composite ---------------------------------
@@ -189,14 +195,9 @@ def baseline_workloads():
     def hypothesis_floor(x):
         calls[0] += 1
 
-    def counted(test):
-        def run():
-            calls[0] = 0
-            test()
-            return calls[0]
-        return run
-
-    return [Workload("baseline: straightforward composite (issue)", counted(straightforward),
+    return [Workload("baseline: straightforward composite (issue)",
+                     _counted(calls, straightforward), "baseline"),
+            Workload("baseline: its generation alone", _counted(calls, generation_only),
                      "baseline"),
-            Workload("baseline: its generation alone", counted(generation_only), "baseline"),
-            Workload("floor: @given(st.integers())", counted(hypothesis_floor), "baseline")]
+            Workload("floor: @given(st.integers())", _counted(calls, hypothesis_floor),
+                     "baseline")]

@@ -21,11 +21,16 @@ def is_slow(item):
     return item.get_closest_marker(MARKER) is not None
 
 
+def _split(items):
+    """(the slow tests, the others), each in collection order."""
+    slow = [item for item in items if is_slow(item)]
+    return slow, [item for item in items if not is_slow(item)]
+
+
 def worksteal_order(items, workers):
     """`items` laid out as xdist's work stealing will first slice them among `workers`, each
     slice starting with its round-robin share of the slow tests, then fast tests in order."""
-    slow = [item for item in items if is_slow(item)]
-    fast = [item for item in items if not is_slow(item)]
+    slow, fast = _split(items)
     sizes, left = [], len(items)
     for i in range(workers):  # as WorkStealingScheduling.check_schedule splits `pending`
         sizes.append(left // (workers - i))
@@ -60,4 +65,5 @@ class SlowFirst:
         if self.dist == "worksteal":
             items[:] = worksteal_order(items, self.workers)
         elif self.dist == "load":
-            items[:] = [i for i in items if is_slow(i)] + [i for i in items if not is_slow(i)]
+            slow, fast = _split(items)
+            items[:] = slow + fast
