@@ -1,5 +1,12 @@
 """Run one program on the reference and on a candidate, and fail with a report a user can act
-on: what differed, expected vs actual, the candidate's standalone script, the program."""
+on: what differed, expected vs actual, the candidate's standalone script, the program.
+
+`judge` is the one place that decides whether a candidate conforms on a program (tolerances,
+stated deviations); `check` (the suites), `gradspec.replay` and the soundness campaign all
+ask it, so a difference is judged the same way wherever it is seen.
+"""
+from dataclasses import dataclass, field
+
 from adapters.base import UnsupportedProgram
 
 from .compare import compare
@@ -7,7 +14,50 @@ from .interpreter import Session, run
 
 
 class ConformanceFailure(AssertionError):
-    pass
+    """A candidate disagrees with the reference. `verdict` says who finite differences side
+    with (gradspec/arbitrate.py), so that a campaign can tell engine bugs from oracle gaps."""
+
+    def __init__(self, message, verdict=None):
+        super().__init__(message)
+        self.verdict = verdict
+
+
+@dataclass
+class Judgement:
+    """What running one program on both engines showed."""
+    expected: object  # the reference's Trace
+    actual: object = None  # the candidate's Trace (None when it raised outside the interpreter)
+    mismatches: list = field(default_factory=list)  # after tolerances
+    deviation: object = None  # the stated deviation(s) explaining every mismatch, if any
+    crash: str = ""  # the candidate raised outside any step or action (e.g. building a layer)
+
+    @property
+    def conforms(self):
+        return not self.crash and (not self.mismatches or self.deviation is not None)
+
+
+def judge(program, candidate, reference, deviations=(), expected=None, actual=None):
+    """Run `program` on both engines (unless the traces are given) and judge the difference.
+
+    Raises UnsupportedProgram when the candidate cannot express the program."""
+    if expected is None:
+        # The strategies built the program on the reference while drawing it: only its plan
+        # runs.
+        expected = run(program, reference, built=Session.taken_from(program, reference))
+    if actual is None:
+        try:
+            actual = run(program, candidate, strict=False)
+        except UnsupportedProgram:
+            raise
+        except Exception as exc:  # e.g. an exception in building a layer: still a finding
+            return Judgement(expected, crash=f"{candidate.name} raised {type(exc).__name__}: "
+                                             f"{exc} (the reference: {_outcome(expected)})")
+    mismatches = compare(program, expected, actual)
+    deviation = None
+    if mismatches:
+        deviation = next((d for d in deviations if d.explains(program, mismatches)), None) \
+            or _together(program, mismatches, deviations)
+    return Judgement(expected, actual, mismatches, deviation)
 
 
 def check(program, candidate, reference, deviations=()):
@@ -21,26 +71,15 @@ def check(program, candidate, reference, deviations=()):
     missing = sorted(ops - set(candidate.ops)) + sorted(caps - set(candidate.capabilities))
     if missing:
         pytest.skip(f"{candidate.name} cannot express this program (lacks {', '.join(missing)})")
-    # The strategies built the program on the reference while drawing it: only its plan runs.
-    expected = run(program, reference, built=Session.taken_from(program, reference))
     try:
-        actual = run(program, candidate, strict=False)
+        j = judge(program, candidate, reference, deviations)
     except UnsupportedProgram as exc:
         pytest.skip(f"{candidate.name} cannot express this program: {exc}")
-    except Exception as exc:  # e.g. an exception in building a layer: still a finding
-        raise ConformanceFailure(report(program, candidate, [
-            f"{candidate.name} raised {type(exc).__name__}: {exc} "
-            f"(the reference: {_outcome(expected)})"])) from exc
-    mismatches = compare(program, expected, actual)
-    if mismatches:
-        for deviation in deviations:
-            if deviation.explains(program, mismatches):
-                return expected, actual, deviation
-        together = _together(program, mismatches, deviations)
-        if together is not None:
-            return expected, actual, together
-        raise ConformanceFailure(report(program, candidate, [str(m) for m in mismatches]))
-    return expected, actual, None
+    if j.crash:
+        raise ConformanceFailure(report(program, candidate, [j.crash]))
+    if not j.conforms:
+        raise ConformanceFailure(report(program, candidate, [str(m) for m in j.mismatches]))
+    return j.expected, j.actual, j.deviation
 
 
 def _together(program, mismatches, deviations):
