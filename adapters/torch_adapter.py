@@ -89,7 +89,11 @@ class TorchAdapter(TorchLikeAdapter):
         return t.detach().cpu().numpy(force=True)
 
     def shares_storage(self, a, b):
-        return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+        """Do `a` and `b` overlap in memory (np.shares_memory's question, which the reference
+        answers)? Two views of one storage on disjoint elements (the pieces unbind or narrow
+        cut from one gradient, kept as two leaves' .grad) do not: writing one leaves the other."""
+        pa, pb = _storage_address(a), _storage_address(b)
+        return pa is not None and pa == pb and not _bytes(a).isdisjoint(_bytes(b))
 
     def make_layer(self, layer, param_values, dtype):
         nn = self.torch.nn
@@ -118,6 +122,24 @@ class TorchAdapter(TorchLikeAdapter):
     def render_script(self, program):
         from .torch_script import render
         return render(program, self)
+
+
+def _storage_address(t):
+    """The address of `t`'s storage; None where it has no memory: no elements, or an efficient
+    ZeroTensor (a gradient through sgn's backward, which can be kept as .grad)."""
+    if t.numel() == 0 or t._is_zerotensor():
+        return None
+    return t.untyped_storage().data_ptr()
+
+
+def _bytes(t):
+    """The byte offsets into its storage that `t`'s elements occupy (the suite's tensors have
+    a few dozen elements: the set is small)."""
+    starts = {t.storage_offset()}
+    for n, stride in zip(t.shape, t.stride()):
+        starts = {s + i * stride for s in starts for i in range(n)}
+    size = t.element_size()
+    return {s * size + k for s in starts for k in range(size)}
 
 
 class _OnDevice:

@@ -6,7 +6,7 @@ the script computes what the suite computed. It prints every recorded quantity a
 """
 from gradspec import program as P
 
-from .templates import literal
+from .templates import first_line_source, literal
 
 HEADER = '''import torch
 
@@ -120,7 +120,7 @@ def render(program, adapter):
         out.append(f"    {_action_source(action, dt, tracked, f'f{i}')}")
         # Underscored names: a leaf may be called `e` or `p`.
         out.append("except RuntimeError as _error:")
-        out.append("    print('error:', str(_error).splitlines()[0])")
+        out.append(f"    print('error:', {first_line_source('_error')})")
         for name in tracked:
             out.append(f"show('{name}.grad', {name}.grad)")
             if graph_of_grads:

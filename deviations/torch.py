@@ -1,19 +1,39 @@
 """Known differences between torch 2.13 and the reference (documented torch semantics)."""
-import math
+import functools
 
 from gradspec.deviations import Deviation, reference_env
-from gradspec.program import Backward, Grad, InPlace, Leaf, Op, Program
+from gradspec.program import Backward, Grad, InPlace, Leaf, Op, Program, ZeroGrad
 
 
-def _aliased_0d_grads(program, m):
-    """A one-element leaf's .grad wrong after a later backward (accumulation into aliased
-    storage: 0-d leaves, and 1-element ones through stack -> sum -> squeeze)."""
-    if m.kind != "grad" or m.action < 1:
+@functools.lru_cache(maxsize=256)
+def _torch_grad_aliases(program):
+    """After each plan action, the pairs of leaves whose .grad torch (on the CPU) left sharing
+    memory; () for a program without a recorded stack/cat, the only ops whose backward hands
+    several leaves views of one gradient (unbind, narrow) that AccumulateGrad keeps."""
+    if not any(isinstance(s, Op) and s.op in ("stack", "cat") and not s.no_grad
+               for s in program.steps):
+        return ()
+    from adapters.torch_adapter import TorchAdapter
+    from gradspec.interpreter import run
+    try:
+        return tuple(a.grad_aliases for a in run(program, TorchAdapter(), strict=False).actions)
+    except Exception:  # noqa: BLE001 - torch could not run it: no aliasing seen
+        return ()
+
+
+def _aliased_grads(program, m):
+    """Two leaves' .grad sharing memory after an action (torch shows it on this program), and
+    a .grad that shared memory after an earlier action, since the last zero_grad, being wrong
+    later: an in-place update of the other (the next accumulation) changed it too."""
+    aliases = _torch_grad_aliases(program)
+    if m.kind == "grad_aliasing":
+        pair = tuple(m.name.split(","))
+        return m.actual is True and 0 <= m.action < len(aliases) and pair in aliases[m.action]
+    if m.kind != "grad" or not 0 < m.action <= len(aliases):
         return False
-    leaf = next((p for p in program.all_leaves() if p.name == m.name), None)
-    earlier = program.plan[:m.action]
-    return (leaf is not None and math.prod(leaf.shape) == 1
-            and any(isinstance(a, Backward) for a in earlier))
+    since = max((i for i in range(m.action) if isinstance(program.plan[i], ZeroGrad)),
+                default=0)
+    return any(m.name in pair for i in range(since, m.action) for pair in aliases[i])
 
 
 def _make_grads_index_bug(program, m):
@@ -46,18 +66,23 @@ def _stale_view_is_leaf(program, m):
 
 DEVIATIONS = [
     Deviation(
-        id="torch-0d-grad-aliasing",
-        reason="AccumulateGrad steals a 0-d incoming gradient that is a view of a buffer shared "
-               "with other leaves' gradients (e.g. through stack/cat then sum), so their .grad "
-               "tensors alias and the next in-place accumulation adds into all of them",
+        id="torch-grad-aliasing",
+        reason="AccumulateGrad keeps an incoming gradient as .grad without copying it; through "
+               "stack/cat (of 0-d or unsqueezed leaves) then a sum, two leaves' gradients are "
+               "views of one buffer (unbind/narrow of the sum's expanded gradient), so their "
+               ".grad share memory and the next in-place accumulation into one adds into both "
+               "(clip_grad_norm_ and optimizers see it too)",
         program=Program(
             dtype="float64",
-            leaves=(Leaf("a", (), (-1.04,)), Leaf("b", (), (-1.25,))),
+            leaves=(Leaf("a", (2,), (0.5, -0.75)), Leaf("b", (2,), (-1.25, 1.5))),
             steps=(Op("t1", "stack", ("a", "b"), (("dim", 0),)),
-                   Op("loss", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+                   Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False))),
+                   Op("t3", "scale", ("t2",), (("c", 2.0),)),
+                   Op("loss", "sum", ("t3",), (("dim", (0,)), ("keepdim", False)))),
             plan=(Backward(("loss",), (None,), True), Backward(("loss",), (None,))),
         ),
-        applies=_aliased_0d_grads,
+        finding="findings/torch/grad-aliasing.py",
+        applies=_aliased_grads,
     ),
     Deviation(
         id="torch-make-grads-index",

@@ -2,9 +2,10 @@
 
 Like array-api-tests' xfail files, one file per backend (`deviations/<backend>.py`) lists
 `Deviation`s: an id, a one-line reason, the program that shows it (run by
-tests/test_deviations.py, which reports an entry as stale once it no longer fails), and a
+suites/test_deviations.py, which reports an entry as stale once it no longer fails), and a
 predicate saying which mismatches it explains. A property test whose failure is explained
-records the deviation (Hypothesis `event`) instead of failing.
+records the deviation (Hypothesis `event`) instead of failing. A deviation that is an engine
+bug (not a documented design difference) names its `finding`: a script to send upstream.
 """
 import functools
 import importlib.util
@@ -22,6 +23,9 @@ class Deviation:
     program: object  # gradspec.program.Program reproducing it on this engine alone
     applies: Callable  # (program, mismatch) -> bool: does this deviation explain it?
     parts: tuple = ()  # several deviations explaining one program together (gradspec/check.py)
+    # An engine bug's standalone script in the engine's own API (a path from the repository's
+    # root, findings/<engine>/<id>.py): it exits 1 while the bug reproduces and 0 once fixed.
+    finding: str = ""
 
     def explains(self, program, mismatches):
         return bool(mismatches) and all(self.applies(program, m) for m in mismatches)

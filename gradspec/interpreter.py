@@ -9,8 +9,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from adapters.base import UnsupportedProgram
+
 from . import functions, program as P
-from .trace import ActionResult, HookCall, Trace
+from .trace import ActionResult, HookCall, Trace, error_message
 
 
 def _np(adapter, t):
@@ -143,7 +145,11 @@ def build(program, adapter, bound=None):
 
 def _error_kind(adapter, exc, strict):
     """The normalized kind of `exc`; an exception the adapter does not recognise re-raises
-    when `strict` (the reference), else is recorded as "unexpected <Type>" (a candidate)."""
+    when `strict` (the reference), else is recorded as "unexpected <Type>" (a candidate).
+    UnsupportedProgram always re-raises: the program, not the engine, is at fault (the suites
+    reject that example)."""
+    if isinstance(exc, UnsupportedProgram):
+        raise exc
     kind = adapter.error_kind(exc)
     if kind is None:
         if strict:
@@ -154,14 +160,15 @@ def _error_kind(adapter, exc, strict):
 
 def run(program, adapter, strict=True, built=None):
     """Run `program` on `adapter`: forward steps, then each plan action. Errors the adapter
-    normalizes are recorded; others re-raise if `strict`, else are recorded as unexpected.
+    normalizes are recorded; others re-raise if `strict`, else are recorded as unexpected;
+    UnsupportedProgram (the adapter cannot express the program) re-raises.
     `built`: a Session that has already built the program on `adapter` (Session.taken_from)."""
     trace = Trace(backend=adapter.name)
     try:
         s = built or build(program, adapter)
     except Exception as exc:  # noqa: BLE001 - normalized below or re-raised
         kind = _error_kind(adapter, exc, strict)
-        trace.forward_error, trace.forward_message = kind, str(exc).splitlines()[0][:300]
+        trace.forward_error, trace.forward_message = kind, error_message(exc)
         return trace
     env, leaves, hook_log = s.env, s.leaves, s.hook_log
     functional = "stateful_grad" not in adapter.capabilities
@@ -187,6 +194,7 @@ def run(program, adapter, strict=True, built=None):
                   and trace.requires_grad[n]] if "retain_grad" in adapter.capabilities else []
     # After a backward with create_graph=True, `.grad` may itself require grad.
     graph_of_grads = any(getattr(a, "create_graph", False) for a in program.plan)
+    aliasing = "shares_storage" in adapter.capabilities  # can it say whether two .grad alias?
     for i, action in enumerate(program.plan):
         result = ActionResult(index=i)
         try:
@@ -196,25 +204,39 @@ def run(program, adapter, strict=True, built=None):
                 _action(action, adapter, env, leaves, result, program.dtype)
         except Exception as exc:  # noqa: BLE001
             kind = _error_kind(adapter, exc, strict)
-            result.error, result.message = kind, str(exc).splitlines()[0][:300]
+            result.error, result.message = kind, error_message(exc)
         result.hooks = list(hook_log)
         hook_log.clear()
         with warnings.catch_warnings():
             # torch warns on reading a non-leaf's .grad: the unretained values, and a leaf an
             # in-place op with an operand that requires grad has made a non-leaf.
             warnings.simplefilter("ignore")
+            held = {}  # leaf name -> its .grad tensor, where not None
             for name in tracked:
                 g = adapter.read_grad(leaves[name])
                 result.grads[name] = _np(adapter, g)
+                if g is not None:
+                    held[name] = g
                 if graph_of_grads:
                     result.grad_requires_grad[name] = g is not None and \
                         bool(adapter.requires_grad(g))
+            if aliasing and len(held) > 1:
+                result.grad_aliases = _grad_aliases(adapter, held)
             for name in s.retained:
                 result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
             for name in unretained:
                 result.nonleaf[name] = _np(adapter, adapter.read_grad(env[name]))
         trace.actions.append(result)
     return trace
+
+
+def _grad_aliases(adapter, grads):
+    """The pairs of leaves (names sorted) whose .grad tensors share memory. The reference
+    gives each leaf's .grad its own buffer, as torch's contract says; where two share one, an
+    in-place update of either (the next accumulation, zero_(), an optimizer) changes both."""
+    names = sorted(grads)
+    return tuple((m, n) for i, m in enumerate(names) for n in names[i + 1:]
+                 if adapter.shares_storage(grads[m], grads[n]))
 
 
 def _step(step, adapter, env, modules, fns, retained, hook_log):
@@ -358,7 +380,7 @@ def _run_functional(program, adapter, trace, strict):
                 result.returned = tuple(_np(adapter, g) for g in grads)
         except Exception as exc:  # noqa: BLE001
             kind = _error_kind(adapter, exc, strict)
-            result.error, result.message = kind, str(exc).splitlines()[0][:300]
+            result.error, result.message = kind, error_message(exc)
         trace.actions.append(result)
     return trace
 

@@ -5,6 +5,25 @@ from typing import Optional
 import numpy as np
 
 
+MESSAGE_LINES, MESSAGE_CHARS = 20, 2000  # how much of an engine's error message a trace keeps
+
+
+def first_line(exc):
+    """The first non-blank line of `exc`'s message, or its type's name when there is none (a
+    bare `assert False`): for one-line displays."""
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+def error_message(exc):
+    """`exc`'s whole message as a trace keeps it (the first MESSAGE_LINES lines, at most
+    MESSAGE_CHARS characters), or its type's name when it is empty."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    if len(lines) > MESSAGE_LINES:
+        lines = lines[:MESSAGE_LINES] + [f"... ({len(lines) - MESSAGE_LINES} more lines)"]
+    text = "\n".join(lines)
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + " ..."
+
+
 @dataclass
 class HookCall:
     """One call of a hook: `target` is a tensor name or a layer name; `values` the arrays
@@ -19,13 +38,16 @@ class ActionResult:
     """The outcome of one plan action and the state right after it."""
     index: int
     error: Optional[str] = None  # normalized error kind, or None
-    message: str = ""
+    message: str = ""  # the engine's message for it (error_message: several lines, bounded)
     returned: Optional[tuple] = None  # grad(): the gradients returned
     grads: dict = field(default_factory=dict)  # leaf name -> array | None
     retained: dict = field(default_factory=dict)  # retained non-leaf name -> array | None
     nonleaf: dict = field(default_factory=dict)  # other non-leaf name -> its .grad (None)
     hooks: list = field(default_factory=list)  # HookCall, in call order
     grad_requires_grad: dict = field(default_factory=dict)  # leaf -> does its .grad? (create_graph)
+    # Pairs of leaves (sorted names, pairs sorted) whose .grad share memory, so that an in-place
+    # update of one changes the other; read where the adapter has `shares_storage`.
+    grad_aliases: tuple = ()
 
 
 @dataclass
@@ -42,7 +64,8 @@ class Trace:
     def summary(self):
         lines = [f"[{self.backend}]"]
         if self.forward_error:
-            lines.append(f"  forward raised {self.forward_error}: {self.forward_message}")
+            lines.append(f"  forward raised {self.forward_error}: "
+                         + self.forward_message.replace("\n", "\n    "))
         for a in self.actions:
             lines.append(f"  action {a.index}: " + (f"raised {a.error}" if a.error else "ok"))
             for name, g in a.grads.items():
