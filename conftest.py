@@ -66,6 +66,16 @@ def pytest_addoption(parser):
     group.addoption("--backend", default=None,
                     help="engine under test: torch (default), torch-cuda, reference, or "
                          "package.module:AdapterClass; also GRADSPEC_BACKEND")
+    group.addoption("--allow-unavailable", action="store_true", default=False,
+                    help="a backend that cannot run here (package not installed or failing to "
+                         "import, no GPU) skips its suites with the reason instead of failing "
+                         "the run; also GRADSPEC_ALLOW_UNAVAILABLE=1")
+    group.addoption("--isolate", action="store_true", default=False,
+                    help="run the candidate in a worker process, so that a crash or a hang "
+                         "fails the example instead of the run; also GRADSPEC_ISOLATE=1")
+    group.addoption("--isolate-timeout", type=float, default=None, metavar="SECONDS",
+                    help="with --isolate (implies it): an example that takes longer is a hang "
+                         "(default 60)")
     group.addoption("--deviations", default=None,
                     help="the backend's deviation file (default deviations/<backend>.py), or "
                          "'none' to report every difference as a failure")
@@ -84,6 +94,23 @@ def pytest_addoption(parser):
 
 def _backend_spec(config):
     return config.getoption("--backend") or os.environ.get("GRADSPEC_BACKEND") or "torch"
+
+
+def _skips_unavailable(config):
+    """Does the backend's failure to load skip its suites (a backend that cannot run here,
+    skips asked for) rather than stop the run?"""
+    allowed = config.getoption("--allow-unavailable") or \
+        os.environ.get("GRADSPEC_ALLOW_UNAVAILABLE", "").strip() not in ("", "0")
+    return getattr(config, "_gradspec_unavailable", False) and allowed
+
+
+def _backend_failure(config):
+    """Why the run stops: the backend's error, and for one that cannot run here, how to skip."""
+    message = config._gradspec_backend_error
+    if getattr(config, "_gradspec_unavailable", False):
+        message += (" (pass --allow-unavailable or set GRADSPEC_ALLOW_UNAVAILABLE=1 to skip "
+                    "its suites instead)")
+    return message
 
 
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
@@ -116,13 +143,14 @@ def pytest_configure(config):
     except BackendError as exc:
         config._gradspec_backend_error = str(exc)
         config._gradspec_unavailable = isinstance(exc, BackendUnavailable)
-        if controller and not config._gradspec_unavailable:
+        if controller and not _skips_unavailable(config):
             # A worker stopping at collection would crash it (xdist: INTERNALERROR): the
             # controller stops the run first, with the message.
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(_backend_failure(config)) from None
     dev_opt = config.getoption("--deviations")
     known = () if name is None or dev_opt == "none" else deviations.load(name, dev_opt)
     current.set_current(candidate, reference, known)
+    _start_isolation(config, spec, candidate, controller)
     report_path = config.getoption("--gradspec-report")
     if report_path:
         from gradspec.report import ReportPlugin
@@ -137,6 +165,29 @@ def pytest_configure(config):
     from gradspec.schedule import SlowFirst  # under xdist: the slow tests first
     config.pluginmanager.register(SlowFirst(config), "gradspec-order")
     _override_profile(config)
+
+
+def _isolation(config):
+    """(on, seconds an example) from --isolate, --isolate-timeout and GRADSPEC_ISOLATE."""
+    from gradspec.isolate import DEFAULT_TIMEOUT
+    timeout = config.getoption("--isolate-timeout")
+    if timeout is not None and timeout <= 0:
+        raise pytest.UsageError(f"--isolate-timeout must be positive, not {timeout:g}")
+    on = config.getoption("--isolate") or timeout is not None or \
+        os.environ.get("GRADSPEC_ISOLATE", "").strip() not in ("", "0")
+    return on, timeout or DEFAULT_TIMEOUT
+
+
+def _start_isolation(config, spec, candidate, controller):
+    """Under --isolate, each process that runs tests (not the xdist controller) gets its own
+    worker; it starts loading the engine now, while the tests are collected."""
+    on, timeout = _isolation(config)
+    if on and candidate is not None and not controller:
+        from gradspec.isolate import IsolatedCandidate
+        runner = config._gradspec_isolated = IsolatedCandidate(spec, timeout, candidate.name)
+        current.set_isolated(runner)
+        if not config.option.collectonly:
+            runner.start()
 
 
 def _xdist_controller(config):
@@ -209,6 +260,11 @@ def pytest_report_header(config):
         lines.append(f"  capabilities: {', '.join(sorted(cls.capabilities))}")
         known = current.deviations()
         lines.append(f"  stated deviations: {', '.join(d.id for d in known) or 'none'}")
+    on, timeout = _isolation(config)
+    lines.append(f"isolation: the candidate runs in a worker process, {timeout:g} s an example "
+                 f"(--isolate, --isolate-timeout)" if on else
+                 "isolation: off (--isolate runs the candidate in a worker process: a crash or "
+                 "a hang fails one example)")
     prof = settings.default
     lines.append(f"hypothesis: max_examples={prof.max_examples} derandomize={prof.derandomize}"
                  f" (profile {config.getoption('--hypothesis-profile') or _profile_name()}; "
@@ -238,6 +294,11 @@ def reference():
     return current.reference()
 
 
+def pytest_runtest_setup(item):
+    if getattr(item.config, "_gradspec_fail_suites", False) and _is_conformance(item):
+        pytest.fail(_backend_failure(item.config), pytrace=False)
+
+
 def _is_conformance(item):
     """A suite test, or one of the campaign's op targets (gradspec/campaign_targets.py)."""
     path = str(item.fspath)
@@ -251,6 +312,9 @@ def pytest_collection_finish(session):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
+    runner = getattr(config, "_gradspec_isolated", None)
+    if runner is not None:  # no worker outlives the run
+        runner.close()
     heap.before_exit()  # the run is over: exit without walking its objects
 
 
@@ -267,11 +331,15 @@ def pytest_collection_modifyitems(config, items):
                     item.nodeid.encode()
     if current.candidate() is None:
         suites = [item for item in items if _is_conformance(item)]
-        if getattr(config, "_gradspec_unavailable", False):
+        if _skips_unavailable(config):
             for item in suites:  # a known backend that cannot run here: skipped, with why
                 item.add_marker(pytest.mark.skip(reason=config._gradspec_backend_error))
+        elif suites and hasattr(config, "workerinput"):
+            # Found by the workers only (a built-in engine whose import fails): stopping a
+            # worker here would crash it (INTERNALERROR); each suite test fails with the reason.
+            config._gradspec_fail_suites = True
         elif suites:
-            raise pytest.UsageError(config._gradspec_backend_error)
+            raise pytest.UsageError(_backend_failure(config))
         return
     caps = current.candidate().capabilities
     for item in items:

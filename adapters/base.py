@@ -76,7 +76,9 @@ STATEFUL_METHODS = ("requires_grad", "backward", "read_grad")
 
 
 class UnsupportedProgram(Exception):
-    """Raised by an adapter for a program it cannot express; the test is skipped with `reason`."""
+    """Raised by an adapter for a program it cannot express (from any method, a plan action's
+    included): the suites reject that example and go on with others; a hand-written
+    program's test is skipped with the reason."""
 
 
 class Adapter:
@@ -214,7 +216,8 @@ class Adapter:
 
 
 def check_adapter(adapter):
-    """Fail early, with the names, when an adapter misses a method its capabilities need."""
+    """Fail early, with the names, when an adapter misses a method its capabilities need (or
+    declares a capability of ops, `inplace` or `multi_output`, with none of those ops)."""
     cls = type(adapter)
     needs = set(REQUIRED_METHODS)
     caps = adapter.capabilities
@@ -229,7 +232,7 @@ def check_adapter(adapter):
         "inference_mode": ("grad_mode",), "requires_grad_": ("set_requires_grad",),
         "shares_storage": ("shares_storage",), "hook_removal": ("remove_hook",),
         "post_accumulate_hooks": ("register_post_accumulate_hook", "sgd_step"),
-        "functional_api": ("functional",),
+        "functional_api": ("functional",), "inplace": ("inplace",),
     }.items():
         if cap in caps:
             needs.update(methods)
@@ -247,6 +250,12 @@ def check_adapter(adapter):
                         f"(known: {', '.join(sorted(CAPABILITIES))})")
     if not adapter.ops:
         problems.append("`ops` is empty: declare the op names the backend supports")
+    from gradspec.vocabulary import INPLACE, MULTI_OUTPUT
+    for cap, its_ops in (("inplace", INPLACE), ("multi_output", MULTI_OUTPUT)):
+        # Its suite would draw no step of it, and pass having checked nothing.
+        if cap in caps and not set(its_ops) & set(adapter.ops):
+            problems.append(f"capability {cap!r} without any of its ops in `ops` (declare "
+                            f"some of {', '.join(its_ops)}, or drop the capability)")
     if problems:
         raise TypeError(f"adapter {cls.__module__}.{cls.__name__} ({adapter.name!r}) is "
                         f"incomplete: " + "; ".join(problems))

@@ -29,7 +29,7 @@ from gradspec import program as P
 
 from .base import Adapter
 from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
-from .templates import TemplateOps, literal, target_literal
+from .templates import TemplateOps, first_line_source, literal, target_literal
 
 # Helpers the templates use: executed into the ops' namespace (after the shared layers,
 # adapters/functional_layers.py, over `xp`), and printed in repro scripts.
@@ -444,7 +444,7 @@ def _functional_source(action, i, leaves, dt):
         argnums = tuple(range(len(action.inputs)))
         out.append(f"    show('returned', {transform}(f{i}, argnums={argnums})({ins}))")
     return out + ["except Exception as _error:",
-                  "    print('error:', str(_error).splitlines()[0])"]
+                  f"    print('error:', {first_line_source('_error')})"]
 
 
 def render_script(program, ops):
@@ -492,5 +492,6 @@ def render_script(program, ops):
             out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
         else:
             out.append("    show('returned', grads)")
-        out += ["except Exception as _error:", "    print('error:', str(_error).splitlines()[0])"]
+        out += ["except Exception as _error:",
+                f"    print('error:', {first_line_source('_error')})"]
     return "\n".join(out) + "\n"

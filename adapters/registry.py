@@ -21,8 +21,9 @@ class BackendError(Exception):
 
 
 class BackendUnavailable(BackendError):
-    """A known backend that cannot run here (package not installed, no GPU): its suites are
-    skipped with this message."""
+    """A known backend that cannot run here (package not installed or failing to import, no
+    GPU): the run stops with this message, or with --allow-unavailable
+    (GRADSPEC_ALLOW_UNAVAILABLE=1) its suites are skipped with it."""
 
 
 def adapter_class(spec):
@@ -46,11 +47,25 @@ def adapter_class(spec):
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name and not _is_part_of(module_name,
+                                                                                  exc.name):
+            # The adapter's module is there; a package it imports (its engine) is not.
+            raise BackendUnavailable(
+                f"backend {spec!r} needs the {exc.name!r} package, which is not installed "
+                f"here ({module_name!r} imports it)") from exc
         raise BackendError(f"backend {spec!r}: cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:  # a broken adapter module: one sentence, not a traceback
+        raise BackendError(f"backend {spec!r}: importing {module_name!r} raised "
+                           f"{type(exc).__name__}: {exc}") from exc
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise BackendError(f"backend {spec!r}: module {module_name!r} has no {cls_name!r}")
     return cls, kwargs
+
+
+def _is_part_of(module_name, name):
+    """Is `name` the module `module_name` or one of its parent packages?"""
+    return module_name == name or module_name.startswith(name + ".")
 
 
 def engine_version(spec):
@@ -74,6 +89,15 @@ def load(spec):
         adapter = cls(**kwargs)
     except UnsupportedProgram as exc:  # e.g. torch-cuda on a machine without a GPU
         raise BackendUnavailable(f"backend {spec!r} cannot run here: {exc}") from exc
+    except Exception as exc:  # the constructor imports the engine: a broken install
+        package = PACKAGES.get(spec) or getattr(exc, "name", None)
+        engine = f" (package {package!r})" if package else ""
+        what = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ImportError):  # the engine (or a library it needs) cannot load
+            raise BackendUnavailable(f"backend {spec!r} cannot run here: importing its "
+                                     f"engine{engine} failed: {what}") from exc
+        raise BackendError(f"backend {spec!r}: starting {cls.__module__}.{cls.__name__}"
+                           f"{engine} raised {what}") from exc
     try:
         check_adapter(adapter)
     except TypeError as exc:

@@ -20,6 +20,13 @@ def literal(value):
     return repr(value)
 
 
+def first_line_source(name):
+    """Source of an expression for exception `name`'s first line of message, or its type's
+    name when the message is empty (a bare `assert False`): what a repro script prints after
+    'error:' (gradspec.trace.first_line, in the script)."""
+    return f"next((_l for _l in str({name}).splitlines() if _l.strip()), type({name}).__name__)"
+
+
 def target_literal(params):
     """A cross_entropy target as source: a list of class indices (batched) or one index."""
     target = params["target"]

@@ -24,7 +24,7 @@ import numpy as np
 from gradspec import program as P
 
 from .base import Adapter, UnsupportedProgram
-from .templates import TemplateOps, literal, target_literal
+from .templates import TemplateOps, first_line_source, literal, target_literal
 
 
 def _cross_entropy(args, params):
@@ -242,6 +242,6 @@ def render_script(program, ops):
         call = f"{roots[0]}.backward({weight})" if isinstance(action, P.Backward) else \
             f"show('returned', {roots[0]}.gradient({', '.join(action.inputs)}, gradient={weight}))"
         out += ["try:", f"    {call}", "except Exception as _e:",
-                "    print('error:', type(_e).__name__, str(_e).splitlines()[0])"]
+                f"    print('error:', type(_e).__name__, {first_line_source('_e')})"]
         out += [f"show('{n}.grad', {n}.grad)" for n in shown]
     return "\n".join(out) + "\n"

@@ -1,8 +1,9 @@
 """`python -m bench`: how many programs gradspec checks per second, and where the time goes.
 
 For every suite's property test on the `ci` profile (and for programs of about ten ops, the
-issue's target), in one process: programs checked per second of CPU time (per core; the
-wall-clock rate beside it, which other load on the machine lowers), the time split
+issue's target, in process and again with the candidate in its `--isolate` worker), in one
+process: programs checked per second of CPU time (per core; the wall-clock rate beside it,
+which other load on the machine lowers), the time split
 between generation, reference, backend and comparison, the same programs replayed by torch
 alone (the floor), and the reference's time against torch's on identical programs. Then the
 bound (Hypothesis drawing the target programs' choices and doing nothing else: the most any
@@ -58,13 +59,21 @@ def _ops(program):
 
 
 def sample(workload):
-    """One timed run of `workload`: (CPU seconds, wall seconds, programs, Clock)."""
+    """One timed run of `workload`: (CPU seconds, wall seconds, programs, Clock). The CPU
+    time of an isolated candidate's worker process is added (to its backend share)."""
     from .instrument import cpu_time, instrumented
     gc.collect()  # each run starts from the same heap (garbage of the last is not its cost)
+    runner = workload.runner
     with instrumented() as clock:
+        child = runner.child_cpu if runner else 0.0
         wall, cpu = time.perf_counter(), cpu_time()
         counted = workload.run()
         cpu, wall = cpu_time() - cpu, time.perf_counter() - wall
+        if runner:
+            child = runner.child_cpu - child
+            cpu += child
+            clock.seconds["check"] += child
+            clock.seconds["backend"] += child
     n = counted if workload.kind == "baseline" else len(clock.programs)
     return cpu, wall, n, clock
 
@@ -83,6 +92,9 @@ def measure(workload, samples, replays, reference, candidate, torch_adapter):
         return row
     row["ops_per_program"] = round(statistics.mean(_ops(p) for p in clock.programs), 2)
     row["split_s"] = {k: round(v, 4) for k, v in clock.split(cpu).items()}
+    if workload.runner:  # the programs are the target's: its replays are the same
+        row["worker_starts"] = workload.runner.starts
+        return row
     totals = replay(clock.programs, reference, candidate, torch_adapter, replays)
     per = {k: 1000 * v / len(clock.programs) for k, v in totals.items()
            if k in ("reference", "backend")}
@@ -142,7 +154,8 @@ def main(argv=None):
     result = {"machine": _machine(), "load_before": _load(), "backend": args.backend,
               "profile": "ci", "repeats": args.repeats, "workloads": []}
     target = W.target_workload()
-    todo = [target] + W.suite_workloads(candidate) + W.baseline_workloads()
+    isolated = W.isolated_workload(target, args.backend, candidate.name)
+    todo = [target, isolated] + W.suite_workloads(candidate) + W.baseline_workloads()
     keys = [k.strip() for k in args.only.split(",") if k.strip()]
     if keys:
         todo = [w for w in todo if any(k in w.name for k in keys)]
@@ -165,6 +178,7 @@ def main(argv=None):
         row = measure(w, samples[id(w)], args.replays, reference, candidate, torch_adapter)
         result["workloads"].append(row)
         print(f"  {w.name}: {row['programs_per_s']} programs/s", flush=True)
+    isolated.runner.close()
     if not args.no_wall:
         print("whole suite, serial and -n 2 ...", flush=True)
         result["wall"], result["ceiling"] = suite_wall(args.backend, args.wall_repeats)

@@ -8,6 +8,8 @@ nothing costs anything when it is not running.
   replays that measure the torch floor and the reference against torch);
 - `gradspec.check.run`: the reference's and the candidate's runs inside the check;
 - `gradspec.check.compare`: the comparison of the two traces;
+- `gradspec.isolate.IsolatedCandidate.run`: the candidate's run through its worker process
+  (`--isolate`; the worker's own CPU time is added by the benchmark, from what it reports);
 - the reference Session the strategies drive while they draw a program (the builder runs each
   step on the reference as it draws it): reference work done during generation.
 
@@ -61,6 +63,7 @@ def _timed(clock, key, fn):
 def instrumented():
     """Yield a Clock that the conformance loop's seams report to while the block runs."""
     import gradspec.check as check_module
+    from gradspec.isolate import IsolatedCandidate
     import strategies.builder as builder
     import suites.conformance as conformance
 
@@ -95,10 +98,13 @@ def instrumented():
     check_module.run = run
     check_module.compare = _timed(clock, "compare", original_compare)
     builder.Session = TimedSession
+    isolated_run = IsolatedCandidate.run
+    IsolatedCandidate.run = _timed(clock, "backend", isolated_run)
     try:
         yield clock
     finally:
         conformance.check, check_module.run, check_module.compare, builder.Session = saved
+        IsolatedCandidate.run = isolated_run
 
 
 def _generation_timed(clock, method):

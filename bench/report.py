@@ -1,6 +1,6 @@
 """The benchmark's table (Markdown, as the README shows it) and its summary against targets."""
 from .instrument import CATEGORIES
-from .workloads import BOUND
+from .workloads import BOUND, ISOLATED
 
 
 def _ratio(a, b):
@@ -43,6 +43,18 @@ def summary(result, target_rate, target_vs_baseline, target_parallel):
             needed = round(target_vs_baseline * baseline["programs_per_s"], 1)
             targets["vs_baseline"].update(needed_programs_per_s=needed,
                                           choices_alone_per_s=bound["programs_per_s"])
+    isolated = rows.get(ISOLATED)
+    if target and isolated:
+        # The same programs with the candidate in its worker process (`--isolate`): per core
+        # (this process's CPU and the worker's) and by the clock.
+        out["isolation"] = {
+            "in_process_per_s": target["programs_per_s"],
+            "isolated_per_s": isolated["programs_per_s"],
+            "ratio": _ratio(isolated["programs_per_s"], target["programs_per_s"]),
+            "in_process_per_s_wall": target["programs_per_s_wall"],
+            "isolated_per_s_wall": isolated["programs_per_s_wall"],
+            "ratio_wall": _ratio(isolated["programs_per_s_wall"],
+                                 target["programs_per_s_wall"])}
     if target and bound:
         # Hypothesis drawing the same choices and nothing else: the most any suite checking
         # these programs can reach; the target's share of it is what our own code leaves.
@@ -95,9 +107,9 @@ def table(result):
                  f"{r['programs_per_s']:.0f}", f"{r['programs_per_s_wall']:.0f}"]
         if "split_s" in r:
             cells += [_pct(r["split_s"][k], r["cpu_seconds"]) for k in CATEGORIES]
-            ms = r["replay_ms_per_program"]
+            ms = r.get("replay_ms_per_program")  # none for the isolated row: the target's
             cells += [_ms(r, "reference"), _ms(r, "backend"), _ms(r, "torch_floor"),
-                      f"{ms['reference'] / ms['backend']:.2f}" if ms["backend"] else ""]
+                      f"{ms['reference'] / ms['backend']:.2f}" if ms and ms["backend"] else ""]
         else:
             cells += [""] * 9
         lines.append("| " + " | ".join(cells) + " |")
@@ -120,6 +132,13 @@ def table(result):
     if c:
         lines.append(f"machine ceiling for two processes: {c['ceiling']} (a CPU-bound loop "
                      f"{c['alone_s']:.2f} s alone, {c['together_s']:.2f} s two at once)")
+    iso = s.get("isolation")
+    if iso:
+        lines.append(f"crash isolation (--isolate) on the target's programs: "
+                     f"{iso['isolated_per_s']:.0f} programs/s a core (this process and its "
+                     f"worker) against {iso['in_process_per_s']:.0f} in process, "
+                     f"{iso['ratio']}; by the clock {iso['isolated_per_s_wall']:.0f} against "
+                     f"{iso['in_process_per_s_wall']:.0f}, {iso['ratio_wall']}")
     if s.get("target_over_choices_alone") is not None:
         lines.append(f"target rate / Hypothesis drawing the same choices alone: "
                      f"{s['target_over_choices_alone']} (the rest is the strategies, the "

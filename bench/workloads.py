@@ -2,6 +2,8 @@
 
 - every property test of the suites (`test_ops` as one row over all its ops);
 - programs of about ten ops (the issue's target): the default Config with 8 to 12 steps;
+- the same programs with the candidate in its worker process (`--isolate`): what crash
+  isolation costs;
 - the bound: the choices those programs drew, drawn again by Hypothesis with nothing else
   done (the most a suite drawing them can check a second);
 - the baseline: the straightforward hand-written Hypothesis test the issue describes (1-3
@@ -29,6 +31,7 @@ class Workload:
     run: object  # runs the test once; returns the number of examples it checked (or None)
     kind: str  # "suite", "target", "baseline"
     parts: list = field(default_factory=list)  # test_ops: one name per op
+    runner: object = None  # the isolated row: the worker, whose CPU time counts too
 
 
 def _needs(test, caps):
@@ -75,6 +78,25 @@ def target_workload():
     def about_ten_ops(program):
         conforms(program)
     return Workload("target: default Config, 8-12 steps", about_ten_ops, "target")
+
+
+ISOLATED = "isolated: the target, candidate in a worker (--isolate)"
+
+
+def isolated_workload(target, spec, name):
+    """The target's test again (derandomized: the same programs) with the candidate run by its
+    worker process, as `pytest --isolate` runs it. The worker starts in the untimed round."""
+    from gradspec import backend as current
+    from gradspec.isolate import IsolatedCandidate
+    runner = IsolatedCandidate(spec, name=name)
+
+    def run():
+        current.set_isolated(runner)
+        try:
+            return target.run()
+        finally:
+            current.set_isolated(None)
+    return Workload(ISOLATED, run, "isolated", runner=runner)
 
 
 # ----- the bound: Hypothesis drawing the target's choices and nothing else ----------------------

@@ -19,6 +19,18 @@ def reference():
     return _current["reference"]
 
 
+def set_isolated(runner):
+    """The candidate's runner in a worker process (gradspec/isolate.py), or None: `--isolate`.
+    It stands for the candidate set now: a test that installs another one (a broken engine,
+    a mutant) runs that one in process."""
+    _current["isolated"] = None if runner is None else (runner, _current.get("candidate"))
+
+
+def isolated():
+    pair = _current.get("isolated")
+    return pair[0] if pair and pair[1] is _current.get("candidate") else None
+
+
 # ----- per-test tallies, for the conformance report (gradspec/report.py) ---------------------
 _tally = {"programs": 0, "deviations": {}}
 

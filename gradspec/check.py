@@ -11,6 +11,7 @@ from adapters.base import UnsupportedProgram
 
 from .compare import compare
 from .interpreter import Session, run
+from .isolate import IsolationError, WorkerCrash
 
 
 class ConformanceFailure(AssertionError):
@@ -36,8 +37,11 @@ class Judgement:
         return not self.crash and (not self.mismatches or self.deviation is not None)
 
 
-def judge(program, candidate, reference, deviations=(), expected=None, actual=None):
+def judge(program, candidate, reference, deviations=(), expected=None, actual=None,
+          isolated=None):
     """Run `program` on both engines (unless the traces are given) and judge the difference.
+    `isolated`: the candidate's runner in a worker process (gradspec/isolate.py, `--isolate`),
+    which runs its side instead; a crash or a hang there is judged a crash of the candidate.
 
     Raises UnsupportedProgram when the candidate cannot express the program."""
     if expected is None:
@@ -46,13 +50,23 @@ def judge(program, candidate, reference, deviations=(), expected=None, actual=No
         expected = run(program, reference, built=Session.taken_from(program, reference))
     if actual is None:
         try:
-            actual = run(program, candidate, strict=False)
-        except UnsupportedProgram:
+            actual = run(program, candidate, strict=False) if isolated is None \
+                else isolated.run(program)
+        except (UnsupportedProgram, IsolationError):
             raise
+        except WorkerCrash as exc:  # the engine segfaulted, aborted, exited or hung
+            return Judgement(expected, crash="\n  ".join(
+                [f"{exc} (the reference: {_outcome(expected)})", *exc.details]))
         except Exception as exc:  # e.g. an exception in building a layer: still a finding
             return Judgement(expected, crash=f"{candidate.name} raised {type(exc).__name__}: "
                                              f"{exc} (the reference: {_outcome(expected)})")
     mismatches = compare(program, expected, actual)
+    if any(m.numeric for m in mismatches):
+        # A value outside the fixed tolerance: is it within the rounding the reference's
+        # noisy runs show (cancellation)? Asked only now: it costs three reference runs.
+        from .tolerance import rounding_slack
+        mismatches = compare(program, expected, actual,
+                             rounding_slack(program, reference, expected))
     deviation = None
     if mismatches:
         deviation = next((d for d in deviations if d.explains(program, mismatches)), None) \
@@ -60,26 +74,52 @@ def judge(program, candidate, reference, deviations=(), expected=None, actual=No
     return Judgement(expected, actual, mismatches, deviation)
 
 
-def check(program, candidate, reference, deviations=()):
+def check(program, candidate, reference, deviations=(), isolated=None):
     """Raise ConformanceFailure if `candidate` disagrees with `reference` on `program`.
 
     A disagreement entirely explained by `deviations` (the backend's known, stated differences;
     one, or several between them) does not fail: the matching deviation is returned instead.
     """
-    import pytest
     ops, caps = program.requirements()
     missing = sorted(ops - set(candidate.ops)) + sorted(caps - set(candidate.capabilities))
     if missing:
-        pytest.skip(f"{candidate.name} cannot express this program (lacks {', '.join(missing)})")
+        _unsupported(f"{candidate.name} cannot express this program (lacks "
+                     f"{', '.join(missing)})")
     try:
-        j = judge(program, candidate, reference, deviations)
+        j = judge(program, candidate, reference, deviations, isolated=isolated)
     except UnsupportedProgram as exc:
-        pytest.skip(f"{candidate.name} cannot express this program: {exc}")
+        _unsupported(f"{candidate.name} cannot express this program: {exc}")
     if j.crash:
         raise ConformanceFailure(report(program, candidate, [j.crash]))
     if not j.conforms:
-        raise ConformanceFailure(report(program, candidate, [str(m) for m in j.mismatches]))
+        verdict = None
+        if _reporting():
+            from .arbitrate import arbitrate
+            verdict = arbitrate(program, j, candidate.name)
+        raise ConformanceFailure(report(program, candidate, [str(m) for m in j.mismatches],
+                                        verdict), verdict)
     return j.expected, j.actual, j.deviation
+
+
+def _unsupported(reason):
+    """A program the candidate cannot express: inside a Hypothesis test only this example is
+    rejected (the test goes on with others; Hypothesis fails it as Unsatisfiable if it finds
+    none the candidate can run); a hand-written program's test is skipped with `reason`."""
+    from hypothesis import event, reject
+    from hypothesis.control import currently_in_test_context
+    if currently_in_test_context():
+        event(f"rejected: {reason}")  # --hypothesis-show-statistics says why
+        reject()
+    import pytest
+    pytest.skip(reason)
+
+
+def _reporting():
+    """Is this failure the one reported? Finite differences cost a few hundred forwards: not
+    on each of the examples Hypothesis tries while shrinking, only on the shrunk one it
+    replays last (and on a hand-written program, outside any test)."""
+    from hypothesis.control import current_build_context, currently_in_test_context
+    return not currently_in_test_context() or current_build_context().is_final
 
 
 def _together(program, mismatches, deviations):
@@ -104,11 +144,13 @@ def _outcome(trace):
     return ", ".join(errors) or "ran without errors"
 
 
-def report(program, candidate, problems):
+def report(program, candidate, problems, verdict=None):
     lines = [f"{candidate.name} disagrees with the reference on this program:", ""]
     lines += [f"  {p}" for p in problems[:12]]
     if len(problems) > 12:
         lines.append(f"  ... and {len(problems) - 12} more")
+    if verdict is not None:
+        lines += [""] + verdict.lines(candidate.name)
     script = candidate.render_script(program)
     if script:
         lines += ["", f"---- standalone {candidate.name} script (run it to see the actual values) "

@@ -57,6 +57,7 @@ LABELS = {
     "test_worked_examples::test_a_graph_of_additions_can_be_backwarded_twice": "worked: (a+a).sum() twice",
     "test_worked_examples::test_linear_full_backward_hook_shapes": "worked: Linear hook shapes",
     "test_deviations::test_deviation_still_reproduces": "stated deviations still reproduce",
+    "test_deviations::test_finding_still_reproduces": "engine bugs' findings still reproduce",
 }
 
 
@@ -71,8 +72,10 @@ def part_name(backend, shard=None):
 
 def run_backend(backend, out_dir, workers, max_examples, extra=(), shard=None):
     path = os.path.join(out_dir, "parts", part_name(backend, shard))
+    # --allow-unavailable: an engine not installed here (or torch-cuda without a GPU) is a
+    # column of "skip: reason" cells, where a plain pytest run would stop with the reason.
     cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:randomly",
-           f"--backend={backend}", f"--gradspec-report={path}"]
+           f"--backend={backend}", f"--gradspec-report={path}", "--allow-unavailable"]
     if shard:
         cmd += [f"--shard={shard[0]}/{shard[1]}"]
     if os.path.exists(path):

@@ -1,38 +1,78 @@
-"""Replay one program outside pytest: `python -m gradspec.replay program.py [backend]`.
+"""Replay one program outside pytest:
 
-`program.py` holds the `Program(...)` text a failure printed. Prints the differences (or that
-the backend agrees with the reference) and the backend's standalone script.
+    python -m gradspec.replay program.py [backend] [--deviations PATH|none]
+
+`program.py` holds the `Program(...)` text a failure printed. The program is judged as the
+suites judge it (gradspec.check.judge: the tolerances and the backend's stated deviations,
+deviations/<backend>.py unless --deviations names another file, or `none`). Prints the
+differences and which stated deviation explains them, or that the backend agrees with the
+reference, then the backend's standalone script. Exit status: 0 when the backend agrees or
+every difference is explained, 1 otherwise, 2 when the backend cannot express the program.
 """
+import argparse
 import sys
 
+from adapters.base import UnsupportedProgram
 from adapters.registry import load
 
-from . import program as P
-from .compare import compare
-from .interpreter import run
+from . import deviations as D, program as P
+from .check import judge
 
 
-def replay(program, backend="torch"):
-    """Run `program` on the reference and on `backend`; return the list of mismatches."""
+def backend_deviations(candidate, path=None):
+    """The stated deviations `candidate` is judged with: its own deviations/<name>.py, the file
+    `path`, or none for `path == "none"` (as pytest's --deviations)."""
+    return () if path == "none" else D.load(candidate.name, path)
+
+
+def replay(program, backend="torch", deviations=None):
+    """Judge `program` on `backend` (a name or an adapter) against the reference, with
+    `deviations` (default: the backend's own); returns the Judgement (gradspec/check.py).
+    Raises UnsupportedProgram when the backend cannot express the program."""
     candidate = load(backend) if isinstance(backend, str) else backend
-    return compare(program, run(program, load("reference")), run(program, candidate, strict=False))
+    if deviations is None:
+        deviations = backend_deviations(candidate)
+    return judge(program, candidate, load("reference"), deviations)
 
 
 def main(argv):
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 2
-    text = open(argv[0]).read()
+    p = argparse.ArgumentParser(prog="python -m gradspec.replay", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("program", help="a file holding the Program(...) a failure printed")
+    p.add_argument("backend", nargs="?", default="torch", help="default torch")
+    p.add_argument("--deviations", default=None, metavar="PATH|none",
+                   help="the deviation file (default deviations/<backend>.py), or 'none' to "
+                        "report every difference")
+    args = p.parse_args(argv)
+    with open(args.program) as f:
+        text = f.read()
     program = eval(text, {k: getattr(P, k) for k in dir(P) if not k.startswith("_")})  # noqa: S307
-    backend = argv[1] if len(argv) > 1 else "torch"
-    mismatches = replay(program, backend)
-    for m in mismatches:
+    candidate = load(args.backend)
+    try:
+        j = replay(program, candidate, backend_deviations(candidate, args.deviations))
+    except UnsupportedProgram as exc:
+        print(f"{args.backend} cannot express this program: {exc}")
+        return 2
+    for m in j.mismatches:
         print(m)
-    print(f"{backend}: {len(mismatches)} difference(s) from the reference")
-    script = load(backend).render_script(program)
+    if j.crash:
+        print(j.crash)
+        print(f"{args.backend}: raised outside the program's steps and actions")
+    elif not j.mismatches:
+        print(f"{args.backend}: agrees with the reference")
+    elif j.deviation is not None:
+        print(f"{args.backend}: {len(j.mismatches)} difference(s) from the reference, all "
+              f"explained by stated deviations:")
+        for d in j.deviation.parts or (j.deviation,):
+            print(f"  {d.id}: {d.reason}")
+    else:
+        print(f"{args.backend}: {len(j.mismatches)} difference(s) from the reference, not "
+              f"explained by its stated deviations"
+              + (" (--deviations none)" if args.deviations == "none" else ""))
+    script = candidate.render_script(program)
     if script:
         print("\n# ---- standalone script ----\n" + script)
-    return 1 if mismatches else 0
+    return 0 if j.conforms else 1
 
 
 if __name__ == "__main__":

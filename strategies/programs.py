@@ -112,8 +112,23 @@ def draw_plan(b):
     if cfg.max_actions > 1 and b.chance(0.8):
         n_actions = b.integer(2, cfg.max_actions)
     for _ in range(n_actions):
+        if any(_frees_graph(a) for a in plan) and not (b.can("retain_graph")
+                                                       or b.can("error_kinds")):
+            # A later action would go through a freed graph, where torch raises: a backend
+            # that can neither keep the graph (retain_graph) nor raise torch's errors
+            # (error_kinds) gets no such plan.
+            break
         plan.append(_action(b, roots, first=not plan, previous=plan[-1] if plan else None))
     return plan
+
+
+def _frees_graph(action):
+    """Does `action` free the graph it goes through (retain_graph left None without
+    create_graph, or False)?"""
+    if isinstance(action, (P.Functional, P.ZeroGrad)):  # builds its own graph / uses none
+        return False
+    retain = action.retain_graph
+    return not retain and not (retain is None and getattr(action, "create_graph", False))
 
 
 def _action(b, roots, first, previous=None):

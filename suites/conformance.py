@@ -14,9 +14,10 @@ def programs_for(config: Config):
 
 def conforms(program):
     """The candidate's trace must match the reference's; a mismatch fails with a report,
-    unless one of the backend's stated deviations explains it (then it is recorded)."""
+    unless one of the backend's stated deviations explains it (then it is recorded). Under
+    `--isolate` the candidate runs in its worker process: a crash or a hang fails too."""
     expected, _, deviation = check(program, current.candidate(), current.reference(),
-                                   current.deviations())
+                                   current.deviations(), current.isolated())
     current.count_program(deviation)
     if not currently_in_test_context():  # a hand-written program (worked examples)
         return expected

@@ -10,10 +10,12 @@ from strategies.config import Config as _Defaults
 
 from .conformance import Config, conforms, programs_for
 
-# matmul and linear are composites in torch: what they save (an operand, or a reshaped copy of
-# it: which a later write to the operand does or does not invalidate) and whether their output
-# is a view depend on the operands' ranks. That is torch's implementation, not its semantics:
-# they are left out here (every other suite covers their gradients).
+# matmul and linear are composites in torch: whether their output is a view (of an internal
+# product: (1, 1) @ (2, 1, 1) returns one, which may not be written where it was made under
+# no_grad) depends on the operands' ranks and layouts. That is torch's implementation, not its
+# semantics: they are left out here (every other suite covers their gradients). What matmul
+# saves (an operand, or a reshaped copy of it, which a later write to the operand leaves
+# valid) is modelled (reference/ops/linalg.py) and met in test_hooks_since's optimizer steps.
 COMPOSITES = frozenset({"matmul", "linear"})
 INPLACE = Config(ops=_Defaults().ops - COMPOSITES, inplace=0.45, inplace_views=0.5, detach=0.08, no_grad=0.1,
                  forward_errors=0.3, max_steps=8, max_actions=2, retain_graph=0.5,

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from bench.report import summary, table
-from bench.workloads import ROOT
+from bench.workloads import ISOLATED, ROOT
 
 
 def _result(serial, parallel, ceiling):
@@ -52,13 +52,18 @@ def test_the_benchmark_runs_and_writes_its_json(tmp_path):
     names = [w["name"] for w in result["workloads"]]
     assert names[0] == "target: default Config, 8-12 steps"
     assert names[1].startswith("bound: the target's choices alone (")  # comes with the target
-    assert names[2:] == ["floor: @given(st.integers())"]
-    target, bound = result["workloads"][:2]
+    assert names[2:] == [ISOLATED, "floor: @given(st.integers())"]
+    target, bound, isolated = result["workloads"][:3]
+    # The same programs with the candidate in its worker: one start, the rates set side by side.
+    assert isolated["programs"] == target["programs"] and isolated["worker_starts"] == 1
+    assert result["summary"]["isolation"]["ratio"] == \
+        round(isolated["programs_per_s"] / target["programs_per_s"], 3)
+    assert "crash isolation (--isolate) on the target's programs: " in proc.stdout
     assert bound["programs"] > 0
     assert result["summary"]["target_over_choices_alone"] == \
         round(target["programs_per_s"] / bound["programs_per_s"], 3)
     assert target["programs"] > 0 and target["programs_per_s"] > 0
     assert set(target["split_s"]) == {"generation", "reference", "backend", "compare", "other"}
     assert "target programs_per_s" in proc.stdout
-    floor = result["workloads"][2]["programs_per_s"]
+    floor = result["workloads"][3]["programs_per_s"]
     assert result["summary"]["target_over_floor"] == round(target["programs_per_s"] / floor, 3)

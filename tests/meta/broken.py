@@ -13,6 +13,7 @@ import weakref
 import reference as R
 from adapters.base import Adapter
 from adapters.reference_adapter import ReferenceAdapter
+from gradspec.vocabulary import INPLACE, MULTI_OUTPUT
 from reference import ops as O
 
 
@@ -175,3 +176,38 @@ class UnknownCapability(NoHookMethod):
 class NoOps(NoHookMethod):
     capabilities = frozenset({"float64"})
     ops = frozenset()
+
+
+class InplaceWithoutMethod(NoHookMethod):
+    """Declares `inplace` (and an in-place op) but implements no `inplace` method."""
+
+    capabilities = frozenset({"float64", "stateful_grad", "inplace"})
+    ops = frozenset({"add", "add_"})
+
+
+class InplaceWithoutOps(ReferenceAdapter):
+    """The reference with `inplace` declared but none of the in-place ops in `ops`: its suite
+    would draw no in-place step and pass having checked nothing."""
+
+    ops = ReferenceAdapter.ops - frozenset(INPLACE)
+
+
+class MultiOutputWithoutOps(ReferenceAdapter):
+    """`multi_output` declared, none of the multi-output ops in `ops`."""
+
+    ops = ReferenceAdapter.ops - frozenset(MULTI_OUTPUT)
+
+
+# ----- engines that cannot start (tests/meta/test_loading.py) ------------------------------
+class EngineImportFails(NoHookMethod):
+    """The constructor imports the engine, whose import fails (a broken install)."""
+
+    def __init__(self):
+        raise ImportError("simulated broken install: libengine.so: cannot open shared object")
+
+
+class EngineStartFails(NoHookMethod):
+    """The constructor raises something else than an ImportError."""
+
+    def __init__(self):
+        raise RuntimeError("simulated crash while starting the engine")

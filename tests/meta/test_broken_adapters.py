@@ -7,15 +7,23 @@ candidate (`gradspec.backend.set_current`), so what is checked is exactly what `
 runs, with the same strategies and the same check.
 """
 import contextlib
+import glob
 import importlib
+import os
 
+import numpy as np
 import pytest
 from hypothesis import Phase, settings
 
+import adapters
 import suites.conformance
+from adapters.base import UnsupportedProgram
 from adapters.reference_adapter import ReferenceAdapter
-from gradspec import backend
+from adapters.templates import first_line_source
+from gradspec import backend, program as P
 from gradspec.check import ConformanceFailure, check
+from gradspec.interpreter import run
+from gradspec.trace import first_line
 from tests.meta import broken
 
 REFERENCE = ReferenceAdapter()
@@ -102,9 +110,9 @@ def installed(adapter):
     original = suites.conformance.check
     checked = []
 
-    def recording_check(program, candidate, reference, deviations=()):
+    def recording_check(program, candidate, reference, deviations=(), *more):
         try:
-            result = original(program, candidate, reference, deviations)
+            result = original(program, candidate, reference, deviations, *more)
         except ConformanceFailure:
             checked.append((program, True))
             raise
@@ -188,3 +196,133 @@ def test_the_previous_backend_is_restored():
             run_suite_test(SIN_OP)
     assert _current_backend() == before
     assert suites.conformance.check is check
+
+
+# ----- what the suites report of an engine's errors, and what they do not check ------------
+BROADCASTING = ("suites.test_broadcasting", "test_broadcasting_reduces_back", None)
+SUM_OF_A = P.Program(
+    dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -1.25)),),
+    steps=(P.Op("t1", "sum", ("a",), (("dim", 0), ("keepdim", False))),),
+    plan=(P.Backward(("t1",), (None,)),))
+
+
+class _RaisesInBackward(ReferenceAdapter):
+    """backward() raises `self.error` (an engine's internal failure)."""
+
+    name = "raises-in-backward"
+    error = AssertionError()  # what a bare `assert False` raises: no message at all
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        raise self.error
+
+
+def test_an_error_without_a_message_is_reported_by_its_type():
+    trace = run(SUM_OF_A, _RaisesInBackward(), strict=False)
+    assert (trace.actions[0].error, trace.actions[0].message) == \
+        ("unexpected AssertionError", "AssertionError")
+    with pytest.raises(ConformanceFailure) as info:
+        check(SUM_OF_A, _RaisesInBackward(), REFERENCE)
+    assert "unexpected AssertionError" in str(info.value)
+
+
+def test_the_repro_scripts_print_an_empty_message_as_the_type():
+    line = first_line_source("_e")
+    assert eval(line, {"_e": AssertionError()}) == "AssertionError"  # noqa: S307
+    assert eval(line, {"_e": RuntimeError("\nthe second line")}) == "the second line"  # noqa: S307
+    assert first_line(AssertionError()) == "AssertionError"
+    for path in glob.glob(os.path.join(os.path.dirname(adapters.__file__), "*.py")):
+        with open(path) as f:
+            assert "splitlines()[0]" not in f.read(), path
+
+
+def test_an_engine_s_whole_error_message_is_reported():
+    class MultiLine(_RaisesInBackward):
+        error = RuntimeError("backward failed\n  in node MulBackward0\n  hint: the detail")
+
+    trace = run(SUM_OF_A, MultiLine(), strict=False)
+    assert trace.actions[0].message == str(MultiLine.error)
+    with pytest.raises(ConformanceFailure) as info:
+        check(SUM_OF_A, MultiLine(), REFERENCE)
+    report = str(info.value)
+    assert "error kind differs; the candidate's message:\n" \
+           "      backward failed\n" \
+           "        in node MulBackward0\n" \
+           "        hint: the detail\n" \
+           "    expected (reference): None" in report, report
+
+    class Long(_RaisesInBackward):
+        error = RuntimeError("\n".join(f"line {i}" for i in range(100)))
+
+    message = run(SUM_OF_A, Long(), strict=False).actions[0].message
+    assert message.splitlines() == [f"line {i}" for i in range(20)] + ["... (80 more lines)"]
+    class Huge(_RaisesInBackward):
+        error = RuntimeError("x" * 10**5)
+
+    assert len(run(SUM_OF_A, Huge(), strict=False).actions[0].message) < 2100
+
+
+class _RefusesSome(ReferenceAdapter):
+    """Cannot express a backward from a root whose values sum above zero (about half of the
+    programs): UnsupportedProgram from a plan action."""
+
+    name = "refuses-some"
+
+    def __init__(self):
+        self.refused = 0
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        if sum(float(np.sum(self.to_numpy(r))) for r in roots) > 0:
+            self.refused += 1
+            raise UnsupportedProgram("backward from a root summing above zero")
+        super().backward(roots, weights, retain_graph, create_graph)
+
+
+def test_an_unsupported_program_rejects_that_example_only(install):
+    """The interpreter re-raises UnsupportedProgram (it is no error of the engine's); the
+    suite test rejects that example and goes on checking others."""
+    candidate = _RefusesSome()
+    refused = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, 1.25)),),
+                        steps=SUM_OF_A.steps, plan=SUM_OF_A.plan)
+    with pytest.raises(UnsupportedProgram):
+        run(refused, candidate, strict=False)
+    checked = install(candidate)
+    run_suite_test(BROADCASTING)  # passes: not skipped, not failed
+    assert candidate.refused > 1
+    assert len(checked) >= 30, f"only {len(checked)} programs were checked"
+    assert not any(bad for _, bad in checked)
+    # A hand-written program, outside any Hypothesis test: that test is skipped.
+    with pytest.raises(pytest.skip.Exception, match="cannot express this program"):
+        check(refused, candidate, REFERENCE)
+
+
+def test_a_deviation_s_float64_program_runs_in_float32_on_a_float32_engine(install):
+    """suites/test_deviations.py runs each stated deviation's program in a dtype the backend
+    has, and skips, with the reason, one it cannot run at all."""
+    from gradspec.deviations import Deviation
+    from suites.test_deviations import test_deviation_still_reproduces
+
+    class Float32Sin(broken.WrongSinVjp):
+        capabilities = broken.WrongSinVjp.capabilities - {"float64"}
+        dtypes = []
+
+        def tensor(self, values, dtype, requires_grad):
+            self.dtypes.append(dtype)
+            return super().tensor(values, dtype, requires_grad)
+
+    sin = P.Program(dtype="float64", leaves=SUM_OF_A.leaves,
+                    steps=(P.Op("t1", "sin", ("a",)),
+                           P.Op("t2", "sum", ("t1",), (("dim", 0), ("keepdim", False)))),
+                    plan=(P.Backward(("t2",), (None,)),))
+    stated = Deviation("sin-negated", "d sin(x)/dx is -cos(x)", sin,
+                       lambda program, m: m.kind == "grad")
+    install(Float32Sin())
+    test_deviation_still_reproduces(stated)
+    assert Float32Sin.dtypes and set(Float32Sin.dtypes) == {"float32"}
+    unrunnable = Deviation("needs-detach", "", P.Program(
+        dtype="float64", leaves=sin.leaves, steps=(P.Detach("d1", "a"),), plan=()), None)
+
+    class Float32NoDetach(Float32Sin):
+        capabilities = Float32Sin.capabilities - {"detach"}
+    install(Float32NoDetach())
+    with pytest.raises(pytest.skip.Exception, match="lacks detach"):
+        test_deviation_still_reproduces(unrunnable)

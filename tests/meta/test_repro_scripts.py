@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from gradspec import program as P
 from gradspec.compare import close
 from gradspec.interpreter import run
+from gradspec.trace import first_line
 from strategies import Config, programs
 
 torch = pytest.importorskip("torch")
@@ -199,9 +200,9 @@ def trace_or_crash(program):
 
 def assert_reproduces_crash(program, crash, stdout, exc):
     """The script shows the same unnormalized error in one of its plan actions."""
-    message = str(crash).splitlines()[0]
+    message = first_line(crash)
     if exc is not None:  # raised in the forward steps
-        assert str(exc).splitlines()[0] == message, (repr(exc), repr(crash))
+        assert first_line(exc) == message, (repr(exc), repr(crash))
         return
     errors = [plan["error"] for plan in parse(stdout)["plans"]]
     assert message in errors, f"interpreter raised {crash!r}; the script printed {errors}" \

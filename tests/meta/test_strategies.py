@@ -141,6 +141,31 @@ def test_programs_respect_the_adapter_capabilities():
     limited()
 
 
+def test_no_action_goes_through_a_freed_graph_the_backend_cannot_handle():
+    """A backend with neither retain_graph nor error_kinds cannot keep a graph for a second
+    backward nor raise torch's freed-graph error: the in-place suite (two actions allowed)
+    draws it no action after one that freed the graph."""
+    from suites.test_inplace import INPLACE
+
+    class NoRetainGraph(ReferenceAdapter):
+        name = "no-retain-graph"
+        capabilities = ReferenceAdapter.capabilities - {"retain_graph", "error_kinds"}
+
+    inplace_steps = []
+
+    @quick(max_examples=60)
+    @given(program=programs(INPLACE, NoRetainGraph()))
+    def respects(program):
+        inplace_steps.extend(s for s in program.steps if isinstance(s, P.InPlace))
+        for i, action in enumerate(program.plan[:-1]):
+            freed = not action.retain_graph and not getattr(action, "create_graph", False)
+            assert isinstance(action, P.Functional) or not freed, program
+        trace = run(program, REFERENCE)
+        assert "graph_freed" not in [a.error for a in trace.actions], program
+    respects()
+    assert inplace_steps  # the suite still draws its in-place ops
+
+
 def test_seed_zero_values_are_simple():
     """Shrunk programs carry readable leaves: two decimals, away from zero."""
     from strategies.values import expand

@@ -90,10 +90,10 @@ class Recorder:
         self.failed = []
 
     def wrap(self, original):
-        def recording_check(program, candidate, reference, deviations=()):
+        def recording_check(program, candidate, reference, deviations=(), *more):
             self.checked += 1
             try:
-                return original(program, candidate, reference, deviations)
+                return original(program, candidate, reference, deviations, *more)
             except ConformanceFailure:
                 if self.first_failure is None:
                     self.first_failure = (time.perf_counter(), self.checked)
