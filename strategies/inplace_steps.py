@@ -52,6 +52,7 @@ def inplace_step(b):
         return False
     args, params = drawn
     step = P.InPlace(x, op, tuple(args), tuple(sorted(params.items())))
+    aliased = _aliased_operand(b, x, op, args, params)
     try:
         b.session.step(step)
     except (LeafInplaceError, InplaceOverlapError):
@@ -63,11 +64,38 @@ def inplace_step(b):
         b.steps.append(step)
         b.stopped = True
         return True
-    if not output_ok(b.value(x)):
+    if aliased or not output_ok(b.value(x)):
         b.rollback(mark)
         return False
     b.steps.append(step)
     return True
+
+
+def _aliased_operand(b, x, op, args, params):
+    """Does a tensor operand of in-place `op` on `x` share memory with what it writes, other
+    than element for element (the same addresses in the same layout, as in `x.add_(x)`)?
+
+    torch refuses that only where its overlap check can tell (both dense: a partial overlap
+    raises, which the reference models and the caller keeps as an error case). Where either is
+    not dense (a strided slice: `d.add_(d[0:3:2, -2])`) the check gives up and the kernel reads
+    elements it may already have written: the result depends on the order it walks memory in
+    (the target's layout, its size, threads), which torch leaves unspecified ("Please clone()
+    the tensor before performing the operation"). Such draws are left out unless torch raises.
+    A 0-d value assigned to a slice is read once before the fill (torch's fill_): not aliased."""
+    v = b.value(x)
+    if op == "setitem":
+        written = v[tuple(to_index(dict(params)["index"])) + (Ellipsis,)]  # a view, even 0-d
+        operands = [b.value(a) for a in args if b.value(a).ndim]
+    else:
+        written, operands = v, [b.value(a) for a in args]
+    return any(np.shares_memory(written, o) and not _same_elements(written, o)
+               for o in operands)
+
+
+def _same_elements(a, b):
+    """The same memory in the same layout: each element read where it is written."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides)
 
 
 def _root(t):
@@ -101,9 +129,9 @@ def layout_unsure(b):
 
     torch lays an op's output out like its operands (a sum of a transposed tensor is
     transposed), NumPy does not always; the two agree where every operand is C-contiguous in
-    both. A view's layout follows its base's. Where layouts may differ, so may whether a
-    reshape is a view and whether an operand overlaps its target in part: the strategy keeps
-    in-place ops and reshapes off those values."""
+    both. A view's layout follows its base's, a detached alias's its source's. Where layouts
+    may differ, so may whether a reshape is a view and whether an operand overlaps its target
+    in part: the strategy keeps in-place ops and reshapes off those values."""
     unsure = set()
     for s in b.steps:
         if isinstance(s, P.Op):
@@ -112,6 +140,10 @@ def layout_unsure(b):
             ins, outs = s.args, s.outs
         elif isinstance(s, P.GradStep):
             ins, outs = s.outputs + s.inputs, s.outs
+        elif isinstance(s, P.Detach):  # an alias of src's memory, laid out as src is
+            if s.src in unsure:
+                unsure.add(s.out)
+            continue
         else:
             continue
         ins = [a for a in ins if a is not None]
