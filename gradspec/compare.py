@@ -32,11 +32,12 @@ class Mismatch:
     actual: object
     detail: str = ""
     # Structured location, for deviation predicates: what differs (forward, requires_grad,
-    # error, returned, grad, retained, nonleaf_grad, hook), the value's name, and the plan
-    # action index.
+    # error, returned, grad, retained, nonleaf_grad, hook, grad_aliasing), the value's name
+    # (grad_aliasing: the two leaves, "a,b"), and the plan action index.
     kind: str = ""
     name: str = ""
     action: int = -1
+    numeric: bool = False  # values of the same shape outside the tolerance (not None-ness)
 
     def __str__(self):
         return (f"{self.where}: {self.detail}\n    expected (reference): {_fmt(self.expected)}"
@@ -51,15 +52,16 @@ def _fmt(v):
     return np.array2string(np.asarray(v), precision=8, separator=", ", threshold=60)
 
 
-def close(actual, expected, dtype):
-    """(ok, detail) for two arrays under the dtype's tolerance."""
+def close(actual, expected, dtype, slack=None):
+    """(ok, detail) for two arrays under the dtype's tolerance, plus `slack` (an absolute
+    error allowed per element: the rounding the reference's noisy runs show)."""
     rtol, atol = TOLERANCES[dtype]
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        return _close(a, e, rtol, atol)
+        return _close(a, e, rtol, atol, slack)
 
 
-def _close(a, e, rtol, atol):
+def _close(a, e, rtol, atol, slack=None):
     if a.shape != e.shape:
         return False, f"shape {a.shape} != expected {e.shape}"
     if a.size == 0:
@@ -69,6 +71,8 @@ def _close(a, e, rtol, atol):
     scale = max(1.0, float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)))
     err = np.abs(a - e)
     bound = atol * scale + rtol * np.abs(e)
+    if slack is not None and np.shape(slack) in ((), e.shape):
+        bound = bound + slack
     finite = np.isfinite(e)
     bad = finite & (err > bound)
     if np.any(bad):
@@ -89,17 +93,42 @@ def _none_differs(where, expected, actual, out):
 
 
 class _Exact:
-    """Compares each pair of values where it is met, with the detail a report needs."""
+    """Compares each pair of values where it is met, with the detail a report needs.
 
-    def __init__(self, dtype):
-        self.dtype = dtype
+    `slack`: {where: extra absolute error allowed per element} (gradspec/tolerance.py)."""
+
+    def __init__(self, dtype, slack=None):
+        self.dtype, self.slack = dtype, slack or {}
 
     def __call__(self, where, expected, actual, out):
         if _none_differs(where, expected, actual, out):
             return
-        ok, detail = close(actual, expected, self.dtype)
+        ok, detail = close(actual, expected, self.dtype, self.slack.get(where))
         if not ok:
-            out.append(Mismatch(where, expected, actual, detail))
+            out.append(Mismatch(where, expected, actual, detail,
+                                numeric=np.shape(expected) == np.shape(actual)))
+
+
+class _Spread:
+    """Keeps, per value, the largest element-wise distance of noisy runs from the exact one."""
+
+    def __init__(self, spread):
+        self.spread = spread
+
+    def __call__(self, where, expected, noisy, out):
+        if expected is None or noisy is None:
+            return
+        e, n = np.asarray(expected, dtype=np.float64), np.asarray(noisy, dtype=np.float64)
+        if e.shape != n.shape:
+            return
+        with np.errstate(invalid="ignore"):
+            d = np.where(np.isfinite(e) & np.isfinite(n), np.abs(n - e), 0.0)
+        self.spread[where] = np.maximum(self.spread.get(where, 0.0), d)
+
+
+def spread_walk(program, expected, noisy, spread):
+    """Fold a noisy reference run's distance from `expected` into `spread` {where: array}."""
+    _walk(program, expected, noisy, _Spread(spread), labels=True)
 
 
 class _Collect:
@@ -186,16 +215,18 @@ def _tag(out, start, kind, name="", action=-1):
             m.kind, m.name, m.action = kind, name, action
 
 
-def compare(program, expected, actual):
+def compare(program, expected, actual, slack=None):
     """All differences between the reference trace `expected` and the candidate's `actual`.
 
     A first walk only collects the pairs of values and compares them in one NumPy pass; where
-    anything differs, a second walk compares each value where it is met and says how."""
-    collect = _Collect()
-    out = _walk(program, expected, actual, collect, labels=False)
-    if out or not all_close(collect.pairs, program.dtype):
-        out = _walk(program, expected, actual, _Exact(program.dtype), labels=True)
-    return out
+    anything differs, a second walk compares each value where it is met and says how.
+    `slack`: extra allowed error per value (gradspec/tolerance.py rounding_slack)."""
+    if slack is None:
+        collect = _Collect()
+        out = _walk(program, expected, actual, collect, labels=False)
+        if not out and all_close(collect.pairs, program.dtype):
+            return out
+    return _walk(program, expected, actual, _Exact(program.dtype, slack), labels=True)
 
 
 def _walk(program, expected, actual, value, labels):
@@ -205,7 +236,8 @@ def _walk(program, expected, actual, value, labels):
     if expected.forward_error or actual.forward_error:
         if expected.forward_error != actual.forward_error:
             out.append(Mismatch("forward", expected.forward_error, actual.forward_error,
-                                "error kind during the forward steps", kind="error"))
+                                _error_detail("error kind during the forward steps",
+                                              actual.forward_message), kind="error"))
         return out
     for name, e in expected.forward.items():
         n = len(out)
@@ -230,7 +262,7 @@ def _walk(program, expected, actual, value, labels):
         step = f"after plan[{i}] ({_short(program.plan[i])})" if labels else f"plan[{i}]"
         if ae.error != aa.error:
             out.append(Mismatch(step, ae.error, aa.error,
-                                "error kind differs" + (f": {aa.message}" if aa.message else ""),
+                                _error_detail("error kind differs", aa.message),
                                 kind="error", action=i))
         if ae.error and ae.error == aa.error and ae.error not in PRE_RUN_ERRORS:
             unspecified = retained_unspecified = True
@@ -246,6 +278,7 @@ def _walk(program, expected, actual, value, labels):
             n = len(out)
             value(f"{step} {name}.grad", ae.grads[name], aa.grads.get(name), out)
             _tag(out, n, "grad", name, i)
+        _grad_aliases(step, i, ae.grad_aliases, aa.grad_aliases, out)
         for name, rg in ae.grad_requires_grad.items():
             if name in aa.grad_requires_grad and aa.grad_requires_grad[name] != rg:
                 out.append(Mismatch(f"{step} {name}.grad.requires_grad", rg,
@@ -266,6 +299,28 @@ def _walk(program, expected, actual, value, labels):
         _hooks(step, ae.hooks, aa.hooks, value, out)
         _tag(out, n, "hook", action=i)
     return out
+
+
+def _grad_aliases(step, i, expected, actual, out):
+    """Pairs of leaves whose .grad share memory on one engine only (the reference never has
+    any: each .grad is its own buffer). Equal values now, they part at the next in-place
+    update, so this is reported where it starts, before any value differs."""
+    for pair in sorted(set(expected) ^ set(actual)):
+        a, b = pair
+        out.append(Mismatch(
+            f"{step} {a}.grad and {b}.grad share memory" if pair in actual else
+            f"{step} {a}.grad and {b}.grad share memory on the reference only",
+            pair in expected, pair in actual, "an in-place update of one changes the other",
+            kind="grad_aliasing", name=f"{a},{b}", action=i))
+
+
+def _error_detail(what, message):
+    """`what`, then the candidate's error message, whole and indented on the lines below (an
+    engine's message often says what matters after its first line)."""
+    if not message:
+        return what
+    return f"{what}; the candidate's message:\n" + "\n".join(
+        f"      {line}" for line in message.splitlines())
 
 
 def _short(action):

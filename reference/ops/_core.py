@@ -1,15 +1,21 @@
 """What every op module shares: wrapping arrays, constants, scalars."""
 import numpy as np
 
+from .. import rounding
 from ..graph import record  # noqa: F401  (re-exported for the op modules)
 from ..tensor import Tensor
 
 
-def new(data, like=None):
-    """Wrap a NumPy result as a fresh tensor (0-d results stay arrays, dtype kept)."""
+def new(data, like=None, terms=None):
+    """Wrap a NumPy result as a fresh tensor (0-d results stay arrays, dtype kept).
+
+    `terms`: for a reduction, the sum of its terms' sizes, what its rounding is relative to
+    (reference/rounding.py; used only while rounding noise is on)."""
     arr = np.asarray(data)
     if like is not None and arr.dtype != like.dtype and arr.dtype.kind == "f":
         arr = arr.astype(like.dtype)
+    if rounding.active():
+        arr = rounding.perturb(arr, None if terms is None else terms())
     return Tensor(arr)
 
 

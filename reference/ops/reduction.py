@@ -16,7 +16,8 @@ def _unreduce(g, shape, dims, keepdim):
 
 def sum(x, dim=None, keepdim=False):
     dims = norm_dims(dim, x.ndim)
-    out = new(np.sum(x.data, axis=dims, keepdims=keepdim))
+    out = new(np.sum(x.data, axis=dims, keepdims=keepdim),
+              terms=lambda: np.sum(np.abs(x.data), axis=dims, keepdims=keepdim))
     record("SumBackward1", (out,), (x,),
            lambda g, n: (expand(_unreduce(g, x.shape, dims, keepdim), x.shape),))
     return out
@@ -25,7 +26,8 @@ def sum(x, dim=None, keepdim=False):
 def mean(x, dim=None, keepdim=False):
     dims = norm_dims(dim, x.ndim)
     count = int(np.prod([x.shape[d] for d in dims])) if x.ndim else 1
-    out = new(np.mean(x.data, axis=dims, keepdims=keepdim), x)
+    out = new(np.mean(x.data, axis=dims, keepdims=keepdim), x,
+              terms=lambda: np.mean(np.abs(x.data), axis=dims, keepdims=keepdim))
     record("MeanBackward1", (out,), (x,),
            lambda g, n: (scale(expand(_unreduce(g, x.shape, dims, keepdim), x.shape),
                                1.0 / count),))
