@@ -43,6 +43,9 @@ settings.register_profile("ci", max_examples=60, derandomize=True, database=None
 # dev: random exploration, failures saved to .hypothesis/ and replayed first next time.
 settings.register_profile("dev", max_examples=100, **_COMMON)
 settings.register_profile("thorough", max_examples=2000, **_COMMON)
+# soundness: what `python -m gradspec.soundness` explores with (random programs from the seed
+# it passes, budget from --max-examples); no database, so each seed's run stands alone.
+settings.register_profile("soundness", max_examples=100, database=None, **_COMMON)
 # campaign: what HypoFuzz fuzzes (`python -m gradspec.campaign`); chosen by default under it.
 settings.register_profile("campaign", max_examples=100, **_COMMON)
 
@@ -76,6 +79,9 @@ def pytest_addoption(parser):
     group.addoption("--isolate-timeout", type=float, default=None, metavar="SECONDS",
                     help="with --isolate (implies it): an example that takes longer is a hang "
                          "(default 60)")
+    group.addoption("--dtype", default=None, choices=("float32", "float64"),
+                    help="draw programs in this dtype only (default: every dtype the backend "
+                         "has); also GRADSPEC_DTYPE")
     group.addoption("--deviations", default=None,
                     help="the backend's deviation file (default deviations/<backend>.py), or "
                          "'none' to report every difference as a failure")
@@ -150,6 +156,7 @@ def pytest_configure(config):
     dev_opt = config.getoption("--deviations")
     known = () if name is None or dev_opt == "none" else deviations.load(name, dev_opt)
     current.set_current(candidate, reference, known)
+    current.set_dtypes(_dtypes(config))
     _start_isolation(config, spec, candidate, controller)
     report_path = config.getoption("--gradspec-report")
     if report_path:
@@ -165,6 +172,14 @@ def pytest_configure(config):
     from gradspec.schedule import SlowFirst  # under xdist: the slow tests first
     config.pluginmanager.register(SlowFirst(config), "gradspec-order")
     _override_profile(config)
+
+
+def _dtypes(config):
+    """The dtypes programs are drawn in (--dtype, GRADSPEC_DTYPE), or () for the backend's own."""
+    dtype = config.getoption("--dtype") or os.environ.get("GRADSPEC_DTYPE", "").strip()
+    if dtype and dtype not in ("float32", "float64"):
+        raise pytest.UsageError(f"GRADSPEC_DTYPE must be float32 or float64, not {dtype!r}")
+    return (dtype,) if dtype else ()
 
 
 def _isolation(config):

@@ -1,5 +1,7 @@
 """Known differences between torch 2.13 and the reference (documented torch semantics)."""
 import functools
+import re
+from dataclasses import replace
 
 from gradspec.deviations import Deviation, reference_env
 from gradspec.program import Backward, Grad, InPlace, Leaf, Op, Program, ZeroGrad
@@ -24,12 +26,18 @@ def _torch_grad_aliases(program):
 def _aliased_grads(program, m):
     """Two leaves' .grad sharing memory after an action (torch shows it on this program), and
     a .grad that shared memory after an earlier action, since the last zero_grad, being wrong
-    later: an in-place update of the other (the next accumulation) changed it too."""
+    later (or a post-accumulate hook reading it): an in-place update of the other (the next
+    accumulation) changed it too."""
     aliases = _torch_grad_aliases(program)
     if m.kind == "grad_aliasing":
         pair = tuple(m.name.split(","))
         return m.actual is True and 0 <= m.action < len(aliases) and pair in aliases[m.action]
-    if m.kind != "grad" or not 0 < m.action <= len(aliases):
+    if m.kind == "hook":  # a post-accumulate hook reads the same wrong .grad
+        hooked = re.search(r"post_accumulate hook on '([^']+)'", m.where)
+        if hooked is None or not 0 < m.action <= len(aliases):
+            return False
+        m = replace(m, name=hooked.group(1))
+    elif m.kind != "grad" or not 0 < m.action <= len(aliases):
         return False
     since = max((i for i in range(m.action) if isinstance(program.plan[i], ZeroGrad)),
                 default=0)

@@ -67,6 +67,10 @@ def arbitrate(program, judgement, candidate_name="the candidate"):
     rulings = []
     for m in judgement.mismatches:
         where = _label(m)
+        if m.kind == "grad_aliasing":
+            rulings.append(Ruling(where, UNARBITRATED, "no value to differentiate: two leaves' "
+                                  ".grad sharing memory is wrong whatever their values"))
+            continue
         if m.kind not in ("grad", "returned", "retained"):
             rulings.append(Ruling(where, UNARBITRATED,
                                   f"not a gradient value ({m.kind or 'an error'})"))
@@ -88,6 +92,10 @@ def _label(m):
     """A short name for what a mismatch is about (its `where` repeats the whole action)."""
     if m.kind in ("grad", "retained"):
         return f"plan[{m.action}] {m.name}.grad" + (" (retained)" if m.kind == "retained" else "")
+    if m.kind == "grad_aliasing":
+        return f"plan[{m.action}] " + " and ".join(f"{n}.grad" for n in m.name.split(","))
+    if m.kind == "hook" and m.action >= 0:  # "after plan[i] (Backward(...)) <the hook call>"
+        return f"plan[{m.action}] " + m.where.rsplit(") ", 1)[-1]
     if m.kind == "returned":
         return f"plan[{m.action}] returned{m.where.rsplit('returned grads', 1)[-1]}"
     return m.where if len(m.where) < 60 else m.where[:57] + "..."

@@ -19,6 +19,15 @@ def reference():
     return _current["reference"]
 
 
+def set_dtypes(dtypes):
+    """The dtypes programs are drawn in (`--dtype`), or () for every dtype the backend has."""
+    _current["dtypes"] = tuple(dtypes)
+
+
+def dtypes():
+    return _current.get("dtypes", ())
+
+
 def set_isolated(runner):
     """The candidate's runner in a worker process (gradspec/isolate.py), or None: `--isolate`.
     It stands for the candidate set now: a test that installs another one (a broken engine,

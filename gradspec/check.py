@@ -18,9 +18,10 @@ class ConformanceFailure(AssertionError):
     """A candidate disagrees with the reference. `verdict` says who finite differences side
     with (gradspec/arbitrate.py), so that a campaign can tell engine bugs from oracle gaps."""
 
-    def __init__(self, message, verdict=None):
+    def __init__(self, message, verdict=None, crash=False):
         super().__init__(message)
         self.verdict = verdict
+        self.crash = crash  # the candidate raised, died or hung outside any step or action
 
 
 @dataclass
@@ -90,7 +91,7 @@ def check(program, candidate, reference, deviations=(), isolated=None):
     except UnsupportedProgram as exc:
         _unsupported(f"{candidate.name} cannot express this program: {exc}")
     if j.crash:
-        raise ConformanceFailure(report(program, candidate, [j.crash]))
+        raise ConformanceFailure(report(program, candidate, [j.crash]), crash=True)
     if not j.conforms:
         verdict = None
         if _reporting():

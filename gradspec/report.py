@@ -14,6 +14,29 @@ import pytest
 from . import backend as current
 
 
+# A failure's report (Hypothesis's falsifying example, gradspec's report with its standalone
+# script) is kept whole up to this many characters, its tail if longer.
+MAX_REPORT = 20000
+
+
+def classify(exc):
+    """What one failure is, for the soundness campaign: each exception it raised (Hypothesis
+    groups several distinct bugs) filed as the arbitration's ruling (engine bug, oracle gap,
+    tolerance, neither, not arbitrated), 'crash' (the candidate raised or died outside a
+    step), or 'gradspec error' (anything else: the reference, the strategies, the report)."""
+    from .arbitrate import UNARBITRATED
+    from .check import ConformanceFailure
+    errors = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
+    kinds = []
+    for e in errors:
+        if isinstance(e, ConformanceFailure):
+            kinds.append("crash" if e.crash else
+                         e.verdict.kind if e.verdict is not None else UNARBITRATED)
+        else:
+            kinds.append("gradspec error")
+    return {"kinds": kinds, "exception": type(exc).__name__}
+
+
 def feature_of(nodeid):
     """`suites/test_ops.py::test_op[exp]` -> `test_ops::test_op`: one matrix row per test
     function (parametrized cases are aggregated)."""
@@ -37,6 +60,8 @@ class ReportPlugin:
         report = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and report.skipped):
             report.user_properties.append(("gradspec", current.tally()))
+        if report.failed and call.excinfo is not None:
+            report.user_properties.append(("gradspec_failure", classify(call.excinfo.value)))
 
     def pytest_runtest_logreport(self, report):
         if "suites/" not in report.nodeid.replace(os.sep, "/"):
@@ -68,6 +93,11 @@ class ReportPlugin:
             "backend": self.backend, "test": report.nodeid, "feature": feature_of(report.nodeid),
             "status": status, "detail": detail, "programs": tally.get("programs", 0),
             "deviations": tally.get("deviations", {})}
+        if status == "fail":  # what gradspec.soundness files it under, and the whole report
+            failure = dict(report.user_properties).get("gradspec_failure",
+                                                       {"kinds": ["gradspec error"]})
+            self.records[report.nodeid]["failure"] = dict(
+                failure, report=report.longreprtext[-MAX_REPORT:])
 
     def pytest_sessionfinish(self, session):
         if hasattr(session.config, "workerinput"):

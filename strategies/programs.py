@@ -26,6 +26,9 @@ STEP_KINDS = (  # (config field, step function), tried in this order after plain
 
 def programs(config, adapter):
     cfg = capability_config(config, adapter)
+    if not cfg.dtypes:
+        raise ValueError(f"{adapter.name} has none of the dtypes asked for ({', '.join(config.dtypes)}"
+                         f"); it declares {', '.join(sorted(d for d in adapter.capabilities if d.startswith('float')))}")
     return _programs(cfg)
 
 

@@ -8,8 +8,12 @@ from strategies import Config, programs
 
 
 def programs_for(config: Config):
-    """Programs drawn for the backend under test (its capabilities and ops)."""
-    return st.deferred(lambda: programs(config, current.candidate()))
+    """Programs drawn for the backend under test (its capabilities and ops), in the dtype
+    `--dtype` asks for if it does."""
+    def drawn():
+        wanted = current.dtypes()
+        return programs(config.but(dtypes=wanted) if wanted else config, current.candidate())
+    return st.deferred(drawn)
 
 
 def conforms(program):

@@ -100,3 +100,21 @@ def test_the_deviation_explains_no_wrong_grad_torch_did_not_share():
     cleared = P.Program(dtype="float64", leaves=(A, B), steps=STACKED.steps, plan=(
         TWICE[0], P.ZeroGrad(set_to_none=True), P.Grad(("loss",), ("a",), (None,))))
     assert not DEVIATION.explains(cleared, _wrong(2))
+
+
+def test_the_deviation_explains_what_a_post_accumulate_hook_reads():
+    """A post-accumulate hook on a leaf whose .grad is aliased records the same doubled value
+    (thorough profile, seed 123: test_post_accumulate_grad_hooks); on a leaf torch kept apart,
+    or on the action that made them share, it is not this deviation's."""
+    hooked = P.Program(dtype="float64", leaves=(A, B), plan=TWICE, steps=(
+        STACKED.steps[0], P.PostAccumulateHook("b")) + STACKED.steps[1:])
+    found = compare(hooked, run(hooked, ReferenceAdapter()),
+                    run(hooked, TorchAdapter(), strict=False))
+    assert "hook" in {m.kind for m in found}
+    assert DEVIATION.explains(hooked, found)
+    hook = next(m for m in found if m.kind == "hook")
+    from dataclasses import replace
+    assert not DEVIATION.explains(hooked, [replace(hook, action=0)])
+    added = P.Program(dtype="float64", leaves=(A, B), plan=TWICE, steps=(
+        P.PostAccumulateHook("b"),) + ADDED.steps)
+    assert not DEVIATION.explains(added, [replace(hook)])
