@@ -26,7 +26,8 @@ def test_a_wrong_engine_is_filed_as_an_engine_bug(tmp_path):
     failure = failures[0]
     assert "finite differences agree with the reference" in failure["report"]
     assert "--hypothesis-seed=" in failure["replay"] and "--dtype float64" in failure["replay"]
-    assert report["programs"]["float64"] >= 40
+    # A failing test stops at its failure, so the budget is a target here, not a floor.
+    assert report["programs"]["float64"] == sum(r["programs"] for r in report["runs"]) > 0
     assert report["classes"] == {"engine bug": len(failures)}
     assert "engine bug" in (tmp_path / "tests.meta.broken:WrongSinVjp.md").read_text()
 
