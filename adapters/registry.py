@@ -11,9 +11,15 @@ BUILTIN = {
     "autograd": ("adapters.autograd_adapter", "AutogradAdapter", {}),
     "mygrad": ("adapters.mygrad_adapter", "MyGradAdapter", {}),
     "tinygrad": ("adapters.tinygrad_adapter", "TinygradAdapter", {}),
+    "paddle": ("adapters.paddle_adapter", "PaddleAdapter", {}),
+    "tensorflow": ("adapters.tensorflow_adapter", "TensorFlowAdapter", {}),
 }
 PACKAGES = {"torch": "torch", "torch-cuda": "torch", "jax": "jax", "autograd": "autograd",
-            "mygrad": "mygrad", "tinygrad": "tinygrad"}
+            "mygrad": "mygrad", "tinygrad": "tinygrad", "paddle": "paddle",
+            "tensorflow": "tensorflow"}
+# Distributions whose import name differs: the first installed one gives the version.
+DISTRIBUTIONS = {"paddle": ("paddlepaddle", "paddlepaddle-gpu"),
+                 "tensorflow": ("tensorflow", "tensorflow-cpu")}
 
 
 class BackendError(Exception):
@@ -75,10 +81,12 @@ def engine_version(spec):
     if package is None:
         return None
     from importlib import metadata
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
+    for dist in DISTRIBUTIONS.get(package, (package,)):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return None
 
 
 def load(spec):

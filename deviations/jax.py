@@ -6,7 +6,8 @@ of two errors is met first).
 """
 import numpy as np
 
-from gradspec.deviations import Deviation, functional_deviations, reference_shapes
+from gradspec.deviations import (Deviation, functional_deviations, nothing_returned,
+                                 reference_shapes)
 from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, Leaf, Op,
                               Program, Term)
 
@@ -20,7 +21,7 @@ def _raised_instead(program, m, kind, condition, first=False):
         return False
     if m.kind == "error":
         return (m.expected is None or first) and m.actual == kind
-    return m.kind in ("grad", "returned") and (m.actual is None or m.actual == ())
+    return m.kind in ("grad", "returned") and (m.actual is None or nothing_returned(m.actual))
 
 
 def _implicit_on_one_element_root(program, action):

@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import Deviation, leaves, reference_env
+from gradspec.deviations import Deviation, leaves, nothing_returned, reference_env
 from gradspec.program import Backward, Grad, Op, Program, RetainGrad
 
 STATE = ("grad", "retained", "nonleaf_grad", "returned")
@@ -24,7 +24,7 @@ def _no_requires_grad(program, m):
     if m.kind == "requires_grad":
         return m.expected is False and m.actual is True
     if m.kind == "returned":  # the reference raised, so returned nothing
-        return m.expected == () and bool(m.actual) and _reference_trace(program).actions[
+        return nothing_returned(m.expected) and bool(m.actual) and _reference_trace(program).actions[
             m.action].error in ("no_grad_fn", "input_no_grad")
     return m.kind == "error" and m.expected in ("no_grad_fn", "input_no_grad") \
         and m.actual is None
@@ -42,7 +42,7 @@ def _zeros_for_none(program, m):
     then the reference returned nothing)."""
     if m.kind == "error":
         return m.expected == "unused_input" and m.actual is None
-    if m.kind == "returned" and m.expected == () and m.actual:  # the reference raised
+    if m.kind == "returned" and nothing_returned(m.expected) and m.actual:  # the reference raised
         return _reference_trace(program).actions[m.action].error == "unused_input" and \
             any(v is not None and _all_zero(v) for v in m.actual)
     return m.kind in STATE and m.expected is None and m.actual is not None and \
