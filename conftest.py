@@ -82,9 +82,11 @@ def pytest_addoption(parser):
     group.addoption("--dtype", default=None, choices=("float32", "float64"),
                     help="draw programs in this dtype only (default: every dtype the backend "
                          "has); also GRADSPEC_DTYPE")
-    group.addoption("--deviations", default=None,
-                    help="the backend's deviation file (default deviations/<backend>.py), or "
-                         "'none' to report every difference as a failure")
+    group.addoption("--deviations", action="append", default=None, metavar="PATH[,PATH]",
+                    help="deviation files judged with after the backend's own (default "
+                         "deviations/<backend>.py, or its adapter's parent's), in order; "
+                         "repeatable; 'none' drops the files before it; also "
+                         "GRADSPEC_DEVIATIONS")
     group.addoption("--gradspec-report", default=None, metavar="PATH",
                     help="write one JSON record per suite test (for the conformance matrix)")
     group.addoption("--max-examples", type=int, default=None,
@@ -117,6 +119,12 @@ def _backend_failure(config):
         message += (" (pass --allow-unavailable or set GRADSPEC_ALLOW_UNAVAILABLE=1 to skip "
                     "its suites instead)")
     return message
+
+
+def _deviation_paths(config):
+    """GRADSPEC_DEVIATIONS's files, then --deviations' (each comma-separated)."""
+    return deviations.split_paths([os.environ.get(deviations.ENV, "")]
+                                  + (config.getoption("--deviations") or []))
 
 
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
@@ -153,8 +161,14 @@ def pytest_configure(config):
             # A worker stopping at collection would crash it (xdist: INTERNALERROR): the
             # controller stops the run first, with the message.
             raise pytest.UsageError(_backend_failure(config)) from None
-    dev_opt = config.getoption("--deviations")
-    known = () if name is None or dev_opt == "none" else deviations.load(name, dev_opt)
+    known, config._gradspec_deviation_files = (), []
+    if name is not None:
+        cls = getattr(config, "_gradspec_loaded_by_workers", None) or type(candidate)
+        try:
+            config._gradspec_deviation_files, known = deviations.for_backend(
+                name, cls, _deviation_paths(config))
+        except deviations.DeviationFileError as exc:
+            raise pytest.UsageError(f"--deviations / {deviations.ENV}: {exc}") from None
     current.set_current(candidate, reference, known)
     current.set_dtypes(_dtypes(config))
     _start_isolation(config, spec, candidate, controller)
@@ -274,7 +288,9 @@ def pytest_report_header(config):
                          f"[{cls.__module__}.{cls.__name__}], loaded by each xdist worker")
         lines.append(f"  capabilities: {', '.join(sorted(cls.capabilities))}")
         known = current.deviations()
-        lines.append(f"  stated deviations: {', '.join(d.id for d in known) or 'none'}")
+        files = ", ".join(map(deviations.shown, config._gradspec_deviation_files))
+        lines.append(f"  stated deviations ({files or 'no file'}): "
+                     f"{', '.join(d.id for d in known) or 'none'}")
     on, timeout = _isolation(config)
     lines.append(f"isolation: the candidate runs in a worker process, {timeout:g} s an example "
                  f"(--isolate, --isolate-timeout)" if on else

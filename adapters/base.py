@@ -91,6 +91,10 @@ class Adapter:
     name = "unnamed"
     capabilities = frozenset()
     ops = frozenset()
+    # The deviation files the backend is judged with by default (paths from the repository's
+    # root, or absolute). None: deviations/<name>.py, or if there is none the nearest parent
+    # adapter's (a subclass of torch's adapter keeps torch's); () states none.
+    deviation_files = None
 
     def describe(self):
         """One line for the report header: engine, version, device."""

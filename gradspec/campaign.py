@@ -123,8 +123,8 @@ def main(argv=None):
     p.add_argument("--db", default=os.environ.get("GRADSPEC_DB", "").strip() or "local",
                    help="the example database (gradspec/database.py; default GRADSPEC_DB or "
                         "local)")
-    p.add_argument("--deviations", default=None,
-                   help="the backend's deviation file (as pytest's --deviations)")
+    p.add_argument("--deviations", action="append", default=None,
+                   help="deviation files after the backend's own (as pytest's --deviations)")
     p.add_argument("--stop-at-first", action="store_true",
                    help="end the campaign once a first failure is found and shrunk")
     p.add_argument("--no-replay", action="store_true", help="do not replay failures at the end")
@@ -151,7 +151,7 @@ def main(argv=None):
     env = dict(os.environ, GRADSPEC_BACKEND=args.backend, GRADSPEC_DB=args.db,
                GRADSPEC_PROFILE="campaign", **{COUNTS_ENV: counts})
     targets = list(args.pytest_args) or list(TARGETS)
-    extra = [f"--deviations={args.deviations}"] if args.deviations else []
+    extra = [f"--deviations={d}" for d in args.deviations or ()]
     cmd = [sys.executable, "-c", FUZZ, "fuzz", "--no-dashboard", "-n", str(args.processes),
            "--", *targets, *extra]
     before = failures(db)

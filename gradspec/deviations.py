@@ -31,15 +31,116 @@ class Deviation:
         return bool(mismatches) and all(self.applies(program, m) for m in mismatches)
 
 
+ROOT = os.path.dirname(HERE)
+ENV = "GRADSPEC_DEVIATIONS"
+
+
+class DeviationFileError(Exception):
+    """A deviation file named by --deviations / GRADSPEC_DEVIATIONS that cannot be used."""
+
+
+def own_file(backend_name):
+    """deviations/<name>.py of a backend, or None."""
+    path = os.path.join(HERE, backend_name.replace("-", "_") + ".py")
+    return path if os.path.exists(path) else None
+
+
+def default_files(backend_name, adapter_cls=None):
+    """The files a backend is judged with unless told otherwise: the adapter class's
+    `deviation_files` if it states them; else deviations/<name>.py; else, for an adapter
+    that subclasses another (say torch in float32 only, out of tree), the nearest parent's
+    own file: the same engine shows the same differences."""
+    stated = getattr(adapter_cls, "deviation_files", None)
+    if stated is not None:
+        return [_resolve(p) for p in stated]
+    own = own_file(backend_name)
+    if own:
+        return [own]
+    for base in getattr(adapter_cls, "__mro__", ())[1:]:
+        parent = vars(base).get("name")
+        if isinstance(parent, str) and own_file(parent):
+            return [own_file(parent)]
+    return []
+
+
+def split_paths(values):
+    """--deviations given several times, each comma- or os.pathsep-separated -> paths."""
+    out = []
+    for v in values or ():
+        out += [p for p in v.replace(os.pathsep, ",").split(",") if p.strip()]
+    return [p.strip() for p in out]
+
+
+def files_for(backend_name, adapter_cls=None, given=()):
+    """The deviation files, in order: the backend's defaults, then each `given` path
+    (--deviations, GRADSPEC_DEVIATIONS); a `none` entry drops every file before it."""
+    files = default_files(backend_name, adapter_cls)
+    for p in given:
+        if p == "none":
+            files = []
+        else:
+            path = _resolve(p)
+            if not os.path.isfile(path):
+                raise DeviationFileError(f"deviation file {p!r} does not exist")
+            files.append(path)
+    return list(dict.fromkeys(files))
+
+
+def _resolve(path):
+    """A path as given (absolute, or relative to the working directory), else relative to
+    the repository's root (where pytest runs from)."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return os.path.abspath(path)
+    return os.path.join(ROOT, path)
+
+
+def load_files(paths):
+    """The deviations the files state, in order; an id stated twice keeps its first entry."""
+    seen, out = set(), []
+    for path in paths:
+        for d in _load_file(path):
+            if d.id not in seen:
+                seen.add(d.id)
+                out.append(d)
+    return tuple(out)
+
+
+def _load_file(path):
+    name = os.path.splitext(os.path.basename(path))[0].replace("-", "_")
+    spec = importlib.util.spec_from_file_location(f"gradspec_deviations_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise DeviationFileError(f"deviation file {path}: {type(exc).__name__}: {exc}") from exc
+    found = getattr(module, "DEVIATIONS", None)
+    if found is None:
+        raise DeviationFileError(f"deviation file {path} defines no DEVIATIONS list")
+    bad = [d for d in found if not isinstance(d, Deviation)]
+    if bad:
+        raise DeviationFileError(f"deviation file {path}: DEVIATIONS holds {bad[0]!r}, not a "
+                                 f"gradspec.deviations.Deviation")
+    return tuple(found)
+
+
 def load(backend_name, path=None):
     """The deviations of `backend_name` (from `path`, or deviations/<name>.py if present)."""
-    path = path or os.path.join(HERE, backend_name.replace("-", "_") + ".py")
-    if not os.path.exists(path):
-        return ()
-    spec = importlib.util.spec_from_file_location(f"gradspec_deviations_{backend_name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return tuple(module.DEVIATIONS)
+    if path is None:
+        path = own_file(backend_name)
+        return _load_file(path) if path else ()
+    return _load_file(path)
+
+
+def for_backend(backend_name, adapter_cls=None, given=()):
+    """(files, deviations) a backend is judged with: see `files_for`."""
+    files = files_for(backend_name, adapter_cls, given)
+    return files, load_files(files)
+
+
+def shown(path):
+    """A file's name for the report header: relative to the repository where it is inside."""
+    rel = os.path.relpath(path, ROOT)
+    return path if rel.startswith("..") else rel
 
 
 def zeros_for_none(program, m):

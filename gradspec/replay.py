@@ -4,12 +4,13 @@
 
 `program.py` holds the `Program(...)` text a failure printed. The program is judged as the
 suites judge it (gradspec.check.judge: the tolerances and the backend's stated deviations,
-deviations/<backend>.py unless --deviations names another file, or `none`). Prints the
+its own files and those --deviations / GRADSPEC_DEVIATIONS add, `none` for none). Prints the
 differences and which stated deviation explains them, or that the backend agrees with the
 reference, then the backend's standalone script. Exit status: 0 when the backend agrees or
 every difference is explained, 1 otherwise, 2 when the backend cannot express the program.
 """
 import argparse
+import os
 import sys
 
 from adapters.base import UnsupportedProgram
@@ -19,10 +20,17 @@ from . import deviations as D, program as P
 from .check import judge
 
 
-def backend_deviations(candidate, path=None):
-    """The stated deviations `candidate` is judged with: its own deviations/<name>.py, the file
-    `path`, or none for `path == "none"` (as pytest's --deviations)."""
-    return () if path == "none" else D.load(candidate.name, path)
+def backend_deviations(candidate, paths=None):
+    """The stated deviations `candidate` is judged with, as under pytest: its own files
+    (gradspec/deviations.py's `default_files`), then GRADSPEC_DEVIATIONS's and `paths`
+    (--deviations; `none` drops the files before it)."""
+    if isinstance(paths, str):
+        paths = [paths]
+    given = D.split_paths([os.environ.get(D.ENV, ""), *(paths or [])])
+    try:
+        return D.for_backend(candidate.name, type(candidate), given)[1]
+    except D.DeviationFileError as exc:
+        raise SystemExit(f"gradspec.replay: {exc}") from None
 
 
 def replay(program, backend="torch", deviations=None):
@@ -40,9 +48,9 @@ def main(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("program", help="a file holding the Program(...) a failure printed")
     p.add_argument("backend", nargs="?", default="torch", help="default torch")
-    p.add_argument("--deviations", default=None, metavar="PATH|none",
-                   help="the deviation file (default deviations/<backend>.py), or 'none' to "
-                        "report every difference")
+    p.add_argument("--deviations", action="append", default=None, metavar="PATH|none",
+                   help="deviation files after the backend's own (as pytest's --deviations); "
+                        "'none' drops those before it, to report every difference")
     args = p.parse_args(argv)
     with open(args.program) as f:
         text = f.read()
@@ -68,7 +76,7 @@ def main(argv):
     else:
         print(f"{args.backend}: {len(j.mismatches)} difference(s) from the reference, not "
               f"explained by its stated deviations"
-              + (" (--deviations none)" if args.deviations == "none" else ""))
+              + (" (--deviations none)" if "none" in (args.deviations or []) else ""))
     script = candidate.render_script(program)
     if script:
         print("\n# ---- standalone script ----\n" + script)
