@@ -79,6 +79,10 @@ def pytest_addoption(parser):
     group.addoption("--isolate-timeout", type=float, default=None, metavar="SECONDS",
                     help="with --isolate (implies it): an example that takes longer is a hang "
                          "(default 60)")
+    group.addoption("--every-difference", action="store_true", default=False,
+                    help="report one shrunk program for each distinct kind of difference a "
+                         "test finds, not only the first (drafting a new engine's deviation "
+                         "file); also GRADSPEC_EVERY_DIFFERENCE=1")
     group.addoption("--dtype", default=None, choices=("float32", "float64"),
                     help="draw programs in this dtype only (default: every dtype the backend "
                          "has); also GRADSPEC_DTYPE")
@@ -171,6 +175,8 @@ def pytest_configure(config):
             raise pytest.UsageError(f"--deviations / {deviations.ENV}: {exc}") from None
     current.set_current(candidate, reference, known)
     current.set_dtypes(_dtypes(config))
+    current.set_every_difference(config.getoption("--every-difference")
+                                 or os.environ.get("GRADSPEC_EVERY_DIFFERENCE") == "1")
     _start_isolation(config, spec, candidate, controller)
     report_path = config.getoption("--gradspec-report")
     if report_path:

@@ -28,6 +28,16 @@ def dtypes():
     return _current.get("dtypes", ())
 
 
+def set_every_difference(on):
+    """`--every-difference`: each distinct kind of difference fails as its own bug (one shrunk
+    program each), not only the first one Hypothesis meets (gradspec/check.py)."""
+    _current["every_difference"] = bool(on)
+
+
+def every_difference():
+    return _current.get("every_difference", False)
+
+
 def set_isolated(runner):
     """The candidate's runner in a worker process (gradspec/isolate.py), or None: `--isolate`.
     It stands for the candidate set now: a test that installs another one (a broken engine,

@@ -211,3 +211,10 @@ class EngineStartFails(NoHookMethod):
 
     def __init__(self):
         raise RuntimeError("simulated crash while starting the engine")
+
+
+# ----- two bugs at once (--every-difference reports each) ----------------------------------
+class WrongSinAndAlwaysRetains(WrongSinVjp, AlwaysRetainsGraph):
+    """Both (a) and (d): a wrong gradient and a missing freed-graph error."""
+
+    name = "broken-sin-and-retains"

@@ -1,0 +1,510 @@
+"""PaddlePaddle (dygraph, CPU) through its public API: a torch-shaped engine.
+
+How each verb is spelled in Paddle 3.3 (read from paddle/autograd/backward_mode.py,
+paddle/base/dygraph/base.py, paddle/autograd/py_layer.py, tensor_patch_methods.py):
+- requires_grad is `not stop_gradient`; `retain_grads()`, `register_hook` (a handle with
+  `remove()`), `detach()`, `requires_grad_()`, `clear_gradient(set_to_zero)`;
+- backward of several roots: `paddle.autograd.backward(tensors, grad_tensors, retain_graph)`;
+  `paddle.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`;
+- custom Functions: `paddle.autograd.PyLayer` (save_for_backward / saved_tensor(),
+  set_materialize_grads, mark_non_differentiable);
+- layers: Paddle's nn.Linear stores its weight as [in, out] (torch: [out, in]) and its
+  RNN cells gate and lay out their weights their own way, so the Linear/RNNCell/LSTMCell of
+  a program are torch's formulas (adapters/functional_layers.py) over Paddle ops, the
+  parameters plain leaves: the tested leaf is what Paddle differentiates. No module, so no
+  module hooks.
+
+The ops are code templates (adapters/templates.py) over `paddle`, `F` (paddle.nn.functional)
+and the helpers in HELPERS, so `render_script` prints exactly the code that ran.
+"""
+import os
+import warnings
+
+import numpy as np
+
+from gradspec import program as P
+
+from .base import Adapter, UnsupportedProgram
+from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
+from .templates import Statement, TemplateOps, first_line_source, literal, target_literal
+
+# The array functions functional_layers' cells call, in Paddle's spelling; then the helpers
+# the op templates use. Executed into the ops' namespace and printed in repro scripts.
+NAMESPACE = '''
+class xp:
+    """What adapters/functional_layers.py's cells need of an array namespace, in Paddle."""
+    matmul = staticmethod(paddle.matmul)
+    tanh = staticmethod(paddle.tanh)
+    expand_dims = staticmethod(paddle.unsqueeze)
+    zeros = staticmethod(paddle.zeros)
+
+    @staticmethod
+    def transpose(w):
+        return paddle.transpose(w, [1, 0])
+
+    @staticmethod
+    def ndim(x):
+        return x.ndim
+
+    @staticmethod
+    def shape(x):
+        return tuple(x.shape)
+
+    @staticmethod
+    def result_type(x):
+        return x.dtype
+
+
+sigmoid = F.sigmoid
+'''
+HELPERS = '''
+def split(x, size, dim):
+    """torch.split with an int size (pieces of `size`, the last maybe shorter): Paddle's
+    split takes the number of pieces or their sizes, so the sizes are given."""
+    n = x.shape[dim]
+    return paddle.split(x, [size] * (n // size) + ([n % size] if n % size else []), axis=dim)
+'''
+
+
+def _index(args, params):
+    return (f"paddle.index_select({args[0]}, paddle.to_tensor({list(params['indices'])}), "
+            f"axis={params['dim']})")
+
+
+def _where(args, params):
+    return f"paddle.where(paddle.to_tensor({literal(params['condition'])}), {args[0]}, {args[1]})"
+
+
+def _cross_entropy(args, params):
+    return f"F.cross_entropy({args[0]}, paddle.to_tensor({target_literal(params)}))"
+
+
+def _linear(args, params):
+    """torch's linear (weight [out, in]); Paddle's F.linear takes the weight as [in, out]."""
+    bias = f", {args[2]}" if len(args) > 2 else ""
+    return f"F.linear({args[0]}, paddle.transpose({args[1]}, [1, 0]){bias})"
+
+
+PADDLE_TEMPLATES = {
+    **{name: f"paddle.{name}({{0}})" for name in (
+        "neg", "exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "reciprocal", "sign",
+        "round")},
+    "sigmoid": "F.sigmoid({0})",
+    "relu": "F.relu({0})",
+    "pow": "paddle.pow({0}, {exponent})",
+    "scale": "{0} * {c}",
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "maximum": "paddle.maximum({0}, {1})",
+    "minimum": "paddle.minimum({0}, {1})",
+    "matmul": "paddle.matmul({0}, {1})",
+    "linear": _linear,
+    "sum": "paddle.sum({0}, axis={dim}, keepdim={keepdim})",
+    "mean": "paddle.mean({0}, axis={dim}, keepdim={keepdim})",
+    "max": "paddle.max({0}, axis={dim}, keepdim={keepdim})",
+    "logsumexp": "paddle.logsumexp({0}, axis={dim}, keepdim={keepdim})",
+    "softmax": "F.softmax({0}, axis={dim})",
+    "log_softmax": "F.log_softmax({0}, axis={dim})",
+    "reshape": "paddle.reshape({0}, {shape})",
+    "transpose": "paddle.swapaxes({0}, {dim0}, {dim1})",
+    "permute": "paddle.transpose({0}, {dims})",
+    "expand": "paddle.expand({0}, {shape})",
+    "unsqueeze": "paddle.unsqueeze({0}, {dim})",
+    "squeeze": "paddle.squeeze({0}, axis={dim})",
+    "getitem": "{0}[{index}]",
+    "index": _index,
+    "cat": "paddle.concat([{args}], axis={dim})",
+    "stack": "paddle.stack([{args}], axis={dim})",
+    "where": _where,
+    "mse_loss": "F.mse_loss({0}, {1})",
+    "cross_entropy": _cross_entropy,
+    # several outputs (MultiOp steps unpack them). Paddle's max/min/sort return values only:
+    # the indices come from argmax/argmin/argsort (they carry no gradient).
+    "max_dim": "(paddle.max({0}, axis={dim}, keepdim={keepdim}), "
+               "paddle.argmax({0}, axis={dim}, keepdim={keepdim}))",
+    "min_dim": "(paddle.min({0}, axis={dim}, keepdim={keepdim}), "
+               "paddle.argmin({0}, axis={dim}, keepdim={keepdim}))",
+    "sort": "(paddle.sort({0}, axis={dim}, descending={descending}), "
+            "paddle.argsort({0}, axis={dim}, descending={descending}))",
+    "topk": "tuple(paddle.topk({0}, {k}, axis={dim}, largest={largest}))",
+    "split": "split({0}, {split_size}, {dim})",
+    "chunk": "paddle.chunk({0}, {chunks}, axis={dim})",
+    "unbind": "paddle.unbind({0}, axis={dim})",
+}
+
+
+def _setitem(args, params):
+    value = args[1] if len(args) > 1 else literal(params["value"])
+    from gradspec.vocabulary import index_source
+    return f"{args[0]}[{index_source(params['index'])}] = {value}"
+
+
+# In-place ops (InPlace steps): {0} is the target; each returns it.
+INPLACE_TEMPLATES = {
+    "add_": "{0}.add_({1})",
+    "mul_": "{0}.multiply_({1})",
+    "clamp_": "{0}.clip_(min={min}, max={max})",
+    "relu_": "F.relu_({0})",
+    "masked_fill_": "{0}.masked_fill_(paddle.to_tensor({mask}), {value})",
+    "setitem": Statement(_setitem),
+}
+
+# Paddle's messages -> normalized error kinds (adapters/base.py ERROR_KINDS).
+PADDLE_ERRORS = (
+    (SystemError, "TensorWrappers of", "graph_freed"),
+    # Paddle says this of an input the outputs do not use, and of one that stops gradient
+    # (deviations/paddle.py: paddle-input-no-grad-is-unused).
+    (ValueError, "input does not appear in the backward graph", "unused_input"),
+    (RuntimeError, "Cannot register hook on a tensor that stop gradient", "hook_on_no_grad"),
+    (ValueError, "The number of outputs of `PyLayer.backward` should be", "custom_grad_count"),
+    (RuntimeError, "has been modified by an inplace operation", "inplace_modified"),
+    (ValueError, "that doesn't stop gradient can't use inplace strategy", "leaf_inplace"),
+    (ValueError, "in the Inplace operation", "inplace_shape"),
+)
+
+
+class PaddleAdapter(Adapter):
+    name = "paddle"
+    # Missing, and why (Paddle 3.3's public API):
+    # - inference_mode: Paddle has no inference mode (no_grad / set_grad_enabled only);
+    # - needs_input_grad: PyLayerContext has no needs_input_grad;
+    # - post_accumulate_hooks: only the private Tensor._register_backward_hook;
+    # - materialize_unused_grads: paddle.grad has no materialize_grads;
+    # - module_hooks: no modules (see layers above);
+    # - functional_api: paddle.autograd.jacobian/hessian take computed tensors, not a
+    #   function; the function forms are in paddle.incubate.autograd (experimental);
+    # - hook_removal: removing a hook from inside the hook segfaults the process
+    #   (findings/paddle/hook-removes-itself-segfault.py), and the suite only removes hooks
+    #   from inside them;
+    # - grad_wrt_nonleaf is declared: paddle.grad takes any tensor of the graph.
+    # create_graph: paddle.grad(create_graph=True) works; paddle.autograd.backward has no
+    # create_graph parameter, so a backward(create_graph=True) raises Paddle's own TypeError
+    # (deviations/paddle.py: paddle-backward-has-no-create-graph).
+    capabilities = frozenset({
+        "float64", "float32", "stateful_grad", "zero_grad", "nonscalar_backward", "multi_root",
+        "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
+        "layers", "custom_function", "error_kinds", "create_graph", "grad_wrt_nonleaf",
+        "materialize_grads", "non_differentiable", "multi_output", "grad_modes",
+        "requires_grad_", "shares_storage", "inplace",
+    })
+    ops = frozenset(PADDLE_TEMPLATES) | frozenset(INPLACE_TEMPLATES)
+
+    def __init__(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "No ccache found", from its C++ extension utils
+            import paddle
+            import paddle.nn.functional as F
+        self.paddle = paddle
+        paddle.set_device("cpu")
+        namespace = {"paddle": paddle, "F": F}
+        exec(NAMESPACE + LAYERS + HELPERS, namespace)  # noqa: S102 - our own helper source
+        self.op = TemplateOps(PADDLE_TEMPLATES, namespace)
+        self.inplace_ops = TemplateOps(INPLACE_TEMPLATES, namespace)
+        self._layers = {k: namespace[k] for k in LAYER_PARAMS}
+
+    def describe(self):
+        return f"paddle {self.paddle.__version__} on cpu"
+
+    # ----- tensors -----------------------------------------------------------------------
+    def tensor(self, values, dtype, requires_grad):
+        return self.paddle.to_tensor(np.asarray(values, dtype=dtype), dtype=dtype,
+                                     stop_gradient=not requires_grad)
+
+    def to_numpy(self, t):
+        return t.numpy()
+
+    def requires_grad(self, t):
+        return not t.stop_gradient
+
+    def inplace(self, name, target, *args, **params):
+        return self.inplace_ops(name, target, *args, **params)
+
+    def no_grad(self):
+        return self.paddle.no_grad()
+
+    def grad_mode(self, mode):
+        paddle = self.paddle
+        return {"no_grad": paddle.no_grad, "enable_grad": paddle.enable_grad,
+                "set_grad_enabled(False)": lambda: paddle.set_grad_enabled(False),
+                "set_grad_enabled(True)": lambda: paddle.set_grad_enabled(True)}[mode]()
+
+    def set_requires_grad(self, t, flag):
+        t.requires_grad_(flag)
+
+    def shares_storage(self, a, b):
+        """Do `a` and `b` overlap in memory? (The bytes each one's elements occupy, from its
+        data pointer and strides: two pieces of one buffer on disjoint elements do not.)"""
+        return not _bytes(a).isdisjoint(_bytes(b))
+
+    def detach(self, t):
+        return t.detach()
+
+    def retain_grad(self, t):
+        t.retain_grads()
+
+    def register_hook(self, t, fn):
+        return t.register_hook(fn)
+
+    # ----- layers and custom functions ---------------------------------------------------
+    def make_layer(self, layer, param_values, dtype):
+        params = {name: self.tensor(v, dtype, True) for name, v in param_values.items()}
+        return params, params
+
+    def call_layer(self, module, layer, args):
+        return layer_outputs(layer, self._layers[layer.kind](*layer_inputs(module, layer, args)))
+
+    def custom_function(self, spec, run_forward, run_backward):
+        from gradspec.functions import saved_tensors
+        n = spec.n_inputs
+
+        def forward(ctx, *inputs):
+            outputs = run_forward(inputs)
+            ctx.save_for_backward(*saved_tensors(spec, inputs, outputs))
+            if not spec.materialize_grads:
+                ctx.set_materialize_grads(False)
+            if spec.non_differentiable:
+                ctx.mark_non_differentiable(*(outputs[j] for j in spec.non_differentiable))
+            return outputs
+
+        def backward(ctx, *grads):
+            saved = tuple(ctx.saved_tensor()) if spec.saved else ()
+            # no needs_input_grad in Paddle (the capability is not declared: never read)
+            return run_backward(grads, saved, (True,) * n)
+
+        cls = type(spec.name, (self.paddle.autograd.PyLayer,),
+                   {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+        def apply(*inputs):
+            out = cls.apply(*inputs)
+            return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        return apply
+
+    # ----- autograd verbs ----------------------------------------------------------------
+    def backward(self, roots, weights, retain_graph, create_graph):
+        # retain_graph must be a bool in Paddle; torch's None means create_graph, and Paddle's
+        # backward has no create_graph: passing it raises Paddle's own TypeError.
+        kw = {"create_graph": True} if create_graph else {}
+        self.paddle.autograd.backward(roots, list(weights), retain_graph=bool(retain_graph),
+                                      **kw)
+
+    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
+        return tuple(self.paddle.grad(outputs, inputs, list(weights), retain_graph=retain_graph,
+                                      create_graph=create_graph, allow_unused=allow_unused))
+
+    def read_grad(self, t):
+        return t.grad
+
+    def zero_grad(self, tensors, set_to_none):
+        """`clear_gradient(set_to_zero)`, what Paddle's optimizers' clear_grad calls."""
+        for p in tensors:
+            if p.grad is not None:
+                p.clear_gradient(set_to_zero=not set_to_none)
+
+    def error_kind(self, exc):
+        text = str(exc)
+        for cls, needle, kind in PADDLE_ERRORS:
+            if isinstance(exc, cls) and needle in text:
+                return kind
+        return None
+
+    def render_script(self, program):
+        return render_script(program, self.op, self.inplace_ops)
+
+
+def _bytes(t):
+    """The byte addresses `t`'s elements occupy (the suite's tensors have a few dozen)."""
+    if t.size == 0:
+        return set()
+    starts = {t.data_ptr()}
+    size = t.element_size()
+    for n, stride in zip(t.shape, t.get_strides()):
+        starts = {s + i * stride * size for s in starts for i in range(n)}
+    return {s + k for s in starts for k in range(size)}
+
+
+# ----- the standalone Paddle script of a program (what a failure report prints) -------------
+SCRIPT_HEADER = '''import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle.autograd import PyLayer
+
+
+def show(label, t):
+    """Print a recorded quantity: a tensor, None, or (nested) tuples of them."""
+    print(label, "=", plain(t))
+
+
+def plain(t):
+    if isinstance(t, (tuple, list)):
+        return [plain(x) for x in t]
+    return None if t is None else t.numpy().tolist()
+
+'''
+
+MODES = {"no_grad": "paddle.no_grad()", "enable_grad": "paddle.enable_grad()",
+         "set_grad_enabled(False)": "paddle.set_grad_enabled(False)",
+         "set_grad_enabled(True)": "paddle.set_grad_enabled(True)"}
+
+
+def _py(name):
+    """A value's name as a Python identifier (layer parameters are `lin0.weight`)."""
+    return name.replace(".", "_")
+
+
+def _tensor(values, dtype, requires_grad=False):
+    return (f"paddle.to_tensor({literal(values)}, dtype='{dtype}', "
+            f"stop_gradient={not requires_grad})")
+
+
+def _leaf_source(leaf, dt):
+    values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
+    return f"{_py(leaf.name)} = {_tensor(values, dt, leaf.requires_grad)}"
+
+
+def _weights_source(weights, dt):
+    return "[" + ", ".join("None" if w is None else _tensor(w, dt) for w in weights) + "]"
+
+
+def _function_source(spec, ops):
+    n, k = spec.n_inputs, len(spec.forward)
+    ins = [f"x{i}" for i in range(n)]
+    lines = [f"class {spec.name}(PyLayer):", "    @staticmethod",
+             f"    def forward(ctx, {', '.join(ins)}):"]
+    for j, expr in enumerate(spec.forward):
+        params = {"c": expr[2]} if expr[0] == "scale" else {}
+        lines.append(f"        y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
+    saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
+    lines.append(f"        ctx.save_for_backward({', '.join(saved)})")
+    if not spec.materialize_grads:
+        lines.append("        ctx.set_materialize_grads(False)")
+    if spec.non_differentiable:
+        lines.append("        ctx.mark_non_differentiable("
+                     + ", ".join(f"y{j}" for j in spec.non_differentiable) + ")")
+    lines.append(f"        return {', '.join(f'y{j}' for j in range(k))},")
+    lines += ["", "    @staticmethod",
+              f"    def backward(ctx, {', '.join(f'g{j}' for j in range(k))}):"]
+    if saved:
+        lines.append(f"        {''.join(f's{i}, ' for i in range(len(saved)))}= "
+                     "ctx.saved_tensor()")
+    results = []
+    for i, rule in enumerate(spec.backward):
+        name = f"gx{i}"
+        results.append(name)
+        lines.append(f"        {name} = None")
+        for term in rule.terms:
+            expr, kind = f"g{term.output}", term.factor[0]
+            if kind == "const":
+                expr = f"{expr} * {term.factor[1]!r}"
+            elif kind == "saved":
+                expr = f"{expr} * s{term.factor[1]}"
+            elif kind == "cos_saved":
+                expr = f"{expr} * paddle.cos(s{term.factor[1]})"
+            guard = f"if g{term.output} is not None: " if not spec.materialize_grads else ""
+            lines.append(f"        {guard}{name} = {expr} if {name} is None else {name} + {expr}")
+    if spec.grad_shape_error:
+        lines += ["        if gx0 is not None:  # deliberately the wrong shape",
+                  "            gx0 = paddle.concat([gx0.reshape([-1]), gx0.reshape([-1])])"]
+    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
+        extra = ", ".join(["g0 * 1.0"] * spec.extra_grads)
+        lines += [f"        extra = () if g0 is None else ({extra},)",
+                  f"        return ({', '.join(results)},) + extra"]
+    else:
+        lines.append(f"        return {', '.join(results)},")
+    return "\n".join(lines) + "\n"
+
+
+def _forward(program, ops, inplace):
+    out, hooks = [], 0
+    for step in program.steps:
+        if isinstance(step, P.Op):
+            code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+            for depth, mode in enumerate(step.contexts):
+                out.append("    " * depth + f"with {MODES[mode]}:")
+            out.append("    " * len(step.contexts) + f"{step.out} = {code}")
+        elif isinstance(step, P.MultiOp):
+            code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+            out.append(f"{', '.join(step.outs)}, = {code}")
+        elif isinstance(step, P.InPlace):
+            out.append(inplace.source(step.op, [step.target, *map(_py, step.args)], step.kw))
+        elif isinstance(step, P.Call):
+            layer = program.layer(step.layer)
+            args = ", ".join("None" if a is None else _py(a) for a in step.args)
+            have = {q.name for q in layer.params}  # None for a missing bias
+            params = ", ".join(_py(n) if n in have else "None" for n in
+                               (f"{layer.name}.{p}" for p in LAYER_PARAMS[layer.kind]))
+            outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
+            out.append(f"{outs} = {layer.kind}({args}, {params})")
+        elif isinstance(step, P.CallFunction):
+            out.append(f"{', '.join(step.outs)}, = {step.function}.apply("
+                       f"{', '.join(map(_py, step.args))})")
+        elif isinstance(step, P.GradStep):
+            out.append(f"{', '.join(step.outs)}, = paddle.grad([{', '.join(step.outputs)}], "
+                       f"[{', '.join(map(_py, step.inputs))}], "
+                       f"{_weights_source(step.weights, program.dtype)}, create_graph=True)")
+        elif isinstance(step, P.Detach):
+            out.append(f"{step.out} = {_py(step.src)}.detach()")
+        elif isinstance(step, P.RetainGrad):
+            out.append(f"{step.target}.retain_grads()")
+        elif isinstance(step, P.RequiresGrad):
+            out.append(f"{_py(step.target)}.requires_grad_({step.flag!r})")
+        elif isinstance(step, P.TensorHook):
+            hooks += 1
+            ret = "None" if step.scale is None else \
+                f"None if grad is None else grad * {step.scale!r}"
+            out += [f"def hook{hooks}(grad):", f"    show('hook on {step.target}', grad)",
+                    f"    return {ret}", f"{_py(step.target)}.register_hook(hook{hooks})"]
+        else:
+            raise UnsupportedProgram(f"paddle scripts cannot express {step!r}")
+    return out
+
+
+def _action_source(action, dt, tracked):
+    if isinstance(action, P.Backward):
+        cg = ", create_graph=True" if action.create_graph else ""
+        return (f"paddle.autograd.backward([{', '.join(action.roots)}], "
+                f"{_weights_source(action.weights, dt)}, "
+                f"retain_graph={bool(action.retain_graph)!r}{cg})")
+    if isinstance(action, P.Grad):
+        return (f"show('returned', paddle.grad([{', '.join(action.outputs)}], "
+                f"[{', '.join(map(_py, action.inputs))}], "
+                f"{_weights_source(action.weights, dt)}, retain_graph={action.retain_graph!r}, "
+                f"create_graph={action.create_graph!r}, allow_unused={action.allow_unused!r}))")
+    if isinstance(action, P.BackwardThroughGrad):
+        return (f"_pairs = [(_l.grad, _w) for _l, _w in zip([{', '.join(map(_py, action.leaves))}"
+                f"], {_weights_source(action.weights, dt)})\n"
+                "              if _l.grad is not None and not _l.grad.stop_gradient]\n"
+                "    if _pairs:  # backward through the .grad that requires grad\n"
+                "        paddle.autograd.backward([_g for _g, _ in _pairs], [_w for _, _w in "
+                f"_pairs], retain_graph={bool(action.retain_graph)!r})")
+    if isinstance(action, P.ZeroGrad):
+        return (f"for _p in [{', '.join(map(_py, tracked))}]:\n"
+                f"        if _p.grad is not None: "
+                f"_p.clear_gradient(set_to_zero={not action.set_to_none!r})")
+    raise UnsupportedProgram(f"paddle scripts cannot express {action!r}")
+
+
+def render_script(program, ops, inplace):
+    dt = program.dtype
+    out = [SCRIPT_HEADER, "# ---- helpers (the adapter runs the same code) ----",
+           (NAMESPACE + LAYERS + HELPERS).strip(), "", "",
+           "# ---- leaves (and layer parameters) ----"]
+    out += [_leaf_source(leaf, dt) for leaf in program.all_leaves()]
+    for spec in program.functions:
+        out += ["", "", _function_source(spec, ops)]
+    out.append("# ---- forward ----")
+    out += _forward(program, ops, inplace)
+    switched = {s.target for s in program.steps if isinstance(s, P.RequiresGrad)}
+    tracked = [leaf.name for leaf in program.all_leaves()
+               if leaf.requires_grad or leaf.name in switched]
+    retained = list(dict.fromkeys(s.target for s in program.steps
+                                  if isinstance(s, P.RetainGrad)))
+    out.append("# ---- backward plan ----")
+    for i, action in enumerate(program.plan):
+        out += [f"print('--- plan[{i}] ---')", "try:",
+                f"    {_action_source(action, dt, tracked)}",
+                "except Exception as _error:",  # Paddle raises ValueError, SystemError, ...
+                f"    print('error:', {first_line_source('_error')})"]
+        out += [f"show('{n}.grad', {_py(n)}.grad)" for n in tracked + retained]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,518 @@
+"""TensorFlow 2 through its public API (tf.GradientTape, tf.custom_gradient), run eagerly: a
+functional engine.
+
+TF has no `.grad` and no `requires_grad` flag: a tf.GradientTape records the ops run inside
+it and gives the gradients of its targets w.r.t. its watched sources. The interpreter asks
+this adapter for `vjp(f, primals, cotangents)` of the program as a pure function (see
+`gradspec/interpreter.py`, `_run_functional`); the adapter runs `f` inside a tape watching
+the primals and asks `tape.gradient(roots, primals, output_gradients=weights)`.
+
+How each feature is expressed, all with TF's own API:
+- gradient weights / several roots: `output_gradients`, one per root. An implicit (None)
+  weight: `output_gradients=None` when every weight is implicit (TF's default: ones for each
+  target, so a non-scalar root's gradient is its sum's); a None entry in the list where only
+  some are (pywrap_tfe.h: "a python list of either Tensor or None", and the C++ tape starts
+  a None entry from ones);
+- an input the roots do not reach: `unconnected_gradients=NONE` (TF's default), so None, as
+  torch's `.grad` stays None; torch.autograd.functional's zeros for such an input are
+  `unconnected_gradients=ZERO` (`functional`);
+- detach: `tf.stop_gradient`; no_grad: `GradientTape.stop_recording()` of every tape
+  recording at the time (the adapter's own tapes: `TAPES`);
+- create_graph: a gradient used as a value (a GradStep) is a tape nested in the tape that
+  differentiates it, its `gradient` called while the outer one records (TF's higher order);
+- custom Functions: `tf.custom_gradient`; its grad_fn gets one upstream gradient per output
+  (zeros for an output nothing reached) and returns one per input;
+- layers: Linear, RNNCell and LSTMCell from adapters/functional_layers.py over
+  `tf.experimental.numpy` (torch's formulas and parameter layout, weight [out, in]: Keras's
+  Dense/LSTMCell keep a kernel [in, out] and one bias, so the leaves torch's layers have would
+  not be the variables TF differentiates). TF differentiates the cells like any other code.
+
+The ops are code templates (adapters/templates.py) over `tf`, `tnp` and the helpers in
+`HELPERS`, so `render_script` prints exactly the code that ran.
+"""
+import os
+
+import numpy as np
+
+from gradspec import program as P
+
+from .base import Adapter
+from .functional_layers import LAYERS, layer_inputs, layer_outputs
+from .templates import TemplateOps, first_line_source, literal, target_literal
+
+# Helpers the templates use: executed into the ops' namespace (after the shared layers,
+# adapters/functional_layers.py, over `xp`), and printed in repro scripts.
+NAMESPACE = "tnp = tf.experimental.numpy\nxp, sigmoid = tnp, tf.sigmoid\n"
+HELPERS = '''
+TAPES = []  # the tapes recording now (vjp, functional): no_grad stops each of them
+
+
+@contextlib.contextmanager
+def no_grad():
+    """torch.no_grad() as TF says it: every tape recording now stops recording."""
+    with contextlib.ExitStack() as stack:
+        for tape in TAPES:
+            stack.enter_context(tape.stop_recording())
+        yield
+
+
+@contextlib.contextmanager
+def recording(tape, sources):
+    """`with tape:` watching `sources`, known to no_grad while it records."""
+    with tape:
+        tape.watch(sources)
+        TAPES.append(tape)
+        try:
+            yield tape
+        finally:
+            TAPES.remove(tape)
+
+
+def dense(g):
+    """A gradient as a Tensor: tf.gather's is an IndexedSlices (None stays None)."""
+    return None if g is None else tf.convert_to_tensor(g)
+
+
+def reduce_(fn, x, dim, keepdim):
+    """torch's reductions: a 0-d tensor accepts dim 0/-1 and stays itself; dims as a list."""
+    if x.shape.rank == 0:
+        return x
+    return fn(x, axis=list(dim) if isinstance(dim, tuple) else dim, keepdims=keepdim)
+
+
+def swapaxes(x, dim0, dim1):
+    perm = list(range(x.shape.rank))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    return tf.transpose(x, perm)
+
+
+def cross_entropy(x, target):
+    """torch.nn.functional.cross_entropy with class indices, mean reduction."""
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(target),
+                                                            logits=x)
+    return tf.reduce_mean(losses) if x.shape.rank == 2 else losses
+
+
+def with_indices(reduce, arg, x, dim, keepdim):
+    """torch.max/min(x, dim): the values (tf.reduce_max/min) and their indices."""
+    indices = arg(x, axis=dim)
+    return reduce(x, axis=dim, keepdims=keepdim), (
+        tf.expand_dims(indices, dim) if keepdim else indices)
+
+
+def sort(x, dim, descending):
+    direction = "DESCENDING" if descending else "ASCENDING"
+    return (tf.sort(x, axis=dim, direction=direction),
+            tf.argsort(x, axis=dim, direction=direction, stable=True))
+
+
+def topk(x, k, dim, largest):
+    """torch.topk (sorted): tf.math.top_k works on the last axis, largest first."""
+    perm = list(range(x.shape.rank))
+    perm[dim], perm[-1] = perm[-1], perm[dim]
+    values, indices = tf.math.top_k(tf.transpose(x if largest else -x, perm), k)
+    return (tf.transpose(values if largest else -values, perm), tf.transpose(indices, perm))
+
+
+def split(x, size, dim):
+    """torch.split with an int size: pieces of `size` (the last may be shorter)."""
+    n = x.shape[dim]
+    return tuple(tf.split(x, [size] * (n // size) + ([n % size] if n % size else []), axis=dim))
+
+
+def chunk(x, chunks, dim):
+    """torch.chunk: pieces of ceil(n / chunks), so possibly fewer than `chunks`."""
+    return split(x, -(-x.shape[dim] // chunks), dim)
+
+
+def vjp(f, primals, cotangents):
+    """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal. A None
+    cotangent is an implicit gradient: output_gradients=None where all are (ones, TF's
+    default), else a None entry in the list."""
+    with recording(tf.GradientTape(), primals) as tape:
+        outs = f(*primals)
+    weights = None if all(c is None for c in cotangents) else list(cotangents)
+    grads = tape.gradient(list(outs), list(primals), output_gradients=weights)
+    return tuple(dense(g) for g in grads)
+
+
+def functional_vjp(f, inputs, weight):
+    """torch.autograd.functional.vjp: zeros for an input the output does not use."""
+    with recording(tf.GradientTape(), inputs) as tape:
+        out = f(*inputs)
+    grads = tape.gradient(out, list(inputs), output_gradients=weight,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return (out,) + tuple(dense(g) for g in grads)
+
+
+def jacobian(f, inputs):
+    with recording(tf.GradientTape(), inputs) as tape:
+        out = f(*inputs)
+    return tuple(tape.jacobian(out, list(inputs),
+                               unconnected_gradients=tf.UnconnectedGradients.ZERO))
+
+
+def hessian(f, inputs):
+    """H[i][j]: the Jacobian w.r.t. input j of the gradient w.r.t. input i (nested tapes;
+    the outer one persistent, as it gives one Jacobian per input)."""
+    zero = tf.UnconnectedGradients.ZERO
+    with recording(tf.GradientTape(persistent=True), inputs) as outer:
+        with recording(tf.GradientTape(), inputs) as inner:
+            out = f(*inputs)
+        grads = [dense(g) for g in inner.gradient(out, list(inputs), unconnected_gradients=zero)]
+    return tuple(tuple(outer.jacobian(g, list(inputs), unconnected_gradients=zero))
+                 for g in grads)
+'''
+
+
+def _index(args, params):
+    return f"tf.gather({args[0]}, {list(params['indices'])}, axis={params['dim']})"
+
+
+def _where(args, params):
+    return f"tf.where(tf.constant({literal(params['condition'])}), {args[0]}, {args[1]})"
+
+
+def _cross_entropy(args, params):
+    return f"cross_entropy({args[0]}, {target_literal(params)})"
+
+
+TF_TEMPLATES = {
+    **{name: f"tf.math.{name}({{0}})" for name in (
+        "exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "reciprocal", "sign", "round")},
+    "neg": "tf.math.negative({0})",
+    "sigmoid": "tf.math.sigmoid({0})",
+    "relu": "tf.nn.relu({0})",
+    "pow": "tf.math.pow({0}, {exponent})",
+    "scale": "{0} * {c}",
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "maximum": "tf.math.maximum({0}, {1})",
+    "minimum": "tf.math.minimum({0}, {1})",
+    # numpy's matmul (1-d operands, broadcast batch dims), which tf.linalg.matmul is not
+    "matmul": "tnp.matmul({0}, {1})",
+    "linear": "linear({args})",
+    "sum": "reduce_(tf.math.reduce_sum, {0}, {dim}, {keepdim})",
+    "mean": "reduce_(tf.math.reduce_mean, {0}, {dim}, {keepdim})",
+    "max": "reduce_(tf.math.reduce_max, {0}, {dim}, {keepdim})",
+    "logsumexp": "reduce_(tf.math.reduce_logsumexp, {0}, {dim}, {keepdim})",
+    "softmax": "tf.nn.softmax({0}, axis={dim})",
+    "log_softmax": "tf.nn.log_softmax({0}, axis={dim})",
+    "reshape": "tf.reshape({0}, {shape})",
+    "transpose": "swapaxes({0}, {dim0}, {dim1})",
+    "permute": "tf.transpose({0}, {dims})",
+    "expand": "tf.broadcast_to({0}, {shape})",
+    "unsqueeze": "tf.expand_dims({0}, {dim})",
+    "squeeze": "tf.squeeze({0}, axis={dim})",
+    "getitem": "{0}[{index}]",
+    "index": _index,
+    "cat": "tf.concat([{args}], axis={dim})",
+    "stack": "tf.stack([{args}], axis={dim})",
+    "where": _where,
+    "mse_loss": "tf.math.reduce_mean(tf.math.square({0} - {1}))",
+    "cross_entropy": _cross_entropy,
+    # several outputs (MultiOp steps unpack them); indices are int arrays
+    "max_dim": "with_indices(tf.math.reduce_max, tf.math.argmax, {0}, {dim}, {keepdim})",
+    "min_dim": "with_indices(tf.math.reduce_min, tf.math.argmin, {0}, {dim}, {keepdim})",
+    "sort": "sort({0}, {dim}, {descending})",
+    "topk": "topk({0}, {k}, {dim}, {largest})",
+    "split": "split({0}, {split_size}, {dim})",
+    "chunk": "chunk({0}, {chunks}, {dim})",
+    "unbind": "tuple(tf.unstack({0}, axis={dim}))",
+}
+
+# TF's errors -> normalized error kinds, each the same failure as torch's.
+TF_ERRORS = (
+    (ValueError, "custom_gradient function expected to return", "custom_grad_count"),
+)
+
+
+class TensorFlowAdapter(Adapter):
+    name = "tensorflow"
+    # Missing, and why: stateful_grad, zero_grad (no .grad: gradients are returned);
+    # retain_graph, retain_grad, grad_wrt_nonleaf (the functional path rebuilds the program
+    # per action, so no tape outlives a call and nothing names an intermediate: a persistent
+    # tape and `tape.gradient(intermediate)` would express them, see the report);
+    # materialize_unused_grads (the interpreter's vjp does not say when zeros are asked for:
+    # UnconnectedGradients.ZERO would give them); tensor_hooks, module_hooks, hook_removal,
+    # post_accumulate_hooks (no hooks in TF); materialize_grads (a custom_gradient's grad_fn
+    # gets zeros for an unused output, never None); needs_input_grad (grad_fn is not told
+    # which inputs are differentiated); non_differentiable (no way to mark an output so);
+    # grad_modes, inference_mode, requires_grad_ (TF has tapes, not modes or flags); inplace,
+    # shares_storage (eager tensors are immutable values).
+    capabilities = frozenset({
+        "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
+        "no_grad", "layers", "custom_function", "error_kinds", "create_graph",
+        "functional_api", "multi_output",
+    })
+    ops = frozenset(TF_TEMPLATES)
+
+    def __init__(self):
+        # TF's C++ logging (oneDNN notices, ...) would flood each worker's output.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import contextlib
+
+        import tensorflow as tf
+        try:  # few threads: the suite runs in parallel workers on few cores
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TF already initialized in this process: keep its settings
+            pass
+        self.tf = tf
+        namespace = {"tf": tf, "contextlib": contextlib}
+        exec(NAMESPACE + LAYERS + HELPERS, namespace)  # noqa: S102 - our own helper source
+        self._helpers = namespace
+        self._ops = TemplateOps(TF_TEMPLATES, namespace)
+        self._no_grad_depth = 0
+
+    def describe(self):
+        return f"tensorflow {self.tf.__version__} (eager, CPU)"
+
+    # ----- tensors -----------------------------------------------------------------------
+    def tensor(self, values, dtype, requires_grad):
+        return self.tf.constant(np.asarray(values, dtype=dtype))
+
+    def to_numpy(self, t):
+        return np.asarray(self._helpers["dense"](t))
+
+    def op(self, name, *args, **params):
+        if self._no_grad_depth:
+            with self._helpers["no_grad"]():
+                return self._ops(name, *args, **params)
+        return self._ops(name, *args, **params)
+
+    def no_grad(self):
+        """Ops under it run with every recording tape stopped (`op`); a depth, as a tape
+        that is not recording cannot be stopped again."""
+        adapter = self
+
+        class NoGrad:
+            def __enter__(self):
+                adapter._no_grad_depth += 1
+
+            def __exit__(self, *exc):
+                adapter._no_grad_depth -= 1
+        return NoGrad()
+
+    def detach(self, t):
+        return self.tf.stop_gradient(t)
+
+    # ----- layers and custom functions ---------------------------------------------------
+    def make_layer(self, layer, param_values, dtype):
+        # The parameters are used as given: inside a vjp they are the tape's watched sources.
+        params = {name: v if isinstance(v, self.tf.Tensor) else self.tensor(v, dtype, True)
+                  for name, v in param_values.items()}
+        return params, params
+
+    def call_layer(self, module, layer, args):
+        return layer_outputs(layer, self._helpers[layer.kind](*layer_inputs(module, layer, args)))
+
+    def custom_function(self, spec, run_forward, run_backward):
+        """tf.custom_gradient: the forward returns the outputs and a grad_fn closing over the
+        saved tensors; grad_fn gets one upstream gradient per output and returns one per
+        input (None: no gradient). It cannot know which inputs are differentiated."""
+        from gradspec.functions import saved_tensors
+
+        @self.tf.custom_gradient
+        def fn(*inputs):
+            outputs = run_forward(inputs)
+            saved = saved_tensors(spec, inputs, outputs)
+
+            def grad_fn(*grads):
+                return run_backward(grads, saved, (True,) * len(inputs))
+            return outputs, grad_fn
+
+        def call(*inputs):
+            return tuple(fn(*inputs))
+        return call
+
+    # ----- autograd verbs ----------------------------------------------------------------
+    def vjp(self, f, primals, cotangents):
+        return self._helpers["vjp"](f, list(primals), cotangents)
+
+    def functional(self, kind, f, inputs, weight):
+        h = self._helpers
+        if kind == "vjp":
+            return h["functional_vjp"](f, list(inputs), weight)
+        return h[kind](f, list(inputs))
+
+    def error_kind(self, exc):
+        text = str(exc)
+        for cls, needle, kind in TF_ERRORS:
+            if isinstance(exc, cls) and needle in text:
+                return kind
+        return None
+
+    def render_script(self, program):
+        return render_script(program, self._ops)
+
+
+# ----- the standalone TF script of a program (what a failure report prints) -----------------
+SCRIPT_HEADER = '''import contextlib
+
+import numpy as np
+import tensorflow as tf
+
+
+def show(label, x):
+    """Print a recorded quantity: a tensor, None, or (nested) tuples of them."""
+    print(label, "=", plain(x))
+
+
+def plain(x):
+    if isinstance(x, (tuple, list)):
+        return [plain(v) for v in x]
+    return None if x is None else np.asarray(tf.convert_to_tensor(x)).tolist()
+
+'''
+
+
+def _py(name):
+    """A value's name as a Python identifier (layer parameters are `lin0.weight`)."""
+    return name.replace(".", "_")
+
+
+def _array(values, dtype):
+    return f"tf.constant({literal(values)}, dtype=tf.{dtype})"
+
+
+def _function_source(spec, ops):
+    """A tf.custom_gradient function computing `spec` as the adapter runs it."""
+    n, k = spec.n_inputs, len(spec.forward)
+    ins = [f"x{i}" for i in range(n)]
+    lines = ["@tf.custom_gradient", f"def {spec.name}({', '.join(ins)}):"]
+    for j, expr in enumerate(spec.forward):
+        params = {"c": expr[2]} if expr[0] == "scale" else {}
+        lines.append(f"    y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
+    saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
+    lines += [f"    {''.join(f's{i}, ' for i in range(len(saved)))}= "
+              f"({''.join(x + ', ' for x in saved)})" if saved else "", "",
+              f"    def grad_fn({', '.join(f'g{j}' for j in range(k))}):"]
+    results = []
+    for i, rule in enumerate(spec.backward):
+        name = f"gx{i}"
+        results.append(name)
+        lines.append(f"        {name} = None")
+        for term in rule.terms:
+            expr, kind = f"g{term.output}", term.factor[0]
+            if kind == "const":
+                expr = f"{expr} * {term.factor[1]!r}"
+            elif kind == "saved":
+                expr = f"{expr} * s{term.factor[1]}"
+            elif kind == "cos_saved":
+                expr = f"{expr} * tf.math.cos(s{term.factor[1]})"
+            lines.append(f"        {name} = {expr} if {name} is None else {name} + {expr}")
+    if spec.grad_shape_error:
+        lines += ["        if gx0 is not None:  # deliberately the wrong shape",
+                  "            gx0 = tf.concat([tf.reshape(gx0, [-1]), tf.reshape(gx0, [-1])], 0)"]
+    extra = "".join(["g0 * 1.0, "] * spec.extra_grads)  # deliberately too many
+    lines.append(f"        return ({''.join(r + ', ' for r in results)}{extra})")
+    lines.append(f"    return ({''.join(f'y{j}, ' for j in range(k))}), grad_fn")
+    return "\n".join(line for line in lines) + "\n"
+
+
+def _step_source(step, program, ops):
+    if isinstance(step, P.Op):
+        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+        if step.no_grad:
+            return f"with no_grad():\n    {step.out} = {code}"
+        return f"{step.out} = {code}"
+    if isinstance(step, P.MultiOp):
+        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+        return f"{', '.join(step.outs)}, = {code}"
+    if isinstance(step, P.Call):
+        layer = program.layer(step.layer)
+        args = ", ".join("None" if a is None else _py(a) for a in step.args)
+        params = ", ".join(_py(p.name) for p in layer.params)
+        outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
+        return f"{outs} = {layer.kind}({args}, {params})"
+    if isinstance(step, P.CallFunction):
+        return f"{', '.join(step.outs)}, = {step.function}({', '.join(map(_py, step.args))})"
+    if isinstance(step, P.Detach):
+        return f"{step.out} = tf.stop_gradient({_py(step.src)})"
+    if isinstance(step, P.GradStep):
+        return _grad_step_source(step, program, ops)
+    raise TypeError(f"tensorflow cannot express {step!r}")
+
+
+def _grad_step_source(step, program, ops):
+    """A gradient as a value: a tape nested in the program, over the steps before this one as
+    a function of the step's inputs (leaves), as the adapter runs it."""
+    leaves = ", ".join(_py(leaf.name) for leaf in program.all_leaves())
+    name = f"upto_{step.outs[0]}"
+    lines = [f"def {name}({leaves}):"]
+    for before in program.steps[:program.steps.index(step)]:
+        lines += [f"    {line}" for line in _step_source(before, program, ops).split("\n")]
+    lines.append(f"    return ({''.join(_py(o) + ', ' for o in step.outputs)})")
+    ins = ", ".join(_py(i) for i in step.inputs)
+    cts = "".join(("None" if w is None else _array(w, program.dtype)) + ", "
+                  for w in step.weights)
+    lines.append(f"{''.join(o + ', ' for o in step.outs)}= vjp(lambda {ins}: {name}({leaves}), "
+                 f"[{ins}], ({cts}))")
+    return "\n".join(lines)
+
+
+def _functional_source(action, i, leaves, dt):
+    ins = ", ".join(map(_py, action.inputs))
+    out = [f"print('--- plan[{i}] ---')", "", f"def f{i}({ins}):",
+           f"    return program({', '.join(map(_py, leaves))})[{action.output!r}]", "", "",
+           "try:"]
+    if action.kind == "vjp":
+        w = "None" if action.weight is None else _array(action.weight, dt)
+        out.append(f"    show('returned', functional_vjp(f{i}, [{ins}], {w}))")
+    else:
+        out.append(f"    show('returned', {action.kind}(f{i}, [{ins}]))")
+    return out + ["except Exception as _error:",
+                  f"    print('error:', type(_error).__name__, {first_line_source('_error')})"]
+
+
+def render_script(program, ops):
+    dt = program.dtype
+    leaves = [leaf.name for leaf in program.all_leaves()]
+    out = [SCRIPT_HEADER, "# ---- helpers (the adapter runs the same code) ----",
+           (NAMESPACE + LAYERS + HELPERS).strip(), "", "",
+           "# ---- leaves (and layer parameters) ----"]
+    for leaf in program.all_leaves():
+        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
+        out.append(f"{_py(leaf.name)} = {_array(values, dt)}")
+    for spec in program.functions:
+        out += ["", "", _function_source(spec, ops)]
+    names = leaves + [o for s in program.steps
+                      for o in (s.outs if hasattr(s, "outs") else (s.out,))]
+    out += ["", "def program(" + ", ".join(map(_py, leaves)) + "):",
+            '    """Every value of the program, from its leaves."""']
+    out += [f"    {line}" for step in program.steps
+            for line in _step_source(step, program, ops).split("\n")]
+    out.append("    return {" + ", ".join(f"{n!r}: {_py(n)}" for n in names) + "}")
+    out += ["", "", "# ---- forward ----",
+            f"values = program({', '.join(map(_py, leaves))})",
+            "for _name, _value in values.items():", "    show(_name, _value)",
+            "# ---- the plan: each action is one tape over the program ----"]
+    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    for i, action in enumerate(program.plan):
+        if isinstance(action, P.Functional):
+            out += _functional_source(action, i, leaves, dt)
+            continue
+        if isinstance(action, P.Backward):
+            roots, wrt = action.roots, wrt_all
+        elif isinstance(action, P.Grad):
+            roots, wrt = action.outputs, list(action.inputs)
+        else:
+            raise TypeError(f"tensorflow cannot express {action!r}")
+        cts = "".join(("None" if w is None else _array(w, dt)) + ", " for w in action.weights)
+        out += [f"print('--- plan[{i}] ---')", "",
+                # The differentiated leaves are f's parameters; the others are constants.
+                f"def f{i}({', '.join(map(_py, wrt))}):",
+                f"    v = program({', '.join(map(_py, leaves))})",
+                f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
+                "try:",
+                f"    grads = vjp(f{i}, [{', '.join(map(_py, wrt))}], ({cts}))"]
+        if isinstance(action, P.Backward):
+            out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
+        else:
+            out.append("    show('returned', grads)")
+        out += ["except Exception as _error:",
+                f"    print('error:', type(_error).__name__, {first_line_source('_error')})"]
+    return "\n".join(out) + "\n"
