@@ -24,7 +24,11 @@ CAPABILITIES = {
     "layers": "Linear, RNNCell and LSTMCell modules",
     "custom_function": "user-defined Functions with forward/backward and a ctx",
     "error_kinds": "torch's errors (freed graph, non-scalar implicit grad, shape mismatch, ...)",
-    "create_graph": "higher-order gradients via create_graph=True",
+    "create_graph": "higher-order gradients via autograd.grad(..., create_graph=True): "
+                    "gradients used as values (a functional engine: a vjp nested in the "
+                    "function differentiated)",
+    "backward_create_graph": "backward(create_graph=True): `.grad` itself requires grad, and "
+                             "a backward through it accumulates the second-order term",
     "grad_wrt_nonleaf": "autograd.grad w.r.t. intermediate (non-leaf) values",
     "needs_input_grad": "custom Functions can read ctx.needs_input_grad",
     "materialize_grads": "custom Functions can receive None for unused outputs "

@@ -319,10 +319,10 @@ class Program:
             if isinstance(s, GradStep):
                 caps.add("create_graph")
                 caps.update("grad_wrt_nonleaf" for i in s.inputs if i not in leaves)
-        if any(getattr(a, "create_graph", False) for a in self.plan):
-            caps.add("create_graph")
+        caps.update("backward_create_graph" if isinstance(a, Backward) else "create_graph"
+                    for a in self.plan if getattr(a, "create_graph", False))
         if any(isinstance(a, BackwardThroughGrad) for a in self.plan):
-            caps.update(("create_graph", "stateful_grad"))
+            caps.update(("backward_create_graph", "stateful_grad"))
         caps.update("zero_grad" for a in self.plan if isinstance(a, ZeroGrad))
         return ops, caps
 

@@ -76,7 +76,7 @@ def capability_config(config, adapter):
              "errors": "error_kinds", "weights": "nonscalar_backward",
              "multi_output": "multi_output", "grad_modes": "grad_modes",
              "requires_grad_": "requires_grad_", "forward_errors": "error_kinds",
-             "higher_order": "create_graph", "create_graph": "create_graph",
+             "higher_order": "create_graph", "create_graph": "backward_create_graph",
              "post_accumulate_hooks": "post_accumulate_hooks",
              "self_removing_hooks": "hook_removal",
              "materialize_grads": "materialize_unused_grads", "functional_api": "functional_api",

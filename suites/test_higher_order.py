@@ -17,7 +17,7 @@ def test_gradients_as_values(program):
     conforms(program)
 
 
-@pytest.mark.needs("create_graph", "stateful_grad")
+@pytest.mark.needs("backward_create_graph", "stateful_grad")
 @given(program=programs_for(THROUGH_GRAD))
 def test_backward_create_graph_and_through_grad(program):
     conforms(program)
