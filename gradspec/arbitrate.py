@@ -121,6 +121,10 @@ def _unarbitrable(program):
 
 def _rule(program, judgement, m, where, fd, name):
     action = program.plan[m.action]
+    for side, trace in (("the reference", judgement.expected), (name, judgement.actual)):
+        raised = trace.actions[m.action].error if m.action < len(trace.actions) else None
+        if raised:  # its .grad is what earlier actions left: no derivative to check it by
+            raise _Unarbitrable(f"plan[{m.action}] raised on {side} ({raised})")
     if m.kind == "returned" and isinstance(action, P.Grad) and not action.create_graph:
         roots, weights = action.outputs, action.weights
     elif m.kind != "returned" and isinstance(action, P.Backward) and not action.create_graph:

@@ -115,3 +115,14 @@ def test_a_custom_backward_is_not_arbitrated():
     verdict = A.arbitrate(program, Judgement(j.expected, j.expected, [m]))
     assert verdict.kind == A.UNARBITRATED
     assert "custom Function" in verdict.rulings[0].text
+
+
+def test_an_action_that_raised_on_one_side_is_not_ruled_on():
+    """The reference frees the graph and raises on the second backward; an engine that never
+    frees it adds a second contribution. That .grad is no derivative of anything: calling
+    finite differences' agreement with the engine an oracle gap would be false."""
+    program = P.Program(dtype="float64", leaves=(X,), steps=SIN.steps,
+                        plan=(P.Backward(("loss",), (None,)), P.Backward(("loss",), (None,))))
+    j, verdict = _rulings(program, broken.AlwaysRetainsGraph(), ReferenceAdapter())
+    assert verdict.kind != A.ORACLE, verdict.lines("broken-always-retains")
+    assert any("raised on the reference (graph_freed)" in r.text for r in verdict.rulings)

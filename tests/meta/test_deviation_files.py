@@ -114,3 +114,34 @@ def test_the_header_names_every_file_loaded(tmp_path):
     proc = _pytest(tmp_path, "suites/test_ops.py", "--collect-only", "--backend",
                    "torch_f32:TorchF32", "--deviations", str(tmp_path / "missing.py"))
     assert proc.returncode != 0 and "missing.py' does not exist" in proc.stdout + proc.stderr
+
+
+RETAINS = textwrap.dedent('''
+    from gradspec.deviations import Deviation, leaves, reference_raised
+    from gradspec.program import Backward, Op, Program
+
+    def _no_freed_graph_error(program, m):
+        """No error where the graph was freed, and so that backward's gradients added."""
+        if m.kind == "error":
+            return m.expected == "graph_freed" and m.actual is None
+        return m.kind == "grad" and reference_raised(program, m.action, "graph_freed")
+
+    a = leaves(("a", (), (0.5,), True))
+    DEVIATIONS = [Deviation(
+        id="retains-always", reason="this engine never frees a graph",
+        applies=_no_freed_graph_error,
+        program=Program(dtype="float64", leaves=a, steps=(Op("t1", "exp", ("a",)),),
+                        plan=(Backward(("t1",), (None,)), Backward(("t1",), (None,)))))]
+''')
+
+
+@pytest.mark.slow
+def test_worked_examples_honour_deviations(tmp_path):
+    """A published example checks its numbers itself: a stated deviation must still reach it."""
+    dev = tmp_path / "retains.py"
+    dev.write_text(RETAINS)
+    args = ("suites/test_worked_examples.py", "-k", "second_backward", "--backend",
+            "tests.meta.broken:AlwaysRetainsGraph")
+    assert _pytest(tmp_path, *args).returncode == 1
+    proc = _pytest(tmp_path, *args, "--deviations", str(dev))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
