@@ -38,6 +38,7 @@ class Mismatch:
     name: str = ""
     action: int = -1
     numeric: bool = False  # values of the same shape outside the tolerance (not None-ness)
+    message: str = ""  # an error mismatch: the candidate's whole error message (if it raised)
 
     def __str__(self):
         return (f"{self.where}: {self.detail}\n    expected (reference): {_fmt(self.expected)}"
@@ -237,7 +238,8 @@ def _walk(program, expected, actual, value, labels):
         if expected.forward_error != actual.forward_error:
             out.append(Mismatch("forward", expected.forward_error, actual.forward_error,
                                 _error_detail("error kind during the forward steps",
-                                              actual.forward_message), kind="error"))
+                                              actual.forward_message), kind="error",
+                                message=actual.forward_message))
         return out
     for name, e in expected.forward.items():
         n = len(out)
@@ -263,7 +265,7 @@ def _walk(program, expected, actual, value, labels):
         if ae.error != aa.error:
             out.append(Mismatch(step, ae.error, aa.error,
                                 _error_detail("error kind differs", aa.message),
-                                kind="error", action=i))
+                                kind="error", action=i, message=aa.message))
         if ae.error and ae.error == aa.error and ae.error not in PRE_RUN_ERRORS:
             unspecified = retained_unspecified = True
         elif isinstance(program.plan[i], ZeroGrad) and program.plan[i].set_to_none:

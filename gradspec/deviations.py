@@ -188,6 +188,28 @@ def leaves(*specs):
 
 
 # ----- predicates every functional engine (jax.vjp, autograd.make_vjp) shares -------------
+# ----- what the candidate raised: named helpers, not raw strings in every predicate --------
+def raised_instead(m, expected, actual):
+    """An error mismatch where the reference raised `expected` (an ERROR_KINDS key, or None
+    for nothing) and the candidate `actual`: a kind, None, or an exception type's name for an
+    error its adapter does not normalize (recorded as "unexpected <Type>")."""
+    if m.kind != "error" or m.expected != expected:
+        return False
+    if actual is None or actual in _ERROR_KINDS():
+        return m.actual == actual
+    return m.actual == f"unexpected {actual}"
+
+
+def message_says(m, *phrases):
+    """Does the candidate's error message (whole, as the trace keeps it) contain each phrase?"""
+    return bool(m.message) and all(p in m.message for p in phrases)
+
+
+def _ERROR_KINDS():
+    from adapters.base import ERROR_KINDS
+    return ERROR_KINDS
+
+
 def nothing_returned(value):
     """Is a trace value the empty tuple a raising action leaves? (`value == ()` is ambiguous
     for an array, and an engine's answer may be one.)"""

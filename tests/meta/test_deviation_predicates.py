@@ -124,3 +124,25 @@ def test_tinygrad_second_implicit_backward_of_a_1_element_root():
     (error,) = [m for m in _mismatches(program, _tinygrad()) if m.kind == "error"]
     assert (error.expected, error.actual) == ("graph_freed", "nonscalar_implicit_grad")
     assert _deviation("tinygrad", "tinygrad-implicit-gradient-needs-0d").applies(program, error)
+
+
+# ----- the shared helpers predicates name errors with -------------------------------------
+def test_error_helpers_match_kinds_unnormalized_types_and_messages():
+    from gradspec.deviations import message_says, nothing_returned, raised_instead
+    broken = tests_broken()
+    program = P.Program(dtype="float64", leaves=_leaves(0.5), steps=(P.Op("t1", "exp", ("a",)),),
+                        plan=(P.Backward(("t1",), (None,)), P.Backward(("t1",), (None,))))
+    (m,) = [m for m in _mismatches(program, broken.AlwaysRetainsGraph()) if m.kind == "error"]
+    assert raised_instead(m, "graph_freed", None) and not raised_instead(m, None, "graph_freed")
+    unknown = Mismatch("plan[0]", None, "unexpected InvalidArgumentError", kind="error",
+                       message="Incompatible shapes: [2] vs. [3]\n\t[[node add]]")
+    assert raised_instead(unknown, None, "InvalidArgumentError")
+    assert not raised_instead(unknown, None, "ValueError")
+    assert message_says(unknown, "Incompatible shapes", "node add")
+    assert not message_says(m, "anything")  # it raised nothing: no message
+    assert nothing_returned(()) and not nothing_returned(np.zeros(0)) and not nothing_returned(None)
+
+
+def tests_broken():
+    from tests.meta import broken
+    return broken
