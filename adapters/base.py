@@ -52,9 +52,28 @@ CAPABILITIES = {
                       "tensors (JAX's jax.vjp, jacrev, hessian)",
 }
 
-# Engines without `stateful_grad` are *functional* (JAX, HIPS autograd): the interpreter asks
-# them for `vjp(f, primals, cotangents)` of the program as a pure function instead of
-# calling backward/read_grad.
+# Engines without `stateful_grad` are *functional* (JAX, HIPS autograd, TensorFlow): the
+# interpreter (gradspec/interpreter.py, `_run_functional`) asks them for
+# `vjp(f, primals, cotangents)` of the program as a pure function instead of calling
+# backward/read_grad. The contract, action by action:
+# - the plan has one action (accumulation across actions needs `.grad` state);
+# - Backward(roots, weights): `primals` are the leaves (and layer parameters) that require
+#   grad, in program order; `f(*primals)` rebuilds the whole forward from them and returns the
+#   roots; the result is compared with what torch leaves in each leaf's `.grad`;
+# - Grad(outputs, inputs, weights): the same with `primals` the action's inputs, which are
+#   leaves only (gradients w.r.t. intermediate values need `grad_wrt_nonleaf`, a stateful
+#   capability); its `allow_unused` and `materialize_grads` are not passed: a pure function's
+#   gradient is an array, zeros where unused (the shared deviations in gradspec/deviations.py,
+#   `functional_deviations`, state that difference);
+# - a cotangent is None for an implicit gradient (torch's `backward()` of a scalar): the
+#   engine's own implicit form, so that it raises its own error on a non-scalar root;
+# - retain_graph, create_graph on Backward, hooks and `.grad` never reach a functional engine;
+#   a gradient used as a value (GradStep, capability `create_graph`) is a vjp the adapter
+#   nests inside `f` (its `grad` verb is not used);
+# - Functional actions (capability `functional_api`) call `functional(kind, f, inputs, weight)`.
+# Layers are shared with the other functional engines in adapters/functional_layers.py: its
+# formulas are written over a namespace `xp` the adapter binds to its array module (jnp,
+# autograd.numpy, tf.experimental.numpy...) plus `sigmoid`.
 
 # Normalized error kinds: what `Adapter.error_kind` maps an engine's exceptions to.
 ERROR_KINDS = {

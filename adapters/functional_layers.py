@@ -4,6 +4,10 @@ Neither engine has modules: it differentiates a cell like any other code, so the
 written once here with torch's formulas, over an array namespace `xp` (jax.numpy or
 autograd.numpy) and its `sigmoid`. The source is executed into the adapter's op namespace
 and printed in repro scripts, so a script runs exactly the code the adapter ran.
+
+What `xp` must offer (NumPy's signatures): expand_dims, matmul, ndim, result_type, shape,
+tanh, transpose, zeros; and the namespace a plain `sigmoid(x)`. Inside a vjp these see the
+engine's traced values, so they must be the engine's own differentiable functions.
 """
 
 LAYERS = '''
