@@ -2,6 +2,7 @@
 
     python -m gradspec.matrix                       # every built-in backend, ci profile
     python -m gradspec.matrix --backends torch,jax --max-examples 20 -n 2
+    python -m gradspec.matrix --backends torch,tensorflow=20  # 20 examples a test for one
     python -m gradspec.matrix --merge reports/parts/*.json   # parts from several runs/shards
     python -m gradspec.matrix --backends torch --shard 2/4    # one shard's part only (CI)
 
@@ -263,8 +264,9 @@ def update_readme(md, command):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--backends", default=None,
-                   help=f"comma-separated (default {','.join(DEFAULT_BACKENDS)}); with --merge, "
-                        f"the backends the parts must cover exactly")
+                   help=f"comma-separated (default {','.join(DEFAULT_BACKENDS)}), each "
+                        f"optionally NAME=N: N examples a test for that one (a slow engine's "
+                        f"budget); with --merge, the backends the parts must cover exactly")
     p.add_argument("--max-examples", type=int, default=None)
     p.add_argument("-n", "--workers", default="2")
     p.add_argument("--out", default=os.path.join(ROOT, "reports"))
@@ -275,7 +277,19 @@ def main(argv=None):
     p.add_argument("--update-readme", action="store_true",
                    help="replace the matrix in README.md (between its matrix markers)")
     args = p.parse_args(argv)
-    backends = None if args.backends is None else [b for b in args.backends.split(",") if b]
+    budgets = {}
+    backends = None
+    if args.backends is not None:
+        backends = []
+        for entry in (b.strip() for b in args.backends.split(",")):
+            if not entry:
+                continue
+            name, _, n = entry.partition("=")
+            if n:
+                if not n.isdigit() or int(n) < 1:
+                    p.error(f"--backends {entry}: N must be a positive integer")
+                budgets[name] = int(n)
+            backends.append(name)
     if args.merge:
         if args.shard:
             p.error("--shard runs one shard; --merge merges parts: use one or the other")
@@ -296,8 +310,8 @@ def main(argv=None):
                 shard = shards.parse(args.shard)
             except shards.ShardError as exc:
                 p.error(str(exc))
-        paths = [run_backend(b, args.out, args.workers, args.max_examples, shard=shard)
-                 for b in backends]
+        paths = [run_backend(b, args.out, args.workers, budgets.get(b, args.max_examples),
+                             shard=shard) for b in backends]
         if shard and shard[1] > 1:
             print(f"wrote {', '.join(paths)}; merge every shard's parts with "
                   f"python -m gradspec.matrix --merge {args.out}/parts/*.json")

@@ -122,3 +122,18 @@ def test_merge_errors(tmp_path):
         matrix.merge([one, two], ["jax"])
     with pytest.raises(matrix.MergeError, match="no parts"):
         matrix.merge([])
+
+
+def test_a_backend_can_have_its_own_budget(monkeypatch, tmp_path):
+    """`--backends torch,tensorflow=20`: a slow engine gets a smaller example budget in CI."""
+    calls = []
+    monkeypatch.setattr(matrix, "run_backend", lambda b, out, w, n, shard=None: calls.append(
+        (b, n)) or "unused")
+    monkeypatch.setattr(matrix, "merge", lambda paths, backends: {})
+    monkeypatch.setattr(matrix, "build", lambda merged: {"cells": {}})
+    monkeypatch.setattr(matrix, "markdown", lambda m: "")
+    assert matrix.main(["--backends", "reference,torch=7", "--max-examples", "3",
+                        "--out", str(tmp_path)]) == 0
+    assert calls == [("reference", 3), ("torch", 7)]
+    with pytest.raises(SystemExit):
+        matrix.main(["--backends", "torch=x", "--out", str(tmp_path)])
