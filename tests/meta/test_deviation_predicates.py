@@ -146,3 +146,24 @@ def test_error_helpers_match_kinds_unnormalized_types_and_messages():
 def tests_broken():
     from tests.meta import broken
     return broken
+
+
+# A derivative of a constant that rounds to 1e-8 instead of 0 is still "zeros for None": HIPS
+# autograd's third derivative of abs (found by the soundness campaign, float32).
+ABS_THIRD = P.Program(dtype="float32", leaves=_leaves(-1.38, -1.25, 0.75), steps=(
+    P.Op("t1", "abs", ("a",)),
+    P.GradStep(("g3",), ("t1",), ("a",), (None,)),
+    P.Op("t4", "add", ("g3", "b")),
+    P.GradStep(("g5",), ("g3",), ("a",), (None,)),
+    P.Op("t7", "add", ("g5", "c"))), plan=(P.Backward(("t7",), (None,)),))
+
+
+def test_a_rounded_zero_is_a_zero_for_none():
+    pytest.importorskip("autograd")
+    from adapters.autograd_adapter import AutogradAdapter
+    from gradspec.check import judge
+    from gradspec.deviations import is_zero
+    j = judge(ABS_THIRD, AutogradAdapter(), ReferenceAdapter(), load("autograd"))
+    assert j.mismatches and j.deviation is not None, [str(m) for m in j.mismatches]
+    assert is_zero(np.float32(-1.2e-8), "float32") and not is_zero(1e-3, "float32")
+    assert is_zero(8.9e-16, "float64") and not is_zero(1e-8, "float64")

@@ -183,7 +183,7 @@ def test_the_xdist_controller_leaves_a_built_in_engine_to_its_workers(dist, sche
     assert proc.returncode == 0, output
     assert "[adapters.reference_adapter.ReferenceAdapter], loaded by each xdist worker" \
         in output, output
-    assert "capabilities: " in output and "stated deviations: none" in output, output
+    assert "capabilities: " in output and "stated deviations (no file): none" in output, output
     assert f"scheduling tests via {scheduler}" in output, output
 
 
