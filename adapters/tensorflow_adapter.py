@@ -10,9 +10,11 @@ the primals and asks `tape.gradient(roots, primals, output_gradients=weights)`.
 How each feature is expressed, all with TF's own API:
 - gradient weights / several roots: `output_gradients`, one per root. An implicit (None)
   weight: `output_gradients=None` when every weight is implicit (TF's default: ones for each
-  target, so a non-scalar root's gradient is its sum's); a None entry in the list where only
-  some are (pywrap_tfe.h: "a python list of either Tensor or None", and the C++ tape starts
-  a None entry from ones);
+  target, so a non-scalar root's gradient is its sum's). Where only some are, TF's form is a
+  None entry in the list (pywrap_tfe.h: "a python list of either Tensor or None"), which
+  aborts the process or fails (findings/tensorflow/none-output-gradient.py): the adapter
+  rejects such programs (UnsupportedProgram). Filling in ones itself would only repeat an
+  explicit weight, which the suites draw anyway;
 - an input the roots do not reach: `unconnected_gradients=NONE` (TF's default), so None, as
   torch's `.grad` stays None; torch.autograd.functional's zeros for such an input are
   `unconnected_gradients=ZERO` (`functional`);
@@ -36,7 +38,7 @@ import numpy as np
 
 from gradspec import program as P
 
-from .base import Adapter
+from .base import Adapter, UnsupportedProgram
 from .functional_layers import LAYERS, layer_inputs, layer_outputs
 from .templates import TemplateOps, first_line_source, literal, target_literal
 
@@ -74,9 +76,10 @@ def dense(g):
 
 
 def reduce_(fn, x, dim, keepdim):
-    """torch's reductions: a 0-d tensor accepts dim 0/-1 and stays itself; dims as a list."""
+    """torch's reductions: a 0-d tensor accepts dim 0/-1, which TF's reductions reject; its
+    reduction over all (no) axes is the same value, and recorded as torch's is."""
     if x.shape.rank == 0:
-        return x
+        return fn(x, keepdims=keepdim)
     return fn(x, axis=list(dim) if isinstance(dim, tuple) else dim, keepdims=keepdim)
 
 
@@ -127,8 +130,8 @@ def chunk(x, chunks, dim):
 
 def vjp(f, primals, cotangents):
     """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal. A None
-    cotangent is an implicit gradient: output_gradients=None where all are (ones, TF's
-    default), else a None entry in the list."""
+    cotangent is an implicit gradient: output_gradients=None where all are (TF's default:
+    ones for each target), else a None entry in the list (TF's form for one target)."""
     with recording(tf.GradientTape(), primals) as tape:
         outs = f(*primals)
     weights = None if all(c is None for c in cotangents) else list(cotangents)
@@ -184,11 +187,13 @@ TF_TEMPLATES = {
     "sigmoid": "tf.math.sigmoid({0})",
     "relu": "tf.nn.relu({0})",
     "pow": "tf.math.pow({0}, {exponent})",
-    "scale": "{0} * {c}",
-    "add": "{0} + {1}",
-    "sub": "{0} - {1}",
-    "mul": "{0} * {1}",
-    "div": "{0} / {1}",
+    # tf.math's functions, not Python's operators: a custom grad_fn may get an IndexedSlices
+    # (tf.gather's gradient), which they convert to a Tensor and the operators reject.
+    "scale": "tf.math.multiply({0}, {c})",
+    "add": "tf.math.add({0}, {1})",
+    "sub": "tf.math.subtract({0}, {1})",
+    "mul": "tf.math.multiply({0}, {1})",
+    "div": "tf.math.divide({0}, {1})",
     "maximum": "tf.math.maximum({0}, {1})",
     "minimum": "tf.math.minimum({0}, {1})",
     # numpy's matmul (1-d operands, broadcast batch dims), which tf.linalg.matmul is not
@@ -268,7 +273,8 @@ class TensorFlowAdapter(Adapter):
         self._no_grad_depth = 0
 
     def describe(self):
-        return f"tensorflow {self.tf.__version__} (eager, CPU)"
+        device = "GPU" if self.tf.config.list_physical_devices("GPU") else "CPU"
+        return f"tensorflow {self.tf.__version__} (eager, {device})"
 
     # ----- tensors -----------------------------------------------------------------------
     def tensor(self, values, dtype, requires_grad):
@@ -330,6 +336,11 @@ class TensorFlowAdapter(Adapter):
 
     # ----- autograd verbs ----------------------------------------------------------------
     def vjp(self, f, primals, cotangents):
+        if any(c is None for c in cotangents) and not all(c is None for c in cotangents):
+            raise UnsupportedProgram(
+                "implicit and explicit gradient weights in one call: a None entry in "
+                "tape.gradient's output_gradients aborts the process "
+                "(findings/tensorflow/none-output-gradient.py)")
         return self._helpers["vjp"](f, list(primals), cotangents)
 
     def functional(self, kind, f, inputs, weight):
@@ -398,16 +409,20 @@ def _function_source(spec, ops):
         for term in rule.terms:
             expr, kind = f"g{term.output}", term.factor[0]
             if kind == "const":
-                expr = f"{expr} * {term.factor[1]!r}"
+                expr = ops.source("scale", [expr], {"c": term.factor[1]})
             elif kind == "saved":
-                expr = f"{expr} * s{term.factor[1]}"
+                expr = ops.source("mul", [expr, f"s{term.factor[1]}"], {})
             elif kind == "cos_saved":
-                expr = f"{expr} * tf.math.cos(s{term.factor[1]})"
-            lines.append(f"        {name} = {expr} if {name} is None else {name} + {expr}")
+                expr = ops.source("mul", [expr, ops.source("cos", [f"s{term.factor[1]}"], {})],
+                                  {})
+            lines.append(f"        {name} = {expr} if {name} is None else "
+                         f"{ops.source('add', [name, expr], {})}")
     if spec.grad_shape_error:
+        flat = ops.source("reshape", ["gx0"], {"shape": (-1,)})
         lines += ["        if gx0 is not None:  # deliberately the wrong shape",
-                  "            gx0 = tf.concat([tf.reshape(gx0, [-1]), tf.reshape(gx0, [-1])], 0)"]
-    extra = "".join(["g0 * 1.0, "] * spec.extra_grads)  # deliberately too many
+                  f"            gx0 = {ops.source('cat', [flat, flat], {'dim': 0})}"]
+    scaled = ops.source("scale", ["g0"], {"c": 1.0})
+    extra = "".join([f"{scaled}, "] * spec.extra_grads)  # deliberately too many
     lines.append(f"        return ({''.join(r + ', ' for r in results)}{extra})")
     lines.append(f"    return ({''.join(f'y{j}, ' for j in range(k))}), grad_fn")
     return "\n".join(line for line in lines) + "\n"

@@ -1,1 +1,248 @@
-DEVIATIONS = []
+"""Known differences between TensorFlow (tf.GradientTape, tf.custom_gradient, eager) and the
+reference (torch's semantics). The first ones follow from TF differentiating what a tape
+recorded: there is no graph to ask whether an input was used or whether a root requires
+grad, and a source the targets do not reach gets None (UnconnectedGradients.NONE) where
+torch raises. The others are TF's own conventions: the default output gradient is ones
+whatever the target's shape, the tape checks neither the shapes of output gradients nor those
+a custom grad_fn returns, and it calls no grad_fn that no gradient reached. Two are engine
+bugs (a SystemError, and an abort the adapter keeps away), with scripts in
+findings/tensorflow/.
+"""
+import numpy as np
+
+from gradspec.deviations import (Deviation, functional_deviations, no_error_for_root_without_grad,
+                                 no_error_for_unused_input, nothing_returned, reference_raised,
+                                 reference_shapes)
+from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, Leaf, Op,
+                              Program, Term)
+
+
+def _all_none(values):
+    return isinstance(values, tuple) and all(v is None for v in values)
+
+
+def _action(program, m):
+    return program.plan[m.action] if 0 <= m.action < len(program.plan) else None
+
+
+def _wrong_shaped_weight(program, action):
+    """Does `action` give a root a weight whose shape differs from the root's?"""
+    if not isinstance(action, (Backward, Grad)):
+        return False
+    shapes = reference_shapes(program)
+    roots = action.roots if isinstance(action, Backward) else action.outputs
+    return any(w is not None and r in shapes and np.shape(w) != shapes[r]
+               for r, w in zip(roots, action.weights))
+
+
+def _bad_custom_shape(program):
+    return any(spec.grad_shape_error for spec in program.functions)
+
+
+def _bad_custom_count(program):
+    return any(spec.extra_grads for spec in program.functions)
+
+
+# What an op's gradient function (or the sum of two gradients, AddN) raises on a gradient
+# of the wrong shape: TF's kernels check shapes, the tape does not.
+_KERNEL_SHAPE_ERRORS = ("unexpected InvalidArgumentError",)
+
+
+def _root_without_grad(program, m):
+    """torch raised no_grad_fn; TF ran, and gave None (unconnected) for every source."""
+    if m.kind == "returned" and reference_raised(program, m.action, "no_grad_fn"):
+        return nothing_returned(m.expected) and _all_none(m.actual)
+    return no_error_for_root_without_grad(program, m)
+
+
+def _gradients_after(program, m, kind):
+    """A gradient the candidate gave where the reference, having raised `kind`, has none."""
+    return m.kind in ("grad", "returned") and reference_raised(program, m.action, kind)
+
+
+def _implicit_grad_sums(program, m):
+    """torch raised nonscalar_implicit_grad; TF has no such check: it ran, or went on to an
+    error the program provokes later (a custom backward's wrong count, a wrong shape)."""
+    if m.kind != "error":
+        return _gradients_after(program, m, "nonscalar_implicit_grad")
+    if m.expected != "nonscalar_implicit_grad":
+        return False
+    action = _action(program, m)
+    return (m.actual is None
+            or m.actual == "custom_grad_count" and _bad_custom_count(program)
+            or m.actual in _KERNEL_SHAPE_ERRORS and (
+                _wrong_shaped_weight(program, action) or _bad_custom_shape(program)))
+
+
+def _unchecked_weight_shape(program, m):
+    """torch raised grad_shape_mismatch; TF ran (a gradient of some shape), or an op's
+    gradient function failed on the weight, or it went on to a custom backward's wrong count."""
+    if m.kind != "error":
+        return _gradients_after(program, m, "grad_shape_mismatch")
+    return (m.expected == "grad_shape_mismatch"
+            and (m.actual is None or m.actual in _KERNEL_SHAPE_ERRORS
+                 or m.actual == "custom_grad_count" and _bad_custom_count(program))
+            and _wrong_shaped_weight(program, _action(program, m)))
+
+
+def _unchecked_custom_shape(program, m):
+    """A custom backward returned a gradient of the wrong shape: torch raises (or sums it
+    down to a one-element input); TF passes it on, to a wrong-shaped gradient, or a kernel's
+    error, or a later custom backward's error, or nothing where no later op needs the shapes
+    to agree."""
+    if not _bad_custom_shape(program):
+        return False
+    if m.kind == "error":  # a kernel's error also where torch, having summed the gradient
+        # down, met a later error (e.g. unused_input); or TF went on to another custom
+        # backward's wrong count
+        return (m.actual in _KERNEL_SHAPE_ERRORS
+                or m.actual is None and m.expected in ("custom_grad_shape", None)
+                or m.actual == "custom_grad_count" and m.expected == "custom_grad_shape"
+                and _bad_custom_count(program))
+    return m.kind in ("grad", "returned")
+
+
+def _returns_none(program):
+    """Does a custom backward return None for some input (a rule without terms)?"""
+    return any(not rule.terms for spec in program.functions for rule in spec.backward)
+
+
+def _unreached_custom_backward(program, m):
+    """torch calls a custom backward with zeros where no gradient reached its outputs (a
+    later custom backward returned None): its inputs get zeros, or its wrong count raises.
+    TF's tape does not call a grad_fn that nothing reached: None, and no error."""
+    if not _returns_none(program):
+        return False
+    if m.kind == "error":
+        return m.expected == "custom_grad_count" and m.actual is None \
+            and _bad_custom_count(program)
+    if _gradients_after(program, m, "custom_grad_count"):
+        return True
+    return (m.kind in ("grad", "returned") and m.actual is None and m.expected is not None
+            and not np.any(np.asarray(m.expected)))
+
+
+def _never(program, m):
+    """A crash: the adapter rejects the program (UnsupportedProgram) before TF runs it, so
+    there is never a mismatch to explain; the entry keeps the finding stated."""
+    return False
+
+
+def _systemerror_on_failed_aggregation(program, m):
+    """TF raised SystemError where summing two gradients of different shapes failed ahead of
+    a custom_gradient (findings/tensorflow/systemerror-on-failed-aggregation.py)."""
+    return (m.kind == "error" and m.actual == "unexpected SystemError"
+            and bool(program.functions) and m.expected is not None
+            and (_wrong_shaped_weight(program, _action(program, m))
+                 or _bad_custom_shape(program)))
+
+
+_SHARED = {d.id: d for d in functional_deviations("tensorflow", "tape.gradient")}
+
+DEVIATIONS = [
+    Deviation(
+        id="tensorflow-no-error-for-root-without-grad",
+        reason="a root that depends on no watched source (detached, computed under "
+               "stop_recording, or from leaves that are not sources) gets None gradients "
+               "(unconnected) from tape.gradient, where torch raises (the root does not "
+               "require grad)",
+        program=_SHARED["tensorflow-no-error-for-root-without-grad"].program,
+        applies=_root_without_grad,
+    ),
+    Deviation(
+        id="tensorflow-no-error-for-unused-input",
+        reason="tape.gradient w.r.t. a source the targets do not use returns None for it "
+               "(UnconnectedGradients.NONE), where torch's autograd.grad raises without "
+               "allow_unused=True",
+        program=_SHARED["tensorflow-no-error-for-unused-input"].program,
+        applies=no_error_for_unused_input,
+    ),
+    Deviation(
+        id="tensorflow-implicit-grad-sums",
+        reason="tape.gradient without output_gradients starts every target from ones, so a "
+               "non-scalar root's gradient is its sum's (documented); torch raises for an "
+               "implicit gradient of a root with more than one element",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_implicit_grad_sums,
+    ),
+    Deviation(
+        id="tensorflow-unchecked-weight-shape",
+        reason="tape.gradient does not check an output gradient's shape against its target's: "
+               "it is passed to the op's gradient function, which broadcasts it or fails, "
+               "where torch raises",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
+            plan=(Backward(("t1",), (((1.0, 2.0), (3.0, 4.0)),)),),
+        ),
+        applies=_unchecked_weight_shape,
+    ),
+    Deviation(
+        id="tensorflow-unchecked-custom-grad-shape",
+        reason="tf.custom_gradient passes on whatever its grad_fn returns for an input: a "
+               "gradient of the wrong shape reaches the input (or fails in a later kernel), "
+               "where torch raises (or sums it down to a one-element input)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            functions=(FunctionSpec("Fn0", 1, (("sin", (0,)),), (),
+                                    (GradRule((Term(0, ("one",)),)),), grad_shape_error=True),),
+            steps=(CallFunction(("f1",), "Fn0", ("a",)),),
+            plan=(Backward(("f1",), ((1.0, 1.0),)),),
+        ),
+        applies=_unchecked_custom_shape,
+    ),
+    Deviation(
+        id="tensorflow-unreached-custom-grad-not-called",
+        reason="the tape does not call a custom grad_fn whose outputs no gradient reached "
+               "(a later custom gradient returned None): its inputs get None and a wrong "
+               "gradient count goes unnoticed; torch calls the backward with zeros (so zero "
+               "gradients, or its error)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            functions=(FunctionSpec("Fn0", 1, (("sign", (0,)),), (), (GradRule(()),),
+                                    extra_grads=1),
+                       FunctionSpec("Fn1", 1, (("sign", (0,)),), (), (GradRule(()),))),
+            steps=(CallFunction(("f1",), "Fn0", ("a",)), CallFunction(("f2",), "Fn1", ("f1",))),
+            plan=(Backward(("f2",), (None,)),),
+        ),
+        applies=_unreached_custom_backward,
+    ),
+    Deviation(
+        id="tensorflow-systemerror-on-failed-aggregation",
+        reason="engine bug: where the sum of a custom_gradient output's gradients fails (two "
+               "weights of different shapes), tape.gradient raises a bare SystemError (\"returned "
+               "a result with an exception set\") instead of the InvalidArgumentError",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            functions=(FunctionSpec("Fn0", 1, (("sign", (0,)),), (), (GradRule(()),)),),
+            steps=(CallFunction(("f1",), "Fn0", ("a",)),),
+            plan=(Backward(("f1", "f1"), ((1.0, 1.0), ((0.5, -0.75), (1.0, -1.25)))),),
+        ),
+        applies=_systemerror_on_failed_aggregation,
+        finding="findings/tensorflow/systemerror-on-failed-aggregation.py",
+    ),
+    Deviation(
+        id="tensorflow-none-output-gradient",
+        reason="engine bug (crash): a None entry in tape.gradient's output_gradients, the "
+               "implicit gradient of one target among weighted ones, aborts the process "
+               "(Check failed: gradient_tensors[i] != Py_None) or reaches a gradient function "
+               "as None; the adapter rejects such programs (UnsupportedProgram)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            steps=(Op("t1", "neg", ("a",)),),
+            plan=(Backward(("t1", "t1"), (-1.0, None)),),
+        ),
+        applies=_never,
+        finding="findings/tensorflow/none-output-gradient.py",
+    ),
+]
