@@ -1,0 +1,365 @@
+"""torch.func (functorch's transforms) as a functional engine: `--backend torch-func`.
+
+torch.func differentiates a Python function of tensors, as JAX does, with none of eager
+autograd's state: the interpreter asks this adapter for `vjp(f, primals, cotangents)` of the
+program as a pure function (adapters/base.py states that contract), and each feature is
+expressed the way a torch.func user writes it:
+- gradient weights / several roots: `torch.func.vjp` with the weights as cotangents; an
+  implicit (None) weight is `torch.func.grad` of that root (it raises torch.func's own error
+  on a non-scalar root), a ones cotangent otherwise;
+- detach and no_grad: `Tensor.detach()` and `torch.no_grad()` inside the function, which
+  torch.func's transforms respect (its docs: "grad respects the inner torch.no_grad");
+- custom Functions: `torch.autograd.Function` with a separate `setup_context`, the form
+  torch.func requires (ctx.save_for_backward, needs_input_grad, set_materialize_grads,
+  mark_non_differentiable);
+- layers: the module's own `nn.Linear` / `nn.RNNCell` / `nn.LSTMCell` run by
+  `torch.func.functional_call` with the parameters bound as the function's inputs;
+- gradients as values (create_graph): a `torch.func.vjp` nested in the function the outer
+  one differentiates; the functional API: `torch.func.vjp`, `jacrev`, `hessian`.
+
+Ops are torch's own templates (adapters/torch_ops.py), so a repro script is the same code.
+"""
+import os
+
+import numpy as np
+
+from gradspec import program as P
+from gradspec.functions import saved_tensors
+
+from .base import Adapter
+from .templates import TemplateOps, first_line_source, literal
+from .torch_adapter import LAYER_PARAMS, TORCH_ERRORS
+from .torch_ops import TORCH_TEMPLATES
+
+# torch.func's own messages -> normalized error kinds, before eager torch's (TORCH_ERRORS).
+FUNC_ERRORS = (
+    ("Expected f(*args) to return a scalar Tensor", "nonscalar_implicit_grad"),
+    ("Expected vjp's cotangent", "grad_shape_mismatch"),
+) + TORCH_ERRORS
+
+
+class TorchFuncAdapter(Adapter):
+    name = "torch-func"
+    # Missing, and why: stateful_grad, zero_grad, retain_graph, retain_grad, grad_wrt_nonleaf
+    # (a transform keeps no .grad and no graph between calls, and has no handle on an
+    # intermediate value); tensor_hooks, module_hooks, post_accumulate_hooks (hooks belong to
+    # eager autograd's graph); inplace (in-place ops inside transforms are supported only
+    # where eager autograd's version counter is not what is tested); grad_modes beyond no_grad.
+    capabilities = frozenset({
+        "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
+        "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad",
+        "create_graph", "materialize_grads", "non_differentiable", "materialize_unused_grads",
+        "functional_api", "multi_output",
+    })
+    ops = frozenset(TORCH_TEMPLATES)
+
+    def __init__(self):
+        import torch
+        import torch.func  # noqa: F401 - the transforms
+        self.torch = torch
+        if not os.environ.get("OMP_NUM_THREADS"):
+            torch.set_num_threads(1)  # tiny tensors (see adapters/torch_adapter.py)
+        self.op = TemplateOps(TORCH_TEMPLATES, {"torch": torch})
+
+    def describe(self):
+        return f"torch {self.torch.__version__} (torch.func transforms) on cpu"
+
+    def tensor(self, values, dtype, requires_grad):
+        # No requires_grad: a transform differentiates w.r.t. its inputs, whatever the flag.
+        return self.torch.tensor(values, dtype=getattr(self.torch, dtype))
+
+    def to_numpy(self, t):
+        return t.detach().numpy(force=True)
+
+    def no_grad(self):
+        return self.torch.no_grad()
+
+    def detach(self, t):
+        return t.detach()
+
+    # ----- layers and custom functions ---------------------------------------------------
+    def make_layer(self, layer, param_values, dtype):
+        torch = self.torch
+        nn = torch.nn
+        module = {"linear": nn.Linear, "rnn_cell": nn.RNNCell, "lstm_cell": nn.LSTMCell}[
+            layer.kind](layer.in_features, layer.out_features, bias=layer.bias,
+                        dtype=getattr(torch, dtype), device="meta")
+        # Inside a vjp the values are the transform's traced inputs: used as they are.
+        params = {name: v if isinstance(v, torch.Tensor) else self.tensor(v, dtype, True)
+                  for name, v in param_values.items()}
+        bound = {pname: params[f"{layer.name}.{pname}"] for pname in LAYER_PARAMS[layer.kind]
+                 if f"{layer.name}.{pname}" in params}
+        return (module, bound), params
+
+    def call_layer(self, module, layer, args):
+        module, bound = module
+        call = self.torch.func.functional_call
+        if layer.kind == "linear":
+            return (call(module, bound, (args[0],)),)
+        if layer.kind == "rnn_cell":
+            return (call(module, bound, (args[0],) if args[1] is None else tuple(args)),)
+        x, h, c = args
+        return tuple(call(module, bound, (x,) if h is None else (x, (h, c))))
+
+    def custom_function(self, spec, forward_values, backward_values):
+        """torch.autograd.Function in the form torch.func requires: forward without ctx,
+        setup_context apart."""
+
+        def forward(*inputs):
+            return forward_values(inputs)
+
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(*saved_tensors(spec, inputs, output))
+            if not spec.materialize_grads:
+                ctx.set_materialize_grads(False)
+            if spec.non_differentiable:
+                ctx.mark_non_differentiable(*(output[j] for j in spec.non_differentiable))
+
+        def backward(ctx, *grads):
+            saved = ctx.saved_tensors if spec.saved else ()
+            return backward_values(grads, saved, ctx.needs_input_grad)
+
+        cls = type(spec.name, (self.torch.autograd.Function,), {
+            "forward": staticmethod(forward), "setup_context": staticmethod(setup_context),
+            "backward": staticmethod(backward)})
+        return cls.apply
+
+    # ----- autograd verbs ----------------------------------------------------------------
+    def vjp(self, f, primals, cotangents):
+        return func_vjp(self.torch, f, primals, cotangents)
+
+    def functional(self, kind, f, inputs, weight):
+        func, argnums = self.torch.func, tuple(range(len(inputs)))
+        if kind == "vjp":
+            out, vjp_fn = func.vjp(f, *inputs)
+            return (out,) + tuple(vjp_fn(self.torch.ones_like(out) if weight is None
+                                         else weight))
+        transform = func.jacrev if kind == "jacobian" else func.hessian
+        return transform(f, argnums=argnums)(*inputs)
+
+    def error_kind(self, exc):
+        text = str(exc)
+        return next((kind for needle, kind in FUNC_ERRORS if needle in text), None)
+
+    def render_script(self, program):
+        return render_script(program, self.op)
+
+
+def func_vjp(torch, f, primals, cotangents):
+    """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal (the code a
+    repro script prints as `vjp`). A None cotangent is an implicit gradient: torch.func.grad
+    of that output where it is not a scalar, which raises torch.func's own error."""
+    outs, vjp_fn = torch.func.vjp(f, *primals)
+    cts = []
+    for i, (out, ct) in enumerate(zip(outs, cotangents)):
+        if ct is None:
+            if out.dim() != 0:
+                torch.func.grad(lambda *p: f(*p)[i], argnums=tuple(range(len(primals))))(
+                    *primals)
+            ct = torch.ones_like(out)
+        cts.append(ct)
+    return vjp_fn(tuple(cts))
+
+
+# ----- the standalone torch.func script of a program (what a failure report prints) ---------
+SCRIPT_HEADER = '''import torch
+import torch.func
+
+
+def show(label, x):
+    """Print a recorded quantity: a tensor, None, or (nested) tuples of them."""
+    print(label, "=", plain(x))
+
+
+def plain(x):
+    if isinstance(x, (tuple, list)):
+        return [plain(v) for v in x]
+    return None if x is None else x.detach().tolist()
+
+
+def vjp(f, primals, cotangents):
+    """torch.func.vjp, with torch.func.grad's implicit gradient for a None cotangent."""
+    outs, vjp_fn = torch.func.vjp(f, *primals)
+    cts = []
+    for i, (out, ct) in enumerate(zip(outs, cotangents)):
+        if ct is None:
+            if out.dim() != 0:
+                torch.func.grad(lambda *p: f(*p)[i], argnums=tuple(range(len(primals))))(*primals)
+            ct = torch.ones_like(out)
+        cts.append(ct)
+    return vjp_fn(tuple(cts))
+'''
+
+
+def _py(name):
+    return name.replace(".", "_")
+
+
+def _tensor(values, dtype):
+    return f"torch.tensor({literal(values)}, dtype=torch.{dtype})"
+
+
+def _function_source(spec, ops):
+    n, k = spec.n_inputs, len(spec.forward)
+    ins = [f"x{i}" for i in range(n)]
+    lines = [f"class {spec.name}(torch.autograd.Function):", "    @staticmethod",
+             f"    def forward({', '.join(ins)}):"]
+    for j, expr in enumerate(spec.forward):
+        params = {"c": expr[2]} if expr[0] == "scale" else {}
+        lines.append(f"        y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
+    lines.append(f"        return ({''.join(f'y{j}, ' for j in range(k))})")
+    saved = [f"inputs[{i}]" if kind == "input" else f"output[{i}]" for kind, i in spec.saved]
+    lines += ["", "    @staticmethod", "    def setup_context(ctx, inputs, output):",
+              f"        ctx.save_for_backward({', '.join(saved)})"]
+    if not spec.materialize_grads:
+        lines.append("        ctx.set_materialize_grads(False)")
+    if spec.non_differentiable:
+        outs = ", ".join(f"output[{j}]" for j in spec.non_differentiable)
+        lines.append(f"        ctx.mark_non_differentiable({outs})")
+    lines += ["", "    @staticmethod", f"    def backward(ctx, {', '.join(f'g{j}' for j in range(k))}):",
+              "        " + ("".join(f"s{i}, " for i in range(len(spec.saved)))
+                            + "= ctx.saved_tensors" if spec.saved else "pass")]
+    results = []
+    for i, rule in enumerate(spec.backward):
+        name = f"gx{i}"
+        results.append(name)
+        lines.append(f"        {name} = None")
+        body = []
+        for term in rule.terms:
+            expr, kind = f"g{term.output}", term.factor[0]
+            if kind == "const":
+                expr = f"{expr} * {term.factor[1]!r}"
+            elif kind == "saved":
+                expr = f"{expr} * s{term.factor[1]}"
+            elif kind == "cos_saved":
+                expr = f"{expr} * torch.cos(s{term.factor[1]})"
+            guard = "" if spec.materialize_grads else f"if g{term.output} is not None: "
+            body.append(f"{guard}{name} = {expr} if {name} is None else {name} + {expr}")
+        if rule.check_needs:
+            lines.append(f"        if ctx.needs_input_grad[{i}]:")
+            lines += [f"            {line}" for line in body] or ["            pass"]
+        else:
+            lines += [f"        {line}" for line in body]
+    if spec.grad_shape_error:
+        lines += ["        if gx0 is not None:  # deliberately the wrong shape",
+                  "            gx0 = torch.cat([gx0.reshape(-1), gx0.reshape(-1)])"]
+    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
+        extra = "".join(["g0 * 1.0, "] * spec.extra_grads)
+        lines.append(f"        extra = () if g0 is None else ({extra})")
+        lines.append(f"        return ({''.join(r + ', ' for r in results)}) + extra")
+    else:
+        lines.append(f"        return ({''.join(r + ', ' for r in results)})")
+    return "\n".join(lines) + "\n"
+
+
+def _layer_source(layer, dt):
+    cls = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}[layer.kind]
+    return (f"{_py(layer.name)}_module = torch.nn.{cls}({layer.in_features}, "
+            f"{layer.out_features}, bias={layer.bias}, dtype=torch.{dt}, device='meta')")
+
+
+def _step_source(step, program, ops):
+    if isinstance(step, P.Op):
+        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+        if step.no_grad:
+            return f"with torch.no_grad():\n    {step.out} = {code}"
+        return f"{step.out} = {code}"
+    if isinstance(step, P.MultiOp):
+        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
+        return f"{', '.join(step.outs)}, = {code}"
+    if isinstance(step, P.Call):
+        layer = program.layer(step.layer)
+        params = ", ".join(f"{p.name.split('.', 1)[1]!r}: {_py(p.name)}" for p in layer.params)
+        x, *state = ["None" if a is None else _py(a) for a in step.args]
+        args = f"({x},)" if not state or state[0] == "None" else (
+            f"({x}, {state[0]})" if layer.kind == "rnn_cell" else f"({x}, ({', '.join(state)}))")
+        outs = ", ".join(step.outs)  # LSTMCell returns (h, c); the others one tensor
+        return (f"{outs} = torch.func.functional_call({_py(layer.name)}_module, {{{params}}}, "
+                f"{args})")
+    if isinstance(step, P.CallFunction):
+        return f"{', '.join(step.outs)}, = {step.function}.apply({', '.join(map(_py, step.args))})"
+    if isinstance(step, P.Detach):
+        return f"{step.out} = {_py(step.src)}.detach()"
+    if isinstance(step, P.GradStep):
+        return _grad_step_source(step, program, ops)
+    raise TypeError(f"torch-func cannot express {step!r}")
+
+
+def _grad_step_source(step, program, ops):
+    leaves = ", ".join(_py(leaf.name) for leaf in program.all_leaves())
+    name = f"upto_{step.outs[0]}"
+    lines = [f"def {name}({leaves}):"]
+    for before in program.steps[:program.steps.index(step)]:
+        lines += [f"    {line}" for line in _step_source(before, program, ops).split("\n")]
+    lines.append(f"    return ({''.join(_py(o) + ', ' for o in step.outputs)})")
+    ins = ", ".join(_py(i) for i in step.inputs)
+    cts = "".join(("None" if w is None else _tensor(w, program.dtype)) + ", "
+                  for w in step.weights)
+    lines.append(f"{''.join(o + ', ' for o in step.outs)}= vjp(lambda {ins}: {name}({leaves}), "
+                 f"({ins},), ({cts}))")
+    return "\n".join(lines)
+
+
+def _functional_source(action, i, leaves, dt):
+    ins = ", ".join(map(_py, action.inputs))
+    out = [f"print('--- plan[{i}] ---')", "", f"def f{i}({ins}):",
+           f"    return program({', '.join(map(_py, leaves))})[{action.output!r}]", "", "",
+           "try:"]
+    if action.kind == "vjp":
+        ct = "torch.ones_like(_out)" if action.weight is None else _tensor(action.weight, dt)
+        out += [f"    _out, _vjp = torch.func.vjp(f{i}, {ins})",
+                f"    show('returned', (_out,) + tuple(_vjp({ct})))"]
+    else:
+        transform = "torch.func.jacrev" if action.kind == "jacobian" else "torch.func.hessian"
+        argnums = tuple(range(len(action.inputs)))
+        out.append(f"    show('returned', {transform}(f{i}, argnums={argnums})({ins}))")
+    return out + ["except Exception as _error:",
+                  f"    print('error:', {first_line_source('_error')})"]
+
+
+def render_script(program, ops):
+    dt = program.dtype
+    leaves = [leaf.name for leaf in program.all_leaves()]
+    out = [SCRIPT_HEADER, "", "# ---- leaves (and layer parameters) ----"]
+    for leaf in program.all_leaves():
+        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
+        out.append(f"{_py(leaf.name)} = {_tensor(values, dt)}")
+    out += [_layer_source(layer, dt) for layer in program.layers]
+    for spec in program.functions:
+        out += ["", "", _function_source(spec, ops)]
+    names = leaves + [o for s in program.steps
+                      for o in (s.outs if hasattr(s, "outs") else (s.out,))]
+    out += ["", "def program(" + ", ".join(map(_py, leaves)) + "):",
+            '    """Every value of the program, from its leaves."""']
+    out += [f"    {line}" for step in program.steps
+            for line in _step_source(step, program, ops).split("\n")]
+    out.append("    return {" + ", ".join(f"{n!r}: {_py(n)}" for n in names) + "}")
+    out += ["", "", "# ---- forward ----",
+            f"values = program({', '.join(map(_py, leaves))})",
+            "for _name, _value in values.items():", "    show(_name, _value)",
+            "# ---- the plan: each action is one torch.func.vjp of the program ----"]
+    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    for i, action in enumerate(program.plan):
+        if isinstance(action, P.Functional):
+            out += _functional_source(action, i, leaves, dt)
+            continue
+        if isinstance(action, P.Backward):
+            roots, wrt = action.roots, wrt_all
+        elif isinstance(action, P.Grad):
+            roots, wrt = action.outputs, list(action.inputs)
+        else:
+            raise TypeError(f"torch-func cannot express {action!r}")
+        cts = "".join(("None" if w is None else _tensor(w, dt)) + ", " for w in action.weights)
+        out += [f"print('--- plan[{i}] ---')", "",
+                f"def f{i}({', '.join(map(_py, wrt))}):",
+                f"    v = program({', '.join(map(_py, leaves))})",
+                f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
+                "try:",
+                f"    grads = vjp(f{i}, ({''.join(_py(n) + ', ' for n in wrt)}), ({cts}))"]
+        if isinstance(action, P.Backward):
+            out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
+        else:
+            out.append("    show('returned', grads)")
+        out += ["except Exception as _error:",
+                f"    print('error:', {first_line_source('_error')})"]
+    return "\n".join(out) + "\n"
