@@ -134,6 +134,8 @@ def _deviation_paths(config):
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): skip unless the backend has them")
+    config.addinivalue_line("markers", "needs_any(*capabilities): skip unless the backend has "
+                            "one of them (the strategies draw only what it has)")
     config.addinivalue_line("markers", "slow: takes a second or more (fresh interpreters, an "
                             "engine's compiler); run first under -n (gradspec/schedule.py)")
     controller = _xdist_controller(config)
@@ -385,3 +387,7 @@ def pytest_collection_modifyitems(config, items):
             if missing:
                 item.add_marker(pytest.mark.skip(
                     reason=f"{current.candidate().name} lacks {', '.join(missing)}"))
+        for marker in item.iter_markers("needs_any"):
+            if not set(marker.args) & set(caps):
+                item.add_marker(pytest.mark.skip(
+                    reason=f"{current.candidate().name} lacks all of {', '.join(marker.args)}"))

@@ -11,10 +11,11 @@ BUILTIN = {
     "autograd": ("adapters.autograd_adapter", "AutogradAdapter", {}),
     "mygrad": ("adapters.mygrad_adapter", "MyGradAdapter", {}),
     "tinygrad": ("adapters.tinygrad_adapter", "TinygradAdapter", {}),
+    "torch-func": ("adapters.torch_func_adapter", "TorchFuncAdapter", {}),
     "paddle": ("adapters.paddle_adapter", "PaddleAdapter", {}),
     "tensorflow": ("adapters.tensorflow_adapter", "TensorFlowAdapter", {}),
 }
-PACKAGES = {"torch": "torch", "torch-cuda": "torch", "jax": "jax", "autograd": "autograd",
+PACKAGES = {"torch": "torch", "torch-cuda": "torch", "torch-func": "torch", "jax": "jax", "autograd": "autograd",
             "mygrad": "mygrad", "tinygrad": "tinygrad", "paddle": "paddle",
             "tensorflow": "tensorflow"}
 # Distributions whose import name differs: the first installed one gives the version.

@@ -163,19 +163,22 @@ def _large_sin_cos(program, m):
 @functools.lru_cache(maxsize=256)
 def _first_aliasing(program):
     """The first plan action after which two tensors' .grad are one tinygrad tensor
-    expression (backward stores the incoming gradient itself: `t.grad = g`), run on tinygrad."""
+    expression, or one is a gradient weight the user passed (backward stores the incoming
+    gradient itself: `t.grad = g`), run on tinygrad."""
     from adapters.tinygrad_adapter import TinygradAdapter
     from gradspec.interpreter import build
     adapter = TinygradAdapter()
+    weights = []  # the gradient weights passed: a root's .grad may be one of them itself
     try:
         env = build(program, adapter).env
         for i, action in enumerate(program.plan):
             if isinstance(action, Backward):
                 w = action.weights[0]
-                env[action.roots[0]].backward(
-                    None if w is None else adapter.tensor(np.array(w), program.dtype, False))
+                if w is not None:
+                    weights.append(adapter.tensor(np.array(w), program.dtype, False))
+                env[action.roots[0]].backward(weights[-1] if w is not None else None)
             grads = [t.grad.uop for t in env.values() if t.grad is not None]
-            if len(grads) != len(set(grads)):
+            if len(grads) != len(set(grads)) or set(grads) & {w.uop for w in weights}:
                 return i
     except Exception:  # noqa: BLE001 - an error stops the plan: no aliasing seen after it
         return None

@@ -24,7 +24,8 @@ from adapters.registry import BUILTIN
 from . import shards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "mygrad", "tinygrad", "jax", "autograd")
+DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "torch-func", "mygrad", "tinygrad", "jax",
+                    "autograd", "tensorflow")
 
 LABELS = {
     "test_ops::test_op": "op vocabulary (one property per op)",
