@@ -4,7 +4,8 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import Deviation, leaves, nothing_returned, reference_env
+from gradspec.deviations import (Deviation, leaves, message_says, nothing_returned,
+                                 raised_instead, reference_env)
 from gradspec.program import Backward, Grad, Op, Program, RetainGrad
 
 STATE = ("grad", "retained", "nonleaf_grad", "returned")
@@ -183,6 +184,32 @@ def _first_aliasing(program):
     except Exception:  # noqa: BLE001 - an error stops the plan: no aliasing seen after it
         return None
     return None
+
+
+def _second_backward_into_view_weight(program, m):
+    """tinygrad's scheduler fails ('attempting multiple stores') when the gradients after a
+    backward are read, the root's .grad being an earlier explicit 0-d weight (a view) that
+    this backward accumulated into; the state after that action is then unspecified."""
+    if not 0 < m.action < len(program.plan):
+        return False
+    earlier = [a for a in program.plan[:m.action] if isinstance(a, Backward)]
+    if not any(w is not None and np.ndim(w) == 0 for a in earlier for w in a.weights):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, m.expected, "AssertionError") and message_says(
+            m, "attempting multiple stores")
+    return m.kind in STATE and _reference_trace(program).actions[m.action].error is None and \
+        _raised_multiple_stores(program, m.action)
+
+
+def _raised_multiple_stores(program, action):
+    from adapters.tinygrad_adapter import TinygradAdapter
+    from gradspec.interpreter import run
+    try:
+        result = run(program, TinygradAdapter(), strict=False).actions[action]
+    except Exception:  # noqa: BLE001 - a crash elsewhere is not this deviation
+        return False
+    return "attempting multiple stores" in result.message
 
 
 def _aliased_grads(program, m):
@@ -418,5 +445,21 @@ DEVIATIONS = [
         ),
         applies=_cat_of_itself_reduced,
         finding="findings/tinygrad/cat-of-itself-sum.py",
+    ),
+    Deviation(
+        id="tinygrad-second-backward-into-view-weight",
+        reason="after a backward with an explicit 0-d gradient weight that is a view (kept "
+               "as the root's .grad), the next backward's accumulation writes through it and "
+               "reading any gradient fails in tinygrad's scheduler ('attempting multiple "
+               "stores') instead of giving the sum of both backwards",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (4,), (0.5, -0.75, 1.0, -1.25), True)),
+            steps=(Op("loss1", "sum", ("a",), (("dim", (0,)), ("keepdim", False))),
+                   RetainGrad("loss1")),  # retained: its .grad is torch's too
+            plan=(Backward(("loss1",), (-1.0,)), Backward(("loss1",), (None,))),
+        ),
+        applies=_second_backward_into_view_weight,
+        finding="findings/tinygrad/second-backward-into-view-weight.py",
     ),
 ]

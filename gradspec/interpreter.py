@@ -207,27 +207,44 @@ def run(program, adapter, strict=True, built=None):
             result.error, result.message = kind, error_message(exc)
         result.hooks = list(hook_log)
         hook_log.clear()
-        with warnings.catch_warnings():
-            # torch warns on reading a non-leaf's .grad: the unretained values, and a leaf an
-            # in-place op with an operand that requires grad has made a non-leaf.
-            warnings.simplefilter("ignore")
-            held = {}  # leaf name -> its .grad tensor, where not None
-            for name in tracked:
-                g = adapter.read_grad(leaves[name])
-                result.grads[name] = _np(adapter, g)
-                if g is not None:
-                    held[name] = g
-                if graph_of_grads:
-                    result.grad_requires_grad[name] = g is not None and \
-                        bool(adapter.requires_grad(g))
-            if aliasing and len(held) > 1:
-                result.grad_aliases = _grad_aliases(adapter, held)
-            for name in s.retained:
-                result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
-            for name in unretained:
-                result.nonleaf[name] = _np(adapter, adapter.read_grad(env[name]))
+        try:
+            _read_state(adapter, result, leaves, env, tracked, s.retained, unretained,
+                        graph_of_grads, aliasing)
+        except Exception as exc:  # noqa: BLE001
+            if strict or result.error is not None:
+                raise
+            # A lazy engine (tinygrad) computes the gradients only when they are read: an error
+            # its backward deferred is that action's error, and the state after it unspecified.
+            result.error = _error_kind(adapter, exc, strict)
+            result.message = "raised when the gradients after this action were read: " + \
+                error_message(exc)
+            result.grads, result.retained, result.nonleaf = {}, {}, {}
         trace.actions.append(result)
     return trace
+
+
+def _read_state(adapter, result, leaves, env, tracked, retained, unretained, graph_of_grads,
+                aliasing):
+    """Record every `.grad` after an action into `result`."""
+    with warnings.catch_warnings():
+        # torch warns on reading a non-leaf's .grad: the unretained values, and a leaf an
+        # in-place op with an operand that requires grad has made a non-leaf.
+        warnings.simplefilter("ignore")
+        held = {}  # leaf name -> its .grad tensor, where not None
+        for name in tracked:
+            g = adapter.read_grad(leaves[name])
+            result.grads[name] = _np(adapter, g)
+            if g is not None:
+                held[name] = g
+            if graph_of_grads:
+                result.grad_requires_grad[name] = g is not None and \
+                    bool(adapter.requires_grad(g))
+        if aliasing and len(held) > 1:
+            result.grad_aliases = _grad_aliases(adapter, held)
+        for name in retained:
+            result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
+        for name in unretained:
+            result.nonleaf[name] = _np(adapter, adapter.read_grad(env[name]))
 
 
 def _grad_aliases(adapter, grads):

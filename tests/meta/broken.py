@@ -218,3 +218,23 @@ class WrongSinAndAlwaysRetains(WrongSinVjp, AlwaysRetainsGraph):
     """Both (a) and (d): a wrong gradient and a missing freed-graph error."""
 
     name = "broken-sin-and-retains"
+
+
+# ----- a lazy engine whose backward fails only when its gradients are read ----------------
+class FailsWhenRead(ReferenceAdapter):
+    """The second backward's failure surfaces on reading `.grad`, as a lazy engine's does
+    (tinygrad computes gradients when they are realized)."""
+
+    name = "broken-fails-when-read"
+
+    def __init__(self):
+        self.backwards = 0
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        self.backwards += 1
+        super().backward(roots, weights, retain_graph, create_graph)
+
+    def read_grad(self, t):
+        if self.backwards >= 2:
+            raise RuntimeError("deferred failure")
+        return super().read_grad(t)

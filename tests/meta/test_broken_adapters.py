@@ -326,3 +326,19 @@ def test_a_deviation_s_float64_program_runs_in_float32_on_a_float32_engine(insta
     install(Float32NoDetach())
     with pytest.raises(pytest.skip.Exception, match="lacks detach"):
         test_deviation_still_reproduces(unrunnable)
+
+
+def test_an_error_met_reading_the_gradients_is_the_actions_error():
+    """A lazy engine computes gradients when they are read: its backward's failure must be
+    that action's error (a difference a deviation can state), not a crash of the run."""
+    from gradspec import program as P
+    from gradspec.interpreter import run
+    from tests.meta.broken import FailsWhenRead
+    program = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -0.75)),),
+                        steps=(P.Op("t1", "exp", ("a",)),),
+                        plan=(P.Backward(("t1",), ((1.0, 1.0),), True),
+                              P.Backward(("t1",), ((1.0, 1.0),))))
+    trace = run(program, FailsWhenRead(), strict=False)
+    assert [a.error for a in trace.actions] == [None, "unexpected RuntimeError"]
+    assert "raised when the gradients after this action were read" in trace.actions[1].message
+    assert trace.actions[1].grads == {}
