@@ -25,11 +25,10 @@ import re
 
 import numpy as np
 
-from gradspec import program as P
-
 from .base import Adapter
 from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
-from .templates import TemplateOps, first_line_source, literal, target_literal
+from .functional_script import Spelling, backward_rules, render
+from .templates import TemplateOps, literal, target_literal
 
 # Helpers the templates use: executed into the ops' namespace (after the shared layers,
 # adapters/functional_layers.py, over `xp`), and printed in repro scripts.
@@ -324,174 +323,65 @@ def plain(x):
 '''
 
 
-def _py(name):
-    """A value's name as a Python identifier (layer parameters are `lin0.weight`)."""
-    return name.replace(".", "_")
+class JaxSpelling(Spelling):
+    engine = "jax"
+    header = SCRIPT_HEADER
+    helpers = NAMESPACE + LAYERS + HELPERS
 
+    def array(self, values, dtype):
+        return f"jnp.array({literal(values)}, dtype=jnp.{dtype})"
 
-def _array(values, dtype):
-    return f"jnp.array({literal(values)}, dtype=jnp.{dtype})"
+    def detach(self, src):
+        return f"jax.lax.stop_gradient({src})"
 
+    def no_grad(self, out, code):
+        return f"{out} = jax.lax.stop_gradient({code})"
 
-def _function_source(spec, ops):
-    n, k = spec.n_inputs, len(spec.forward)
-    ins = [f"x{i}" for i in range(n)]
-    outs = "".join(f"y{j}, " for j in range(k))
-    lines = [f"def {spec.name}_forward({', '.join(ins)}):"]
-    for j, expr in enumerate(spec.forward):
-        params = {"c": expr[2]} if expr[0] == "scale" else {}
-        lines.append(f"    y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
-    saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
-    lines += [f"    return ({outs})", "", "", f"{spec.name} = jax.custom_vjp({spec.name}_forward)",
-              "", "", f"def {spec.name}_fwd({', '.join(ins)}):",
-              "    # ctx.needs_input_grad, carried in the residuals' pytree structure",
-              f"    needs = tuple(() if x.perturbed else None for x in ({', '.join(ins)},))",
-              f"    {', '.join(ins)}, = {', '.join(f'{x}.value' for x in ins)},",
-              f"    {outs}= {spec.name}_forward({', '.join(ins)})",
-              f"    return ({outs}), (({''.join(x + ', ' for x in saved)}), needs)", "", "",
-              f"def {spec.name}_bwd(residuals, grads):",
-              f"    ({''.join(f's{i}, ' for i in range(len(saved)))}), needs = residuals",
-              "    needs_input_grad = [flag is not None for flag in needs]",
-              "    zero = jax.custom_derivatives.SymbolicZero"]
-    unused = "jnp.zeros(g.shape, g.dtype)" if spec.materialize_grads else "None"
-    lines.append(f"    {''.join(f'g{j}, ' for j in range(k))}= "
-                 f"({unused} if isinstance(g, zero) else g for g in grads)")
-    results = []
-    for i, rule in enumerate(spec.backward):
-        name = f"gx{i}"
-        results.append(name)
-        lines.append(f"    {name} = None")
-        body = []
-        for term in rule.terms:
-            expr, kind = f"g{term.output}", term.factor[0]
-            if kind == "const":
-                expr = f"{expr} * {term.factor[1]!r}"
-            elif kind == "saved":
-                expr = f"{expr} * s{term.factor[1]}"
-            elif kind == "cos_saved":
-                expr = f"{expr} * jnp.cos(s{term.factor[1]})"
-            guard = "" if spec.materialize_grads else f"if g{term.output} is not None: "
-            body.append(f"{guard}{name} = {expr} if {name} is None else {name} + {expr}")
-        if rule.check_needs:
-            lines.append(f"    if needs_input_grad[{i}]:")
-            lines += [f"        {line}" for line in body] or ["        pass"]
-        else:
-            lines += [f"    {line}" for line in body]
-    if spec.grad_shape_error:
-        lines += ["    if gx0 is not None:  # deliberately the wrong shape",
-                  "        gx0 = jnp.concatenate([gx0.reshape(-1), gx0.reshape(-1)])"]
-    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
-        extra = "".join(["g0 * 1.0, "] * spec.extra_grads)
-        lines.append(f"    extra = () if g0 is None else ({extra})")
-        lines.append(f"    return ({''.join(r + ', ' for r in results)}) + extra")
-    else:
-        lines.append(f"    return ({''.join(r + ', ' for r in results)})")
-    lines += ["", "", f"{spec.name}.defvjp({spec.name}_fwd, {spec.name}_bwd, symbolic_zeros=True)"]
-    return "\n".join(lines) + "\n"
+    def function(self, spec, ops):
+        k = len(spec.forward)
+        ins = [f"x{i}" for i in range(spec.n_inputs)]
+        outs = "".join(f"y{j}, " for j in range(k))
+        lines = [f"def {spec.name}_forward({', '.join(ins)}):"]
+        for j, expr in enumerate(spec.forward):
+            params = {"c": expr[2]} if expr[0] == "scale" else {}
+            lines.append(f"    y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
+        saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
+        lines += [f"    return ({outs})", "", "",
+                  f"{spec.name} = jax.custom_vjp({spec.name}_forward)", "", "",
+                  f"def {spec.name}_fwd({', '.join(ins)}):",
+                  "    # ctx.needs_input_grad, carried in the residuals' pytree structure",
+                  f"    needs = tuple(() if x.perturbed else None for x in ({', '.join(ins)},))",
+                  f"    {', '.join(ins)}, = {', '.join(f'{x}.value' for x in ins)},",
+                  f"    {outs}= {spec.name}_forward({', '.join(ins)})",
+                  f"    return ({outs}), (({''.join(x + ', ' for x in saved)}), needs)", "", "",
+                  f"def {spec.name}_bwd(residuals, grads):",
+                  f"    ({''.join(f's{i}, ' for i in range(len(saved)))}), needs = residuals",
+                  "    needs_input_grad = [flag is not None for flag in needs]",
+                  "    zero = jax.custom_derivatives.SymbolicZero"]
+        unused = "jnp.zeros(g.shape, g.dtype)" if spec.materialize_grads else "None"
+        lines.append(f"    {''.join(f'g{j}, ' for j in range(k))}= "
+                     f"({unused} if isinstance(g, zero) else g for g in grads)")
+        lines += backward_rules(spec, ops, "    ")
+        lines += ["", "",
+                  f"{spec.name}.defvjp({spec.name}_fwd, {spec.name}_bwd, symbolic_zeros=True)"]
+        return "\n".join(lines) + "\n"
 
+    def plan_vjp(self, f, names, cotangents):
+        # Jitted, as the adapter runs a plan action's vjp.
+        return (f"jax.jit(lambda *p: vjp({f}, p, ({', '.join(cotangents)},)))"
+                f"({', '.join(names)})")
 
-def _step_source(step, program, ops):
-    if isinstance(step, P.Op):
-        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-        return f"{step.out} = " + (f"jax.lax.stop_gradient({code})" if step.no_grad else code)
-    if isinstance(step, P.MultiOp):
-        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-        return f"{', '.join(step.outs)}, = {code}"
-    if isinstance(step, P.Call):
-        layer = program.layer(step.layer)
-        args = ", ".join("None" if a is None else _py(a) for a in step.args)
-        params = ", ".join(_py(p.name) for p in layer.params)
-        outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
-        return f"{outs} = {layer.kind}({args}, {params})"
-    if isinstance(step, P.CallFunction):
-        return f"{', '.join(step.outs)}, = {step.function}({', '.join(map(_py, step.args))})"
-    if isinstance(step, P.Detach):
-        return f"{step.out} = jax.lax.stop_gradient({_py(step.src)})"
-    if isinstance(step, P.GradStep):
-        return _grad_step_source(step, program, ops)
-    raise TypeError(f"jax cannot express {step!r}")
-
-
-def _grad_step_source(step, program, ops):
-    """A gradient as a value: a vjp nested in the program, of the steps before this one as a
-    function of the step's inputs (leaves), as the adapter runs it."""
-    leaves = ", ".join(_py(leaf.name) for leaf in program.all_leaves())
-    name = f"upto_{step.outs[0]}"
-    lines = [f"def {name}({leaves}):"]
-    for before in program.steps[:program.steps.index(step)]:
-        lines += [f"    {line}" for line in _step_source(before, program, ops).split("\n")]
-    lines.append(f"    return ({''.join(_py(o) + ', ' for o in step.outputs)})")
-    ins = ", ".join(_py(i) for i in step.inputs)
-    cts = "".join(("None" if w is None else _array(w, program.dtype)) + ", "
-                  for w in step.weights)
-    lines.append(f"{''.join(o + ', ' for o in step.outs)}= vjp(lambda {ins}: {name}({leaves}), "
-                 f"({ins},), ({cts}))")
-    return "\n".join(lines)
-
-
-def _functional_source(action, i, leaves, dt):
-    """jax.vjp / jax.jacrev / jax.hessian of the program as a function of some leaves."""
-    ins = ", ".join(map(_py, action.inputs))
-    out = [f"print('--- plan[{i}] ---')", "", f"def f{i}({ins}):",
-           f"    return program({', '.join(map(_py, leaves))})[{action.output!r}]", "", "",
-           "try:"]
-    if action.kind == "vjp":
-        ct = "jnp.ones_like(_out)" if action.weight is None else _array(action.weight, dt)
-        out += [f"    _out, _vjp = jax.vjp(f{i}, {ins})",
-                f"    show('returned', (_out,) + tuple(_vjp({ct})))"]
-    else:
+    def functional(self, action, f, names, dtype):
+        ins = ", ".join(names)
+        if action.kind == "vjp":
+            ct = "jnp.ones_like(_out)" if action.weight is None else \
+                self.array(action.weight, dtype)
+            return [f"_out, _vjp = jax.vjp({f}, {ins})",
+                    f"show('returned', (_out,) + tuple(_vjp({ct})))"]
         transform = "jax.jacrev" if action.kind == "jacobian" else "jax.hessian"
-        argnums = tuple(range(len(action.inputs)))
-        out.append(f"    show('returned', {transform}(f{i}, argnums={argnums})({ins}))")
-    return out + ["except Exception as _error:",
-                  f"    print('error:', {first_line_source('_error')})"]
+        argnums = tuple(range(len(names)))
+        return [f"show('returned', {transform}({f}, argnums={argnums})({ins}))"]
 
 
 def render_script(program, ops):
-    dt = program.dtype
-    leaves = [leaf.name for leaf in program.all_leaves()]
-    out = [SCRIPT_HEADER, "# ---- helpers (the adapter runs the same code) ----",
-           (NAMESPACE + LAYERS + HELPERS).strip(), "", "", "# ---- leaves (and layer parameters) ----"]
-    for leaf in program.all_leaves():
-        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
-        out.append(f"{_py(leaf.name)} = {_array(values, dt)}")
-    for spec in program.functions:
-        out += ["", "", _function_source(spec, ops)]
-    names = leaves + [o for s in program.steps
-                      for o in (s.outs if hasattr(s, "outs") else (s.out,))]
-    out += ["", "def program(" + ", ".join(map(_py, leaves)) + "):",
-            '    """Every value of the program, from its leaves."""']
-    out += [f"    {line}" for step in program.steps
-            for line in _step_source(step, program, ops).split("\n")]
-    out.append("    return {" + ", ".join(f"{n!r}: {_py(n)}" for n in names) + "}")
-    out += ["", "", "# ---- forward ----",
-            f"values = program({', '.join(map(_py, leaves))})",
-            "for _name, _value in values.items():", "    show(_name, _value)",
-            "# ---- the plan: each action is one vjp of the program ----"]
-    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
-    for i, action in enumerate(program.plan):
-        if isinstance(action, P.Functional):
-            out += _functional_source(action, i, leaves, dt)
-            continue
-        if isinstance(action, P.Backward):
-            roots, wrt = action.roots, wrt_all
-        elif isinstance(action, P.Grad):
-            roots, wrt = action.outputs, list(action.inputs)
-        else:
-            raise TypeError(f"jax cannot express {action!r}")
-        cts = ", ".join("None" if w is None else _array(w, dt) for w in action.weights)
-        out += [f"print('--- plan[{i}] ---')", "",
-                # The differentiated leaves are f's parameters; the others are constants.
-                f"def f{i}({', '.join(map(_py, wrt))}):",
-                f"    v = program({', '.join(map(_py, leaves))})",
-                f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
-                "try:",
-                f"    grads = jax.jit(lambda *p: vjp(f{i}, p, ({cts},)))"
-                f"({', '.join(map(_py, wrt))})"]
-        if isinstance(action, P.Backward):
-            out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
-        else:
-            out.append("    show('returned', grads)")
-        out += ["except Exception as _error:",
-                f"    print('error:', {first_line_source('_error')})"]
-    return "\n".join(out) + "\n"
+    return render(program, ops, JaxSpelling())

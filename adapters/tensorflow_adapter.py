@@ -36,10 +36,9 @@ import os
 
 import numpy as np
 
-from gradspec import program as P
-
 from .base import Adapter, UnsupportedProgram
 from .functional_layers import LAYERS, layer_inputs, layer_outputs
+from .functional_script import Spelling, backward_rules, render
 from .templates import TemplateOps, first_line_source, literal, target_literal
 
 # Helpers the templates use: executed into the ops' namespace (after the shared layers,
@@ -380,154 +379,50 @@ def plain(x):
 '''
 
 
-def _py(name):
-    """A value's name as a Python identifier (layer parameters are `lin0.weight`)."""
-    return name.replace(".", "_")
+class TensorFlowSpelling(Spelling):
+    engine = "tensorflow"
+    header = SCRIPT_HEADER
+    helpers = NAMESPACE + LAYERS + HELPERS
 
+    def array(self, values, dtype):
+        return f"tf.constant({literal(values)}, dtype=tf.{dtype})"
 
-def _array(values, dtype):
-    return f"tf.constant({literal(values)}, dtype=tf.{dtype})"
+    def detach(self, src):
+        return f"tf.stop_gradient({src})"
 
+    def no_grad(self, out, code):
+        return f"with no_grad():\n    {out} = {code}"
 
-def _function_source(spec, ops):
-    """A tf.custom_gradient function computing `spec` as the adapter runs it."""
-    n, k = spec.n_inputs, len(spec.forward)
-    ins = [f"x{i}" for i in range(n)]
-    lines = ["@tf.custom_gradient", f"def {spec.name}({', '.join(ins)}):"]
-    for j, expr in enumerate(spec.forward):
-        params = {"c": expr[2]} if expr[0] == "scale" else {}
-        lines.append(f"    y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
-    saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
-    lines += [f"    {''.join(f's{i}, ' for i in range(len(saved)))}= "
-              f"({''.join(x + ', ' for x in saved)})" if saved else "", "",
-              f"    def grad_fn({', '.join(f'g{j}' for j in range(k))}):"]
-    results = []
-    for i, rule in enumerate(spec.backward):
-        name = f"gx{i}"
-        results.append(name)
-        lines.append(f"        {name} = None")
-        for term in rule.terms:
-            expr, kind = f"g{term.output}", term.factor[0]
-            if kind == "const":
-                expr = ops.source("scale", [expr], {"c": term.factor[1]})
-            elif kind == "saved":
-                expr = ops.source("mul", [expr, f"s{term.factor[1]}"], {})
-            elif kind == "cos_saved":
-                expr = ops.source("mul", [expr, ops.source("cos", [f"s{term.factor[1]}"], {})],
-                                  {})
-            lines.append(f"        {name} = {expr} if {name} is None else "
-                         f"{ops.source('add', [name, expr], {})}")
-    if spec.grad_shape_error:
-        flat = ops.source("reshape", ["gx0"], {"shape": (-1,)})
-        lines += ["        if gx0 is not None:  # deliberately the wrong shape",
-                  f"            gx0 = {ops.source('cat', [flat, flat], {'dim': 0})}"]
-    scaled = ops.source("scale", ["g0"], {"c": 1.0})
-    extra = "".join([f"{scaled}, "] * spec.extra_grads)  # deliberately too many
-    lines.append(f"        return ({''.join(r + ', ' for r in results)}{extra})")
-    lines.append(f"    return ({''.join(f'y{j}, ' for j in range(k))}), grad_fn")
-    return "\n".join(line for line in lines) + "\n"
+    def primals(self, names):
+        return f"[{', '.join(names)}]"
 
+    def function(self, spec, ops):
+        """A tf.custom_gradient function computing `spec` as the adapter runs it."""
+        k = len(spec.forward)
+        ins = [f"x{i}" for i in range(spec.n_inputs)]
+        lines = ["@tf.custom_gradient", f"def {spec.name}({', '.join(ins)}):"]
+        for j, expr in enumerate(spec.forward):
+            params = {"c": expr[2]} if expr[0] == "scale" else {}
+            lines.append(f"    y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
+        saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
+        lines += [f"    {''.join(f's{i}, ' for i in range(len(saved)))}= "
+                  f"({''.join(x + ', ' for x in saved)})" if saved else "", "",
+                  f"    def grad_fn({', '.join(f'g{j}' for j in range(k))}):"]
+        lines += backward_rules(spec, ops, "        ",
+                                lambda a, b: ops.source("add", [a, b], {}))
+        lines.append(f"    return ({''.join(f'y{j}, ' for j in range(k))}), grad_fn")
+        return "\n".join(lines) + "\n"
 
-def _step_source(step, program, ops):
-    if isinstance(step, P.Op):
-        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-        if step.no_grad:
-            return f"with no_grad():\n    {step.out} = {code}"
-        return f"{step.out} = {code}"
-    if isinstance(step, P.MultiOp):
-        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-        return f"{', '.join(step.outs)}, = {code}"
-    if isinstance(step, P.Call):
-        layer = program.layer(step.layer)
-        args = ", ".join("None" if a is None else _py(a) for a in step.args)
-        params = ", ".join(_py(p.name) for p in layer.params)
-        outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
-        return f"{outs} = {layer.kind}({args}, {params})"
-    if isinstance(step, P.CallFunction):
-        return f"{', '.join(step.outs)}, = {step.function}({', '.join(map(_py, step.args))})"
-    if isinstance(step, P.Detach):
-        return f"{step.out} = tf.stop_gradient({_py(step.src)})"
-    if isinstance(step, P.GradStep):
-        return _grad_step_source(step, program, ops)
-    raise TypeError(f"tensorflow cannot express {step!r}")
+    def functional(self, action, f, names, dtype):
+        ins = ", ".join(names)
+        if action.kind == "vjp":
+            w = "None" if action.weight is None else self.array(action.weight, dtype)
+            return [f"show('returned', functional_vjp({f}, [{ins}], {w}))"]
+        return [f"show('returned', {action.kind}({f}, [{ins}]))"]
 
-
-def _grad_step_source(step, program, ops):
-    """A gradient as a value: a tape nested in the program, over the steps before this one as
-    a function of the step's inputs (leaves), as the adapter runs it."""
-    leaves = ", ".join(_py(leaf.name) for leaf in program.all_leaves())
-    name = f"upto_{step.outs[0]}"
-    lines = [f"def {name}({leaves}):"]
-    for before in program.steps[:program.steps.index(step)]:
-        lines += [f"    {line}" for line in _step_source(before, program, ops).split("\n")]
-    lines.append(f"    return ({''.join(_py(o) + ', ' for o in step.outputs)})")
-    ins = ", ".join(_py(i) for i in step.inputs)
-    cts = "".join(("None" if w is None else _array(w, program.dtype)) + ", "
-                  for w in step.weights)
-    lines.append(f"{''.join(o + ', ' for o in step.outs)}= vjp(lambda {ins}: {name}({leaves}), "
-                 f"[{ins}], ({cts}))")
-    return "\n".join(lines)
-
-
-def _functional_source(action, i, leaves, dt):
-    ins = ", ".join(map(_py, action.inputs))
-    out = [f"print('--- plan[{i}] ---')", "", f"def f{i}({ins}):",
-           f"    return program({', '.join(map(_py, leaves))})[{action.output!r}]", "", "",
-           "try:"]
-    if action.kind == "vjp":
-        w = "None" if action.weight is None else _array(action.weight, dt)
-        out.append(f"    show('returned', functional_vjp(f{i}, [{ins}], {w}))")
-    else:
-        out.append(f"    show('returned', {action.kind}(f{i}, [{ins}]))")
-    return out + ["except Exception as _error:",
-                  f"    print('error:', type(_error).__name__, {first_line_source('_error')})"]
+    def error(self, name):
+        return f"print('error:', type({name}).__name__, {first_line_source(name)})"
 
 
 def render_script(program, ops):
-    dt = program.dtype
-    leaves = [leaf.name for leaf in program.all_leaves()]
-    out = [SCRIPT_HEADER, "# ---- helpers (the adapter runs the same code) ----",
-           (NAMESPACE + LAYERS + HELPERS).strip(), "", "",
-           "# ---- leaves (and layer parameters) ----"]
-    for leaf in program.all_leaves():
-        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
-        out.append(f"{_py(leaf.name)} = {_array(values, dt)}")
-    for spec in program.functions:
-        out += ["", "", _function_source(spec, ops)]
-    names = leaves + [o for s in program.steps
-                      for o in (s.outs if hasattr(s, "outs") else (s.out,))]
-    out += ["", "def program(" + ", ".join(map(_py, leaves)) + "):",
-            '    """Every value of the program, from its leaves."""']
-    out += [f"    {line}" for step in program.steps
-            for line in _step_source(step, program, ops).split("\n")]
-    out.append("    return {" + ", ".join(f"{n!r}: {_py(n)}" for n in names) + "}")
-    out += ["", "", "# ---- forward ----",
-            f"values = program({', '.join(map(_py, leaves))})",
-            "for _name, _value in values.items():", "    show(_name, _value)",
-            "# ---- the plan: each action is one tape over the program ----"]
-    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
-    for i, action in enumerate(program.plan):
-        if isinstance(action, P.Functional):
-            out += _functional_source(action, i, leaves, dt)
-            continue
-        if isinstance(action, P.Backward):
-            roots, wrt = action.roots, wrt_all
-        elif isinstance(action, P.Grad):
-            roots, wrt = action.outputs, list(action.inputs)
-        else:
-            raise TypeError(f"tensorflow cannot express {action!r}")
-        cts = "".join(("None" if w is None else _array(w, dt)) + ", " for w in action.weights)
-        out += [f"print('--- plan[{i}] ---')", "",
-                # The differentiated leaves are f's parameters; the others are constants.
-                f"def f{i}({', '.join(map(_py, wrt))}):",
-                f"    v = program({', '.join(map(_py, leaves))})",
-                f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
-                "try:",
-                f"    grads = vjp(f{i}, [{', '.join(map(_py, wrt))}], ({cts}))"]
-        if isinstance(action, P.Backward):
-            out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
-        else:
-            out.append("    show('returned', grads)")
-        out += ["except Exception as _error:",
-                f"    print('error:', type(_error).__name__, {first_line_source('_error')})"]
-    return "\n".join(out) + "\n"
+    return render(program, ops, TensorFlowSpelling())

@@ -21,13 +21,11 @@ Ops are torch's own templates (adapters/torch_ops.py), so a repro script is the 
 """
 import os
 
-import numpy as np
-
-from gradspec import program as P
 from gradspec.functions import saved_tensors
 
 from .base import Adapter
-from .templates import TemplateOps, first_line_source, literal
+from .functional_script import Spelling, backward_rules, py, render
+from .templates import TemplateOps, literal
 from .torch_adapter import LAYER_PARAMS, TORCH_ERRORS
 from .torch_ops import TORCH_TEMPLATES
 
@@ -60,6 +58,14 @@ class TorchFuncAdapter(Adapter):
         if not os.environ.get("OMP_NUM_THREADS"):
             torch.set_num_threads(1)  # tiny tensors (see adapters/torch_adapter.py)
         self.op = TemplateOps(TORCH_TEMPLATES, {"torch": torch})
+        nn = torch.nn
+        # torch's own modules, without their random initialization: functional_call binds
+        # every parameter, and a module is built inside the function a transform traces,
+        # where jacrev's vmap refuses random ops.
+        self._module_classes = {
+            kind: type(cls.__name__, (cls,), {"reset_parameters": lambda self: None})
+            for kind, cls in (("linear", nn.Linear), ("rnn_cell", nn.RNNCell),
+                              ("lstm_cell", nn.LSTMCell))}
 
     def describe(self):
         return f"torch {self.torch.__version__} (torch.func transforms) on cpu"
@@ -80,10 +86,9 @@ class TorchFuncAdapter(Adapter):
     # ----- layers and custom functions ---------------------------------------------------
     def make_layer(self, layer, param_values, dtype):
         torch = self.torch
-        nn = torch.nn
-        module = {"linear": nn.Linear, "rnn_cell": nn.RNNCell, "lstm_cell": nn.LSTMCell}[
-            layer.kind](layer.in_features, layer.out_features, bias=layer.bias,
-                        dtype=getattr(torch, dtype), device="meta")
+        module = self._module_classes[layer.kind](
+            layer.in_features, layer.out_features, bias=layer.bias,
+            dtype=getattr(torch, dtype), device="meta")
         # Inside a vjp the values are the transform's traced inputs: used as they are.
         params = {name: v if isinstance(v, torch.Tensor) else self.tensor(v, dtype, True)
                   for name, v in param_values.items()}
@@ -174,7 +179,8 @@ def show(label, x):
 def plain(x):
     if isinstance(x, (tuple, list)):
         return [plain(v) for v in x]
-    return None if x is None else x.detach().tolist()
+    # numpy(force=True): a gradient through sgn's backward is an efficient ZeroTensor
+    return None if x is None else x.detach().numpy(force=True).tolist()
 
 
 def vjp(f, primals, cotangents):
@@ -191,175 +197,73 @@ def vjp(f, primals, cotangents):
 '''
 
 
-def _py(name):
-    return name.replace(".", "_")
+class TorchFuncSpelling(Spelling):
+    engine = "torch.func"
+    header = SCRIPT_HEADER
 
+    def array(self, values, dtype):
+        return f"torch.tensor({literal(values)}, dtype=torch.{dtype})"
 
-def _tensor(values, dtype):
-    return f"torch.tensor({literal(values)}, dtype=torch.{dtype})"
+    def detach(self, src):
+        return f"{src}.detach()"
 
+    def no_grad(self, out, code):
+        return f"with torch.no_grad():\n    {out} = {code}"
 
-def _function_source(spec, ops):
-    n, k = spec.n_inputs, len(spec.forward)
-    ins = [f"x{i}" for i in range(n)]
-    lines = [f"class {spec.name}(torch.autograd.Function):", "    @staticmethod",
-             f"    def forward({', '.join(ins)}):"]
-    for j, expr in enumerate(spec.forward):
-        params = {"c": expr[2]} if expr[0] == "scale" else {}
-        lines.append(f"        y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
-    lines.append(f"        return ({''.join(f'y{j}, ' for j in range(k))})")
-    saved = [f"inputs[{i}]" if kind == "input" else f"output[{i}]" for kind, i in spec.saved]
-    lines += ["", "    @staticmethod", "    def setup_context(ctx, inputs, output):",
-              f"        ctx.save_for_backward({', '.join(saved)})"]
-    if not spec.materialize_grads:
-        lines.append("        ctx.set_materialize_grads(False)")
-    if spec.non_differentiable:
-        outs = ", ".join(f"output[{j}]" for j in spec.non_differentiable)
-        lines.append(f"        ctx.mark_non_differentiable({outs})")
-    lines += ["", "    @staticmethod", f"    def backward(ctx, {', '.join(f'g{j}' for j in range(k))}):",
-              "        " + ("".join(f"s{i}, " for i in range(len(spec.saved)))
-                            + "= ctx.saved_tensors" if spec.saved else "pass")]
-    results = []
-    for i, rule in enumerate(spec.backward):
-        name = f"gx{i}"
-        results.append(name)
-        lines.append(f"        {name} = None")
-        body = []
-        for term in rule.terms:
-            expr, kind = f"g{term.output}", term.factor[0]
-            if kind == "const":
-                expr = f"{expr} * {term.factor[1]!r}"
-            elif kind == "saved":
-                expr = f"{expr} * s{term.factor[1]}"
-            elif kind == "cos_saved":
-                expr = f"{expr} * torch.cos(s{term.factor[1]})"
-            guard = "" if spec.materialize_grads else f"if g{term.output} is not None: "
-            body.append(f"{guard}{name} = {expr} if {name} is None else {name} + {expr}")
-        if rule.check_needs:
-            lines.append(f"        if ctx.needs_input_grad[{i}]:")
-            lines += [f"            {line}" for line in body] or ["            pass"]
-        else:
-            lines += [f"        {line}" for line in body]
-    if spec.grad_shape_error:
-        lines += ["        if gx0 is not None:  # deliberately the wrong shape",
-                  "            gx0 = torch.cat([gx0.reshape(-1), gx0.reshape(-1)])"]
-    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
-        extra = "".join(["g0 * 1.0, "] * spec.extra_grads)
-        lines.append(f"        extra = () if g0 is None else ({extra})")
-        lines.append(f"        return ({''.join(r + ', ' for r in results)}) + extra")
-    else:
-        lines.append(f"        return ({''.join(r + ', ' for r in results)})")
-    return "\n".join(lines) + "\n"
+    def layer_prelude(self, layer, dtype):
+        cls = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}[layer.kind]
+        return [f"{py(layer.name)}_module = torch.nn.{cls}({layer.in_features}, "
+                f"{layer.out_features}, bias={layer.bias}, dtype=torch.{dtype}, device='meta')"]
 
-
-def _layer_source(layer, dt):
-    cls = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}[layer.kind]
-    return (f"{_py(layer.name)}_module = torch.nn.{cls}({layer.in_features}, "
-            f"{layer.out_features}, bias={layer.bias}, dtype=torch.{dt}, device='meta')")
-
-
-def _step_source(step, program, ops):
-    if isinstance(step, P.Op):
-        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-        if step.no_grad:
-            return f"with torch.no_grad():\n    {step.out} = {code}"
-        return f"{step.out} = {code}"
-    if isinstance(step, P.MultiOp):
-        code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-        return f"{', '.join(step.outs)}, = {code}"
-    if isinstance(step, P.Call):
-        layer = program.layer(step.layer)
-        params = ", ".join(f"{p.name.split('.', 1)[1]!r}: {_py(p.name)}" for p in layer.params)
-        x, *state = ["None" if a is None else _py(a) for a in step.args]
+    def layer(self, step, layer):
+        params = ", ".join(f"{p.name.split('.', 1)[1]!r}: {py(p.name)}" for p in layer.params)
+        x, *state = ["None" if a is None else py(a) for a in step.args]
         args = f"({x},)" if not state or state[0] == "None" else (
             f"({x}, {state[0]})" if layer.kind == "rnn_cell" else f"({x}, ({', '.join(state)}))")
         outs = ", ".join(step.outs)  # LSTMCell returns (h, c); the others one tensor
-        return (f"{outs} = torch.func.functional_call({_py(layer.name)}_module, {{{params}}}, "
+        return (f"{outs} = torch.func.functional_call({py(layer.name)}_module, {{{params}}}, "
                 f"{args})")
-    if isinstance(step, P.CallFunction):
-        return f"{', '.join(step.outs)}, = {step.function}.apply({', '.join(map(_py, step.args))})"
-    if isinstance(step, P.Detach):
-        return f"{step.out} = {_py(step.src)}.detach()"
-    if isinstance(step, P.GradStep):
-        return _grad_step_source(step, program, ops)
-    raise TypeError(f"torch-func cannot express {step!r}")
 
+    def call_function(self, step):
+        return (f"{', '.join(step.outs)}, = {step.function}.apply("
+                f"{', '.join(map(py, step.args))})")
 
-def _grad_step_source(step, program, ops):
-    leaves = ", ".join(_py(leaf.name) for leaf in program.all_leaves())
-    name = f"upto_{step.outs[0]}"
-    lines = [f"def {name}({leaves}):"]
-    for before in program.steps[:program.steps.index(step)]:
-        lines += [f"    {line}" for line in _step_source(before, program, ops).split("\n")]
-    lines.append(f"    return ({''.join(_py(o) + ', ' for o in step.outputs)})")
-    ins = ", ".join(_py(i) for i in step.inputs)
-    cts = "".join(("None" if w is None else _tensor(w, program.dtype)) + ", "
-                  for w in step.weights)
-    lines.append(f"{''.join(o + ', ' for o in step.outs)}= vjp(lambda {ins}: {name}({leaves}), "
-                 f"({ins},), ({cts}))")
-    return "\n".join(lines)
+    def function(self, spec, ops):
+        k = len(spec.forward)
+        ins = [f"x{i}" for i in range(spec.n_inputs)]
+        lines = [f"class {spec.name}(torch.autograd.Function):", "    @staticmethod",
+                 f"    def forward({', '.join(ins)}):"]
+        for j, expr in enumerate(spec.forward):
+            params = {"c": expr[2]} if expr[0] == "scale" else {}
+            lines.append(f"        y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
+        lines.append(f"        return ({''.join(f'y{j}, ' for j in range(k))})")
+        saved = [f"inputs[{i}]" if kind == "input" else f"output[{i}]" for kind, i in spec.saved]
+        lines += ["", "    @staticmethod", "    def setup_context(ctx, inputs, output):",
+                  f"        ctx.save_for_backward({', '.join(saved)})"]
+        if not spec.materialize_grads:
+            lines.append("        ctx.set_materialize_grads(False)")
+        if spec.non_differentiable:
+            outs = ", ".join(f"output[{j}]" for j in spec.non_differentiable)
+            lines.append(f"        ctx.mark_non_differentiable({outs})")
+        lines += ["", "    @staticmethod",
+                  f"    def backward(ctx, {', '.join(f'g{j}' for j in range(k))}):",
+                  "        needs_input_grad = ctx.needs_input_grad"]
+        if spec.saved:
+            lines.append(f"        {''.join(f's{i}, ' for i in range(len(spec.saved)))}= "
+                         "ctx.saved_tensors")
+        return "\n".join(lines + backward_rules(spec, ops, "        ")) + "\n"
 
-
-def _functional_source(action, i, leaves, dt):
-    ins = ", ".join(map(_py, action.inputs))
-    out = [f"print('--- plan[{i}] ---')", "", f"def f{i}({ins}):",
-           f"    return program({', '.join(map(_py, leaves))})[{action.output!r}]", "", "",
-           "try:"]
-    if action.kind == "vjp":
-        ct = "torch.ones_like(_out)" if action.weight is None else _tensor(action.weight, dt)
-        out += [f"    _out, _vjp = torch.func.vjp(f{i}, {ins})",
-                f"    show('returned', (_out,) + tuple(_vjp({ct})))"]
-    else:
+    def functional(self, action, f, names, dtype):
+        ins = ", ".join(names)
+        if action.kind == "vjp":
+            ct = "torch.ones_like(_out)" if action.weight is None else \
+                self.array(action.weight, dtype)
+            return [f"_out, _vjp = torch.func.vjp({f}, {ins})",
+                    f"show('returned', (_out,) + tuple(_vjp({ct})))"]
         transform = "torch.func.jacrev" if action.kind == "jacobian" else "torch.func.hessian"
-        argnums = tuple(range(len(action.inputs)))
-        out.append(f"    show('returned', {transform}(f{i}, argnums={argnums})({ins}))")
-    return out + ["except Exception as _error:",
-                  f"    print('error:', {first_line_source('_error')})"]
+        argnums = tuple(range(len(names)))
+        return [f"show('returned', {transform}({f}, argnums={argnums})({ins}))"]
 
 
 def render_script(program, ops):
-    dt = program.dtype
-    leaves = [leaf.name for leaf in program.all_leaves()]
-    out = [SCRIPT_HEADER, "", "# ---- leaves (and layer parameters) ----"]
-    for leaf in program.all_leaves():
-        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
-        out.append(f"{_py(leaf.name)} = {_tensor(values, dt)}")
-    out += [_layer_source(layer, dt) for layer in program.layers]
-    for spec in program.functions:
-        out += ["", "", _function_source(spec, ops)]
-    names = leaves + [o for s in program.steps
-                      for o in (s.outs if hasattr(s, "outs") else (s.out,))]
-    out += ["", "def program(" + ", ".join(map(_py, leaves)) + "):",
-            '    """Every value of the program, from its leaves."""']
-    out += [f"    {line}" for step in program.steps
-            for line in _step_source(step, program, ops).split("\n")]
-    out.append("    return {" + ", ".join(f"{n!r}: {_py(n)}" for n in names) + "}")
-    out += ["", "", "# ---- forward ----",
-            f"values = program({', '.join(map(_py, leaves))})",
-            "for _name, _value in values.items():", "    show(_name, _value)",
-            "# ---- the plan: each action is one torch.func.vjp of the program ----"]
-    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
-    for i, action in enumerate(program.plan):
-        if isinstance(action, P.Functional):
-            out += _functional_source(action, i, leaves, dt)
-            continue
-        if isinstance(action, P.Backward):
-            roots, wrt = action.roots, wrt_all
-        elif isinstance(action, P.Grad):
-            roots, wrt = action.outputs, list(action.inputs)
-        else:
-            raise TypeError(f"torch-func cannot express {action!r}")
-        cts = "".join(("None" if w is None else _tensor(w, dt)) + ", " for w in action.weights)
-        out += [f"print('--- plan[{i}] ---')", "",
-                f"def f{i}({', '.join(map(_py, wrt))}):",
-                f"    v = program({', '.join(map(_py, leaves))})",
-                f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
-                "try:",
-                f"    grads = vjp(f{i}, ({''.join(_py(n) + ', ' for n in wrt)}), ({cts}))"]
-        if isinstance(action, P.Backward):
-            out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
-        else:
-            out.append("    show('returned', grads)")
-        out += ["except Exception as _error:",
-                f"    print('error:', {first_line_source('_error')})"]
-    return "\n".join(out) + "\n"
+    return render(program, ops, TorchFuncSpelling())

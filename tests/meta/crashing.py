@@ -73,9 +73,9 @@ class ExitingAdapter(_Fatal):
 
 
 class RaisingAdapter(ReferenceAdapter):
-    """Reading a `.grad` raises ValueError: an exception outside the interpreter's steps, which
-    the worker sends back to be judged as in process (no crash)."""
+    """Reading a forward value raises ValueError: an exception outside the interpreter's steps
+    and actions, which the worker sends back to be judged as in process."""
     name = "raising"
 
-    def read_grad(self, t):
-        raise ValueError("no .grad today")
+    def to_numpy(self, t):
+        raise ValueError("no values today")

@@ -8,6 +8,7 @@ every returned gradient, and which plan actions raised. The engine's answers, no
 reference's, so stated deviations do not enter.
 """
 import importlib
+import os
 
 import pytest
 from hypothesis import assume, given, reject
@@ -48,7 +49,7 @@ def test_engine_script_reproduces_the_trace(backend):
         # depends on which other tensors are still alive, which a script cannot mirror.
         features = FEATURES.but(max_actions=1)
 
-    @quick(max_examples=12)
+    @quick(max_examples=int(os.environ.get("GRADSPEC_SCRIPT_EXAMPLES", 12)))
     @given(programs(features, adapter))
     def check(program):
         script = adapter.render_script(program)

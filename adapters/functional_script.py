@@ -1,0 +1,212 @@
+"""The standalone script of a program for a functional engine (JAX, TensorFlow, torch.func):
+one skeleton, each engine's spelling.
+
+A functional adapter runs a program as a pure function of its leaves, and each plan action as
+one vjp of it (adapters/base.py states the contract). Its repro script does the same in the
+engine's own API: the leaves, a function `program(...)` computing every value, the forward
+values printed, then each action's vjp (or functional transform) printed, or its error. What
+differs between engines is only how a step or a call is spelled, which a `Spelling` supplies;
+the ops themselves are the adapter's templates (adapters/templates.py), so the script runs
+exactly the code the adapter ran.
+"""
+import numpy as np
+
+from gradspec import program as P
+
+from .templates import first_line_source
+
+
+def py(name):
+    """A value's name as a Python identifier (layer parameters are `lin0.weight`)."""
+    return name.replace(".", "_")
+
+
+class Spelling:
+    """How one engine writes each part of the script. Subclasses set `engine`, `header` (the
+    imports, `show`/`plain`, and a `vjp(f, primals, cotangents)` helper whose None cotangent is
+    an implicit gradient) and implement the methods that raise here."""
+
+    engine = "?"
+    header = ""
+    helpers = ""  # the adapter's own helper source, printed after the header
+
+    def array(self, values, dtype):
+        raise NotImplementedError
+
+    def detach(self, src):
+        raise NotImplementedError
+
+    def no_grad(self, out, code):
+        """The statement computing `out = code` without recording it."""
+        raise NotImplementedError
+
+    def layer(self, step, layer):
+        """The statement calling a layer (Linear, RNNCell, LSTMCell) for a Call step."""
+        outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
+        args = ", ".join("None" if a is None else py(a) for a in step.args)
+        params = ", ".join(py(p.name) for p in layer.params)
+        return f"{outs} = {layer.kind}({args}, {params})"
+
+    def layer_prelude(self, layer, dtype):
+        """Lines before `program` for a layer (e.g. building its module); none by default."""
+        return []
+
+    def call_function(self, step):
+        return f"{', '.join(step.outs)}, = {step.function}({', '.join(map(py, step.args))})"
+
+    def function(self, spec, ops):
+        """The source of a custom Function computing `spec` as the adapter runs it."""
+        raise NotImplementedError
+
+    def primals(self, names):
+        """A vjp's primals, as source."""
+        return f"({''.join(n + ', ' for n in names)})"
+
+    def vjp(self, f, names, cotangents):
+        """The expression differentiating `f` at the primals `names` with these cotangents
+        (sources, 'None' for an implicit gradient)."""
+        return f"vjp({f}, {self.primals(names)}, ({''.join(c + ', ' for c in cotangents)}))"
+
+    def plan_vjp(self, f, names, cotangents):
+        """A plan action's vjp (the adapter may run it differently from a nested one)."""
+        return self.vjp(f, names, cotangents)
+
+    def functional(self, action, f, names, dtype):
+        """The lines computing and showing a Functional action (vjp, jacobian, hessian)."""
+        raise NotImplementedError
+
+    def error(self, name):
+        """The line printing an error, as the trace keeps it."""
+        return f"print('error:', {first_line_source(name)})"
+
+
+def render(program, ops, spelling):
+    dt, s = program.dtype, spelling
+    leaves = [leaf.name for leaf in program.all_leaves()]
+    out = [s.header]
+    if s.helpers:
+        out += ["# ---- helpers (the adapter runs the same code) ----", s.helpers.strip(), "",
+                ""]
+    out.append("# ---- leaves (and layer parameters) ----")
+    for leaf in program.all_leaves():
+        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
+        out.append(f"{py(leaf.name)} = {s.array(values, dt)}")
+    for layer in program.layers:
+        out += s.layer_prelude(layer, dt)
+    for spec in program.functions:
+        out += ["", "", s.function(spec, ops)]
+    names = leaves + [o for step in program.steps
+                      for o in (step.outs if hasattr(step, "outs") else (step.out,))]
+    out += ["", "def program(" + ", ".join(map(py, leaves)) + "):",
+            '    """Every value of the program, from its leaves."""']
+    out += [f"    {line}" for step in program.steps
+            for line in _step(step, program, ops, s).split("\n")]
+    out.append("    return {" + ", ".join(f"{n!r}: {py(n)}" for n in names) + "}")
+    out += ["", "", "# ---- forward ----",
+            f"values = program({', '.join(map(py, leaves))})",
+            "for _name, _value in values.items():", "    show(_name, _value)",
+            f"# ---- the plan: each action is one {s.engine} vjp of the program ----"]
+    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    for i, action in enumerate(program.plan):
+        out += [f"print('--- plan[{i}] ---')", ""]
+        if isinstance(action, P.Functional):
+            ins = list(map(py, action.inputs))
+            out += [f"def f{i}({', '.join(ins)}):",
+                    f"    return program({', '.join(map(py, leaves))})[{action.output!r}]",
+                    "", "", "try:"]
+            out += [f"    {line}" for line in s.functional(action, f"f{i}", ins, dt)]
+        else:
+            if isinstance(action, P.Backward):
+                roots, wrt = action.roots, wrt_all
+            elif isinstance(action, P.Grad):
+                roots, wrt = action.outputs, list(action.inputs)
+            else:
+                raise TypeError(f"{s.engine} cannot express {action!r}")
+            cts = ["None" if w is None else s.array(w, dt) for w in action.weights]
+            # The differentiated leaves are f's parameters; the others are constants.
+            out += [f"def f{i}({', '.join(map(py, wrt))}):",
+                    f"    v = program({', '.join(map(py, leaves))})",
+                    f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
+                    "try:", f"    grads = {s.plan_vjp(f'f{i}', list(map(py, wrt)), cts)}"]
+            if isinstance(action, P.Backward):
+                out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
+            else:
+                out.append("    show('returned', grads)")
+        out += ["except Exception as _error:", f"    {s.error('_error')}"]
+    return "\n".join(out) + "\n"
+
+
+def _step(step, program, ops, s):
+    if isinstance(step, P.Op):
+        code = ops.source(step.op, [py(a) for a in step.args], step.kw)
+        return s.no_grad(step.out, code) if step.no_grad else f"{step.out} = {code}"
+    if isinstance(step, P.MultiOp):
+        code = ops.source(step.op, [py(a) for a in step.args], step.kw)
+        return f"{', '.join(step.outs)}, = {code}"
+    if isinstance(step, P.Call):
+        return s.layer(step, program.layer(step.layer))
+    if isinstance(step, P.CallFunction):
+        return s.call_function(step)
+    if isinstance(step, P.Detach):
+        return f"{step.out} = {s.detach(py(step.src))}"
+    if isinstance(step, P.GradStep):
+        return _grad_step(step, program, ops, s)
+    raise TypeError(f"{s.engine} cannot express {step!r}")
+
+
+def _grad_step(step, program, ops, s):
+    """A gradient as a value: a vjp nested in the program, of the steps before this one as a
+    function of the step's inputs (leaves), as the adapter runs it."""
+    leaves = ", ".join(py(leaf.name) for leaf in program.all_leaves())
+    name = f"upto_{step.outs[0]}"
+    lines = [f"def {name}({leaves}):"]
+    for before in program.steps[:program.steps.index(step)]:
+        lines += [f"    {line}" for line in _step(before, program, ops, s).split("\n")]
+    lines.append(f"    return ({''.join(py(o) + ', ' for o in step.outputs)})")
+    ins = [py(i) for i in step.inputs]
+    cts = ["None" if w is None else s.array(w, program.dtype) for w in step.weights]
+    lines.append(f"{''.join(o + ', ' for o in step.outs)}= "
+                 + s.vjp(f"lambda {', '.join(ins)}: {name}({leaves})", ins, cts))
+    return "\n".join(lines)
+
+
+def backward_rules(spec, ops, indent, spell_add=None):
+    """The body of a custom backward computing `spec`'s gradients (gx0, gx1, ...) from the
+    upstream g0, g1, ... and saved s0, s1, ...: shared by the spellings that write it as
+    Python over the engine's ops. `spell_add(a, b)` writes a sum (default `a + b`)."""
+    add = spell_add or (lambda a, b: f"{a} + {b}")
+    lines, results = [], []
+    for i, rule in enumerate(spec.backward):
+        name = f"gx{i}"
+        results.append(name)
+        lines.append(f"{indent}{name} = None")
+        body = []
+        for term in rule.terms:
+            expr, kind = f"g{term.output}", term.factor[0]
+            if kind == "const":
+                expr = ops.source("scale", [expr], {"c": term.factor[1]})
+            elif kind == "saved":
+                expr = ops.source("mul", [expr, f"s{term.factor[1]}"], {})
+            elif kind == "cos_saved":
+                expr = ops.source("mul", [expr, ops.source("cos", [f"s{term.factor[1]}"], {})],
+                                  {})
+            guard = "" if spec.materialize_grads else f"if g{term.output} is not None: "
+            body.append(f"{guard}{name} = {expr} if {name} is None else {add(name, expr)}")
+        if rule.check_needs:
+            lines.append(f"{indent}if needs_input_grad[{i}]:")
+            lines += [f"{indent}    {line}" for line in body] or [f"{indent}    pass"]
+        else:
+            lines += [f"{indent}{line}" for line in body]
+    if spec.grad_shape_error:
+        flat = ops.source("reshape", ["gx0"], {"shape": (-1,)})
+        lines += [f"{indent}if gx0 is not None:  # deliberately the wrong shape",
+                  f"{indent}    gx0 = {ops.source('cat', [flat, flat], {'dim': 0})}"]
+    returned = "".join(r + ", " for r in results)
+    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
+        extra = "".join([ops.source("scale", ["g0"], {"c": 1.0}) + ", "] * spec.extra_grads)
+        lines += [f"{indent}extra = () if g0 is None else ({extra})",
+                  f"{indent}return ({returned}) + extra"]
+    else:
+        lines.append(f"{indent}return ({returned})")
+    return lines
+
