@@ -84,9 +84,7 @@ class TorchAdapter(TorchLikeAdapter):
                                  requires_grad=requires_grad)
 
     def to_numpy(self, t):
-        # force: a gradient through sgn's backward is an efficient ZeroTensor, which plain
-        # numpy() refuses
-        return t.detach().cpu().numpy(force=True)
+        return zero_tensor_safe_numpy(t)
 
     def shares_storage(self, a, b):
         """Do `a` and `b` overlap in memory (np.shares_memory's question, which the reference
@@ -122,6 +120,17 @@ class TorchAdapter(TorchLikeAdapter):
     def render_script(self, program):
         from .torch_script import render
         return render(program, self)
+
+
+def zero_tensor_safe_numpy(t):
+    """`t`'s values as NumPy. A gradient through sgn's backward is an efficient ZeroTensor,
+    which has no memory: plain numpy() refuses it, and numpy(force=True) (like tolist()) of a
+    strided view of one, g[0:4:2], reads uninitialized memory (torch 2.13); its values are
+    zeros, whatever the view."""
+    import numpy as np
+    if t._is_zerotensor():
+        return np.zeros(tuple(t.shape), dtype=str(t.dtype).replace("torch.", ""))
+    return t.detach().cpu().numpy(force=True)
 
 
 def _storage_address(t):

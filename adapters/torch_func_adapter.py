@@ -26,7 +26,7 @@ from gradspec.functions import saved_tensors
 from .base import Adapter
 from .functional_script import Spelling, backward_rules, py, render
 from .templates import TemplateOps, literal
-from .torch_adapter import LAYER_PARAMS, TORCH_ERRORS
+from .torch_adapter import LAYER_PARAMS, TORCH_ERRORS, zero_tensor_safe_numpy
 from .torch_ops import TORCH_TEMPLATES
 
 # torch.func's own messages -> normalized error kinds, before eager torch's (TORCH_ERRORS).
@@ -75,7 +75,7 @@ class TorchFuncAdapter(Adapter):
         return self.torch.tensor(values, dtype=getattr(self.torch, dtype))
 
     def to_numpy(self, t):
-        return t.detach().numpy(force=True)
+        return zero_tensor_safe_numpy(t)
 
     def no_grad(self):
         return self.torch.no_grad()
@@ -179,8 +179,10 @@ def show(label, x):
 def plain(x):
     if isinstance(x, (tuple, list)):
         return [plain(v) for v in x]
-    # numpy(force=True): a gradient through sgn's backward is an efficient ZeroTensor
-    return None if x is None else x.detach().numpy(force=True).tolist()
+    if x is None:
+        return None
+    # a gradient through sgn's backward is an efficient ZeroTensor, which has no memory
+    return torch.zeros(x.shape).tolist() if x._is_zerotensor() else x.detach().tolist()
 
 
 def vjp(f, primals, cotangents):
