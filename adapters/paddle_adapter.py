@@ -179,16 +179,20 @@ class PaddleAdapter(Adapter):
     #   (findings/paddle/hook-removes-itself-segfault.py), and the suite only removes hooks
     #   from inside them;
     # - grad_wrt_nonleaf is declared: paddle.grad takes any tensor of the graph.
-    # create_graph: paddle.grad(create_graph=True) works; paddle.autograd.backward has no
-    # create_graph parameter, so a backward(create_graph=True) raises Paddle's own TypeError
-    # (deviations/paddle.py: paddle-backward-has-no-create-graph).
+    # - backward_create_graph: paddle.autograd.backward and Tensor.backward have no
+    #   create_graph parameter (TypeError); paddle.grad(create_graph=True) works (create_graph).
     capabilities = frozenset({
         "float64", "float32", "stateful_grad", "zero_grad", "nonscalar_backward", "multi_root",
         "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
         "layers", "custom_function", "error_kinds", "create_graph", "grad_wrt_nonleaf",
         "materialize_grads", "non_differentiable", "multi_output", "grad_modes",
-        "requires_grad_", "shares_storage", "inplace",
+        "requires_grad_", "shares_storage",
     })
+    # - inplace: not declared. Paddle's in-place/view model differs from torch's in too many
+    #   ways to state narrowly: reshape/unsqueeze results are not always views of their
+    #   source (an in-place op on one leaves the source unchanged), an in-place op on a view
+    #   does not rebase its base's history (the base's gradient misses it), and detach()
+    #   shares storage but not the version counter (no inplace_modified error).
     ops = frozenset(PADDLE_TEMPLATES) | frozenset(INPLACE_TEMPLATES)
 
     def __init__(self):
@@ -203,6 +207,10 @@ class PaddleAdapter(Adapter):
         self.op = TemplateOps(PADDLE_TEMPLATES, namespace)
         self.inplace_ops = TemplateOps(INPLACE_TEMPLATES, namespace)
         self._layers = {k: namespace[k] for k in LAYER_PARAMS}
+        # PyLayer crash guards (_guarded): the last context made, nodes run by the current backward,
+        # and nodes freed by an earlier one (by address).
+        self._last_ctx, self._ran, self._freed, self._reject = None, [], {}, None
+        self._none_nodes = {}  # PyLayer nodes whose backward returned None for a grad input
 
     def describe(self):
         return f"paddle {self.paddle.__version__} on cpu"
@@ -257,9 +265,13 @@ class PaddleAdapter(Adapter):
 
     def custom_function(self, spec, run_forward, run_backward):
         from gradspec.functions import saved_tensors
-        n = spec.n_inputs
+        n, adapter = spec.n_inputs, self
 
         def forward(ctx, *inputs):
+            adapter._last_ctx = ctx
+            # a non-leaf input that requires grad: Paddle crashes on a None gradient for it
+            ctx.gradspec_nonleaf = [not x.stop_gradient and not x.is_leaf for x in inputs]
+            ctx.gradspec_stops = [x.stop_gradient for x in inputs]
             outputs = run_forward(inputs)
             ctx.save_for_backward(*saved_tensors(spec, inputs, outputs))
             if not spec.materialize_grads:
@@ -269,29 +281,92 @@ class PaddleAdapter(Adapter):
             return outputs
 
         def backward(ctx, *grads):
+            adapter._ran.append(ctx.gradspec_node)
             saved = tuple(ctx.saved_tensor()) if spec.saved else ()
             # no needs_input_grad in Paddle (the capability is not declared: never read)
-            return run_backward(grads, saved, (True,) * n)
+            result = run_backward(grads, saved, (True,) * n)
+            # PyLayer's contract: None for an input that stops gradient (Paddle raises
+            # otherwise); torch drops that gradient unread, so this is only its spelling.
+            result = tuple(None if i < n and ctx.gradspec_stops[i] else g
+                           for i, g in enumerate(result))
+            if any(g is None and not stops for g, stops in zip(result, ctx.gradspec_stops)):
+                # a later backward through this node segfaults (same finding): remembered
+                adapter._none_nodes[ctx.gradspec_node.node_ptr()] = ctx.gradspec_node
+            if any(g is None and nonleaf for g, nonleaf in zip(result, ctx.gradspec_nonleaf)):
+                # Paddle turns an exception raised here into OSError: the flag says why.
+                adapter._reject = ("a PyLayer backward returning None for a non-leaf input "
+                                   "segfaults Paddle (findings/paddle/"
+                                   "pylayer-none-grad-segfault.py)")
+                raise RuntimeError(adapter._reject)
+            return result
 
         cls = type(spec.name, (self.paddle.autograd.PyLayer,),
                    {"forward": staticmethod(forward), "backward": staticmethod(backward)})
 
         def apply(*inputs):
             out = cls.apply(*inputs)
-            return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+            out = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+            node = next((o.grad_fn for o in out if o.grad_fn is not None), None)
+            if node is not None:  # no node when no input requires grad
+                self._last_ctx.gradspec_node = node
+            return out
         return apply
 
     # ----- autograd verbs ----------------------------------------------------------------
     def backward(self, roots, weights, retain_graph, create_graph):
-        # retain_graph must be a bool in Paddle; torch's None means create_graph, and Paddle's
-        # backward has no create_graph: passing it raises Paddle's own TypeError.
-        kw = {"create_graph": True} if create_graph else {}
-        self.paddle.autograd.backward(roots, list(weights), retain_graph=bool(retain_graph),
-                                      **kw)
+        # retain_graph must be a bool in Paddle (torch's None means create_graph, which
+        # Paddle's backward does not have: backward_create_graph is not declared).
+        if create_graph:
+            raise UnsupportedProgram("paddle.autograd.backward has no create_graph")
+        _check_weight_shapes(roots, weights)
+        self._guarded(roots, bool(retain_graph), lambda: self.paddle.autograd.backward(
+            roots, list(weights), retain_graph=bool(retain_graph)))
 
     def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        return tuple(self.paddle.grad(outputs, inputs, list(weights), retain_graph=retain_graph,
-                                      create_graph=create_graph, allow_unused=allow_unused))
+        retains = create_graph if retain_graph is None else retain_graph
+        _check_weight_shapes(outputs, weights)
+        return tuple(self._guarded(outputs, retains, lambda: self.paddle.grad(
+            outputs, inputs, list(weights), retain_graph=retain_graph,
+            create_graph=create_graph, allow_unused=allow_unused)))
+
+    def _guarded(self, roots, retains, call):
+        """Run a backward, keeping away the PyLayer patterns that crash Paddle instead of
+        raising: a backward reaching a PyLayer node an earlier backward ran (freed or not)
+        (findings/paddle/pylayer-backward-twice-segfault.py), and a None gradient from a
+        PyLayer backward for a non-leaf input (see custom_function)."""
+        if self._freed and self._reaches(roots, self._freed):
+            raise UnsupportedProgram(
+                "a second backward through a PyLayer node segfaults Paddle (even after "
+                "retain_graph=True) "
+                "(findings/paddle/pylayer-backward-twice-segfault.py)")
+        if self._none_nodes and self._reaches(roots, self._none_nodes):
+            raise UnsupportedProgram(
+                "a second backward through a PyLayer whose backward returned None for an input "
+                "segfaults Paddle (findings/paddle/pylayer-none-grad-segfault.py)")
+        self._ran, self._reject = [], None
+        try:
+            return call()
+        except Exception:
+            if self._reject:
+                raise UnsupportedProgram(self._reject) from None
+            raise
+        finally:
+            # Even with retain_graph=True a second backward through a PyLayer node segfaults.
+            # Keeping the node objects keeps their addresses from being reused.
+            self._freed.update((n.node_ptr(), n) for n in self._ran)
+
+    @staticmethod
+    def _reaches(roots, nodes):
+        seen, todo = set(), [r.grad_fn for r in roots if r.grad_fn is not None]
+        while todo:
+            node = todo.pop()
+            ptr = node.node_ptr()
+            if ptr in nodes:
+                return True
+            if ptr not in seen:
+                seen.add(ptr)
+                todo.extend(f for f in node.next_functions if f is not None)
+        return False
 
     def read_grad(self, t):
         return t.grad
@@ -300,7 +375,9 @@ class PaddleAdapter(Adapter):
         """`clear_gradient(set_to_zero)`, what Paddle's optimizers' clear_grad calls."""
         for p in tensors:
             if p.grad is not None:
-                p.clear_gradient(set_to_zero=not set_to_none)
+                # positional, as Optimizer.clear_grad passes it: the keyword is ignored
+                # (clear_gradient(set_to_zero=False) zeroes the gradient)
+                p.clear_gradient(not set_to_none)
 
     def error_kind(self, exc):
         text = str(exc)
@@ -311,6 +388,17 @@ class PaddleAdapter(Adapter):
 
     def render_script(self, program):
         return render_script(program, self.op, self.inplace_ops)
+
+
+def _check_weight_shapes(roots, weights):
+    """Paddle does not check a grad tensor's shape against its root's: the wrong shape flows
+    on, and through some nodes (sum) corrupts the heap (abort, hang). Such a program is
+    rejected before Paddle runs it (findings/paddle/grad-weight-shape-unchecked.py)."""
+    for r, w in zip(roots, weights):
+        if w is not None and list(w.shape) != list(r.shape):
+            raise UnsupportedProgram(
+                "a gradient weight shaped unlike its root corrupts Paddle's memory "
+                "(findings/paddle/grad-weight-shape-unchecked.py)")
 
 
 def _bytes(t):
@@ -462,10 +550,9 @@ def _forward(program, ops, inplace):
 
 def _action_source(action, dt, tracked):
     if isinstance(action, P.Backward):
-        cg = ", create_graph=True" if action.create_graph else ""
         return (f"paddle.autograd.backward([{', '.join(action.roots)}], "
                 f"{_weights_source(action.weights, dt)}, "
-                f"retain_graph={bool(action.retain_graph)!r}{cg})")
+                f"retain_graph={bool(action.retain_graph)!r})")
     if isinstance(action, P.Grad):
         return (f"show('returned', paddle.grad([{', '.join(action.outputs)}], "
                 f"[{', '.join(map(_py, action.inputs))}], "
@@ -481,7 +568,7 @@ def _action_source(action, dt, tracked):
     if isinstance(action, P.ZeroGrad):
         return (f"for _p in [{', '.join(map(_py, tracked))}]:\n"
                 f"        if _p.grad is not None: "
-                f"_p.clear_gradient(set_to_zero={not action.set_to_none!r})")
+                f"_p.clear_gradient({not action.set_to_none!r})")
     raise UnsupportedProgram(f"paddle scripts cannot express {action!r}")
 
 
