@@ -236,6 +236,15 @@ class Adapter:
         """The normalized kind (a key of ERROR_KINDS) of `exc`, or None if it is not one."""
         return None
 
+    # ----- compiling ---------------------------------------------------------------------
+    def region(self, fn, steps):
+        """The program's forward `steps` as one function, `fn(*tensors) -> tuple of tensors`
+        (the leaves and layer parameters in, every value out), to run as this engine's
+        compiler runs user code: torch.compile's, jax.jit's, TinyJit's compiled form (the
+        steps are given to prepare what tracing them needs). An adapter that does not
+        override it runs the steps one by one, uncompiled."""
+        return fn
+
     # ----- reporting ---------------------------------------------------------------------
     def render_script(self, program):
         """A standalone script in the engine's own API reproducing `program`, or None."""

@@ -12,10 +12,14 @@ BUILTIN = {
     "mygrad": ("adapters.mygrad_adapter", "MyGradAdapter", {}),
     "tinygrad": ("adapters.tinygrad_adapter", "TinygradAdapter", {}),
     "torch-func": ("adapters.torch_func_adapter", "TorchFuncAdapter", {}),
+    "torch-compile": ("adapters.torch_compile_adapter", "TorchCompileAdapter", {}),
+    "torch-compile-inductor": ("adapters.torch_compile_adapter", "TorchCompileAdapter",
+                               {"compiler": "inductor"}),
     "paddle": ("adapters.paddle_adapter", "PaddleAdapter", {}),
     "tensorflow": ("adapters.tensorflow_adapter", "TensorFlowAdapter", {}),
 }
-PACKAGES = {"torch": "torch", "torch-cuda": "torch", "torch-func": "torch", "jax": "jax", "autograd": "autograd",
+PACKAGES = {"torch": "torch", "torch-cuda": "torch", "torch-func": "torch",
+            "torch-compile": "torch", "torch-compile-inductor": "torch", "jax": "jax", "autograd": "autograd",
             "mygrad": "mygrad", "tinygrad": "tinygrad", "paddle": "paddle",
             "tensorflow": "tensorflow"}
 # Distributions whose import name differs: the first installed one gives the version.

@@ -62,11 +62,17 @@ class TemplateOps:
         return template.format(*arg_sources, args=", ".join(arg_sources), **fields)
 
     def __call__(self, name, *args, **params):
-        key = (name, len(args), tuple(sorted(params.items())))
+        return self.prepare(name, len(args), params)(*args)
+
+    def prepare(self, name, n_args, params):
+        """The compiled function of one op application (compiled now if it is new): a
+        compiler tracing the program (torch.compile) then meets the same code whether or not
+        an earlier program used the op, instead of an `eval` it breaks its graph on."""
+        key = (name, n_args, tuple(sorted(params.items())))
         fn = self._compiled.get(key)
         if fn is None:
-            fn = self._compiled[key] = self._compile(name, len(args), params)
-        return fn(*args)
+            fn = self._compiled[key] = self._compile(name, n_args, params)
+        return fn
 
     def _compile(self, name, n_args, params):
         """`lambda _0, _1: <code>`; for a Statement, `def _f(_0, _1):` with the statement,

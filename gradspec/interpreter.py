@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from adapters.base import UnsupportedProgram
+from adapters.base import Adapter, UnsupportedProgram
 
 from . import functions, program as P
 from .trace import ActionResult, HookCall, Trace, error_message
@@ -138,9 +138,30 @@ def build(program, adapter, bound=None):
         s.add_layer(layer, bound)
     for spec in program.functions:
         s.add_function(spec)
-    for step in program.steps:
-        s.step(step)
+    if type(adapter).region is Adapter.region:
+        for step in program.steps:
+            s.step(step)
+    else:
+        _run_region(s, program)
     return s
+
+
+def _run_region(s, program):
+    """The forward steps as one function of the leaves and layer parameters, handed to the
+    adapter's `region` (a compiler: torch.compile) and called; its results become the
+    values. Hooks, retain_grad and the rest are registered inside, as a user's compiled code
+    registers them."""
+    inputs = list(s.env)
+
+    def forward(*tensors):
+        s.env.clear()
+        s.env.update(zip(inputs, tensors))
+        for step in program.steps:
+            s.step(step)
+        return tuple(s.env.values())
+
+    outputs = s.adapter.region(forward, program.steps)(*s.env.values())
+    s.env = dict(zip(list(s.env), outputs))  # the names the steps left, in their order
 
 
 def _error_kind(adapter, exc, strict):

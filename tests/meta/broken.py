@@ -238,3 +238,21 @@ class FailsWhenRead(ReferenceAdapter):
         if self.backwards >= 2:
             raise RuntimeError("deferred failure")
         return super().read_grad(t)
+
+
+# ----- a compiling engine: the forward steps handed over as one region ---------------------
+class CompilesRegions(ReferenceAdapter):
+    """Runs the forward region it is handed, counting the calls (Adapter.region's contract:
+    `fn(*tensors) -> tuple of tensors`, every value out)."""
+
+    name = "compiles-regions"
+
+    def __init__(self):
+        self.regions = []
+
+    def region(self, fn, steps):
+        self.regions.append(len(steps))
+
+        def compiled(*tensors):
+            return fn(*tensors)
+        return compiled

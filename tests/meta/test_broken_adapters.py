@@ -342,3 +342,22 @@ def test_an_error_met_reading_the_gradients_is_the_actions_error():
     assert [a.error for a in trace.actions] == [None, "unexpected RuntimeError"]
     assert "raised when the gradients after this action were read" in trace.actions[1].message
     assert trace.actions[1].grads == {}
+
+
+def test_a_compiling_adapter_gets_the_forward_as_one_region():
+    """Adapter.region: the interpreter hands the forward steps over as one function, and the
+    values it returns are the program's (the same trace as step by step)."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec import program as P
+    from gradspec.compare import compare
+    from gradspec.interpreter import run
+    from tests.meta.broken import CompilesRegions
+    program = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -0.75)),),
+                        steps=(P.Op("t1", "exp", ("a",)), P.RetainGrad("t1"),
+                               P.Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+                        plan=(P.Backward(("t2",), (None,)),))
+    adapter = CompilesRegions()
+    trace = run(program, adapter, strict=False)
+    assert adapter.regions == [3]
+    assert compare(program, run(program, ReferenceAdapter()), trace) == []
+    assert trace.actions[0].retained["t1"] is not None
