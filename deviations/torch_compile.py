@@ -3,8 +3,30 @@ torch's _make_grads bug (deviations/torch.py: backward itself is called eagerly)
 compiling the forward changes. torch's grad-aliasing and stale-view bugs do not reproduce
 here: the compiled region's backward and views are AOTAutograd's, not eager's.
 """
-from gradspec.deviations import Deviation, leaves, load, zeros_for_none
+from gradspec.deviations import (Deviation, leaves, load, raised_instead, reference_raised,
+                                 zeros_for_none)
 from gradspec.program import Backward, Op, Program
+
+
+def _freed_though_nothing_saved(program, m):
+    """The compiled region raised graph_freed on a later backward where eager (the reference)
+    raised nothing, and that backward's gradients are then missing."""
+    if not 0 < m.action < len(program.plan) or not isinstance(program.plan[m.action], Backward):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, None, "graph_freed")
+    return m.kind in ("grad", "retained", "returned") and reference_raised(
+        program, m.action, None) and _raised_freed(program, m.action)
+
+
+def _raised_freed(program, action):
+    from adapters.torch_compile_adapter import TorchCompileAdapter
+    from gradspec.interpreter import run
+    try:
+        return run(program, TorchCompileAdapter(), strict=False).actions[action].error == \
+            "graph_freed"
+    except Exception:  # noqa: BLE001 - a crash elsewhere is not this deviation
+        return False
 
 DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
     Deviation(
@@ -23,5 +45,21 @@ DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
         ),
         applies=zeros_for_none,
         finding="findings/torch-compile/zeros-for-unreached-inputs.py",
+    ),
+    Deviation(
+        id="torch-compile-second-backward-through-nothing-saved",
+        reason="a compiled region is one AOTAutograd node whose backward is freed after the "
+               "first call, so a second backward through a graph that saves nothing in eager "
+               "(additions, sums) raises 'backward through the graph a second time' where "
+               "eager accumulates",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (2,), (1.0, 2.0), True)),
+            steps=(Op("t1", "add", ("a", "a")),
+                   Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+            plan=(Backward(("t2",), (None,)), Backward(("t2",), (None,))),
+        ),
+        applies=_freed_though_nothing_saved,
+        finding="findings/torch-compile/second-backward-through-nothing-saved.py",
     ),
 ]
