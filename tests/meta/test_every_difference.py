@@ -1,6 +1,7 @@
 """--every-difference: an engine with two bugs gets one shrunk program for each in one run
 (what an engine author drafting a deviation file needs), and without it the first only."""
 import os
+import re
 import subprocess
 import sys
 
@@ -22,7 +23,8 @@ def _run(*extra):
 @pytest.mark.slow
 def test_each_kind_of_difference_is_shrunk_and_reported():
     out = _run("--every-difference")
-    assert "Hypothesis found 2 distinct failures" in out
+    found = re.search(r"Hypothesis found (\d+) distinct failures", out)
+    assert found and int(found.group(1)) >= 2, out[-3000:]  # a third kind may be met too
     assert "Difference[error graph_freed vs None]" in out and "Difference[grad]" in out
 
 
