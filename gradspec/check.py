@@ -91,39 +91,38 @@ def check(program, candidate, reference, deviations=(), isolated=None):
     except UnsupportedProgram as exc:
         _unsupported(f"{candidate.name} cannot express this program: {exc}")
     if j.crash:
-        raise _failure_class(("crash",))(report(program, candidate, [j.crash]), crash=True)
+        raise _failure_class("crash")(report(program, candidate, [j.crash]), crash=True)
     if not j.conforms:
         verdict = None
         if _reporting():
             from .arbitrate import arbitrate
             verdict = arbitrate(program, j, candidate.name)
-        raise _failure_class(difference_kinds(j.mismatches))(
+        raise _failure_class(difference_kind(j.mismatches))(
             report(program, candidate, [str(m) for m in j.mismatches], verdict), verdict)
     return j.expected, j.actual, j.deviation
 
 
-def difference_kinds(mismatches):
+def difference_kind(mismatches):
     """What differs first, coarsely: the kind of value (grad, forward, hook, ...) or, for an
     error, which error each side raised. Later differences are often the first one's
     consequences; a program whose first difference is of another kind is another group."""
     m = mismatches[0]
-    return (f"error {m.expected} vs {m.actual}" if m.kind == "error" else m.kind or m.where,)
+    return f"error {m.expected} vs {m.actual}" if m.kind == "error" else m.kind or m.where
 
 
 _FAILURE_CLASSES = {}
 
 
-def _failure_class(kinds):
+def _failure_class(kind):
     """ConformanceFailure, or under --every-difference one subclass per kind of difference:
     Hypothesis tells bugs apart by exception type (and where it was raised), so it then
     shrinks and reports one program for each kind instead of stopping at the first."""
     from . import backend
     if not backend.every_difference():
         return ConformanceFailure
-    name = "; ".join(kinds)
-    if name not in _FAILURE_CLASSES:
-        _FAILURE_CLASSES[name] = type(f"Difference[{name}]", (ConformanceFailure,), {})
-    return _FAILURE_CLASSES[name]
+    if kind not in _FAILURE_CLASSES:
+        _FAILURE_CLASSES[kind] = type(f"Difference[{kind}]", (ConformanceFailure,), {})
+    return _FAILURE_CLASSES[kind]
 
 
 def _unsupported(reason):
