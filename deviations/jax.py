@@ -4,10 +4,9 @@ gradient is always an array, and there is no graph to ask whether an input was u
 a root requires grad; the others come from JAX's own checks (stricter shapes, and which
 of two errors is met first).
 """
-import numpy as np
-
-from gradspec.deviations import (Deviation, functional_deviations, nothing_returned,
-                                 reference_shapes)
+from gradspec.deviations import (Deviation, functional_deviations,
+                                 implicit_checked_before_weights, implicit_grad_needs_0d,
+                                 nothing_returned)
 from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, Leaf, Op,
                               Program, Term)
 
@@ -24,36 +23,10 @@ def _raised_instead(program, m, kind, condition, first=False):
     return m.kind in ("grad", "returned") and (m.actual is None or nothing_returned(m.actual))
 
 
-def _implicit_on_one_element_root(program, action):
-    shapes = reference_shapes(program)
-    roots = action.roots if isinstance(action, Backward) else action.outputs
-    return any(w is None and shapes.get(r, ()) != () and int(np.prod(shapes[r])) == 1
-               for r, w in zip(roots, action.weights))
-
-
-def _implicit_grad_needs_0d(program, m):
-    return _raised_instead(program, m, "nonscalar_implicit_grad", _implicit_on_one_element_root,
-                           first=True)
-
-
 def _custom_grad_exact_shape(program, m):
     # first=True: where torch sums the wrong-shaped gradient down and meets a later error.
     return _raised_instead(program, m, "custom_grad_shape", lambda p, a: any(
         spec.grad_shape_error for spec in p.functions), first=True)
-
-
-def _implicit_checked_before_weights(program, m):
-    """Two wrong roots in one call: a weight of the wrong shape, and a later non-scalar root
-    with an implicit gradient. torch reports the first root's error; the adapter asks
-    jax.grad about implicit roots before the vjp checks the weights' shapes."""
-    if not (m.kind == "error" and m.expected == "grad_shape_mismatch"
-            and m.actual == "nonscalar_implicit_grad" and 0 <= m.action < len(program.plan)):
-        return False
-    action, shapes = program.plan[m.action], reference_shapes(program)
-    roots = action.roots if isinstance(action, Backward) else action.outputs
-    pairs = [(shapes.get(r, ()), w) for r, w in zip(roots, action.weights)]
-    return (any(w is None and s != () for s, w in pairs)
-            and any(w is not None and np.shape(w) != s for s, w in pairs))
 
 
 DEVIATIONS = functional_deviations('jax', 'jax.vjp') + [
@@ -67,7 +40,7 @@ DEVIATIONS = functional_deviations('jax', 'jax.vjp') + [
             steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
             plan=(Backward(("t1",), (None,)),),
         ),
-        applies=_implicit_grad_needs_0d,
+        applies=implicit_grad_needs_0d,
     ),
     Deviation(
         id="jax-custom-vjp-exact-grad-shape",
@@ -97,6 +70,6 @@ DEVIATIONS = functional_deviations('jax', 'jax.vjp') + [
                    Op("loss", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
             plan=(Backward(("loss", "t1"), ((0.5, -0.75), None)),),
         ),
-        applies=_implicit_checked_before_weights,
+        applies=implicit_checked_before_weights,
     ),
 ]

@@ -5,15 +5,13 @@ requires grad. Then: torch.func.vjp checks a cotangent's shape only against an o
 that depends on the primals; and eager torch's own bug in building the shape-mismatch message
 (torch.func's vjp calls torch.autograd.grad), kept as torch states it.
 """
-from gradspec.deviations import (Deviation, functional_deviations, leaves, load,
-                                 nothing_returned, raised_instead, reference_env,
-                                 reference_raised)
+import numpy as np
+
+from gradspec.deviations import (Deviation, action_roots, all_zero, functional_deviations,
+                                 implicit_checked_before_weights, implicit_grad_needs_0d,
+                                 leaves, load, raised_instead, reference_env, reference_raised)
 from gradspec.program import (Backward, Call, CallFunction, Detach, FunctionSpec, Grad, GradRule,
                               Op, Program, Term)
-
-
-def _roots(action):
-    return action.roots if isinstance(action, Backward) else action.outputs
 
 
 def _unchecked_weight_of_constant_root(program, m):
@@ -25,7 +23,7 @@ def _unchecked_weight_of_constant_root(program, m):
     if m.kind == "error":
         if not raised_instead(m, "grad_shape_mismatch", None):
             return False
-    elif not (m.kind in ("grad", "returned") and _all_zero(m.actual)
+    elif not (m.kind in ("grad", "returned") and _zeros(m.actual)
               and reference_raised(program, m.action, "grad_shape_mismatch")):
         return False  # after the missing error: the zeros of the constant root's vjp
     action, env = program.plan[m.action], reference_env(program)
@@ -34,43 +32,14 @@ def _unchecked_weight_of_constant_root(program, m):
     wrt = set(action.inputs) if isinstance(action, Grad) else {
         leaf.name for leaf in program.all_leaves() if leaf.requires_grad}
     return any(w is not None and r in env and not (_leaves_behind(program, r) & wrt)
-               and tuple(env[r].data.shape) != _shape(w)
-               for r, w in zip(_roots(action), action.weights))
+               and tuple(env[r].data.shape) != np.shape(w)
+               for r, w in zip(action_roots(action), action.weights))
 
 
-def _all_zero(value):
-    import numpy as np
+def _zeros(value):
+    """A returned tuple, or a .grad, of zeros only (and not empty)."""
     values = value if isinstance(value, tuple) else (value,)
-    return bool(values) and all(v is not None and not np.any(np.asarray(v)) for v in values)
-
-
-def _implicit_grad_needs_0d(program, m):
-    """torch.func.grad raised nonscalar_implicit_grad on a one-element root that is not 0-d,
-    where eager torch (and the reference) accept it; its gradients are missing after it."""
-    if not 0 <= m.action < len(program.plan):
-        return False
-    action, env = program.plan[m.action], reference_env(program)
-    if not isinstance(action, (Backward, Grad)) or not any(
-            w is None and r in env and env[r].data.ndim > 0 and env[r].data.size == 1
-            for r, w in zip(_roots(action), action.weights)):
-        return False
-    if m.kind == "error":  # checked before anything runs: it also stands for a later error
-        return m.actual == "nonscalar_implicit_grad"
-    return m.kind in ("grad", "returned") and (m.actual is None or nothing_returned(m.actual))
-
-
-def _implicit_checked_before_weights(program, m):
-    """Two wrong roots in one call: a weight of the wrong shape, and a later non-scalar root
-    with an implicit gradient. Eager torch reports the first root's error; torch.func.grad
-    is asked about the implicit root before vjp_fn checks the weights (as in JAX)."""
-    if not (raised_instead(m, "grad_shape_mismatch", "nonscalar_implicit_grad")
-            and 0 <= m.action < len(program.plan)):
-        return False
-    action, env = program.plan[m.action], reference_env(program)
-    pairs = [(tuple(env[r].data.shape) if r in env else (), w)
-             for r, w in zip(_roots(action), action.weights)]
-    return (any(w is None and s != () for s, w in pairs)
-            and any(w is not None and _shape(w) != s for s, w in pairs))
+    return bool(values) and all_zero(values)
 
 
 def _leaves_behind(program, name):
@@ -112,11 +81,6 @@ def _unchecked_custom_grad_of_constant_input(program, m):
     return bool(calls) and all(not (_leaves_behind(program, s.args[0]) & wrt) for s in calls)
 
 
-def _shape(w):
-    import numpy as np
-    return np.shape(w)
-
-
 DEVIATIONS = functional_deviations("torch-func", "torch.func.vjp") + [
     Deviation(
         id="torch-func-unchecked-weight-of-constant-root",
@@ -136,7 +100,7 @@ DEVIATIONS = functional_deviations("torch-func", "torch.func.vjp") + [
         program=Program(dtype="float64", leaves=leaves(("a", (1,), (0.5,), True)),
                         steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),),
                         plan=(Backward(("t1",), (None,)),)),
-        applies=_implicit_grad_needs_0d,
+        applies=implicit_grad_needs_0d,
     ),
     Deviation(
         id="torch-func-implicit-grad-error-first",
@@ -148,7 +112,7 @@ DEVIATIONS = functional_deviations("torch-func", "torch.func.vjp") + [
                         steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),
                                Op("loss", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
                         plan=(Backward(("loss", "t1"), ((0.5, -0.75), None)),)),
-        applies=_implicit_checked_before_weights,
+        applies=implicit_checked_before_weights,
     ),
     Deviation(
         id="torch-func-unchecked-custom-grad-of-constant-input",

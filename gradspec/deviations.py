@@ -224,7 +224,7 @@ def nothing_returned(value):
     return isinstance(value, tuple) and not value
 
 
-def _all_zero(values):
+def all_zero(values):
     import numpy as np
     return all(v is not None and not np.any(np.asarray(v)) for v in values)
 
@@ -238,7 +238,47 @@ def no_error_for_root_without_grad(program, m):
         return False
     if m.kind == "grad":
         return zeros_for_none(program, m)
-    return m.kind == "returned" and nothing_returned(m.expected) and _all_zero(m.actual)
+    return m.kind == "returned" and nothing_returned(m.expected) and all_zero(m.actual)
+
+
+def action_roots(action):
+    """The roots a Backward differentiates, or a Grad's outputs."""
+    from gradspec.program import Backward
+    return action.roots if isinstance(action, Backward) else action.outputs
+
+
+def implicit_grad_needs_0d(program, m):
+    """The engine's implicit gradient (jax.grad, torch.func.grad) raised
+    nonscalar_implicit_grad on a one-element root that is not 0-d, which torch accepts
+    (numel() == 1); its gradients are then missing. Checked before anything runs, so it also
+    stands where the reference raised a later error."""
+    from gradspec.program import Backward, Grad
+    if not 0 <= m.action < len(program.plan):
+        return False
+    action, env = program.plan[m.action], reference_env(program)
+    if not isinstance(action, (Backward, Grad)) or not any(
+            w is None and r in env and env[r].data.ndim > 0 and env[r].data.size == 1
+            for r, w in zip(action_roots(action), action.weights)):
+        return False
+    if m.kind == "error":
+        return m.actual == "nonscalar_implicit_grad"
+    return m.kind in ("grad", "returned") and (m.actual is None or nothing_returned(m.actual))
+
+
+def implicit_checked_before_weights(program, m):
+    """Two wrong roots in one call: a weight of the wrong shape, and a later non-scalar root
+    with an implicit gradient. torch reports the first root's error; an adapter that asks the
+    engine's implicit gradient (jax.grad, torch.func.grad) about the implicit root before the
+    vjp checks the weights meets that one first."""
+    import numpy as np
+    if not (raised_instead(m, "grad_shape_mismatch", "nonscalar_implicit_grad")
+            and 0 <= m.action < len(program.plan)):
+        return False
+    action, env = program.plan[m.action], reference_env(program)
+    pairs = [(tuple(env[r].data.shape) if r in env else (), w)
+             for r, w in zip(action_roots(action), action.weights)]
+    return (any(w is None and s != () for s, w in pairs)
+            and any(w is not None and np.shape(w) != s for s, w in pairs))
 
 
 def no_error_for_unused_input(program, m):
