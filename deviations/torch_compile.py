@@ -3,8 +3,8 @@ torch's _make_grads bug (deviations/torch.py: backward itself is called eagerly)
 compiling the forward changes. torch's grad-aliasing and stale-view bugs do not reproduce
 here: the compiled region's backward and views are AOTAutograd's, not eager's.
 """
-from gradspec.deviations import (Deviation, leaves, load, raised_instead, reference_raised,
-                                 zeros_for_none)
+from gradspec.deviations import (Deviation, engine_trace, leaves, load, raised_instead,
+                                 reference_raised, zeros_for_none)
 from gradspec.program import Backward, Op, Program
 
 
@@ -21,12 +21,10 @@ def _freed_though_nothing_saved(program, m):
 
 def _raised_freed(program, action):
     from adapters.torch_compile_adapter import TorchCompileAdapter
-    from gradspec.interpreter import run
-    try:
-        return run(program, TorchCompileAdapter(), strict=False).actions[action].error == \
-            "graph_freed"
-    except Exception:  # noqa: BLE001 - a crash elsewhere is not this deviation
-        return False
+    trace = engine_trace(program, TorchCompileAdapter)
+    return trace is not None and action < len(trace.actions) and \
+        trace.actions[action].error == "graph_freed"
+
 
 DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
     Deviation(

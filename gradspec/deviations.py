@@ -172,6 +172,18 @@ def reference_env(program):
         return {}
 
 
+@functools.lru_cache(maxsize=64)
+def engine_trace(program, adapter_cls):
+    """The program's trace on the engine itself (a fresh `adapter_cls()`), for a predicate that
+    asks what the engine raised at an action besides the mismatch it is shown; None where the
+    engine raised outside the trace. Cached: a predicate is asked once a mismatch."""
+    from gradspec.interpreter import run
+    try:
+        return run(program, adapter_cls(), strict=False)
+    except Exception:  # noqa: BLE001 - a crash elsewhere: nothing known, nothing explained
+        return None
+
+
 def reference_shapes(program):
     return {name: t.data.shape for name, t in reference_env(program).items()}
 
