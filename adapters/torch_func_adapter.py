@@ -58,6 +58,9 @@ class TorchFuncAdapter(Adapter):
         if not os.environ.get("OMP_NUM_THREADS"):
             torch.set_num_threads(1)  # tiny tensors (see adapters/torch_adapter.py)
         self.op = TemplateOps(TORCH_TEMPLATES, {"torch": torch})
+        namespace = {"torch": torch}
+        exec(VJP, namespace)  # noqa: S102 - our own helper source, the scripts' too
+        self._vjp = namespace["vjp"]
         nn = torch.nn
         # torch's own modules, without their random initialization: functional_call binds
         # every parameter, and a module is built inside the function a transform traces,
@@ -131,7 +134,7 @@ class TorchFuncAdapter(Adapter):
 
     # ----- autograd verbs ----------------------------------------------------------------
     def vjp(self, f, primals, cotangents):
-        return func_vjp(self.torch, f, primals, cotangents)
+        return self._vjp(f, primals, cotangents)
 
     def functional(self, kind, f, inputs, weight):
         func, argnums = self.torch.func, tuple(range(len(inputs)))
@@ -150,21 +153,22 @@ class TorchFuncAdapter(Adapter):
         return render_script(program, self.op)
 
 
-def func_vjp(torch, f, primals, cotangents):
-    """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal (the code a
-    repro script prints as `vjp`). A None cotangent is an implicit gradient: torch.func.grad
-    of that output where it is not a scalar, which raises torch.func's own error."""
+# The vjp the adapter runs, executed from this source, and printed in every repro script.
+VJP = '''
+def vjp(f, primals, cotangents):
+    """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal. A None
+    cotangent is an implicit gradient: torch.func.grad of that output where it is not a
+    scalar (which raises torch.func's own error), a ones cotangent where it is."""
     outs, vjp_fn = torch.func.vjp(f, *primals)
     cts = []
     for i, (out, ct) in enumerate(zip(outs, cotangents)):
         if ct is None:
             if out.dim() != 0:
-                torch.func.grad(lambda *p: f(*p)[i], argnums=tuple(range(len(primals))))(
-                    *primals)
+                torch.func.grad(lambda *p: f(*p)[i], argnums=tuple(range(len(primals))))(*primals)
             ct = torch.ones_like(out)
         cts.append(ct)
     return vjp_fn(tuple(cts))
-
+'''
 
 # ----- the standalone torch.func script of a program (what a failure report prints) ---------
 SCRIPT_HEADER = '''import torch
@@ -184,19 +188,7 @@ def plain(x):
     # a gradient through sgn's backward is an efficient ZeroTensor, which has no memory
     return torch.zeros(x.shape).tolist() if x._is_zerotensor() else x.detach().tolist()
 
-
-def vjp(f, primals, cotangents):
-    """torch.func.vjp, with torch.func.grad's implicit gradient for a None cotangent."""
-    outs, vjp_fn = torch.func.vjp(f, *primals)
-    cts = []
-    for i, (out, ct) in enumerate(zip(outs, cotangents)):
-        if ct is None:
-            if out.dim() != 0:
-                torch.func.grad(lambda *p: f(*p)[i], argnums=tuple(range(len(primals))))(*primals)
-            ct = torch.ones_like(out)
-        cts.append(ct)
-    return vjp_fn(tuple(cts))
-'''
+''' + VJP
 
 
 class TorchFuncSpelling(Spelling):
