@@ -58,17 +58,16 @@ def default_files(backend_name, adapter_cls=None):
         return [own]
     for base in getattr(adapter_cls, "__mro__", ())[1:]:
         parent = vars(base).get("name")
-        if isinstance(parent, str) and own_file(parent):
-            return [own_file(parent)]
+        path = own_file(parent) if isinstance(parent, str) else None
+        if path:
+            return [path]
     return []
 
 
 def split_paths(values):
     """--deviations given several times, each comma- or os.pathsep-separated -> paths."""
-    out = []
-    for v in values or ():
-        out += [p for p in v.replace(os.pathsep, ",").split(",") if p.strip()]
-    return [p.strip() for p in out]
+    return [p.strip() for v in values or () for p in v.replace(os.pathsep, ",").split(",")
+            if p.strip()]
 
 
 def files_for(backend_name, adapter_cls=None, given=()):
@@ -123,12 +122,10 @@ def _load_file(path):
     return tuple(found)
 
 
-def load(backend_name, path=None):
-    """The deviations of `backend_name` (from `path`, or deviations/<name>.py if present)."""
-    if path is None:
-        path = own_file(backend_name)
-        return _load_file(path) if path else ()
-    return _load_file(path)
+def load(backend_name):
+    """The deviations of `backend_name`'s own file, deviations/<name>.py (none if absent)."""
+    path = own_file(backend_name)
+    return _load_file(path) if path else ()
 
 
 def for_backend(backend_name, adapter_cls=None, given=()):
