@@ -229,8 +229,7 @@ def run(program, adapter, strict=True, built=None):
         result.hooks = list(hook_log)
         hook_log.clear()
         try:
-            _read_state(adapter, result, leaves, env, tracked, s.retained, unretained,
-                        graph_of_grads, aliasing)
+            _read_state(s, result, tracked, unretained, graph_of_grads, aliasing)
         except Exception as exc:  # noqa: BLE001
             if strict or result.error is not None:
                 raise
@@ -244,9 +243,9 @@ def run(program, adapter, strict=True, built=None):
     return trace
 
 
-def _read_state(adapter, result, leaves, env, tracked, retained, unretained, graph_of_grads,
-                aliasing):
-    """Record every `.grad` after an action into `result`."""
+def _read_state(s, result, tracked, unretained, graph_of_grads, aliasing):
+    """Record every `.grad` of session `s` after an action into `result`."""
+    adapter, leaves, env = s.adapter, s.leaves, s.env
     with warnings.catch_warnings():
         # torch warns on reading a non-leaf's .grad: the unretained values, and a leaf an
         # in-place op with an operand that requires grad has made a non-leaf.
@@ -262,7 +261,7 @@ def _read_state(adapter, result, leaves, env, tracked, retained, unretained, gra
                     bool(adapter.requires_grad(g))
         if aliasing and len(held) > 1:
             result.grad_aliases = _grad_aliases(adapter, held)
-        for name in retained:
+        for name in s.retained:
             result.retained[name] = _np(adapter, adapter.read_grad(env[name]))
         for name in unretained:
             result.nonleaf[name] = _np(adapter, adapter.read_grad(env[name]))
