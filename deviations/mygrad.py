@@ -1,6 +1,8 @@
 """Known differences between MyGrad 2.5 and the reference (torch's semantics), each one
 MyGrad's documented or coded behaviour (mygrad/tensor_base.py: Tensor.backward, Tensor._op)."""
-from gradspec.deviations import Deviation, leaves, reference_env, reference_shapes
+import numpy as np
+
+from gradspec.deviations import Deviation, engine_trace, leaves, reference_env, reference_shapes
 from gradspec.program import Backward, Call, Op, Program, RetainGrad
 from gradspec.vocabulary import VIEWS
 
@@ -10,11 +12,38 @@ def _after_a_backward(program, m):
 
 
 def _graph_cleared(program, m):
-    """Any difference in the state after a plan action that follows a backward, and errors
-    there that MyGrad does not raise or raises as InvalidBackprop (graph_freed)."""
+    """At a plan action after a backward: an error MyGrad does not raise, or raises as
+    InvalidBackprop (graph_freed); a .grad holding only what this action added (no
+    accumulation), left as it was (a cleared graph computes nothing), or None (nulled first,
+    then nothing computed); any .grad where MyGrad raised InvalidBackprop midway (the
+    reference ran). Judged action by action: a later gradient that is none of these
+    is not explained."""
+    if not _after_a_backward(program, m):
+        return False
     if m.kind == "error":
-        return m.actual in (None, "graph_freed") and _after_a_backward(program, m)
-    return m.kind in ("grad", "retained", "nonleaf_grad") and _after_a_backward(program, m)
+        return m.actual in (None, "graph_freed")
+    if m.kind not in ("grad", "retained"):
+        return False
+    if m.actual is None or _raised_midway(program, m.action):
+        return True  # a backward that stopped midway leaves what it had done: unspecified
+    if m.change is None:
+        return False
+    added, changed = m.change
+    return _same(m.actual, added) or changed is None or not np.any(changed)
+
+
+def _raised_midway(program, action):
+    from adapters.mygrad_adapter import MyGradAdapter
+    trace = engine_trace(program, MyGradAdapter)
+    return trace is not None and action < len(trace.actions) and \
+        trace.actions[action].error == "graph_freed"
+
+
+def _same(value, added):
+    if added is None:
+        return False
+    return np.shape(value) == np.shape(added) and np.allclose(value, added, rtol=1e-6,
+                                                              atol=1e-9)
 
 
 def _implicit_nonscalar(program, m):

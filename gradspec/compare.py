@@ -39,10 +39,19 @@ class Mismatch:
     action: int = -1
     numeric: bool = False  # values of the same shape outside the tolerance (not None-ness)
     message: str = ""  # an error mismatch: the candidate's whole error message (if it raised)
+    # A `.grad` that already differed after plan[since] is judged by what this action added
+    # on each side: `change` is (the reference's, the candidate's); expected/actual stay the
+    # values. -1 / None for a value judged as it stands.
+    since: int = -1
+    change: tuple = None
 
     def __str__(self):
-        return (f"{self.where}: {self.detail}\n    expected (reference): {_fmt(self.expected)}"
+        text = (f"{self.where}: {self.detail}\n    expected (reference): {_fmt(self.expected)}"
                 f"\n    actual   (candidate): {_fmt(self.actual)}")
+        if self.change is not None:
+            text += (f"\n    reference's change:    {_fmt(self.change[0])}"
+                     f"\n    candidate's change:    {_fmt(self.change[1])}")
+        return text
 
 
 def _fmt(v):
@@ -108,6 +117,50 @@ class _Exact:
         if not ok:
             out.append(Mismatch(where, expected, actual, detail,
                                 numeric=np.shape(expected) == np.shape(actual)))
+
+    def differs(self, where, expected, actual):
+        scratch = []
+        self(where, expected, actual, scratch)
+        return bool(scratch)
+
+    def change(self, where, before, now, since, out):
+        """Compare what one action added to a `.grad` that already differed after plan[since]
+        (`before`, `now`: (reference, candidate) values there and here). False where the
+        change is not a difference of two arrays (a reset to None, a new shape): the caller
+        then compares the values as they stand."""
+        de, da = _change(before[0], now[0]), _change(before[1], now[1])
+        if de is _RESET or da is _RESET or before[2] is None:
+            return False
+        if de is None and da is None:
+            return True  # neither side changed it: the earlier difference, carried
+        de = np.zeros_like(da) if de is None else de
+        da = np.zeros_like(de) if da is None else da
+        slack = [self.slack[w] for w in (where, before[2]) if w in self.slack]
+        # The change is a difference of two values: each one's rounding allowance counts.
+        ok, detail = close(da, de, self.dtype, sum(slack) if slack else None)
+        if not ok:
+            out.append(Mismatch(
+                f"{where}, changed by this action", now[0], now[1],
+                f"it already differed after plan[{since}]; this action changed it by a "
+                f"different amount: {detail}", numeric=True, since=since, change=(de, da)))
+        return True
+
+
+_RESET = object()  # a .grad set back to None, or replaced by one of another shape
+
+
+def _change(before, now):
+    """What an action added to a `.grad`: None if it stayed None, else an array."""
+    if now is None:
+        return None if before is None else _RESET
+    now = np.asarray(now, dtype=np.float64)
+    if before is None:
+        return now
+    before = np.asarray(before, dtype=np.float64)
+    if before.shape != now.shape:
+        return _RESET
+    with np.errstate(invalid="ignore"):
+        return now - before
 
 
 class _Spread:
@@ -259,6 +312,7 @@ def _walk(program, expected, actual, value, labels):
     _hooks("forward", expected.forward_hooks, actual.forward_hooks, value, out)
     _tag(out, n, "hook")
     unspecified = retained_unspecified = False  # set once a backward failed midway in both
+    carried = {}  # (kind, name) -> (since, reference, candidate, where): see _state
     for ae, aa in zip(expected.actions, actual.actions):
         i = ae.index
         step = f"after plan[{i}] ({_short(program.plan[i])})" if labels else f"plan[{i}]"
@@ -271,6 +325,7 @@ def _walk(program, expected, actual, value, labels):
         elif isinstance(program.plan[i], ZeroGrad) and program.plan[i].set_to_none:
             unspecified = False  # every leaf's .grad is None again (retained grads are not)
         if unspecified:
+            carried = {}
             continue
         if ae.returned is not None or aa.returned is not None:
             n = len(out)
@@ -278,7 +333,8 @@ def _walk(program, expected, actual, value, labels):
             _tag(out, n, "returned", action=i)
         for name in ae.grads:
             n = len(out)
-            value(f"{step} {name}.grad", ae.grads[name], aa.grads.get(name), out)
+            _state(value, carried, ("grad", name), f"{step} {name}.grad", i, ae.grads[name],
+                   aa.grads.get(name), out)
             _tag(out, n, "grad", name, i)
         _grad_aliases(step, i, ae.grad_aliases, aa.grad_aliases, out)
         for name, rg in ae.grad_requires_grad.items():
@@ -287,10 +343,12 @@ def _walk(program, expected, actual, value, labels):
                                     aa.grad_requires_grad[name],
                                     "whether .grad requires grad differs",
                                     kind="grad_requires_grad", name=name, action=i))
+        if retained_unspecified:
+            carried = {k: v for k, v in carried.items() if k[0] != "retained"}
         for name in () if retained_unspecified else ae.retained:
             n = len(out)
-            value(f"{step} {name}.grad (retained)", ae.retained[name], aa.retained.get(name),
-                  out)
+            _state(value, carried, ("retained", name), f"{step} {name}.grad (retained)", i,
+                   ae.retained[name], aa.retained.get(name), out)
             _tag(out, n, "retained", name, i)
         for name in () if retained_unspecified else ae.nonleaf:
             n = len(out)
@@ -301,6 +359,37 @@ def _walk(program, expected, actual, value, labels):
         _hooks(step, ae.hooks, aa.hooks, value, out)
         _tag(out, n, "hook", action=i)
     return out
+
+
+def _state(value, carried, key, where, i, expected, actual, out):
+    """A `.grad` after plan[i]: compared as it stands; or, where it already differed after an
+    earlier action, by what plan[i] added on each side. So an earlier difference (an explained
+    deviation, say) is not reported again at every later action, and cannot hide a later,
+    different one: an action that adds something else than the reference is its own mismatch.
+    `carried[key]`: (the action where the difference began or None, and the values and
+    `where` after the previous action). Only the exact walk knows a difference at once; the
+    others compare values as they stand."""
+    differs, change = getattr(value, "differs", None), getattr(value, "change", None)
+    since, *before = carried.get(key, (None, None, None, None))
+    if differs is None or not differs(where, expected, actual):
+        value(where, expected, actual, out)
+        carried[key] = (None, expected, actual, where)
+        return
+    if since is None or not change(where, before, (expected, actual), since, out):
+        n = len(out)
+        value(where, expected, actual, out)
+        since = i
+        if before[2] is not None:  # what this action added, for a deviation's predicate
+            for m in out[n:]:
+                m.change = _changes(before, expected, actual)
+    carried[key] = (since, expected, actual, where)
+
+
+def _changes(before, expected, actual):
+    """(the reference's, the candidate's) change of a value since `before`; None where either
+    is not a difference of two arrays."""
+    de, da = _change(before[0], expected), _change(before[1], actual)
+    return None if de is _RESET or da is _RESET else (de, da)
 
 
 def _grad_aliases(step, i, expected, actual, out):

@@ -181,6 +181,26 @@ def engine_trace(program, adapter_cls):
         return None
 
 
+@functools.lru_cache(maxsize=64)
+def differences_that_vanish(program, engine_cls, counterfactual_cls):
+    """The mismatches (their `where`) that `engine_cls` shows on `program` and
+    `counterfactual_cls` does not: a subclass of the engine's adapter with the one behaviour a
+    deviation states changed to torch's (tinygrad with each .grad its own buffer, say). The
+    most precise predicate there is: it explains exactly what that behaviour causes, and a
+    difference the counterfactual still shows stays unexplained. Empty where either raised
+    outside the trace."""
+    from gradspec.compare import compare
+    from gradspec.interpreter import run
+    from adapters.reference_adapter import ReferenceAdapter
+    try:
+        expected = run(program, ReferenceAdapter())
+        seen = compare(program, expected, run(program, engine_cls(), strict=False))
+        apart = compare(program, expected, run(program, counterfactual_cls(), strict=False))
+    except Exception:  # noqa: BLE001 - nothing known, nothing explained
+        return frozenset()
+    return frozenset(m.where for m in seen) - frozenset(m.where for m in apart)
+
+
 def reference_shapes(program):
     return {name: t.data.shape for name, t in reference_env(program).items()}
 
