@@ -4,8 +4,8 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import (Deviation, engine_trace, leaves, message_says,
-                                 nothing_returned, raised_instead, reference_env)
+from gradspec.deviations import (Deviation, differences_that_vanish, engine_trace, leaves,
+                                 message_says, nothing_returned, raised_instead, reference_env)
 from gradspec.program import Backward, Grad, Op, Program, RetainGrad
 
 STATE = ("grad", "retained", "nonleaf_grad", "returned")
@@ -83,27 +83,26 @@ def _nonleaf_grad(program, m):
         and bool(np.any(np.asarray(m.actual)))
 
 
-def _from_first(program, m, error):
-    """At or after the first action where the reference raised `error`."""
-    raised = [a.index for a in _reference_trace(program).actions if a.error == error]
-    return bool(raised) and m.action >= raised[0]
+def _at(program, m, error):
+    """At an action where the reference raised `error` (what tinygrad did instead, and what
+    it left different there; later actions are judged by what they add, gradspec/compare.py)."""
+    return 0 <= m.action < len(program.plan) and \
+        _reference_trace(program).actions[m.action].error == error
 
 
 def _graph_never_freed(program, m):
-    """From the first action where the reference raised graph_freed on."""
+    """At an action where the reference raised graph_freed: tinygrad ran it."""
     if m.kind == "error":
-        return m.expected == "graph_freed" and m.actual is None and \
-            _from_first(program, m, "graph_freed")
-    return m.kind in STATE and _from_first(program, m, "graph_freed")
+        return m.expected == "graph_freed" and m.actual is None and _at(program, m, "graph_freed")
+    return m.kind in STATE and _at(program, m, "graph_freed")
 
 
 def _weight_shape_late(program, m):
-    """From the first action with a wrongly shaped gradient weight on: tinygrad's own shape
-    check fires after some .grad were written (or another error fires, or none)."""
+    """At an action with a wrongly shaped gradient weight: tinygrad's own shape check fires
+    after some .grad were written (or another error fires, or none)."""
     if m.kind == "error":
-        return m.expected == "grad_shape_mismatch" and _from_first(program, m,
-                                                                   "grad_shape_mismatch")
-    return m.kind in STATE and _from_first(program, m, "grad_shape_mismatch")
+        return m.expected == "grad_shape_mismatch" and _at(program, m, "grad_shape_mismatch")
+    return m.kind in STATE and _at(program, m, "grad_shape_mismatch")
 
 
 def _gradient_skips_retained(program, m):
@@ -118,27 +117,23 @@ def _logsumexp_axes(program, m):
         and not s.kw["keepdim"] for s in program.steps)
 
 
-def _first_one_element_implicit(program):
-    """The first action with an implicit gradient for a one-element root that is not 0-d."""
-    values = {n: t.data for n, t in reference_env(program).items()}
-    for i, a in enumerate(program.plan):
-        roots = a.roots if isinstance(a, Backward) else a.outputs if isinstance(a, Grad) else ()
-        for r, w in zip(roots, getattr(a, "weights", ())):
-            v = values.get(r)
-            if w is None and v is not None and v.ndim > 0 and v.size == 1:
-                return i
-    return None
+def _one_element_implicit(program, i):
+    """Does plan[i] ask an implicit gradient of a one-element root that is not 0-d?"""
+    if not 0 <= i < len(program.plan):
+        return False
+    a, values = program.plan[i], {n: t.data for n, t in reference_env(program).items()}
+    roots = a.roots if isinstance(a, Backward) else a.outputs if isinstance(a, Grad) else ()
+    return any(w is None and values.get(r) is not None and values[r].ndim > 0
+               and values[r].size == 1 for r, w in zip(roots, getattr(a, "weights", ())))
 
 
 def _implicit_needs_0d(program, m):
-    """From the first implicit gradient of a one-element, not 0-d, root on."""
-    first = _first_one_element_implicit(program)
-    if first is None or m.action < first:
+    """At an implicit gradient of a one-element, not 0-d, root: tinygrad raises."""
+    if not _one_element_implicit(program, m.action):
         return False
     if m.kind == "error":  # torch makes the implicit gradient, then may raise graph_freed
         # (tinygrad never frees its graph: it gets to its own 0-d check instead)
-        return m.action > first or (m.expected in (None, "graph_freed")
-                                    and m.actual == "nonscalar_implicit_grad")
+        return m.expected in (None, "graph_freed") and m.actual == "nonscalar_implicit_grad"
     return m.kind in STATE
 
 
@@ -161,29 +156,31 @@ def _large_sin_cos(program, m):
     return e.shape == a.shape and bool(np.allclose(a, e, rtol=1e-5, atol=1e-6 * scale))
 
 
-@functools.lru_cache(maxsize=256)
-def _first_aliasing(program):
-    """The first plan action after which two tensors' .grad are one tinygrad tensor
-    expression, or one is a gradient weight the user passed (backward stores the incoming
-    gradient itself: `t.grad = g`), run on tinygrad."""
+@functools.lru_cache(maxsize=1)
+def _grads_apart():
+    """tinygrad with every `.grad` its own buffer after each backward (and the gradient weight
+    a copy), the one behaviour `tinygrad-aliased-grads-accumulate-into-each-other` states."""
     from adapters.tinygrad_adapter import TinygradAdapter
-    from gradspec.interpreter import build
-    adapter = TinygradAdapter()
-    weights = []  # the gradient weights passed: a root's .grad may be one of them itself
-    try:
-        env = build(program, adapter).env
-        for i, action in enumerate(program.plan):
-            if isinstance(action, Backward):
-                w = action.weights[0]
-                if w is not None:
-                    weights.append(adapter.tensor(np.array(w), program.dtype, False))
-                env[action.roots[0]].backward(weights[-1] if w is not None else None)
-            grads = [t.grad.uop for t in env.values() if t.grad is not None]
-            if len(grads) != len(set(grads)) or set(grads) & {w.uop for w in weights}:
-                return i
-    except Exception:  # noqa: BLE001 - an error stops the plan: no aliasing seen after it
-        return None
-    return None
+
+    class GradsApart(TinygradAdapter):
+        def __init__(self):
+            super().__init__()
+            self.made = []
+            tensor, op = self.tensor, self.op
+
+            def kept(t):
+                self.made.extend(t if isinstance(t, (tuple, list)) else (t,))
+                return t
+            self.tensor = lambda *a, **k: kept(tensor(*a, **k))
+            self.op = lambda *a, **k: kept(op(*a, **k))
+
+        def backward(self, roots, weights, retain_graph, create_graph):
+            weights = [None if w is None else w.clone().realize() for w in weights]
+            super().backward(roots, weights, retain_graph, create_graph)
+            for t in self.made:
+                if getattr(t, "grad", None) is not None:
+                    t.grad = t.grad.clone().realize()
+    return GradsApart
 
 
 def _second_backward_into_view_weight(program, m):
@@ -210,12 +207,13 @@ def _raised_multiple_stores(program, action):
 
 
 def _aliased_grads(program, m):
-    """A .grad after a later backward, once two .grad were one expression."""
-    first = _first_aliasing(program)
-    return m.kind in ("grad", "retained", "nonleaf_grad") and first is not None and \
-        m.action > first
+    """A difference that goes once every .grad is its own buffer (`_grads_apart`)."""
+    from adapters.tinygrad_adapter import TinygradAdapter
+    return m.kind in ("grad", "retained", "nonleaf_grad") and m.action > 0 and \
+        m.where in differences_that_vanish(program, TinygradAdapter, _grads_apart())
 
 
+@functools.lru_cache(maxsize=1)
 def _cats_padded():
     """tinygrad with each cat of one graph node twice (cat(a, a), or of two equal expressions,
     which hash-consing makes one node) built as tinygrad builds a cat of unequal pieces (each
@@ -224,19 +222,16 @@ def _cats_padded():
     from adapters.tinygrad_adapter import TinygradAdapter
 
     class CatsPadded(TinygradAdapter):
-        padded = False
-
         def __init__(self):
             super().__init__()
             ops = self.op
 
             def op(name, *args, **params):
                 if name == "cat" and len({t.uop for t in args}) < len(args):
-                    self.padded = True
                     return _padded_cat(args, params["dim"])
                 return ops(name, *args, **params)
             self.op = op
-    return CatsPadded()
+    return CatsPadded
 
 
 def _padded_cat(tensors, dim):
@@ -250,33 +245,13 @@ def _padded_cat(tensors, dim):
     return out
 
 
-@functools.lru_cache(maxsize=256)
-def _stacked_cat_differences(program):
-    """Where (each mismatch's `where`) tinygrad differs from the reference only while a cat of one
-    node twice is built as a flattened stack: the differences that go once it is built from
-    padded pieces. Empty for a program without such a cat."""
-    from adapters.tinygrad_adapter import TinygradAdapter
-    from gradspec.compare import compare
-    from gradspec.interpreter import run
-    if not any(isinstance(s, Op) and s.op == "cat" for s in program.steps):
-        return frozenset()
-    padded = _cats_padded()
-    try:
-        expected = _reference_trace(program)
-        stacked = compare(program, expected, run(program, TinygradAdapter(), strict=False))
-        apart = compare(program, expected, run(program, padded, strict=False))
-    except Exception:  # noqa: BLE001 - outside the interpreter's recorded errors: nothing known
-        return frozenset()
-    if not padded.padded:
-        return frozenset()
-    return frozenset(m.where for m in stacked) - frozenset(m.where for m in apart)
-
-
 def _cat_of_itself_reduced(program, m):
     """A value (and what is computed from it, gradients too) that is wrong only while a cat of
     one tensor twice is a flattened stack: a reduction over the cat's dim and a neighbouring
     one (a full sum) of it comes out wrong."""
-    return m.where in _stacked_cat_differences(program)
+    from adapters.tinygrad_adapter import TinygradAdapter
+    return any(isinstance(s, Op) and s.op == "cat" for s in program.steps) and \
+        m.where in differences_that_vanish(program, TinygradAdapter, _cats_padded())
 
 
 DEVIATIONS = [
