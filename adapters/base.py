@@ -56,21 +56,41 @@ CAPABILITIES = {
 # interpreter (gradspec/interpreter.py, `_run_functional`) asks them for
 # `vjp(f, primals, cotangents)` of the program as a pure function instead of calling
 # backward/read_grad. The contract, action by action:
-# - the plan has one action (accumulation across actions needs `.grad` state);
 # - Backward(roots, weights): `primals` are the leaves (and layer parameters) that require
 #   grad, in program order; `f(*primals)` rebuilds the whole forward from them and returns the
-#   roots; the result is compared with what torch leaves in each leaf's `.grad`;
+#   roots; the result is compared with what torch leaves in each leaf's `.grad`. A Backward
+#   is its plan's only action: accumulation across actions needs `.grad` state (a plan with
+#   a Backward and another action needs `stateful_grad`);
 # - Grad(outputs, inputs, weights): the same with `primals` the action's inputs, which are
-#   leaves only (gradients w.r.t. intermediate values need `grad_wrt_nonleaf`, a stateful
-#   capability); its `allow_unused` and `materialize_grads` are not passed: a pure function's
+#   leaves only; its `allow_unused` and `materialize_grads` are not passed: a pure function's
 #   gradient is an array, zeros where unused (the shared deviations in gradspec/deviations.py,
 #   `functional_deviations`, state that difference);
+# - each action is its own vjp of a fresh forward, so the plan has one action (config.py draws
+#   no more): nothing recorded outlives a call;
 # - a cotangent is None for an implicit gradient (torch's `backward()` of a scalar): the
 #   engine's own implicit form, so that it raises its own error on a non-scalar root;
 # - retain_graph, create_graph on Backward, hooks and `.grad` never reach a functional engine;
 #   a gradient used as a value (GradStep, capability `create_graph`) is a vjp the adapter
-#   nests inside `f` (its `grad` verb is not used);
+#   nests inside `f` (its `grad` verb is not used), w.r.t. leaves only;
 # - Functional actions (capability `functional_api`) call `functional(kind, f, inputs, weight)`.
+# An engine with a tape (TensorFlow) may implement one more verb, `record(f, primals,
+# persistent)`: the *recorded forward*. Where an adapter implements it, the interpreter runs
+# the whole plan over ONE recorded forward instead of a vjp per action: `f(*primals)` returns
+# every value of the program (leaves, intermediate values), computed once while recording;
+# each Backward/Grad action asks the Recording for `gradient(targets, sources, weights,
+# materialize)` with targets and sources among those recorded values. This is what the
+# capabilities below mean on a functional engine, declared only by one that has `record`:
+# - `retain_graph` (and with it plans of several Grad actions): `persistent` is True where an
+#   action of the plan passes retain_graph=True, and a recording that is not persistent
+#   answers one gradient call: the second raises the engine's error, normalized to
+#   graph_freed (torch frees a graph after a call without retain_graph);
+# - `grad_wrt_nonleaf`: a Grad's sources may be intermediate values (they were recorded);
+# - `materialize_unused_grads`: `materialize` is a Grad's materialize_grads: zeros for a
+#   source the targets do not reach; otherwise None there, as torch's allow_unused gives
+#   (an engine whose gradients are always arrays may declare it without `record`: its zeros
+#   are then right where they are asked for, and `functional_deviations` explain the rest).
+# A Backward on a recording is still its plan's only action; Functional actions are answered
+# by `functional` as above. GradSteps stay w.r.t. leaves (the prefix is rebuilt per call).
 # Layers are shared with the other functional engines in adapters/functional_layers.py: its
 # formulas are written over a namespace `xp` the adapter binds to its array module (jnp,
 # autograd.numpy, tf.experimental.numpy...) plus `sigmoid`.
@@ -102,6 +122,20 @@ class UnsupportedProgram(Exception):
     """Raised by an adapter for a program it cannot express (from any method, a plan action's
     included): the suites reject that example and go on with others; a hand-written
     program's test is skipped with the reason."""
+
+
+class Recording:
+    """A functional engine's recorded forward (`Adapter.record`): `values` are f's results,
+    recorded; `gradient` may be asked once, or as often as the plan asks if persistent."""
+
+    values = ()
+
+    def gradient(self, targets, sources, weights, materialize):
+        """The gradients of `targets` (weighted by `weights`, None an implicit gradient)
+        w.r.t. each of `sources` (tensors among `values`): None for a source the targets do
+        not reach, zeros there if `materialize`. A second call on a recording that is not
+        persistent raises the engine's error."""
+        raise NotImplementedError
 
 
 class Adapter:
@@ -229,6 +263,14 @@ class Adapter:
         each primal; a None cotangent means an implicit gradient (a scalar output)."""
         raise NotImplementedError
 
+    def record(self, f, primals, persistent):
+        """Functional engines with a tape (optional): run `f(*primals)` once, recording, and
+        return a `Recording` of its results (every value of the program) that answers several
+        gradient calls; `persistent`: it must answer more than one (see the functional
+        contract above CAPABILITIES). An adapter that does not override it is asked a vjp per
+        action."""
+        raise NotImplementedError
+
     def zero_grad(self, tensors, set_to_none):
         raise NotImplementedError
 
@@ -272,6 +314,8 @@ def check_adapter(adapter):
     }.items():
         if cap in caps:
             needs.update(methods)
+    if "stateful_grad" not in caps and caps & {"retain_graph", "grad_wrt_nonleaf"}:
+        needs.add("record")  # a functional engine reaches them through a recorded forward
     def implemented(m):
         if m in vars(adapter):  # set per instance (e.g. an op table built in __init__)
             return True

@@ -76,6 +76,12 @@ class Session:
                                  weights, True, True, False)
         else:
             program = self.program
+            leaf_names = {leaf.name for leaf in program.all_leaves()}
+            if any(i not in leaf_names for i in step.inputs):
+                raise UnsupportedProgram(
+                    f"{adapter.name} is functional: a gradient used as a value is a vjp of the "
+                    f"rebuilt steps before it as a function of leaves, not of intermediate "
+                    f"values ({', '.join(i for i in step.inputs if i not in leaf_names)})")
             prefix = replace(program, steps=program.steps[:program.steps.index(step)], plan=())
             leaves = {leaf.name: env[leaf.name] for leaf in program.all_leaves()}
 
@@ -392,28 +398,100 @@ def _action(action, adapter, env, leaves, result, dtype):
 
 # ----- functional engines (JAX, HIPS autograd): no .grad, no graph outliving a call ---------
 def _run_functional(program, adapter, trace, strict):
-    """Answer each action with the engine's vjp of the program as a pure function.
+    """Answer each action with the engine's vjp of the program as a pure function, or, where
+    the adapter records a forward (`Adapter.record`: TensorFlow's tape), with gradients of
+    one recorded forward (`_run_recorded`).
 
     The function maps the leaves that require grad to the action's roots; the gradient
-    weights are its cotangents. A Backward's result is what `.grad` would hold after it (the
-    plan has one action: accumulation needs state such engines do not have)."""
+    weights are its cotangents. A Backward's result is what `.grad` would hold after it: it
+    must be the plan's only action (accumulation needs state such engines do not have)."""
+    if len(program.plan) > 1 and any(isinstance(a, P.Backward) for a in program.plan):
+        raise UnsupportedProgram(
+            f"{adapter.name} is functional: a Backward is its plan's only action (what "
+            f"several actions leave in .grad needs stateful_grad)")
+    for action in program.plan:
+        if not isinstance(action, (P.Backward, P.Grad, P.Functional)):
+            raise TypeError(f"{adapter.name} is functional: it cannot run {action!r}")
+    if type(adapter).record is not Adapter.record:
+        return _run_recorded(program, adapter, trace, strict)
     wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    leaf_names = {leaf.name for leaf in program.all_leaves()}
     for i, action in enumerate(program.plan):
         result = ActionResult(index=i)
-        if isinstance(action, P.Backward):
-            roots, weights, wrt = action.roots, action.weights, wrt_all
-        elif isinstance(action, P.Grad):
-            roots, weights, wrt = action.outputs, action.weights, list(action.inputs)
-        elif not isinstance(action, P.Functional):
-            raise TypeError(f"{adapter.name} is functional: it cannot run {action!r}")
+        if isinstance(action, P.Grad) and not set(action.inputs) <= leaf_names:
+            raise UnsupportedProgram(f"{adapter.name} is functional without a recorded "
+                                     f"forward: grad() w.r.t. leaves only")
         try:
             if isinstance(action, P.Functional):
                 result.returned = _functional_api(program, adapter, action)
             elif isinstance(action, P.Backward):
-                grads = _functional_vjp(program, adapter, roots, weights, wrt)
-                result.grads = {n: _np(adapter, g) for n, g in zip(wrt, grads)}
+                grads = _functional_vjp(program, adapter, action.roots, action.weights, wrt_all)
+                result.grads = {n: _np(adapter, g) for n, g in zip(wrt_all, grads)}
             else:
-                grads = _functional_vjp(program, adapter, roots, weights, wrt)
+                grads = _functional_vjp(program, adapter, action.outputs, action.weights,
+                                        list(action.inputs))
+                result.returned = tuple(_np(adapter, g) for g in grads)
+        except Exception as exc:  # noqa: BLE001
+            kind = _error_kind(adapter, exc, strict)
+            result.error, result.message = kind, error_message(exc)
+        trace.actions.append(result)
+    return trace
+
+
+def recorded_sources(program):
+    """The leaves a recorded forward watches, in program order: those that require grad
+    (a Backward's), and the leaves a Grad action asks about (as a vjp takes them as primals).
+    Shared with the adapters' repro scripts (adapters/functional_script.py)."""
+    asked = {i for a in program.plan if isinstance(a, P.Grad) for i in a.inputs}
+    return [leaf.name for leaf in program.all_leaves() if leaf.requires_grad or leaf.name in asked]
+
+
+def recorded_persistent(program):
+    """Must the recording answer several gradient calls? Where an action retains the graph
+    (retain_graph=True): torch keeps it for the calls after that one, an engine with a tape
+    keeps it (a persistent tape) for the whole plan."""
+    return any(getattr(a, "retain_graph", None) for a in program.plan)
+
+
+def _run_recorded(program, adapter, trace, strict):
+    """The plan over one recorded forward: every value of the program computed once, while
+    the engine records, from the watched leaves (`recorded_sources`); each Backward/Grad is a
+    `gradient` call of that recording: w.r.t. intermediate values too (grad_wrt_nonleaf),
+    None or zeros (materialize_grads) for a source the targets do not reach, and a second
+    call raising where the recording is not persistent (retain_graph)."""
+    dtype = program.dtype
+    watched = recorded_sources(program)
+    by_name = {leaf.name: leaf for leaf in program.all_leaves()}
+    primals = [adapter.tensor(by_name[n].array(dtype), dtype, True) for n in watched]
+    names = []
+
+    def f(*xs):
+        s = build(program, adapter, bound=dict(zip(watched, xs)))
+        names[:] = list(s.env)
+        return tuple(s.env.values())
+    try:
+        recording = adapter.record(f, primals, recorded_persistent(program))
+        values, failed = dict(zip(names, recording.values)), None
+    except Exception as exc:  # noqa: BLE001 - the forward ran in `run`: seldom here
+        failed = (_error_kind(adapter, exc, strict), error_message(exc))
+    wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    for i, action in enumerate(program.plan):
+        result = ActionResult(index=i)
+        try:
+            if failed:
+                result.error, result.message = failed
+            elif isinstance(action, P.Functional):
+                result.returned = _functional_api(program, adapter, action)
+            elif isinstance(action, P.Backward):
+                grads = recording.gradient([values[r] for r in action.roots],
+                                           [values[n] for n in wrt_all],
+                                           _weights(adapter, action.weights, dtype), False)
+                result.grads = {n: _np(adapter, g) for n, g in zip(wrt_all, grads)}
+            else:
+                grads = recording.gradient([values[r] for r in action.outputs],
+                                           [values[n] for n in action.inputs],
+                                           _weights(adapter, action.weights, dtype),
+                                           action.materialize_grads)
                 result.returned = tuple(_np(adapter, g) for g in grads)
         except Exception as exc:  # noqa: BLE001
             kind = _error_kind(adapter, exc, strict)

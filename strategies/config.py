@@ -85,5 +85,10 @@ def capability_config(config, adapter):
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0
     if "stateful_grad" not in caps:
-        off.update(zero_grad=0.0, retain_graph=0.0, max_actions=1)
+        off.update(zero_grad=0.0)
+        if "retain_graph" not in caps:
+            # A vjp per action, of a fresh forward: nothing outlives a call.
+            off.update(retain_graph=0.0, max_actions=1)
+        # Else a recorded forward (adapters/base.py): plans of several actions are Grads
+        # (programs.draw_plan), each a gradient of the one recording.
     return c.but(**off)

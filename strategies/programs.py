@@ -111,8 +111,12 @@ def draw_plan(b):
     plan = []
     # A suite that allows several actions is about sequences (accumulation, retain_graph):
     # one action is the exception there, not the rule.
+    # A functional engine's several actions are Grads over one recorded forward (its
+    # Backward is its plan's only action: accumulation needs .grad), so only a suite that
+    # asks for Grads gives it several.
+    functional = not b.can("stateful_grad")
     n_actions = 1
-    if cfg.max_actions > 1 and b.chance(0.8):
+    if cfg.max_actions > 1 and (cfg.functional_grad or not functional) and b.chance(0.8):
         n_actions = b.integer(2, cfg.max_actions)
     for _ in range(n_actions):
         if any(_frees_graph(a) for a in plan) and not (b.can("retain_graph")
@@ -121,6 +125,9 @@ def draw_plan(b):
             # that can neither keep the graph (retain_graph) nor raise torch's errors
             # (error_kinds) gets no such plan.
             break
+        if functional and n_actions > 1:
+            plan.append(_grad_action(b, roots))
+            continue
         plan.append(_action(b, roots, first=not plan, previous=plan[-1] if plan else None))
     return plan
 

@@ -182,7 +182,9 @@ def grad_step(b):
     grads = {o for s in b.steps if isinstance(s, P.GradStep) for o in s.outs}
     made_from_grads = {n for n in b.values if grads & ({n} | set(ancestors(b, n)))}
     wrt = [n for n in ancestors(b, y) if b.requires_grad(n) and n not in made_from_grads
-           and (b.tensor(n).is_leaf or b.can("grad_wrt_nonleaf"))]
+           and (b.tensor(n).is_leaf or b.can("grad_wrt_nonleaf") and b.can("stateful_grad"))]
+    # (A functional engine's GradStep differentiates the rebuilt steps before it as a
+    # function of leaves: gradspec/interpreter.py.)
     if not wrt:
         return False
     inputs = list(dict.fromkeys(b.pick_recent(wrt) for _ in range(b.integer(1, 2))))

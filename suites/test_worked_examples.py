@@ -86,7 +86,7 @@ def test_two_retained_backwards_double_the_gradients():
     assert _grads(trace, 1) == {"a": 6.0, "b": 8.0, "c": 2.0}
 
 
-@pytest.mark.needs("retain_graph", "error_kinds")
+@pytest.mark.needs("retain_graph", "error_kinds", "stateful_grad")
 def test_second_backward_without_retain_graph_fails():
     """Without retain_graph the saved tensors of b² and log c are freed: the second call fails
     and leaves the gradients of the first."""
@@ -95,7 +95,7 @@ def test_second_backward_without_retain_graph_fails():
     assert [a.error for a in trace.actions] == [None, "graph_freed"]
 
 
-@pytest.mark.needs("retain_graph")
+@pytest.mark.needs("retain_graph", "stateful_grad")
 def test_a_graph_of_additions_can_be_backwarded_twice():
     """(a + a).sum() saves no tensor, so a second backward works even without retain_graph."""
     program = Program(
