@@ -75,6 +75,21 @@ class Spelling:
         """The lines computing and showing a Functional action (vjp, jacobian, hessian)."""
         raise NotImplementedError
 
+    # An adapter with a recorded forward (`Adapter.record`) sets `recorded` and spells both:
+    # the script then computes every value once while recording, and asks each plan action
+    # of that recording, as the interpreter does (gradspec/interpreter.py, `_run_recorded`).
+    recorded = False
+
+    def record(self, f, names, persistent):
+        """The lines running `values = f(*names)` while recording, names being the watched
+        leaves."""
+        raise NotImplementedError
+
+    def gradient(self, targets, sources, cotangents, materialize):
+        """The expression of one gradient of the recording: targets and sources as source
+        (entries of `values`), cotangents as in `vjp`."""
+        raise NotImplementedError
+
     def error(self, name):
         """The line printing an error, as the trace keeps it."""
         return f"print('error:', {first_line_source(name)})"
@@ -102,14 +117,34 @@ def render(program, ops, spelling):
     out += [f"    {line}" for step in program.steps
             for line in _step(step, program, ops, s).split("\n")]
     out.append("    return {" + ", ".join(f"{n!r}: {py(n)}" for n in names) + "}")
-    out += ["", "", "# ---- forward ----",
-            f"values = program({', '.join(map(py, leaves))})",
-            "for _name, _value in values.items():", "    show(_name, _value)",
-            f"# ---- the plan: each action is one {s.engine} vjp of the program ----"]
+    call = f"program({', '.join(map(py, leaves))})"
+    if s.recorded:
+        from gradspec.interpreter import recorded_persistent, recorded_sources
+        out += ["", "", "# ---- forward, recorded once: each plan action is a gradient of it "
+                "----"]
+        out += s.record(call, list(map(py, recorded_sources(program))),
+                        recorded_persistent(program))
+        out += ["for _name, _value in values.items():", "    show(_name, _value)",
+                f"# ---- the plan: each action asks the {s.engine} recording ----"]
+    else:
+        out += ["", "", "# ---- forward ----", f"values = {call}",
+                "for _name, _value in values.items():", "    show(_name, _value)",
+                f"# ---- the plan: each action is one {s.engine} vjp of the program ----"]
     wrt_all = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
     for i, action in enumerate(program.plan):
         out += [f"print('--- plan[{i}] ---')", ""]
-        if isinstance(action, P.Functional):
+        if s.recorded and isinstance(action, (P.Backward, P.Grad)):
+            backward = isinstance(action, P.Backward)
+            roots, wrt = (action.roots, wrt_all) if backward else (action.outputs,
+                                                                  action.inputs)
+            cts = ["None" if w is None else s.array(w, dt) for w in action.weights]
+            expr = s.gradient(f"[{', '.join(f'values[{r!r}]' for r in roots)}]",
+                              f"[{', '.join(f'values[{n!r}]' for n in wrt)}]", cts,
+                              not backward and action.materialize_grads)
+            out += ["try:", f"    grads = {expr}"]
+            out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)] if backward \
+                else ["    show('returned', grads)"]
+        elif isinstance(action, P.Functional):
             ins = list(map(py, action.inputs))
             out += [f"def f{i}({', '.join(ins)}):",
                     f"    return program({', '.join(map(py, leaves))})[{action.output!r}]",

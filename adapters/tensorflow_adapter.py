@@ -2,10 +2,14 @@
 functional engine.
 
 TF has no `.grad` and no `requires_grad` flag: a tf.GradientTape records the ops run inside
-it and gives the gradients of its targets w.r.t. its watched sources. The interpreter asks
-this adapter for `vjp(f, primals, cotangents)` of the program as a pure function (see
-`gradspec/interpreter.py`, `_run_functional`); the adapter runs `f` inside a tape watching
-the primals and asks `tape.gradient(roots, primals, output_gradients=weights)`.
+it and gives the gradients of its targets w.r.t. its watched sources. The interpreter
+(`gradspec/interpreter.py`, `_run_recorded`) asks this adapter to `record` the program's
+forward once: every value computed inside one tape watching the leaves; each plan action is
+then `tape.gradient(roots, sources, output_gradients=weights)` of that tape, its sources
+leaves or intermediate values. Several Grad actions share the tape: it is persistent where
+an action passes retain_graph=True, else its second `gradient` raises (torch's freed graph).
+A gradient used as a value (GradStep) is still `vjp(f, primals, cotangents)`, a tape of its
+own nested in the one recording.
 
 How each feature is expressed, all with TF's own API:
 - gradient weights / several roots: `output_gradients`, one per root. An implicit (None)
@@ -16,8 +20,9 @@ How each feature is expressed, all with TF's own API:
   rejects such programs (UnsupportedProgram). Filling in ones itself would only repeat an
   explicit weight, which the suites draw anyway;
 - an input the roots do not reach: `unconnected_gradients=NONE` (TF's default), so None, as
-  torch's `.grad` stays None; torch.autograd.functional's zeros for such an input are
-  `unconnected_gradients=ZERO` (`functional`);
+  torch's `.grad` stays None (and grad(allow_unused=True) returns); zeros where torch
+  materializes them (grad(materialize_grads=True), torch.autograd.functional) are
+  `unconnected_gradients=ZERO`;
 - detach: `tf.stop_gradient`; no_grad: `GradientTape.stop_recording()` of every tape
   recording at the time (the adapter's own tapes: `TAPES`);
 - create_graph: a gradient used as a value (a GradStep) is a tape nested in the tape that
@@ -36,7 +41,7 @@ import os
 
 import numpy as np
 
-from .base import Adapter, UnsupportedProgram
+from .base import Adapter, Recording, UnsupportedProgram
 from .functional_layers import LAYERS, layer_inputs, layer_outputs
 from .functional_script import Spelling, backward_rules, render
 from .templates import TemplateOps, first_line_source, literal, target_literal
@@ -138,6 +143,26 @@ def vjp(f, primals, cotangents):
     return tuple(dense(g) for g in grads)
 
 
+def record(f, sources, persistent):
+    """The recorded forward: f's values computed once inside a tape watching `sources`, so
+    that several gradients (a persistent tape) w.r.t. any of them, leaves or intermediate
+    values, can be asked of it."""
+    with recording(tf.GradientTape(persistent=persistent), sources) as tape:
+        values = f(*sources)
+    return tape, values
+
+
+def gradient(tape, targets, sources, weights, materialize):
+    """One gradient of a recorded forward: targets weighted by `weights` (None: implicit, as
+    in `vjp`) w.r.t. `sources`; None for a source the targets do not reach, or zeros if
+    `materialize` (torch's allow_unused / materialize_grads)."""
+    unconnected = tf.UnconnectedGradients.ZERO if materialize else tf.UnconnectedGradients.NONE
+    output_gradients = None if all(w is None for w in weights) else list(weights)
+    grads = tape.gradient(list(targets), list(sources), output_gradients=output_gradients,
+                          unconnected_gradients=unconnected)
+    return tuple(dense(g) for g in grads)
+
+
 def functional_vjp(f, inputs, weight):
     """torch.autograd.functional.vjp: zeros for an input the output does not use."""
     with recording(tf.GradientTape(), inputs) as tape:
@@ -230,17 +255,58 @@ TF_TEMPLATES = {
 # TF's errors -> normalized error kinds, each the same failure as torch's.
 TF_ERRORS = (
     (ValueError, "custom_gradient function expected to return", "custom_grad_count"),
+    # a second gradient of a tape that is not persistent: torch's freed graph
+    (RuntimeError, "non-persistent GradientTape can only be used", "graph_freed"),
 )
+
+
+class TapeRecording(Recording):
+    """A recorded forward: the tape, its watched leaves (`primals`) and the values it
+    recorded (adapters/base.py). `odd_custom_grads`: a custom backward of the program returns
+    a gradient of the wrong shape."""
+
+    def __init__(self, tape, primals, values, gradient, persistent, odd_custom_grads):
+        self.tape, self.primals, self.values = tape, tuple(primals), tuple(values)
+        self._gradient = gradient
+        self.persistent, self.odd_custom_grads = persistent, odd_custom_grads
+        self.failed = False  # a gradient call raised
+
+    def gradient(self, targets, sources, weights, materialize):
+        if self.failed and not self.persistent:
+            raise UnsupportedProgram(
+                "a gradient call after a failed one on a tape that is not persistent: TF "
+                "answers it from a half-released tape (InternalError, None, wrong values, or "
+                "a crash: findings/tensorflow/failed-gradient-leaves-tape-invalid.py)")
+        if any(w is None for w in weights) and not all(w is None for w in weights):
+            raise UnsupportedProgram(
+                "implicit and explicit gradient weights in one call: a None entry in "
+                "tape.gradient's output_gradients aborts the process "
+                "(findings/tensorflow/none-output-gradient.py)")
+        if any(not any(s is p for p in self.primals) for s in sources) and (
+                self.odd_custom_grads or any(
+                    w is not None and tuple(w.shape) != tuple(t.shape)
+                    for t, w in zip(targets, weights))):
+            raise UnsupportedProgram(
+                "an intermediate source, with gradients of the wrong shape about: where their "
+                "sum at such a source fails, tape.gradient crashes the process (SIGSEGV) "
+                "(findings/tensorflow/aggregation-at-source-segfault.py)")
+        try:
+            return self._gradient(self.tape, targets, sources, weights, materialize)
+        except Exception:
+            self.failed = True
+            raise
 
 
 class TensorFlowAdapter(Adapter):
     name = "tensorflow"
-    # Missing, and why: stateful_grad, zero_grad (no .grad: gradients are returned);
-    # retain_graph, retain_grad, grad_wrt_nonleaf (the functional path rebuilds the program
-    # per action, so no tape outlives a call and nothing names an intermediate: a persistent
-    # tape and `tape.gradient(intermediate)` would express them, see the report);
-    # materialize_unused_grads (the interpreter's vjp does not say when zeros are asked for:
-    # UnconnectedGradients.ZERO would give them); tensor_hooks, module_hooks, hook_removal,
+    # Through the recorded forward (`record`, adapters/base.py's functional contract): one
+    # tape over the program answers the plan's Grad actions: retain_graph (a persistent tape
+    # where an action retains the graph; a tape that is not raises on its second gradient
+    # call), grad_wrt_nonleaf (`tape.gradient(target, intermediate)`), and
+    # materialize_unused_grads (UnconnectedGradients.ZERO; NONE otherwise, torch's None).
+    # Missing, and why: stateful_grad, zero_grad (no .grad: gradients are returned, and a
+    # Backward is its plan's only action); retain_grad (nothing keeps a non-leaf's gradient
+    # unasked); tensor_hooks, module_hooks, hook_removal,
     # post_accumulate_hooks (no hooks in TF); materialize_grads (a custom_gradient's grad_fn
     # gets zeros for an unused output, never None); needs_input_grad (grad_fn is not told
     # which inputs are differentiated); non_differentiable (no way to mark an output so);
@@ -249,7 +315,8 @@ class TensorFlowAdapter(Adapter):
     capabilities = frozenset({
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
         "no_grad", "layers", "custom_function", "error_kinds", "create_graph",
-        "functional_api", "multi_output",
+        "functional_api", "multi_output", "retain_graph", "grad_wrt_nonleaf",
+        "materialize_unused_grads",
     })
     ops = frozenset(TF_TEMPLATES)
 
@@ -270,6 +337,7 @@ class TensorFlowAdapter(Adapter):
         self._helpers = namespace
         self._ops = TemplateOps(TF_TEMPLATES, namespace)
         self._no_grad_depth = 0
+        self._odd_custom_grads = False
 
     def describe(self):
         device = "GPU" if self.tf.config.list_physical_devices("GPU") else "CPU"
@@ -319,6 +387,8 @@ class TensorFlowAdapter(Adapter):
         saved tensors; grad_fn gets one upstream gradient per output and returns one per
         input (None: no gradient). It cannot know which inputs are differentiated."""
         from gradspec.functions import saved_tensors
+        if spec.grad_shape_error:  # `record` keeps such sums away from a source (a crash)
+            self._odd_custom_grads = True
 
         @self.tf.custom_gradient
         def fn(*inputs):
@@ -341,6 +411,14 @@ class TensorFlowAdapter(Adapter):
                 "tape.gradient's output_gradients aborts the process "
                 "(findings/tensorflow/none-output-gradient.py)")
         return self._helpers["vjp"](f, list(primals), cotangents)
+
+    def record(self, f, primals, persistent):
+        """One tape over the forward (persistent where the plan retains the graph); each
+        gradient call is `tape.gradient` (the `gradient` helper the scripts print too)."""
+        self._odd_custom_grads = False  # set by custom_function while f runs
+        tape, values = self._helpers["record"](f, list(primals), persistent)
+        return TapeRecording(tape, primals, values, self._helpers["gradient"], persistent,
+                             self._odd_custom_grads)
 
     def functional(self, kind, f, inputs, weight):
         h = self._helpers
@@ -412,6 +490,16 @@ class TensorFlowSpelling(Spelling):
                                 lambda a, b: ops.source("add", [a, b], {}))
         lines.append(f"    return ({''.join(f'y{j}, ' for j in range(k))}), grad_fn")
         return "\n".join(lines) + "\n"
+
+    recorded = True
+
+    def record(self, f, names, persistent):
+        return [f"tape, values = record(lambda {', '.join(names)}: {f}, "
+                f"{self.primals(names)}, persistent={persistent})"]
+
+    def gradient(self, targets, sources, cotangents, materialize):
+        return f"gradient(tape, {targets}, {sources}, [{', '.join(cotangents)}], " \
+               f"materialize={materialize})"
 
     def functional(self, action, f, names, dtype):
         ins = ", ".join(names)

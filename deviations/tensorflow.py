@@ -4,15 +4,20 @@ recorded: there is no graph to ask whether an input was used or whether a root r
 grad, and a source the targets do not reach gets None (UnconnectedGradients.NONE) where
 torch raises. The others are TF's own conventions: the default output gradient is ones
 whatever the target's shape, the tape checks neither the shapes of output gradients nor those
-a custom grad_fn returns, and it calls no grad_fn that no gradient reached. Two are engine
-bugs (a SystemError, and an abort the adapter keeps away), with scripts in
-findings/tensorflow/.
+a custom grad_fn returns, and it calls no grad_fn that no gradient reached. The plan runs over
+one recorded tape (adapters/base.py's recorded forward): a tape answers one gradient call
+unless persistent, then keeps everything; and it runs the gradient functions of every op
+between the targets and any watched tensor. Four are engine bugs (a SystemError, a
+half-released tape after a failed call, and two crashes the adapter keeps away), with
+scripts in findings/tensorflow/.
 """
 import numpy as np
 
-from gradspec.deviations import (Deviation, functional_deviations, no_error_for_root_without_grad,
-                                 no_error_for_unused_input, nothing_returned, reference_raised,
-                                 reference_shapes)
+from gradspec.deviations import (Deviation, engine_trace, functional_deviations,
+                                 message_says, no_error_for_root_without_grad,
+                                 no_error_for_unused_input, nothing_returned, raised_instead,
+                                 reference_raised, reference_shapes)
+from gradspec.interpreter import recorded_persistent, recorded_sources
 from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, Leaf, Op,
                               Program, Term)
 
@@ -137,6 +142,70 @@ def _systemerror_on_failed_aggregation(program, m):
                  or _bad_custom_shape(program)))
 
 
+def _raised_on_tensorflow(program, action, kind):
+    """Did TF itself raise `kind` at plan[action]? (Its trace, run once per program.)"""
+    from adapters.tensorflow_adapter import TensorFlowAdapter
+    trace = engine_trace(program, TensorFlowAdapter)
+    return trace is not None and action < len(trace.actions) and \
+        trace.actions[action].error == kind
+
+
+def _gradient_calls_before(program, action):
+    """How many gradient calls (Backward, Grad) the recording answered before plan[action]."""
+    return sum(isinstance(a, (Backward, Grad)) for a in program.plan[:max(action, 0)])
+
+
+_ONCE = "non-persistent GradientTape can only be used"
+
+
+def _tape_answers_once(program, m):
+    """The tape is not persistent (no action retains the graph): TF raised graph_freed on a
+    later gradient call, before checking anything else, where torch ran (that call went
+    through no node whose saved tensors the earlier call freed) or raised another error
+    (its checks of the call's arguments come first), and returned nothing there."""
+    if recorded_persistent(program) or not _gradient_calls_before(program, m.action):
+        return False
+    if m.kind == "error":
+        return m.expected != "graph_freed" and raised_instead(m, m.expected, "graph_freed") \
+            and message_says(m, _ONCE)
+    return m.kind in ("grad", "returned") and reference_raised(program, m.action, None) \
+        and _raised_on_tensorflow(program, m.action, "graph_freed")
+
+
+def _persistent_tape_kept(program, m):
+    """The tape is persistent (an action retains the graph): it keeps everything it recorded
+    for the whole plan, so a gradient call after one without retain_graph, where torch
+    raised graph_freed, ran and returned gradients (or met the next error the program
+    provokes, as torch would with the graph kept)."""
+    if not recorded_persistent(program) or not _gradient_calls_before(program, m.action):
+        return False
+    if m.kind == "error":
+        return m.expected == "graph_freed" and m.actual != "graph_freed"
+    return m.kind in ("grad", "returned") and reference_raised(program, m.action, "graph_freed")
+
+
+def _runs_past_sources(program, m):
+    """A Grad whose sources are not all the watched leaves (some others are watched, or some
+    sources are intermediate values): TF also ran the gradient functions on the paths to the
+    other watched tensors (or before the sources), and one of those failed as it was made to
+    (a custom backward's wrong count or shape), where torch, which runs only what leads to
+    the inputs, raised nothing or its own checks' error first (so nothing was returned)."""
+    action = program.plan[m.action] if 0 <= m.action < len(program.plan) else None
+    if not isinstance(action, Grad):
+        return False
+    leaves = {leaf.name for leaf in program.all_leaves()}
+    if set(action.inputs) <= leaves and set(recorded_sources(program)) <= set(action.inputs):
+        return False
+    provoked = [kind for kind, made in (("custom_grad_count", _bad_custom_count(program)),
+                                        ("unexpected InvalidArgumentError",
+                                         _bad_custom_shape(program))) if made]
+    if m.kind == "error":
+        return m.actual in provoked and m.expected != m.actual
+    if m.kind != "returned" or not reference_raised(program, m.action, None):
+        return False
+    return any(_raised_on_tensorflow(program, m.action, kind) for kind in provoked)
+
+
 _SHARED = {d.id: d for d in functional_deviations("tensorflow", "tape.gradient")}
 
 DEVIATIONS = [
@@ -214,6 +283,84 @@ DEVIATIONS = [
             plan=(Backward(("f2",), (None,)),),
         ),
         applies=_unreached_custom_backward,
+    ),
+    Deviation(
+        id="tensorflow-tape-answers-once",
+        reason="a tape that is not persistent (torch: no retain_graph=True) answers one "
+               "gradient call: the second raises RuntimeError (graph_freed) even where torch's "
+               "second call goes through no node whose saved tensors the first one freed "
+               "(a part of the graph the first call did not reach, or ops that save nothing)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            steps=(Op("t1", "add", ("a", "a")),),
+            plan=(Grad(("t1",), ("a",), (None,)), Grad(("t1",), ("a",), (None,))),
+        ),
+        applies=_tape_answers_once,
+    ),
+    Deviation(
+        id="tensorflow-persistent-tape-never-freed",
+        reason="a persistent tape (torch: retain_graph=True on some call) keeps what it "
+               "recorded until it is deleted: a gradient call after one without retain_graph "
+               "still works, where torch freed the saved tensors and raises graph_freed",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            steps=(Op("t1", "mul", ("a", "a")),),
+            plan=(Grad(("t1",), ("a",), (None,), True), Grad(("t1",), ("a",), (None,)),
+                  Grad(("t1",), ("a",), (None,))),
+        ),
+        applies=_persistent_tape_kept,
+    ),
+    Deviation(
+        id="tensorflow-gradient-runs-past-sources",
+        reason="tape.gradient runs the gradient function of every recorded op between the "
+               "targets and any watched tensor, past the sources asked for (the ops that "
+               "computed an intermediate source, the paths to other watched leaves), so their "
+               "errors (a custom grad_fn's wrong count) surface where torch, which runs only "
+               "what leads to the inputs, raises nothing",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            functions=(FunctionSpec("Fn0", 1, (("sin", (0,)),), (),
+                                    (GradRule((Term(0, ("one",)),)),), extra_grads=1),),
+            steps=(CallFunction(("f1",), "Fn0", ("a",)), Op("t2", "neg", ("f1",))),
+            plan=(Grad(("t2",), ("f1",), (None,)),),
+        ),
+        applies=_runs_past_sources,
+    ),
+    Deviation(
+        id="tensorflow-failed-gradient-leaves-tape-invalid",
+        reason="engine bug: after a gradient call of a non-persistent tape fails midway (an "
+               "op's gradient function raised), the next call raises InternalError (\"Internal "
+               "state of the gradient tape is invalid\"), returns None or wrong gradients from "
+               "the half-released tape, or crashes, not the tape's RuntimeError; the adapter "
+               "rejects a call after a failed one on such a tape (UnsupportedProgram)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            functions=(FunctionSpec("Fn0", 1, (("sign", (0,)),), (), (GradRule(()),),
+                                    extra_grads=1),),
+            steps=(CallFunction(("f1",), "Fn0", ("a",)),),
+            plan=(Grad(("f1",), ("a",), (None,)), Grad(("f1",), ("a",), (None,))),
+        ),
+        applies=_never,
+        finding="findings/tensorflow/failed-gradient-leaves-tape-invalid.py",
+    ),
+    Deviation(
+        id="tensorflow-aggregation-at-source-segfault",
+        reason="engine bug (crash): where the gradients summed at an intermediate (non-leaf) "
+               "source have different shapes (a wrongly shaped output gradient or custom "
+               "gradient), tape.gradient kills the process with SIGSEGV instead of raising "
+               "InvalidArgumentError; the adapter rejects such calls (UnsupportedProgram)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (1,), (0.5,)),),
+            steps=(Op("t1", "neg", ("a",)), Op("t2", "neg", ("t1",))),
+            plan=(Grad(("t2", "t1"), ("t1",), ((-1.0,), ((0.5, -0.75),))),),
+        ),
+        applies=_never,
+        finding="findings/tensorflow/aggregation-at-source-segfault.py",
     ),
     Deviation(
         id="tensorflow-systemerror-on-failed-aggregation",
