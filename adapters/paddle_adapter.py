@@ -17,7 +17,6 @@ paddle/base/dygraph/base.py, paddle/autograd/py_layer.py, tensor_patch_methods.p
 The ops are code templates (adapters/templates.py) over `paddle`, `F` (paddle.nn.functional)
 and the helpers in HELPERS, so `render_script` prints exactly the code that ran.
 """
-import os
 import warnings
 
 import numpy as np
@@ -204,7 +203,7 @@ class PaddleAdapter(Adapter):
         paddle.set_device("cpu")
         namespace = {"paddle": paddle, "F": F}
         exec(NAMESPACE + LAYERS + HELPERS, namespace)  # noqa: S102 - our own helper source
-        self.op = TemplateOps(PADDLE_TEMPLATES, namespace)
+        self.templates = TemplateOps(PADDLE_TEMPLATES, namespace)
         self.inplace_ops = TemplateOps(INPLACE_TEMPLATES, namespace)
         self._layers = {k: namespace[k] for k in LAYER_PARAMS}
         # PyLayer crash guards (_guarded): the last context made, nodes run by the current backward,
@@ -225,6 +224,9 @@ class PaddleAdapter(Adapter):
 
     def requires_grad(self, t):
         return not t.stop_gradient
+
+    def op(self, name, *args, **params):
+        return _mark_later_outputs(self.templates(name, *args, **params))
 
     def inplace(self, name, target, *args, **params):
         return self.inplace_ops(name, target, *args, **params)
@@ -272,6 +274,7 @@ class PaddleAdapter(Adapter):
             # a non-leaf input that requires grad: Paddle crashes on a None gradient for it
             ctx.gradspec_nonleaf = [not x.stop_gradient and not x.is_leaf for x in inputs]
             ctx.gradspec_stops = [x.stop_gradient for x in inputs]
+            ctx.gradspec_shapes = [list(x.shape) for x in inputs]
             outputs = run_forward(inputs)
             ctx.save_for_backward(*saved_tensors(spec, inputs, outputs))
             if not spec.materialize_grads:
@@ -298,6 +301,13 @@ class PaddleAdapter(Adapter):
                                    "segfaults Paddle (findings/paddle/"
                                    "pylayer-none-grad-segfault.py)")
                 raise RuntimeError(adapter._reject)
+            if any(g is not None and nonleaf and list(g.shape) != shape for g, nonleaf, shape
+                   in zip(result, ctx.gradspec_nonleaf, ctx.gradspec_shapes)):
+                # unchecked, the wrong shape reaches the input's grad node: heap corruption
+                adapter._reject = ("a PyLayer gradient shaped unlike its non-leaf input "
+                                   "corrupts Paddle's memory (findings/paddle/"
+                                   "pylayer-grad-shape-unchecked.py)")
+                raise RuntimeError(adapter._reject)
             return result
 
         cls = type(spec.name, (self.paddle.autograd.PyLayer,),
@@ -309,7 +319,7 @@ class PaddleAdapter(Adapter):
             node = next((o.grad_fn for o in out if o.grad_fn is not None), None)
             if node is not None:  # no node when no input requires grad
                 self._last_ctx.gradspec_node = node
-            return out
+            return _mark_later_outputs(out)
         return apply
 
     # ----- autograd verbs ----------------------------------------------------------------
@@ -325,6 +335,12 @@ class PaddleAdapter(Adapter):
     def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
         retains = create_graph if retain_graph is None else retain_graph
         _check_weight_shapes(outputs, weights)
+        if any(getattr(o, "gradspec_later_output", False) and any(o is x for x in inputs)
+               for o in outputs):
+            raise UnsupportedProgram(
+                "paddle.grad w.r.t. a later output of a multi-output op that is also one of "
+                "its outputs segfaults Paddle "
+                "(findings/paddle/grad-wrt-later-output-of-multi-output-op.py)")
         return tuple(self._guarded(outputs, retains, lambda: self.paddle.grad(
             outputs, inputs, list(weights), retain_graph=retain_graph,
             create_graph=create_graph, allow_unused=allow_unused)))
@@ -387,7 +403,17 @@ class PaddleAdapter(Adapter):
         return None
 
     def render_script(self, program):
-        return render_script(program, self.op, self.inplace_ops)
+        return render_script(program, self.templates, self.inplace_ops)
+
+
+def _mark_later_outputs(out):
+    """Mark the outputs after the first of a multi-output op (split, unbind, a PyLayer's):
+    paddle.grad w.r.t. one of them that is also an output segfaults (`grad`)."""
+    if isinstance(out, (tuple, list)):
+        for t in out[1:]:
+            if hasattr(t, "stop_gradient"):
+                t.gradspec_later_output = True
+    return out
 
 
 def _check_weight_shapes(roots, weights):

@@ -6,46 +6,58 @@ import re
 
 import numpy as np
 
-from gradspec.deviations import Deviation, leaves, reference_errors, reference_shapes
-from gradspec.deviations import is_zero, raised_instead
+from gradspec.deviations import (Deviation, action_roots, engine_trace, is_zero, leaves,
+                                 message_says, nothing_returned, raised_instead,
+                                 reference_errors, reference_shapes)
 from gradspec.program import (Backward, Call, CallFunction, FunctionSpec, Grad, GradRule,
-                              GradStep, MultiOp, Op, Program, RetainGrad, TensorHook, Term)
+                              Detach, GradStep, InPlace, MultiOp, Op, Program, RequiresGrad,
+                              RetainGrad, TensorHook, Term)
 from gradspec.vocabulary import INDEXED
 
-# What a failed action leaves different, there and in the actions after it.
-STATE = ("grad", "retained", "nonleaf_grad", "returned", "hook", "grad_requires_grad")
-
-
-@functools.lru_cache(maxsize=1)
-def _adapter():
-    from adapters.paddle_adapter import PaddleAdapter
-    return PaddleAdapter()
+# What an action leaves different where it ran on one side only (or failed midway).
+STATE = ("grad", "retained", "nonleaf_grad", "returned", "hook", "grad_requires_grad",
+         "grad_aliasing")
 
 
 @functools.lru_cache(maxsize=256)
-def _paddle_errors(program):
-    """The error kind (or None) of each plan action on Paddle; () if it cannot run it."""
-    from gradspec.interpreter import run
+def _paddle_trace(program):
+    """The program's trace on Paddle, for a predicate that asks what Paddle raised at an
+    action; None where it cannot tell. Under --isolate in the candidate's worker process (a
+    program Paddle crashes on must not run here: it would take the test run with it)."""
+    from gradspec import backend
+    from adapters.paddle_adapter import PaddleAdapter
+    runner = backend.isolated()
+    if runner is None or not isinstance(backend.candidate(), PaddleAdapter):
+        return engine_trace(program, PaddleAdapter)
     try:
-        return tuple(a.error for a in run(program, _adapter(), strict=False).actions)
-    except Exception:  # noqa: BLE001 - rejected (UnsupportedProgram): nothing explained
-        return ()
+        return runner.run(program)
+    except Exception:  # noqa: BLE001 - a crash, or rejected: nothing known, nothing explained
+        return None
 
 
-def _first(program, test):
-    """The first plan action i where test(i, reference error, paddle error) holds, or None."""
-    ref, pd = reference_errors(program), _paddle_errors(program)
-    return next((i for i, (e, a) in enumerate(zip(ref, pd)) if test(i, e, a)), None)
+def _paddle_errors(program):
+    """The error kind (or None) of each plan action on Paddle; () if it cannot tell."""
+    trace = _paddle_trace(program)
+    return () if trace is None else tuple(a.error for a in trace.actions)
 
 
-def _from(program, m, first, error_matches):
-    """A mismatch at plan action `first` or after it: there, the error itself (checked by
-    `error_matches`) or what the failed action left different; after it, anything."""
-    if first is None or m.action < first:
+def _at(program, m, test):
+    """Is `m` at a plan action i where test(i, reference's error, Paddle's error) holds? A
+    predicate explains one action's differences: the error there, and the state that action
+    left (later actions are judged by what each one adds, gradspec/compare.py)."""
+    i = m.action
+    if not 0 <= i < len(program.plan):
         return False
-    if m.kind == "error":
-        return m.action > first or error_matches(m)
-    return m.kind in STATE
+    ref, pd = reference_errors(program), _paddle_errors(program)
+    return i < len(ref) and i < len(pd) and test(i, ref[i], pd[i])
+
+
+def _action_differs(program, m, test, error_matches):
+    """At an action where `test` holds: the error mismatch (checked by `error_matches`) and
+    what that action left different."""
+    if not _at(program, m, test):
+        return False
+    return error_matches(m) if m.kind == "error" else m.kind in STATE
 
 
 # ----- design differences ----------------------------------------------------------------
@@ -53,10 +65,9 @@ def _frees_every_node(program, m):
     """Paddle raised graph_freed on a backward the reference ran (through nodes that saved no
     tensor: sum, scale, add...), and what that backward and the later ones left different."""
     # the reference's nonscalar_implicit_grad: Paddle would backpropagate ones (implicit-grad)
-    first = _first(program, lambda i, e, a: e in (None, "nonscalar_implicit_grad")
-                   and a == "graph_freed")
-    return _from(program, m, first, lambda m: m.expected in (None, "nonscalar_implicit_grad")
-                 and m.actual == "graph_freed")
+    return _action_differs(
+        program, m, lambda i, e, a: e in (None, "nonscalar_implicit_grad") and a == "graph_freed",
+        lambda m: m.expected in (None, "nonscalar_implicit_grad") and m.actual == "graph_freed")
 
 
 def _full_slice_aliases(program):
@@ -97,21 +108,24 @@ def _no_double_grad(program, m):
         return m.actual == "unexpected RuntimeError" and "doesn't have any grad op" in m.message
     if m.kind == "error" and m.action < 0:
         return m.expected is None and missing(m)
-    first = next((i for i, a in enumerate(program.plan)
-                  if getattr(a, "create_graph", False) and isinstance(a, Grad)
-                  and reference_errors(program)[i] is None
-                  and _paddle_errors(program)[i:i + 1] == ("unexpected RuntimeError",)), None)
-    return _from(program, m, first, lambda m: m.expected is None and missing(m))
+    return _action_differs(
+        program, m, lambda i, e, a: isinstance(program.plan[i], Grad)
+        and program.plan[i].create_graph and e is None and a == "unexpected RuntimeError",
+        lambda m: m.expected is None and missing(m))
+
+
+def _duplicated(action):
+    roots = action_roots(action) if isinstance(action, (Backward, Grad)) else ()
+    return len(set(roots)) < len(roots)
 
 
 def _duplicate_roots(program, m):
     """backward asserts (AssertionError), paddle.grad raises 'outputs contain duplicate'."""
-    def roots(a):
-        return a.roots if isinstance(a, Backward) else getattr(a, "outputs", ())
-    first = next((i for i, a in enumerate(program.plan) if len(set(roots(a))) < len(roots(a))),
-                 None)
-    return _from(program, m, first, lambda m: m.actual == "unexpected AssertionError" or (
-        m.actual == "unexpected RuntimeError" and "contain duplicate tensor" in m.message))
+    def duplicated(i, e, a):
+        return _duplicated(program.plan[i]) and a is not None
+    return _action_differs(program, m, duplicated, lambda m: raised_instead(
+        m, m.expected, "AssertionError") or (raised_instead(m, m.expected, "RuntimeError")
+                                             and message_says(m, "contain duplicate tensor")))
 
 
 def _retains(program, name):
@@ -153,20 +167,57 @@ def _zeros_for_unused_output(program, m):
             and name in _outputs_of_multi(program))
 
 
+def _upstream(program, names):
+    """The values `names` are computed from (the gradient flowing into them reaches these)."""
+    deps = {}
+    for s in program.steps:
+        if isinstance(s, (Op, MultiOp, CallFunction)):
+            for o in getattr(s, "outs", None) or (s.out,):
+                deps[o] = set(s.args)
+        elif isinstance(s, Call):
+            layer = program.layer(s.layer)
+            for o in s.outs:
+                deps[o] = {a for a in s.args if a} | {q.name for q in layer.params}
+        elif isinstance(s, GradStep):
+            for o in s.outs:
+                deps[o] = set(s.outputs) | set(s.inputs)
+        elif isinstance(s, InPlace):
+            deps[s.target] = deps.get(s.target, set()) | set(s.args)
+    seen, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(deps.get(n, ()))
+    return seen
+
+
 def _pylayer_hook_ignored(program, m):
-    """A rescaling tensor hook on a PyLayer output: everything its gradient reaches differs."""
+    """A rescaling tensor hook on a PyLayer output: the gradients of the values it is computed
+    from differ (by what each backward through the hook adds), and the hooks on them."""
     outs = {o for s in program.steps if isinstance(s, CallFunction) for o in s.outs}
-    return m.numeric and m.kind in ("grad", "retained", "nonleaf_grad", "returned", "hook") \
-        and any(isinstance(s, TensorHook) and s.scale not in (None, 1.0) and s.target in outs
-                for s in program.steps)
+    hooked = {s.target for s in program.steps if isinstance(s, TensorHook)
+              and s.scale not in (None, 1.0) and s.target in outs}
+    if not (hooked and m.numeric):
+        return False
+    before = _upstream(program, hooked) - hooked
+    if m.kind in ("grad", "retained", "nonleaf_grad"):
+        return m.name in before
+    if m.kind == "returned":
+        action = program.plan[m.action] if 0 <= m.action < len(program.plan) else None
+        return isinstance(action, Grad) and bool(before & set(action.inputs))
+    if m.kind == "hook":
+        target = re.search(r"tensor hook on '([^']+)'", m.where)
+        return bool(target) and target.group(1) in before
+    return False
 
 
 def _output_as_input(program, m):
-    first = next((i for i, a in enumerate(program.plan) if isinstance(a, Grad)
-                  and set(a.outputs) & set(a.inputs)), None)
     # cut there, the graph beyond never runs: nor its errors (a PyLayer's custom_grad_count)
-    return _from(program, m, first, lambda m: m.actual in ("unused_input", None)
-                 and m.expected != "unused_input")
+    return _action_differs(
+        program, m, lambda i, e, a: isinstance(program.plan[i], Grad)
+        and bool(set(program.plan[i].outputs) & set(program.plan[i].inputs)),
+        lambda m: m.actual in ("unused_input", None) and m.expected != "unused_input")
 
 
 def _grad_keeps_graph(program, m):
@@ -175,8 +226,9 @@ def _grad_keeps_graph(program, m):
     def after_grad(i):
         return any(isinstance(a, Grad) and not a.retain_graph and not a.create_graph
                    for a in program.plan[:i])
-    first = _first(program, lambda i, e, a: e == "graph_freed" and a is None and after_grad(i))
-    return _from(program, m, first, lambda m: raised_instead(m, "graph_freed", None))
+    return _action_differs(
+        program, m, lambda i, e, a: e == "graph_freed" and a is None and after_grad(i),
+        lambda m: raised_instead(m, "graph_freed", None))
 
 
 def _pylayer_grads_alias(program, m):
@@ -205,18 +257,179 @@ def _silent_backward_without_grad(program, m):
 
 def _implicit_ones(program, m):
     """No error for an implicit gradient of a non-scalar root: Paddle backpropagates ones."""
-    first = _first(program, lambda i, e, a: e == "nonscalar_implicit_grad"
-                   and a in (None, "custom_grad_count"))
     # with ones, a PyLayer backward returning too many gradients now runs and raises
-    return _from(program, m, first, lambda m: m.expected == "nonscalar_implicit_grad"
-                 and m.actual in (None, "custom_grad_count"))
+    return _action_differs(
+        program, m, lambda i, e, a: e == "nonscalar_implicit_grad"
+        and a in (None, "custom_grad_count"),
+        lambda m: m.expected == "nonscalar_implicit_grad" and m.actual in (None,
+                                                                           "custom_grad_count"))
 
 
 def _input_no_grad_is_unused(program, m):
     return m.kind == "error" and m.expected == "input_no_grad" and m.actual == "unused_input"
 
 
+@functools.lru_cache(maxsize=256)
+def _reference_trace(program):
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.interpreter import run
+    return run(program, ReferenceAdapter())
+
+
+def _all_zero(value):
+    return value is not None and not isinstance(value, tuple) and is_zero(value, "float64")
+
+
+def _double_grad_drops_zero_terms(program, m):
+    """A gradient computed with create_graph=True (a GradStep) that torch connects to an
+    input through a zero derivative (abs's sign, relu's mask): Paddle's graph does not, so
+    the reference's zeros are Paddle's None, and Paddle's grad raises unused_input."""
+    steps = [s for s in program.steps if isinstance(s, GradStep)]
+    if not steps:
+        return False
+    if m.kind == "error" and m.action < 0:  # in a GradStep
+        env = _reference_env(program)
+        return raised_instead(m, None, "unused_input") and any(
+            _all_zero(env.get(o)) for s in steps for o in s.outs)
+    if m.kind == "returned" and nothing_returned(m.actual) or m.kind == "error":
+        # Paddle's grad (a plan action) raised unused_input where the reference returned zeros
+        return _at(program, m, lambda i, e, a: isinstance(program.plan[i], Grad)
+                   and e is None and a == "unused_input") and \
+            (m.kind == "returned" or raised_instead(m, None, "unused_input")) and any(
+                _all_zero(g) for g in _reference_trace(program).actions[m.action].returned or ())
+    return m.kind in ("grad", "returned") and _all_zero(m.expected) and m.actual is None
+
+
+def _reference_env(program):
+    from gradspec.deviations import reference_env
+    return {n: t.data for n, t in reference_env(program).items()}
+
+
+def _create_graph_results_require_grad(program, m):
+    """A GradStep's result (paddle.grad with create_graph=True) that torch leaves without
+    requires_grad (it depends on nothing that requires grad): Paddle marks it, and what is
+    computed from it."""
+    made = _downstream(program, {o for s in program.steps if isinstance(s, GradStep)
+                                 for o in s.outs})
+    if m.kind == "error" and 0 <= m.action < len(program.plan):
+        # a backward from such values only: torch says they do not require grad
+        action = program.plan[m.action]
+        return (raised_instead(m, "no_grad_fn", None) or raised_instead(
+            m, "no_grad_fn", "graph_freed")) and isinstance(action, (Backward, Grad)) \
+            and set(action_roots(action)) <= made
+    return m.kind == "requires_grad" and m.expected is False and m.actual is True and \
+        m.name in made
+
+
+def _switched_off(program):
+    """Leaves set requires_grad_(False) after a step used them."""
+    used, off = set(), set()
+    for s in program.steps:
+        if isinstance(s, RequiresGrad) and not s.flag and s.target in used:
+            off.add(s.target)
+        for a in getattr(s, "args", ()) or ():
+            used.add(a)
+    return off
+
+
+def _recorded_requires_grad(program, m):
+    """The .grad of a leaf switched off after it was used: torch's AccumulateGrad reads the
+    flag when backward reaches it (None), Paddle's accumulation node was made with the op."""
+    return m.kind == "grad" and m.expected is None and m.name in _switched_off(program)
+
+
+def _downstream(program, names):
+    """The values computed from `names` (the inverse of _upstream)."""
+    out = set(names)
+    for s in program.steps:
+        outs = getattr(s, "outs", None) or ((s.out,) if hasattr(s, "out") else ())
+        args = set(getattr(s, "args", ()) or ()) | set(getattr(s, "outputs", ()) or ()) | \
+            set(getattr(s, "inputs", ()) or ())
+        if isinstance(s, Detach):
+            continue
+        if args & out:
+            out.update(outs)
+    return out
+
+
+def _grad_skips_retained_off_path(program, m):
+    """paddle.grad runs only the part of the graph between its outputs and its inputs: a
+    retained .grad off that part (the output's own, when no input is reached through it) is
+    left as it was, where torch's grad() fills it."""
+    if m.kind != "retained" or not 0 <= m.action < len(program.plan):
+        return False
+    action = program.plan[m.action]
+    if not isinstance(action, Grad):
+        return False
+    if m.name in _upstream(program, action.outputs) and \
+            m.name in _downstream(program, action.inputs):
+        return False  # on the path: Paddle fills it
+    if m.change is not None:
+        return m.change[1] is None or not np.any(m.change[1])
+    return m.actual is None
+
+
+def _may_return_none(spec):
+    return not spec.materialize_grads or any(not rule.terms for rule in spec.backward)
+
+
+def _reachable_none_is_no_error(program, m):
+    """paddle.grad without allow_unused raises only for an input the graph does not reach: a
+    reached input whose gradient a PyLayer backward returned None for gets None, where torch
+    raises (the input was not used)."""
+    if not any(_may_return_none(f) for f in program.functions) or not _at(
+            program, m, lambda i, e, a: isinstance(program.plan[i], Grad)
+            and e == "unused_input" and a is None):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, "unused_input", None)
+    if m.kind == "returned":
+        return nothing_returned(m.expected) and isinstance(m.actual, tuple) and \
+            any(g is None for g in m.actual)
+    return m.kind == "retained"
+
+
+def _graph_kept_by_refused_backward(program, m):
+    """At a backward the reference refuses (graph_freed) that Paddle runs, because every earlier
+    backward that freed the graph on the reference was refused by Paddle (duplicate roots):
+    Paddle's graph is intact."""
+    def kept(i, e, a):
+        if not (e == "graph_freed" and a is None):
+            return False
+        pd, ref = _paddle_errors(program), reference_errors(program)
+        freeing = [j for j in range(i) if isinstance(program.plan[j], (Backward, Grad))
+                   and not program.plan[j].retain_graph and ref[j] is None]
+        return bool(freeing) and all(pd[j] is not None and _duplicated(program.plan[j])
+                                     for j in freeing)
+    return _action_differs(program, m, kept, lambda m: raised_instead(m, "graph_freed", None))
+
+
 # ----- bugs ----------------------------------------------------------------------------------
+def _multi_outputs(program):
+    """Values that are one of several differentiable outputs of one grad node."""
+    return {o for s in program.steps
+            if (isinstance(s, MultiOp) and s.op not in INDEXED) or isinstance(s, CallFunction)
+            if len(s.outs) > 1 for o in s.outs}
+
+
+def _grad_wrt_later_output(program, m):
+    """At a paddle.grad whose inputs include an output of a multi-output node: Paddle raised
+    SystemError (GradTensorHolder::add()), or returned None where the reference has a
+    gradient; and what that action left different."""
+    def wrt_multi(i, e, a):
+        action = program.plan[i]
+        return isinstance(action, Grad) and bool(set(action.inputs) & _multi_outputs(program)) \
+            and a in (None, "unexpected SystemError")
+    if not _at(program, m, wrt_multi):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, m.expected, "SystemError") and \
+            message_says(m, "GradTensorHolder::add()")
+    if _paddle_errors(program)[m.action] is None:
+        return m.kind == "returned" and m.actual is None and m.expected is not None
+    return m.kind in STATE
+
+
 def _custom_grad_shape_unchecked(program, m):
     """Also where torch sums a gradient the input's shape broadcasts to ([2] for a 0-d input):
     Paddle keeps the [2] as .grad."""
@@ -224,9 +437,8 @@ def _custom_grad_shape_unchecked(program, m):
             and m.expected is not None and m.actual is not None \
             and np.shape(m.expected) != np.shape(m.actual):
         return True
-    first = _first(program, lambda i, e, a: e == "custom_grad_shape" and a is None)
-    return _from(program, m, first, lambda m: m.expected == "custom_grad_shape"
-                 and m.actual is None)
+    return _action_differs(program, m, lambda i, e, a: e == "custom_grad_shape" and a is None,
+                           lambda m: raised_instead(m, "custom_grad_shape", None))
 
 
 def _never(program, m):
@@ -296,10 +508,12 @@ DEVIATIONS = [
     Deviation(
         id="paddle-backward-rejects-duplicate-roots",
         reason="paddle.autograd.backward asserts that its tensors are distinct ('contains "
-               "duplicate paddle.Tensor object'); torch sums the weights of a repeated root",
+               "duplicate paddle.Tensor object'; paddle.grad: 'contain duplicate tensor') "
+               "before running anything, so the graph is not freed either; torch sums the "
+               "weights of a repeated root",
         program=Program(dtype="float64", leaves=leaves(A), steps=(Op("t1", "neg", ("a",)),),
                         plan=(Backward(("t1", "t1"), (None, None)),)),
-        applies=_duplicate_roots,
+        applies=lambda p, m: _duplicate_roots(p, m) or _graph_kept_by_refused_backward(p, m),
     ),
     Deviation(
         id="paddle-backward-without-grad-is-silent",
@@ -376,6 +590,81 @@ DEVIATIONS = [
                         steps=(CallFunction(("f1",), "Fn0", ("a", "b")),),
                         plan=(Backward(("f1",), (None,)),)),
         applies=_pylayer_grads_alias,
+    ),
+    Deviation(
+        id="paddle-double-grad-drops-zero-terms",
+        reason="a gradient taken with create_graph=True through an op whose derivative has a "
+               "zero derivative (abs: sign(x), relu: its mask) does not depend on x in "
+               "Paddle's graph (abs_double_grad has no x gradient): a .grad that torch fills "
+               "with zeros through it stays None, and paddle.grad w.r.t. x raises unused_input",
+        program=Program(dtype="float64", leaves=leaves(("a", (2,), (0.5, -1.25), True)),
+                        steps=(Op("t1", "abs", ("a",)),
+                               GradStep(("g2",), ("t1",), ("a",), ((1.0, -1.0),)),
+                               Op("t3", "sum", ("g2",), (("dim", (0,)), ("keepdim", False)))),
+                        plan=(Backward(("t3",), (None,)),)),
+        applies=_double_grad_drops_zero_terms,
+    ),
+    Deviation(
+        id="paddle-create-graph-results-require-grad",
+        reason="paddle.grad(create_graph=True) returns gradients with stop_gradient=False even "
+               "where they depend on nothing that requires grad (the gradient of a reshape is "
+               "the reshaped weight); torch's do not require grad there",
+        program=Program(dtype="float64", leaves=leaves(("a", (1,), (0.5,), True)),
+                        steps=(Op("t1", "reshape", ("a",), (("shape", (1, 1)),)),
+                               GradStep(("g2",), ("t1",), ("a",), (((-1.0,),),)),
+                               Op("t3", "sum", ("t1",), (("dim", (0, 1)), ("keepdim", False)))),
+                        plan=(Backward(("t3",), (None,)),)),
+        applies=_create_graph_results_require_grad,
+    ),
+    Deviation(
+        id="paddle-stop-gradient-read-when-recorded",
+        reason="a leaf set requires_grad_(False) (stop_gradient=True) after an op used it still "
+               "gets .grad from a backward through that op: its accumulation node was made "
+               "with the op; torch's AccumulateGrad reads the flag when backward reaches it",
+        program=Program(dtype="float64", leaves=leaves(A, ("b", (), (-1.25,), True)),
+                        steps=(Op("t1", "add", ("a", "b")), RequiresGrad("b", False)),
+                        plan=(Backward(("t1",), (None,)),)),
+        applies=_recorded_requires_grad,
+    ),
+    Deviation(
+        id="paddle-grad-skips-retained-off-path",
+        reason="paddle.grad runs only the part of the graph between its outputs and its inputs "
+               "(general_grad prunes the rest): a retained .grad off that part (the output's "
+               "own, when no input is reached through it) is not filled; torch's grad() fills "
+               "the retained .grad of every tensor its backward passes",
+        program=Program(dtype="float64", leaves=leaves(A, ("b", (), (-1.25,), True)),
+                        steps=(Op("t1", "neg", ("a",)), RetainGrad("t1"),
+                               Op("t2", "mul", ("b", "b"))),
+                        plan=(Grad(("t1",), ("b",), (None,), allow_unused=True),)),
+        applies=_grad_skips_retained_off_path,
+    ),
+    Deviation(
+        id="paddle-grad-reachable-none-is-no-error",
+        reason="paddle.grad without allow_unused raises only for an input its outputs do not "
+               "reach: an input they reach whose gradient a PyLayer backward returned None for "
+               "gets None; torch raises (the input appears not to have been used)",
+        program=Program(dtype="float64", leaves=leaves(A),
+                        functions=(FunctionSpec("Fn0", 1, (("sign", (0,)),), (),
+                                                (GradRule(()),)),),
+                        steps=(CallFunction(("f1",), "Fn0", ("a",)),),
+                        plan=(Grad(("f1",), ("a",), (None,)),)),
+        applies=_reachable_none_is_no_error,
+    ),
+    Deviation(
+        id="paddle-grad-wrt-later-output-fails",
+        reason="BUG: paddle.grad with an input that is an output of a multi-output node (split, "
+               "unbind, a PyLayer) raises SystemError 'Invalid rank (or slot_id) for "
+               "GradTensorHolder::add()' when the outputs reach the node through a later "
+               "output, or returns None for the other inputs; where that input is also an "
+               "output the process segfaults (the adapter rejects such programs)",
+        program=Program(dtype="float64", leaves=leaves(("a", (2,), (0.5, -1.25), True)),
+                        steps=(Op("t1", "scale", ("a",), (("c", 1.0),)),
+                               MultiOp(("s2", "s3"), "split", ("t1",),
+                                       (("dim", 0), ("split_size", 1))),
+                               Op("t4", "neg", ("s3",))),
+                        plan=(Grad(("t4",), ("s3",), (None,)),)),
+        applies=_grad_wrt_later_output,
+        finding="findings/paddle/grad-wrt-later-output-of-multi-output-op.py",
     ),
     Deviation(
         id="paddle-grad-never-frees-graph",
