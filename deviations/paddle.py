@@ -300,6 +300,45 @@ def _double_grad_drops_zero_terms(program, m):
     return m.kind in ("grad", "returned") and _all_zero(m.expected) and m.actual is None
 
 
+def _double_grad_zeros_for_unconnected(program, m):
+    """After a gradient taken with create_graph=True (a GradStep): zeros where torch has None
+    for an input its graph does not connect (the gradient of a*b w.r.t. b is a, not b):
+    Paddle's double-grad nodes (multiply_double_grad, matmul_double_grad) give every input of
+    the first-order op a gradient; and so no unused_input error for it."""
+    if not any(isinstance(s, GradStep) for s in program.steps):
+        return False
+    if m.kind in ("grad", "returned", "retained"):
+        if m.expected is None and _all_zero(m.actual):
+            return True
+    if not _at(program, m, lambda i, e, a: isinstance(program.plan[i], Grad)
+               and e == "unused_input" and a is None):
+        return False
+    returned = _paddle_trace(program).actions[m.action].returned or ()
+    if not any(_all_zero(g) for g in returned):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, "unused_input", None)
+    return m.kind in ("returned", "retained")
+
+
+def _pow_double_grad_needs_dx(program, m):
+    """Paddle's pow double-grad kernel fails ('The output DenseTensor DX can not be nullptr')
+    where the gradient of a pow gradient is asked w.r.t. tensors reached only through its
+    incoming gradient: the error (in a GradStep, or at a plan action) and what that action
+    left different."""
+    if not any(isinstance(s, Op) and s.op == "pow" for s in program.steps):
+        return False
+    def says(m):
+        return raised_instead(m, None, "RuntimeError") and message_says(
+            m, "DX can not be nullptr")
+    if m.kind == "error" and m.action < 0:
+        return says(m)
+    trace = _paddle_trace(program)
+    return _action_differs(program, m, lambda i, e, a: e is None and a == "unexpected "
+                           "RuntimeError" and "DX can not be nullptr" in
+                           trace.actions[i].message, says)
+
+
 def _reference_env(program):
     from gradspec.deviations import reference_env
     return {n: t.data for n, t in reference_env(program).items()}
@@ -665,6 +704,34 @@ DEVIATIONS = [
                         plan=(Grad(("t4",), ("s3",), (None,)),)),
         applies=_grad_wrt_later_output,
         finding="findings/paddle/grad-wrt-later-output-of-multi-output-op.py",
+    ),
+    Deviation(
+        id="paddle-double-grad-zeros-for-unconnected",
+        reason="Paddle's double-grad nodes (multiply_double_grad, matmul_double_grad) give "
+               "every input of the first-order op a gradient: after a gradient taken with "
+               "create_graph=True, an input it does not depend on (b, of the gradient a of a*b "
+               "w.r.t. b) gets .grad zeros (and paddle.grad zeros, not unused_input); torch "
+               "does not connect it (None)",
+        program=Program(dtype="float64", leaves=leaves(A, ("b", (), (-1.25,), True)),
+                        steps=(Op("t1", "mul", ("a", "b")),
+                               GradStep(("g2",), ("t1",), ("b",), (None,))),
+                        plan=(Backward(("g2",), (None,)),)),
+        applies=_double_grad_zeros_for_unconnected,
+    ),
+    Deviation(
+        id="paddle-pow-double-grad-needs-dx",
+        reason="BUG: the gradient of a pow gradient (create_graph=True) w.r.t. a tensor reached "
+               "only through its incoming gradient raises RuntimeError 'The output DenseTensor "
+               "DX can not be nullptr' (pow's double-grad kernel needs its x output); torch "
+               "returns it",
+        program=Program(dtype="float64", leaves=leaves(A, ("b", (), (3.0,), True)),
+                        steps=(Op("t1", "pow", ("a",), (("exponent", 2.0),)),
+                               Op("t2", "mul", ("t1", "b")),
+                               GradStep(("g3",), ("t2",), ("a",), (None,)),
+                               GradStep(("g4",), ("g3",), ("b",), (None,))),
+                        plan=(Backward(("g4",), (None,)),)),
+        applies=_pow_double_grad_needs_dx,
+        finding="findings/paddle/pow-double-grad-needs-dx.py",
     ),
     Deviation(
         id="paddle-grad-never-frees-graph",
