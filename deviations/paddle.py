@@ -70,21 +70,33 @@ def _frees_every_node(program, m):
         lambda m: m.expected in (None, "nonscalar_implicit_grad") and m.actual == "graph_freed")
 
 
-def _full_slice_aliases(program):
-    """Values made by a getitem whose result has its leaf source's whole shape (Paddle then
-    returns a tensor sharing the leaf's autograd identity), and such slices of them."""
+@functools.lru_cache(maxsize=256)
+def _alias_of(program):
+    """name -> the value it is a full slice of (a getitem whose result has its source's whole
+    shape: Paddle returns a tensor sharing the source's autograd identity), transitively;
+    every other value maps to itself."""
     shapes = reference_shapes(program)
-    aliases = {leaf.name for leaf in program.all_leaves()}
+    root = {}
     for s in program.steps:
-        if isinstance(s, Op) and s.op == "getitem" and s.args[0] in aliases and \
+        if isinstance(s, Op) and s.op == "getitem" and shapes.get(s.out) is not None and \
                 shapes.get(s.out) == shapes.get(s.args[0]):
-            aliases.add(s.out)
-    return aliases - {leaf.name for leaf in program.all_leaves()}
+            root[s.out] = root.get(s.args[0], s.args[0])
+    return root
 
 
 def _full_slice_is_the_leaf(program, m):
-    return m.kind == "nonleaf_grad" and m.expected is None and \
-        m.name in _full_slice_aliases(program)
+    """The .grad of a full slice of a leaf (it is the leaf's), or of a value one of whose
+    full slices (or source) retains its gradient (one autograd identity: both retain it)."""
+    alias = _alias_of(program)
+    if m.kind == "retained" and m.expected is None:  # its source's gradient
+        return m.name in alias or m.name in alias.values()
+    if not (m.kind == "nonleaf_grad" and m.expected is None):
+        return False
+    source = alias.get(m.name, m.name)
+    if m.name in alias and source in {leaf.name for leaf in program.all_leaves()}:
+        return True
+    retained = {s.target for s in program.steps if isinstance(s, RetainGrad)}
+    return any(alias.get(r, r) == source for r in retained)
 
 
 def _index_requires_grad(program, m):
@@ -114,18 +126,24 @@ def _no_double_grad(program, m):
         lambda m: m.expected is None and missing(m))
 
 
-def _duplicated(action):
-    roots = action_roots(action) if isinstance(action, (Backward, Grad)) else ()
+def _duplicated(action, alias=None):
+    """Does a backward name one root twice (or a root and a full slice of it: one tensor to
+    Paddle's autograd)?"""
+    alias = alias or {}
+    roots = [alias.get(r, r) for r in action_roots(action)] \
+        if isinstance(action, (Backward, Grad)) else ()
     return len(set(roots)) < len(roots)
 
 
 def _duplicate_roots(program, m):
     """backward asserts (AssertionError), paddle.grad raises 'outputs contain duplicate'."""
     def duplicated(i, e, a):
-        return _duplicated(program.plan[i]) and a is not None
+        return _duplicated(program.plan[i], _alias_of(program)) and a is not None
     return _action_differs(program, m, duplicated, lambda m: raised_instead(
         m, m.expected, "AssertionError") or (raised_instead(m, m.expected, "RuntimeError")
-                                             and message_says(m, "contain duplicate tensor")))
+                                             and message_says(m, "contain duplicate tensor"))
+        or (raised_instead(m, m.expected, "SystemError")
+            and message_says(m, "input buffer has already been initialized")))
 
 
 def _retains(program, name):
@@ -257,12 +275,16 @@ def _silent_backward_without_grad(program, m):
 
 def _implicit_ones(program, m):
     """No error for an implicit gradient of a non-scalar root: Paddle backpropagates ones."""
-    # with ones, a PyLayer backward returning too many gradients now runs and raises
+    # with ones, a PyLayer backward returning too many gradients now runs and raises, and
+    # paddle.grad w.r.t. an input the outputs do not reach raises unused_input
+    def then(i, a):
+        action = program.plan[i]
+        return a in (None, "custom_grad_count") or (
+            a == "unused_input" and isinstance(action, Grad)
+            and not set(action.inputs) <= _upstream(program, action.outputs))
     return _action_differs(
-        program, m, lambda i, e, a: e == "nonscalar_implicit_grad"
-        and a in (None, "custom_grad_count"),
-        lambda m: m.expected == "nonscalar_implicit_grad" and m.actual in (None,
-                                                                           "custom_grad_count"))
+        program, m, lambda i, e, a: e == "nonscalar_implicit_grad" and then(i, a),
+        lambda m: m.expected == "nonscalar_implicit_grad")
 
 
 def _input_no_grad_is_unused(program, m):
@@ -438,12 +460,46 @@ def _graph_kept_by_refused_backward(program, m):
         pd, ref = _paddle_errors(program), reference_errors(program)
         freeing = [j for j in range(i) if isinstance(program.plan[j], (Backward, Grad))
                    and not program.plan[j].retain_graph and ref[j] is None]
-        return bool(freeing) and all(pd[j] is not None and _duplicated(program.plan[j])
-                                     for j in freeing)
+        return bool(freeing) and all(
+            pd[j] is not None and _duplicated(program.plan[j], _alias_of(program))
+            for j in freeing)
     return _action_differs(program, m, kept, lambda m: raised_instead(m, "graph_freed", None))
 
 
 # ----- bugs ----------------------------------------------------------------------------------
+def _pylayer_grad_wrt_some_inputs(program, m):
+    """At a paddle.grad through a PyLayer: ValueError 'should return None at <i> position'
+    for an input of the PyLayer it was not asked about; and what that action left different."""
+    if not any(isinstance(s, CallFunction) for s in program.steps):
+        return False
+    trace = _paddle_trace(program)
+
+    def refused(i, e, a):
+        return isinstance(program.plan[i], Grad) and a == "unexpected ValueError" and \
+            "should return None at" in trace.actions[i].message
+    return _action_differs(program, m, refused, lambda m: raised_instead(
+        m, m.expected, "ValueError") and message_says(m, "should return None at"))
+
+
+def _cross_entropy_again(program, m):
+    """A backward through a cross_entropy that an earlier backward went through: what it adds
+    to the gradients of the values cross_entropy is computed from is wrong."""
+    outs = {s.out for s in program.steps if isinstance(s, Op) and s.op == "cross_entropy"}
+    if not outs or not m.numeric or not 0 < m.action < len(program.plan):
+        return False
+    before = _upstream(program, outs) - outs
+    earlier = any(isinstance(a, Backward) and set(a.roots) & _downstream(program, outs)
+                  for a in program.plan[:m.action])
+    if not earlier:
+        return False
+    if m.kind in ("grad", "retained"):
+        return m.name in before
+    if m.kind == "hook":
+        target = re.search(r"tensor hook on '([^']+)'", m.where)
+        return bool(target) and target.group(1) in before
+    return False
+
+
 def _multi_outputs(program):
     """Values that are one of several differentiable outputs of one grad node."""
     return {o for s in program.steps
@@ -500,10 +556,10 @@ DEVIATIONS = [
     ),
     Deviation(
         id="paddle-full-slice-is-the-leaf",
-        reason="indexing a leaf with a slice that covers all of it (b[0:2] of a [2, 2] b) "
-               "returns a tensor that shares the leaf's autograd identity: it is a leaf "
-               "(is_leaf True) and its .grad is the leaf's .grad; in torch it is a non-leaf "
-               "view whose .grad stays None",
+        reason="indexing a tensor with a slice that covers all of it (b[0:2] of a [2, 2] b) "
+               "returns a tensor that shares its autograd identity: of a leaf it is a leaf "
+               "(is_leaf True) whose .grad is the leaf's; of a non-leaf, retain_grads on either "
+               "retains both; in torch it is a non-leaf view whose .grad stays None",
         program=Program(dtype="float64", leaves=leaves(("b", (2,), (0.5, -1.25), True)),
                         steps=(Op("t1", "getitem", ("b",), (("index", (("slice", 0, 2, None),)),)),
                                Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
@@ -548,8 +604,9 @@ DEVIATIONS = [
         id="paddle-backward-rejects-duplicate-roots",
         reason="paddle.autograd.backward asserts that its tensors are distinct ('contains "
                "duplicate paddle.Tensor object'; paddle.grad: 'contain duplicate tensor') "
-               "before running anything, so the graph is not freed either; torch sums the "
-               "weights of a repeated root",
+               "before running anything, so the graph is not freed either; a root and a full "
+               "slice of it (one autograd identity) raise SystemError 'input buffer has "
+               "already been initialized'; torch sums the weights of a repeated root",
         program=Program(dtype="float64", leaves=leaves(A), steps=(Op("t1", "neg", ("a",)),),
                         plan=(Backward(("t1", "t1"), (None, None)),)),
         applies=lambda p, m: _duplicate_roots(p, m) or _graph_kept_by_refused_backward(p, m),
@@ -732,6 +789,33 @@ DEVIATIONS = [
                         plan=(Backward(("g4",), (None,)),)),
         applies=_pow_double_grad_needs_dx,
         finding="findings/paddle/pow-double-grad-needs-dx.py",
+    ),
+    Deviation(
+        id="paddle-cross-entropy-second-backward-wrong",
+        reason="BUG: a second backward through F.cross_entropy (the first with "
+               "retain_graph=True) adds a wrong gradient to its input (the saved softmax was "
+               "changed by the first one); torch adds the same gradient again",
+        program=Program(dtype="float64", leaves=leaves(("a", (1, 2), (0.5, -0.75), True)),
+                        steps=(Op("t1", "cross_entropy", ("a",), (("target", (0,)),)),),
+                        plan=(Backward(("t1",), (None,), retain_graph=True),
+                              Backward(("t1",), (None,)))),
+        applies=_cross_entropy_again,
+        finding="findings/paddle/cross-entropy-second-backward-wrong.py",
+    ),
+    Deviation(
+        id="paddle-pylayer-grad-wrt-some-inputs",
+        reason="BUG: paddle.grad w.r.t. some of a PyLayer's inputs (all requiring grad) "
+               "raises ValueError 'backward function should return None at <i> position' for "
+               "the gradient its backward returns for another input, which it cannot know to "
+               "leave out (no needs_input_grad); torch drops the gradients it was not asked for",
+        program=Program(dtype="float64", leaves=leaves(A, ("b", (), (-1.25,), True)),
+                        functions=(FunctionSpec("Fn0", 2, (("sign", (0,)),), (),
+                                                (GradRule((Term(0, ("one",)),)),
+                                                 GradRule((Term(0, ("one",)),)))),),
+                        steps=(CallFunction(("f1",), "Fn0", ("a", "b")),),
+                        plan=(Grad(("f1",), ("a",), (None,)),)),
+        applies=_pylayer_grad_wrt_some_inputs,
+        finding="findings/paddle/pylayer-grad-wrt-some-inputs.py",
     ),
     Deviation(
         id="paddle-grad-never-frees-graph",
