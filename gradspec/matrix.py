@@ -25,7 +25,7 @@ from . import shards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "torch-func", "mygrad", "tinygrad", "jax",
-                    "autograd", "tensorflow")
+                    "autograd", "tensorflow", "paddle")
 
 LABELS = {
     "test_ops::test_op": "op vocabulary (one property per op)",
