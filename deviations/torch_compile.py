@@ -3,27 +3,131 @@ torch's _make_grads bug (deviations/torch.py: backward itself is called eagerly)
 compiling the forward changes. torch's grad-aliasing and stale-view bugs do not reproduce
 here: the compiled region's backward and views are AOTAutograd's, not eager's.
 """
-from gradspec.deviations import (Deviation, engine_trace, leaves, load, raised_instead,
-                                 reference_raised, zeros_for_none)
-from gradspec.program import Backward, Op, Program
+import re
+
+from gradspec.deviations import (Deviation, engine_trace, is_zero, leaves, load,
+                                 message_says, raised_instead, reference_raised, zeros_for_none)
+from gradspec.program import Backward, BackwardThroughGrad, Grad, GradStep, Op, Program
 
 
-def _freed_though_nothing_saved(program, m):
-    """The compiled region raised graph_freed on a later backward where eager (the reference)
-    raised nothing, and that backward's gradients are then missing."""
-    if not 0 < m.action < len(program.plan) or not isinstance(program.plan[m.action], Backward):
+def _compiled(program):
+    from adapters.torch_compile_adapter import TorchCompileAdapter
+    return engine_trace(program, TorchCompileAdapter)
+
+
+def _compiled_raised(program, action, test):
+    trace = _compiled(program)
+    return trace is not None and 0 <= action < len(trace.actions) and \
+        test(trace.actions[action])
+
+
+STATE = ("grad", "retained", "returned", "hook")
+
+
+def _region_freed_as_one(program, m):
+    """At a later backward or grad() where the reference raised nothing, the compiled region
+    raised graph_freed: the error, and the gradients and hook calls that action then lacks."""
+    if not 0 < m.action < len(program.plan) or \
+            not isinstance(program.plan[m.action], (Backward, Grad)):
         return False
     if m.kind == "error":
         return raised_instead(m, None, "graph_freed")
-    return m.kind in ("grad", "retained", "returned") and reference_raised(
-        program, m.action, None) and _raised_freed(program, m.action)
+    return m.kind in STATE and reference_raised(program, m.action, None) and \
+        _compiled_raised(program, m.action, lambda a: a.error == "graph_freed")
 
 
-def _raised_freed(program, action):
-    from adapters.torch_compile_adapter import TorchCompileAdapter
-    trace = engine_trace(program, TorchCompileAdapter)
-    return trace is not None and action < len(trace.actions) and \
-        trace.actions[action].error == "graph_freed"
+def _unreached_inputs(program, m):
+    """Zeros where eager has None (.grad of an input no reached output depends on); grad()
+    w.r.t. such an input returning zeros where eager raises unused_input (or gives None with
+    allow_unused); and a hook on such an input called with those zeros."""
+    if zeros_for_none(program, m):
+        return True
+    if m.kind == "error":
+        return raised_instead(m, "unused_input", None)
+    if m.kind == "returned" and isinstance(program.plan[m.action], Grad):
+        k = _returned_index(m)
+        if k is None:  # the reference raised: it returned nothing, the compiled region zeros
+            return reference_raised(program, m.action, "unused_input") and \
+                all(v is None or is_zero(v, program.dtype) for v in m.actual)
+        return m.expected is None and m.actual is not None and is_zero(m.actual, program.dtype)
+    if m.kind == "hook" and m.expected == "0 calls":
+        target = re.search(r"tensor hook on '([^']+)'", m.where)
+        trace = _compiled(program)
+        return target is not None and trace is not None and all(
+            is_zero(c.values[0], program.dtype) for c in trace.actions[m.action].hooks
+            if c.kind == "tensor" and c.target == target.group(1))
+    return False
+
+
+def _returned_index(m):
+    k = re.search(r"returned grads\[(\d+)\]$", m.where)
+    return None if k is None else int(k.group(1))
+
+
+def _region_outputs_unconnected(program, m):
+    """grad() w.r.t. an intermediate value made in the compiled region, of outputs that depend
+    on it through the region: the region's outputs are siblings of one node, so that path is
+    missing (unused_input raised, None, or only the direct contribution of the value itself
+    where it is one of the outputs); the same inside the forward (a gradient used as a value,
+    and what is computed from it)."""
+    made = _made_in_region(program)
+    if m.action < 0:  # autograd.grad(create_graph=True) inside the forward (a GradStep)
+        steps = [s for s in program.steps if isinstance(s, GradStep)
+                 and any(i in made for i in s.inputs)]
+        if m.kind == "error":
+            return bool(steps) and raised_instead(m, None, "unused_input")
+        return m.kind == "forward" and m.name in _downstream(program, {
+            o for s in steps for o in s.outs})
+    if not m.action < len(program.plan) or not isinstance(program.plan[m.action], Grad):
+        return False
+    action = program.plan[m.action]
+    if not any(i in made for i in action.inputs):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, None, "unused_input")
+    if m.kind == "returned":
+        k = _returned_index(m)
+        return k is None or action.inputs[k] in made
+    return False
+
+
+def _downstream(program, names):
+    """`names` and every value computed from them in the forward steps."""
+    names = set(names)
+    for s in program.steps:
+        ins = set(getattr(s, "args", ()) or ()) | set(getattr(s, "outputs", ()) or ()) \
+            | set(getattr(s, "inputs", ()) or ())
+        if ins & names:
+            outs = getattr(s, "outs", None) or (getattr(s, "out", None),)
+            names.update(o for o in outs if o)
+    return names
+
+
+def _made_in_region(program):
+    return {s.out for s in program.steps if isinstance(s, Op)}
+
+
+def _no_double_backward(program, m):
+    """A backward through a gradient (create_graph) that passes through the compiled region's
+    backward: AOTAutograd raises that it does not support double backward; the gradients that
+    action would add are missing."""
+    says = "does not currently support double backward"
+    if m.kind == "error":
+        return raised_instead(m, None, "RuntimeError") and message_says(m, says)
+    return m.kind in STATE and _compiled_raised(program, m.action, lambda a: says in a.message)
+
+
+def _create_graph_grads_require_grad(program, m):
+    """After backward(create_graph=True), every .grad out of the compiled region requires grad
+    (its backward is one differentiable node), also where eager's gradient is a constant; it
+    still does after the later actions. So does a gradient autograd.grad(create_graph=True)
+    makes through the region."""
+    if m.kind == "requires_grad":  # a gradient made by autograd.grad(create_graph=True)
+        return m.expected is False and m.actual is True and m.name in _downstream(program, {
+            o for s in program.steps if isinstance(s, GradStep) for o in s.outs})
+    return (m.kind == "grad_requires_grad" and m.expected is False and m.actual is True
+            and any(isinstance(a, Backward) and a.create_graph
+                    for a in program.plan[:m.action + 1]))
 
 
 DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
@@ -41,15 +145,16 @@ DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
                    Op("t3", "sum", ("t2",), (("dim", (0,)), ("keepdim", False)))),
             plan=(Backward(("t3",), (None,)),),
         ),
-        applies=zeros_for_none,
+        applies=_unreached_inputs,
         finding="findings/torch-compile/zeros-for-unreached-inputs.py",
     ),
     Deviation(
-        id="torch-compile-second-backward-through-nothing-saved",
-        reason="a compiled region is one AOTAutograd node whose backward is freed after the "
-               "first call, so a second backward through a graph that saves nothing in eager "
-               "(additions, sums) raises 'backward through the graph a second time' where "
-               "eager accumulates",
+        id="torch-compile-region-freed-as-one",
+        reason="a compiled region is one AOTAutograd node, freed after the first backward "
+               "through any of its outputs: a second backward through a graph that saves "
+               "nothing in eager (additions, sums), or a backward through another output of "
+               "the region, raises 'backward through the graph a second time' where eager "
+               "runs (pytorch/pytorch#118739)",
         program=Program(
             dtype="float64",
             leaves=leaves(("a", (2,), (1.0, 2.0), True)),
@@ -57,7 +162,37 @@ DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
                    Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
             plan=(Backward(("t2",), (None,)), Backward(("t2",), (None,))),
         ),
-        applies=_freed_though_nothing_saved,
-        finding="findings/torch-compile/second-backward-through-nothing-saved.py",
+        applies=_region_freed_as_one,
+        finding="findings/torch-compile/region-freed-as-one.py",
+    ),
+    Deviation(
+        id="torch-compile-region-outputs-unconnected",
+        reason="autograd.grad w.r.t. a value computed in the compiled region, of outputs that "
+               "depend on it inside the region, misses that path: the region's outputs are "
+               "siblings of one node, so grad() raises that the input is unused, or silently "
+               "returns only the value's own contribution (pytorch/pytorch#132929)",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "exp", ("a",)), Op("t2", "scale", ("t1",), (("c", 3.0),))),
+            plan=(Grad(("t1", "t2"), ("t1",), (None, 2.0)),),
+        ),
+        applies=_region_outputs_unconnected,
+        finding="findings/torch-compile/region-outputs-unconnected.py",
+    ),
+    Deviation(
+        id="torch-compile-no-double-backward",
+        reason="a backward through gradients made with create_graph=True that passes through "
+               "a compiled region's backward raises 'torch.compile with aot_autograd does not "
+               "currently support double backward' (a documented limitation), and after "
+               "backward(create_graph=True) every .grad from the region requires grad",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "mul", ("a", "a")),),
+            plan=(Backward(("t1",), (None,), create_graph=True),
+                  BackwardThroughGrad(("a",), (None,))),
+        ),
+        applies=lambda p, m: _no_double_backward(p, m) or _create_graph_grads_require_grad(p, m),
     ),
 ]

@@ -1,30 +1,40 @@
-"""torch.compile: a second backward through a graph that saves nothing raises "backward through
-the graph a second time".
+"""torch.compile: a compiled region is freed as one node, so a later backward through it raises
+"backward through the graph a second time" where eager runs.
 
-What is wrong: in eager mode, a graph whose nodes save no tensors (additions, sums, views)
-can be backwarded again without retain_graph=True: there is nothing to free, and torch
-documents the error as being about freed saved tensors. Compiled, the same function is one
-AOTAutograd node whose backward is freed after the first call, so the second backward raises
-where eager accumulates. Code that relies on eager's behaviour (two losses sharing such a
-graph, backwarded one after the other) breaks when compiled.
+What is wrong: AOTAutograd makes a compiled region one autograd node whose saved tensors are
+freed after the first backward through any of its outputs. In eager mode only the nodes that
+backward went through are freed, and a node that saves nothing (additions, sums, views) is
+never freed. Two symptoms, both errors where eager accumulates:
+
+1. a second backward through a graph that saves nothing in eager:
 
     def f(a):
         return (a + a).sum()
 
-    a = torch.tensor([1.0, 2.0], requires_grad=True)
     y = torch.compile(f, backend="aot_eager")(a)
     y.backward()
     y.backward()   # RuntimeError: Trying to backward through the graph a second time
                    # eager: a.grad == [4, 4]
 
-Expected: a.grad == [4., 4.] as in eager. Actual: RuntimeError. aot_eager and inductor alike.
+2. backward through one output of a region, then through another one (two losses from one
+   compiled model, backwarded one after the other; eager frees only the first loss's part):
+
+    def g(a, b):
+        return (a * a).sum(), a * b
+
+    l1, t = torch.compile(g, backend="aot_eager")(a, b)
+    t.sum().backward()
+    l1.backward()  # RuntimeError; eager: a.grad == b + 2a
+
+Expected: eager's gradients. Actual: RuntimeError. aot_eager and inductor alike. Known upstream
+as pytorch/pytorch#118739 (there for unbind/split outputs).
 
 Reproduces on torch 2.13.0 (CPU).
-Found by gradspec (deviation `torch-compile-second-backward-through-nothing-saved` in
+Found by gradspec (deviation `torch-compile-region-freed-as-one` in
 deviations/torch_compile.py).
 
-Run: python findings/torch-compile/second-backward-through-nothing-saved.py - exits 1 while
-the bug reproduces, 0 once fixed.
+Run: python findings/torch-compile/region-freed-as-one.py - exits 1 while the bug reproduces,
+0 once fixed.
 """
 import sys
 
@@ -35,23 +45,43 @@ def f(a):
     return (a + a).sum()
 
 
+def g(a, b):
+    return (a * a).sum(), a * b
+
+
+def nothing_saved(backend):
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = torch.compile(f, backend=backend)(a)
+    y.backward()
+    y.backward()
+    return a.grad.tolist(), [4.0, 4.0]
+
+
+def another_output(backend):
+    a = torch.tensor([0.5, -1.0], requires_grad=True)
+    b = torch.tensor([2.0, 3.0], requires_grad=True)
+    l1, t = torch.compile(g, backend=backend)(a, b)
+    t.sum().backward()
+    l1.backward()
+    return a.grad.tolist(), [3.0, 1.0]
+
+
 def main():
     problems = []
     for backend in ("aot_eager", "inductor"):
-        torch._dynamo.reset()
-        a = torch.tensor([1.0, 2.0], requires_grad=True)
-        y = torch.compile(f, backend=backend)(a)
-        y.backward()
-        try:
-            y.backward()
-        except RuntimeError as exc:
-            problems.append(f"backend {backend}: second backward raised: "
-                            f"{str(exc).splitlines()[0][:80]}")
-            continue
-        if a.grad.tolist() != [4.0, 4.0]:
-            problems.append(f"backend {backend}: a.grad = {a.grad.tolist()}, expected [4, 4]")
+        for case in (nothing_saved, another_output):
+            torch._dynamo.reset()
+            try:
+                got, expected = case(backend)
+            except RuntimeError as exc:
+                problems.append(f"backend {backend}, {case.__name__}: the second backward "
+                                f"raised: {str(exc).splitlines()[0][:80]}")
+                continue
+            if got != expected:
+                problems.append(f"backend {backend}, {case.__name__}: a.grad = {got}, "
+                                f"expected {expected}")
     print(f"torch {torch.__version__}")
-    print("\n".join(problems) or "fixed: a graph that saves nothing can be backwarded twice")
+    print("\n".join(problems) or "fixed: a compiled region is freed node by node, as eager")
     return 1 if problems else 0
 
 

@@ -52,3 +52,13 @@ def test_a_finding_stands_alone(script):
     doc = ast.get_docstring(tree) or ""
     for needed in ("Expected", "Actual", "Reproduces on", "exits 1"):
         assert needed in doc, f"{script}: its docstring does not say {needed!r}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_readme_lists_each_finding(script):
+    engine = script.split("/")[1]
+    deviation = _findings(engine).get(script)
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        table = f.read().split("## Findings", 1)[1].split("\n## ", 1)[0]
+    assert f"| {engine} | `{deviation}` |" in table, \
+        f"README's Findings table has no row for {deviation} ({script})"
