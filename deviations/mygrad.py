@@ -2,7 +2,7 @@
 MyGrad's documented or coded behaviour (mygrad/tensor_base.py: Tensor.backward, Tensor._op)."""
 import numpy as np
 
-from gradspec.deviations import Deviation, engine_trace, leaves, reference_env, reference_shapes
+from gradspec.deviations import Deviation, engine_action, leaves, reference_env, reference_shapes
 from gradspec.program import Backward, Call, Op, Program, RetainGrad
 from gradspec.vocabulary import VIEWS
 
@@ -34,9 +34,8 @@ def _graph_cleared(program, m):
 
 def _raised_midway(program, action):
     from adapters.mygrad_adapter import MyGradAdapter
-    trace = engine_trace(program, MyGradAdapter)
-    return trace is not None and action < len(trace.actions) and \
-        trace.actions[action].error == "graph_freed"
+    result = engine_action(program, MyGradAdapter, action)
+    return result is not None and result.error == "graph_freed"
 
 
 def _same(value, added):

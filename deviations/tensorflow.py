@@ -13,7 +13,7 @@ scripts in findings/tensorflow/.
 """
 import numpy as np
 
-from gradspec.deviations import (Deviation, engine_trace, functional_deviations,
+from gradspec.deviations import (Deviation, engine_action, functional_deviations,
                                  message_says, no_error_for_root_without_grad,
                                  no_error_for_unused_input, nothing_returned, raised_instead,
                                  reference_raised, reference_shapes)
@@ -145,9 +145,8 @@ def _systemerror_on_failed_aggregation(program, m):
 def _raised_on_tensorflow(program, action, kind):
     """Did TF itself raise `kind` at plan[action]? (Its trace, run once per program.)"""
     from adapters.tensorflow_adapter import TensorFlowAdapter
-    trace = engine_trace(program, TensorFlowAdapter)
-    return trace is not None and action < len(trace.actions) and \
-        trace.actions[action].error == kind
+    result = engine_action(program, TensorFlowAdapter, action)
+    return result is not None and result.error == kind
 
 
 def _gradient_calls_before(program, action):

@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import (Deviation, differences_that_vanish, engine_trace, leaves,
+from gradspec.deviations import (Deviation, differences_that_vanish, engine_action, leaves,
                                  message_says, nothing_returned, raised_instead, reference_env)
 from gradspec.program import Backward, Grad, Op, Program, RetainGrad
 
@@ -201,9 +201,8 @@ def _second_backward_into_view_weight(program, m):
 
 def _raised_multiple_stores(program, action):
     from adapters.tinygrad_adapter import TinygradAdapter
-    trace = engine_trace(program, TinygradAdapter)
-    return trace is not None and action < len(trace.actions) and \
-        "attempting multiple stores" in trace.actions[action].message
+    result = engine_action(program, TinygradAdapter, action)
+    return result is not None and "attempting multiple stores" in result.message
 
 
 def _aliased_grads(program, m):

@@ -5,20 +5,20 @@ here: the compiled region's backward and views are AOTAutograd's, not eager's.
 """
 import re
 
-from gradspec.deviations import (Deviation, engine_trace, is_zero, leaves, load,
+from gradspec.deviations import (Deviation, engine_action, is_zero, leaves, load,
                                  message_says, raised_instead, reference_raised, zeros_for_none)
 from gradspec.program import Backward, BackwardThroughGrad, Grad, GradStep, Op, Program
 
 
-def _compiled(program):
+def _compiled(program, action):
+    """torch-compile's own result at plan[action], or None."""
     from adapters.torch_compile_adapter import TorchCompileAdapter
-    return engine_trace(program, TorchCompileAdapter)
+    return engine_action(program, TorchCompileAdapter, action)
 
 
 def _compiled_raised(program, action, test):
-    trace = _compiled(program)
-    return trace is not None and 0 <= action < len(trace.actions) and \
-        test(trace.actions[action])
+    result = _compiled(program, action)
+    return result is not None and test(result)
 
 
 STATE = ("grad", "retained", "returned", "hook")
@@ -52,9 +52,9 @@ def _unreached_inputs(program, m):
         return m.expected is None and m.actual is not None and is_zero(m.actual, program.dtype)
     if m.kind == "hook" and m.expected == "0 calls":
         target = re.search(r"tensor hook on '([^']+)'", m.where)
-        trace = _compiled(program)
-        return target is not None and trace is not None and all(
-            is_zero(c.values[0], program.dtype) for c in trace.actions[m.action].hooks
+        result = _compiled(program, m.action)
+        return target is not None and result is not None and all(
+            is_zero(c.values[0], program.dtype) for c in result.hooks
             if c.kind == "tensor" and c.target == target.group(1))
     return False
 

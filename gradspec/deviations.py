@@ -181,6 +181,14 @@ def engine_trace(program, adapter_cls):
         return None
 
 
+def engine_action(program, adapter_cls, action):
+    """The engine's own ActionResult at plan[action] (`engine_trace`), or None where it did not
+    get there: what a predicate asks when it needs what the engine raised or said there."""
+    trace = engine_trace(program, adapter_cls)
+    return trace.actions[action] if trace is not None and 0 <= action < len(
+        trace.actions) else None
+
+
 @functools.lru_cache(maxsize=64)
 def differences_that_vanish(program, engine_cls, counterfactual_cls):
     """The mismatches (their `where`) that `engine_cls` shows on `program` and
