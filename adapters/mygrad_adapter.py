@@ -17,14 +17,10 @@ shared strategies draw two-output custom Functions with no capability to turn th
 Not visible in traces (so not a deviation entry): a float32 tensor times a Python float is
 float64 in MyGrad (NumPy 2 promotion of the wrapped 0-d array); torch keeps float32.
 """
-import inspect
-
 import numpy as np
 
-from gradspec import program as P
-
 from .base import Adapter, UnsupportedProgram
-from .templates import TemplateOps, first_line_source, literal
+from .templates import TemplateOps, literal
 
 
 def _axis(x, dim):
@@ -100,9 +96,9 @@ class _Layer:
     """A Linear/RNNCell/LSTMCell as torch defines it, computed with MyGrad ops (MyGrad has no
     such modules, so there is no module object to hook)."""
 
-    def __init__(self, mg, layer, params):
-        self.mg, self.kind, self.hidden = mg, layer.kind, layer.out_features
-        self.p = {full.rsplit(".", 1)[1]: t for full, t in params.items()}
+    def __init__(self, mg, kind, hidden, params):
+        """params: {"weight": tensor, ...} (torch's names; a missing bias is absent)."""
+        self.mg, self.kind, self.hidden, self.p = mg, kind, hidden, params
 
     def _affine(self, x, w, b):
         y = self.mg.matmul(x, self.mg.swapaxes(self.p[w], 0, 1))
@@ -173,7 +169,8 @@ class MyGradAdapter(Adapter):
     def make_layer(self, layer, param_values, dtype):
         params = {full: self.mg.tensor(np.asarray(v, dtype=dtype)) for full, v in
                   param_values.items()}
-        return _Layer(self.mg, layer, params), params
+        short = {full.rsplit(".", 1)[1]: t for full, t in params.items()}
+        return _Layer(self.mg, layer.kind, layer.out_features, short), params
 
     def call_layer(self, module, layer, args):
         return module(*args)
@@ -198,47 +195,5 @@ class MyGradAdapter(Adapter):
         return None
 
     def render_script(self, program):
-        return render_script(program, self.op)
-
-
-# ----- standalone MyGrad scripts for failure reports ---------------------------------------
-HEADER = '''import numpy as np
-import mygrad as mg
-from mygrad.nnet.activations import logsoftmax, relu, sigmoid, softmax
-from mygrad.nnet.losses import softmax_crossentropy
-
-
-def show(label, g):
-    print(label, "=", None if g is None else np.asarray(g).tolist())
-
-'''
-
-
-def render_script(program, ops):
-    """The program in MyGrad's API (programs with layers are not rendered: None)."""
-    if program.layers:
-        return None
-    dt = program.dtype
-    out = [HEADER, inspect.getsource(_axis), inspect.getsource(_logsumexp)]
-    for leaf in program.leaves:
-        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
-        out.append(f"{leaf.name} = mg.tensor({values!r}, dtype=np.{dt}, "
-                   f"constant={not leaf.requires_grad})")
-    for step in program.steps:
-        if isinstance(step, P.Op):
-            code = f"{step.out} = {ops.source(step.op, list(step.args), step.kw)}"
-            out += ["with mg.no_autodiff:", f"    {code}"] if step.no_grad else [code]
-        elif isinstance(step, P.Detach):
-            out.append(f"{step.out} = mg.tensor({step.src}, constant=True)")
-    shown = [leaf.name for leaf in program.leaves]
-    shown += list(dict.fromkeys(s.target for s in program.steps if isinstance(s, P.RetainGrad)))
-    for i, action in enumerate(program.plan):
-        out.append(f"print('--- plan[{i}] ---')")
-        if isinstance(action, P.Backward):
-            w = action.weights[0]
-            grad = "" if w is None else f"np.array({literal(w)}, dtype=np.{dt})"
-            out += ["try:", f"    {action.roots[0]}.backward({grad})",
-                    "except Exception as _e:",
-                    f"    print('error:', type(_e).__name__, {first_line_source('_e')})"]
-        out += [f"show('{n}.grad', {n}.grad)" for n in shown]
-    return "\n".join(out) + "\n"
+        from .mygrad_script import render
+        return render(program, self.op)

@@ -21,11 +21,9 @@ import warnings
 
 import numpy as np
 
-from gradspec import program as P
-
 from .base import Adapter, UnsupportedProgram
 from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
-from .templates import Statement, TemplateOps, first_line_source, literal, target_literal
+from .templates import Statement, TemplateOps, literal, target_literal
 
 # The array functions functional_layers' cells call, in Paddle's spelling; then the helpers
 # the op templates use. Executed into the ops' namespace and printed in repro scripts.
@@ -403,7 +401,8 @@ class PaddleAdapter(Adapter):
         return None
 
     def render_script(self, program):
-        return render_script(program, self.templates, self.inplace_ops)
+        from .paddle_script import render
+        return render(program, self.templates, self.inplace_ops)
 
 
 def _mark_later_outputs(out):
@@ -436,188 +435,3 @@ def _bytes(t):
     for n, stride in zip(t.shape, t.get_strides()):
         starts = {s + i * stride * size for s in starts for i in range(n)}
     return {s + k for s in starts for k in range(size)}
-
-
-# ----- the standalone Paddle script of a program (what a failure report prints) -------------
-SCRIPT_HEADER = '''import numpy as np
-import paddle
-import paddle.nn.functional as F
-from paddle.autograd import PyLayer
-
-
-def show(label, t):
-    """Print a recorded quantity: a tensor, None, or (nested) tuples of them."""
-    print(label, "=", plain(t))
-
-
-def plain(t):
-    if isinstance(t, (tuple, list)):
-        return [plain(x) for x in t]
-    return None if t is None else t.numpy().tolist()
-
-'''
-
-MODES = {"no_grad": "paddle.no_grad()", "enable_grad": "paddle.enable_grad()",
-         "set_grad_enabled(False)": "paddle.set_grad_enabled(False)",
-         "set_grad_enabled(True)": "paddle.set_grad_enabled(True)"}
-
-
-def _py(name):
-    """A value's name as a Python identifier (layer parameters are `lin0.weight`)."""
-    return name.replace(".", "_")
-
-
-def _tensor(values, dtype, requires_grad=False):
-    return (f"paddle.to_tensor({literal(values)}, dtype='{dtype}', "
-            f"stop_gradient={not requires_grad})")
-
-
-def _leaf_source(leaf, dt):
-    values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
-    return f"{_py(leaf.name)} = {_tensor(values, dt, leaf.requires_grad)}"
-
-
-def _weights_source(weights, dt):
-    return "[" + ", ".join("None" if w is None else _tensor(w, dt) for w in weights) + "]"
-
-
-def _function_source(spec, ops):
-    n, k = spec.n_inputs, len(spec.forward)
-    ins = [f"x{i}" for i in range(n)]
-    lines = [f"class {spec.name}(PyLayer):", "    @staticmethod",
-             f"    def forward(ctx, {', '.join(ins)}):"]
-    for j, expr in enumerate(spec.forward):
-        params = {"c": expr[2]} if expr[0] == "scale" else {}
-        lines.append(f"        y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
-    saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
-    lines.append(f"        ctx.save_for_backward({', '.join(saved)})")
-    if not spec.materialize_grads:
-        lines.append("        ctx.set_materialize_grads(False)")
-    if spec.non_differentiable:
-        lines.append("        ctx.mark_non_differentiable("
-                     + ", ".join(f"y{j}" for j in spec.non_differentiable) + ")")
-    lines.append(f"        return {', '.join(f'y{j}' for j in range(k))},")
-    lines += ["", "    @staticmethod",
-              f"    def backward(ctx, {', '.join(f'g{j}' for j in range(k))}):"]
-    if saved:
-        lines.append(f"        {''.join(f's{i}, ' for i in range(len(saved)))}= "
-                     "ctx.saved_tensor()")
-    results = []
-    for i, rule in enumerate(spec.backward):
-        name = f"gx{i}"
-        results.append(name)
-        lines.append(f"        {name} = None")
-        for term in rule.terms:
-            expr, kind = f"g{term.output}", term.factor[0]
-            if kind == "const":
-                expr = f"{expr} * {term.factor[1]!r}"
-            elif kind == "saved":
-                expr = f"{expr} * s{term.factor[1]}"
-            elif kind == "cos_saved":
-                expr = f"{expr} * paddle.cos(s{term.factor[1]})"
-            guard = f"if g{term.output} is not None: " if not spec.materialize_grads else ""
-            lines.append(f"        {guard}{name} = {expr} if {name} is None else {name} + {expr}")
-    if spec.grad_shape_error:
-        lines += ["        if gx0 is not None:  # deliberately the wrong shape",
-                  "            gx0 = paddle.concat([gx0.reshape([-1]), gx0.reshape([-1])])"]
-    if spec.extra_grads:  # deliberately too many, added only where g0 exists (as run)
-        extra = ", ".join(["g0 * 1.0"] * spec.extra_grads)
-        lines += [f"        extra = () if g0 is None else ({extra},)",
-                  f"        return ({', '.join(results)},) + extra"]
-    else:
-        lines.append(f"        return {', '.join(results)},")
-    return "\n".join(lines) + "\n"
-
-
-def _forward(program, ops, inplace):
-    out, hooks = [], 0
-    for step in program.steps:
-        if isinstance(step, P.Op):
-            code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-            for depth, mode in enumerate(step.contexts):
-                out.append("    " * depth + f"with {MODES[mode]}:")
-            out.append("    " * len(step.contexts) + f"{step.out} = {code}")
-        elif isinstance(step, P.MultiOp):
-            code = ops.source(step.op, [_py(a) for a in step.args], step.kw)
-            out.append(f"{', '.join(step.outs)}, = {code}")
-        elif isinstance(step, P.InPlace):
-            out.append(inplace.source(step.op, [step.target, *map(_py, step.args)], step.kw))
-        elif isinstance(step, P.Call):
-            layer = program.layer(step.layer)
-            args = ", ".join("None" if a is None else _py(a) for a in step.args)
-            have = {q.name for q in layer.params}  # None for a missing bias
-            params = ", ".join(_py(n) if n in have else "None" for n in
-                               (f"{layer.name}.{p}" for p in LAYER_PARAMS[layer.kind]))
-            outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
-            out.append(f"{outs} = {layer.kind}({args}, {params})")
-        elif isinstance(step, P.CallFunction):
-            out.append(f"{', '.join(step.outs)}, = {step.function}.apply("
-                       f"{', '.join(map(_py, step.args))})")
-        elif isinstance(step, P.GradStep):
-            out.append(f"{', '.join(step.outs)}, = paddle.grad([{', '.join(step.outputs)}], "
-                       f"[{', '.join(map(_py, step.inputs))}], "
-                       f"{_weights_source(step.weights, program.dtype)}, create_graph=True)")
-        elif isinstance(step, P.Detach):
-            out.append(f"{step.out} = {_py(step.src)}.detach()")
-        elif isinstance(step, P.RetainGrad):
-            out.append(f"{step.target}.retain_grads()")
-        elif isinstance(step, P.RequiresGrad):
-            out.append(f"{_py(step.target)}.requires_grad_({step.flag!r})")
-        elif isinstance(step, P.TensorHook):
-            hooks += 1
-            ret = "None" if step.scale is None else \
-                f"None if grad is None else grad * {step.scale!r}"
-            out += [f"def hook{hooks}(grad):", f"    show('hook on {step.target}', grad)",
-                    f"    return {ret}", f"{_py(step.target)}.register_hook(hook{hooks})"]
-        else:
-            raise UnsupportedProgram(f"paddle scripts cannot express {step!r}")
-    return out
-
-
-def _action_source(action, dt, tracked):
-    if isinstance(action, P.Backward):
-        return (f"paddle.autograd.backward([{', '.join(action.roots)}], "
-                f"{_weights_source(action.weights, dt)}, "
-                f"retain_graph={bool(action.retain_graph)!r})")
-    if isinstance(action, P.Grad):
-        return (f"show('returned', paddle.grad([{', '.join(action.outputs)}], "
-                f"[{', '.join(map(_py, action.inputs))}], "
-                f"{_weights_source(action.weights, dt)}, retain_graph={action.retain_graph!r}, "
-                f"create_graph={action.create_graph!r}, allow_unused={action.allow_unused!r}))")
-    if isinstance(action, P.BackwardThroughGrad):
-        return (f"_pairs = [(_l.grad, _w) for _l, _w in zip([{', '.join(map(_py, action.leaves))}"
-                f"], {_weights_source(action.weights, dt)})\n"
-                "              if _l.grad is not None and not _l.grad.stop_gradient]\n"
-                "    if _pairs:  # backward through the .grad that requires grad\n"
-                "        paddle.autograd.backward([_g for _g, _ in _pairs], [_w for _, _w in "
-                f"_pairs], retain_graph={bool(action.retain_graph)!r})")
-    if isinstance(action, P.ZeroGrad):
-        return (f"for _p in [{', '.join(map(_py, tracked))}]:\n"
-                f"        if _p.grad is not None: "
-                f"_p.clear_gradient({not action.set_to_none!r})")
-    raise UnsupportedProgram(f"paddle scripts cannot express {action!r}")
-
-
-def render_script(program, ops, inplace):
-    dt = program.dtype
-    out = [SCRIPT_HEADER, "# ---- helpers (the adapter runs the same code) ----",
-           (NAMESPACE + LAYERS + HELPERS).strip(), "", "",
-           "# ---- leaves (and layer parameters) ----"]
-    out += [_leaf_source(leaf, dt) for leaf in program.all_leaves()]
-    for spec in program.functions:
-        out += ["", "", _function_source(spec, ops)]
-    out.append("# ---- forward ----")
-    out += _forward(program, ops, inplace)
-    switched = {s.target for s in program.steps if isinstance(s, P.RequiresGrad)}
-    tracked = [leaf.name for leaf in program.all_leaves()
-               if leaf.requires_grad or leaf.name in switched]
-    retained = list(dict.fromkeys(s.target for s in program.steps
-                                  if isinstance(s, P.RetainGrad)))
-    out.append("# ---- backward plan ----")
-    for i, action in enumerate(program.plan):
-        out += [f"print('--- plan[{i}] ---')", "try:",
-                f"    {_action_source(action, dt, tracked)}",
-                "except Exception as _error:",  # Paddle raises ValueError, SystemError, ...
-                f"    print('error:', {first_line_source('_error')})"]
-        out += [f"show('{n}.grad', {_py(n)}.grad)" for n in tracked + retained]
-    return "\n".join(out) + "\n"

@@ -43,7 +43,8 @@ import numpy as np
 
 from .base import Adapter, Recording, UnsupportedProgram
 from .functional_layers import LAYERS, layer_inputs, layer_outputs
-from .functional_script import Spelling, backward_rules, render
+from .functional_script import Spelling, render
+from .script_parts import backward_rules
 from .templates import TemplateOps, first_line_source, literal, target_literal
 
 # Helpers the templates use: executed into the ops' namespace (after the shared layers,

@@ -21,10 +21,8 @@ import importlib.metadata
 
 import numpy as np
 
-from gradspec import program as P
-
 from .base import Adapter, UnsupportedProgram
-from .templates import TemplateOps, first_line_source, literal, target_literal
+from .templates import TemplateOps, literal, target_literal
 
 
 def _cross_entropy(args, params):
@@ -82,6 +80,18 @@ class _RNNCell:
             h = self.Tensor.zeros(*x.shape[:-1], self.hidden, dtype=x.dtype)
         return (x.linear(self.weight_ih.T, self.bias_ih)
                 + h.linear(self.weight_hh.T, self.bias_hh)).tanh()
+
+
+def call_cell(module, kind, x, h=None, c=None):
+    """Call a layer as torch does. torch's cells also take one unbatched (1-d) input;
+    nn.LSTMCell only a batch: a 1-d input (and state) goes in as a batch of one and comes
+    out squeezed. Returns the outputs as a tuple."""
+    if kind == "linear":
+        return (module(x),)
+    one = x.ndim == 1
+    x, h, c = (None if a is None else (a.unsqueeze(0) if one else a) for a in (x, h, c))
+    outs = (module(x, h),) if kind == "rnn_cell" else module(x, None if h is None else (h, c))
+    return tuple(o.squeeze(0) if one else o for o in outs)
 
 
 class TinygradAdapter(Adapter):
@@ -142,17 +152,7 @@ class TinygradAdapter(Adapter):
         return module, params
 
     def call_layer(self, module, layer, args):
-        """torch's cells also take one unbatched (1-d) input; nn.LSTMCell only a batch: a 1-d
-        input (and state) goes in as a batch of one and comes out squeezed."""
-        if layer.kind == "linear":
-            return (module(args[0]),)
-        one = args[0].ndim == 1
-        args = [None if a is None else (a.unsqueeze(0) if one else a) for a in args]
-        if layer.kind == "rnn_cell":
-            outs = (module(args[0], args[1]),)
-        else:
-            outs = module(args[0], None if args[1] is None else (args[1], args[2]))
-        return tuple(o.squeeze(0) if one else o for o in outs)
+        return call_cell(module, layer.kind, *args)
 
     def backward(self, roots, weights, retain_graph, create_graph):
         """`root.backward(gradient)`: one root; no retain_graph or create_graph parameter."""
@@ -180,7 +180,8 @@ class TinygradAdapter(Adapter):
                 t.grad = None if set_to_none else t.grad.zeros_like()
 
     def render_script(self, program):
-        return render_script(program, self.op)
+        from .tinygrad_script import render
+        return render(program, self.op)
 
     def error_kind(self, exc):
         text = str(exc)
@@ -190,58 +191,3 @@ class TinygradAdapter(Adapter):
             if "grad shape must match tensor shape" in text:
                 return "grad_shape_mismatch"
         return None
-
-
-# ----- standalone tinygrad scripts for failure reports -------------------------------------
-HEADER = '''import numpy as np
-from tinygrad import Tensor
-
-
-def leaf(values, dtype):  # a 0-d Tensor(value) is a CONST that gets no gradient
-    a = np.array(values, dtype=dtype)
-    return Tensor(a.reshape(1)).reshape(()) if a.ndim == 0 else Tensor(a)
-
-
-def show(label, t):
-    if isinstance(t, (tuple, list)):
-        print(label, "=", [None if x is None else x.numpy().tolist() for x in t])
-    else:
-        print(label, "=", None if t is None else t.numpy().tolist())
-
-'''
-
-
-def render_script(program, ops):
-    """The program in tinygrad's API (programs with layers are not rendered: None)."""
-    if program.layers:
-        return None
-    dt = program.dtype
-    out = [HEADER]
-    for leaf in program.leaves:
-        values = np.array(leaf.values, dtype=np.float64).reshape(leaf.shape).tolist()
-        out.append(f"{leaf.name} = leaf({values!r}, np.{dt})")
-    for step in program.steps:
-        if isinstance(step, P.Op):
-            out.append(f"{step.out} = {ops.source(step.op, list(step.args), step.kw)}")
-        elif isinstance(step, P.Detach):
-            out.append(f"{step.out} = {step.src}.detach()")
-    shown = [leaf.name for leaf in program.leaves]
-    shown += list(dict.fromkeys(s.target for s in program.steps if isinstance(s, P.RetainGrad)))
-    for i, action in enumerate(program.plan):
-        out.append(f"print('--- plan[{i}] ---')")
-        if isinstance(action, P.ZeroGrad):
-            value = "None" if action.set_to_none else "_t.grad.zeros_like()"
-            leaves = [leaf.name for leaf in program.leaves]  # zero_grad: the leaves only
-            out += [f"for _t in [{', '.join(leaves)}]:",
-                    f"    _t.grad = None if _t.grad is None else {value}"]
-            out += [f"show('{n}.grad', {n}.grad)" for n in shown]
-            continue
-        roots = action.roots if isinstance(action, P.Backward) else action.outputs
-        w = action.weights[0]
-        weight = "None" if w is None else f"leaf({literal(w)}, np.{dt})"  # as the adapter makes it
-        call = f"{roots[0]}.backward({weight})" if isinstance(action, P.Backward) else \
-            f"show('returned', {roots[0]}.gradient({', '.join(action.inputs)}, gradient={weight}))"
-        out += ["try:", f"    {call}", "except Exception as _e:",
-                f"    print('error:', type(_e).__name__, {first_line_source('_e')})"]
-        out += [f"show('{n}.grad', {n}.grad)" for n in shown]
-    return "\n".join(out) + "\n"

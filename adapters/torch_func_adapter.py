@@ -24,7 +24,8 @@ import os
 from gradspec.functions import saved_tensors
 
 from .base import Adapter
-from .functional_script import Spelling, backward_rules, py, render
+from .functional_script import Spelling, render
+from .script_parts import backward_rules, py
 from .templates import TemplateOps, literal
 from .torch_adapter import LAYER_PARAMS, TORCH_ERRORS, zero_tensor_safe_numpy
 from .torch_ops import TORCH_TEMPLATES

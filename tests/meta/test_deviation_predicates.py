@@ -129,7 +129,7 @@ def test_tinygrad_second_implicit_backward_of_a_1_element_root():
 # ----- the shared helpers predicates name errors with -------------------------------------
 def test_error_helpers_match_kinds_unnormalized_types_and_messages():
     from gradspec.deviations import message_says, nothing_returned, raised_instead
-    broken = tests_broken()
+    broken = _broken_zoo()
     program = P.Program(dtype="float64", leaves=_leaves(0.5), steps=(P.Op("t1", "exp", ("a",)),),
                         plan=(P.Backward(("t1",), (None,)), P.Backward(("t1",), (None,))))
     (m,) = [m for m in _mismatches(program, broken.AlwaysRetainsGraph()) if m.kind == "error"]
@@ -143,7 +143,7 @@ def test_error_helpers_match_kinds_unnormalized_types_and_messages():
     assert nothing_returned(()) and not nothing_returned(np.zeros(0)) and not nothing_returned(None)
 
 
-def tests_broken():
+def _broken_zoo():
     from tests.meta import broken
     return broken
 

@@ -1,0 +1,88 @@
+"""Paddle's spelling of the stateful repro script (adapters/stateful_script.py).
+
+Layers are torch's formulas over Paddle ops (adapters/functional_layers.py, as the adapter
+runs them), their parameters plain leaves; custom Functions are `PyLayer`s.
+"""
+from .functional_layers import LAYER_PARAMS, LAYERS
+from .paddle_adapter import HELPERS, NAMESPACE
+from .script_parts import py
+from .stateful_script import NotExpressed, Spelling, render as render_stateful
+from .templates import literal
+
+HEADER = '''import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle.autograd import PyLayer
+
+
+def show(label, t):
+    """Print a recorded quantity: a tensor, None, or (nested) tuples of them."""
+    print(label, "=", plain(t))
+
+
+def plain(t):
+    if isinstance(t, (tuple, list)):
+        return [plain(x) for x in t]
+    return None if t is None else t.numpy().tolist()
+
+'''
+
+
+class PaddleSpelling(Spelling):
+    engine = "paddle"
+    header = HEADER
+    helpers = NAMESPACE + LAYERS + HELPERS
+    modes = {"no_grad": "paddle.no_grad()", "enable_grad": "paddle.enable_grad()",
+             "set_grad_enabled(False)": "paddle.set_grad_enabled(False)",
+             "set_grad_enabled(True)": "paddle.set_grad_enabled(True)"}
+    function_base = "PyLayer"
+    saved = "ctx.saved_tensor()"
+
+    def tensor(self, values, dtype, requires_grad=False):
+        return (f"paddle.to_tensor({literal(values)}, dtype='{dtype}', "
+                f"stop_gradient={not requires_grad})")
+
+    def layer(self, layer, dtype):
+        """The parameters as leaves: the cells are functions of them."""
+        return [f"{py(p.name)} = {self.tensor(p.array('float64').tolist(), dtype, True)}"
+                for p in layer.params]
+
+    def call_layer(self, step, layer):
+        args = ", ".join("None" if a is None else py(a) for a in step.args)
+        have = {q.name for q in layer.params}  # None for a missing bias
+        params = ", ".join(py(n) if n in have else "None" for n in
+                           (f"{layer.name}.{p}" for p in LAYER_PARAMS[layer.kind]))
+        outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
+        return f"{outs} = {layer.kind}({args}, {params})"
+
+    def retain_grad(self, target):
+        return f"{target}.retain_grads()"
+
+    def register_hook(self, target, fn):
+        return f"{target}.register_hook({fn})"
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        if create_graph:  # paddle.autograd.backward has no create_graph
+            raise NotExpressed("paddle.autograd.backward has no create_graph")
+        return (f"paddle.autograd.backward([{', '.join(roots)}], [{', '.join(weights)}], "
+                f"retain_graph={bool(retain_graph)!r})")
+
+    def grad(self, outputs, inputs, weights, options):
+        kw = "".join(f", {k}={v!r}" for k, v in options.items())
+        return f"paddle.grad([{', '.join(outputs)}], [{', '.join(inputs)}], " \
+               f"[{', '.join(weights)}]{kw})"
+
+    def requires_grad(self, expr):
+        return f"not {expr}.stop_gradient"
+
+    def zero_grad(self, names, set_to_none):
+        # clear_gradient(set_to_zero): zeros, or (False) no gradient
+        return [f"for _p in [{', '.join(names)}]:",
+                f"    if _p.grad is not None: _p.clear_gradient({not set_to_none!r})"]
+
+
+SPELLING = PaddleSpelling()
+
+
+def render(program, ops, inplace):
+    return render_stateful(program, ops, inplace, SPELLING)
