@@ -43,7 +43,9 @@ CAPABILITIES = {
     "shares_storage": "`shares_storage(a, b)`: does detach() alias its source's memory?",
     "post_accumulate_hooks": "register_post_accumulate_grad_hook on leaves, and an in-place "
                              "step of the leaf under no_grad from inside it",
-    "hook_removal": "a tensor hook removed through its handle (from inside the hook too)",
+    "hook_removal": "a tensor hook removed through its handle between backward calls",
+    "hook_self_removal": "a tensor hook that removes itself through its handle while the "
+                         "engine runs the hooks of a backward",
     "materialize_unused_grads": "autograd.grad(..., materialize_grads=True): zeros, not None, "
                                 "for an input the outputs do not use",
     "inplace": "in-place ops on non-leaf tensors and on views of them (`inplace`, the ops it "
@@ -309,6 +311,7 @@ def check_adapter(adapter):
         "zero_grad": ("zero_grad",), "grad_modes": ("grad_mode",),
         "inference_mode": ("grad_mode",), "requires_grad_": ("set_requires_grad",),
         "shares_storage": ("shares_storage",), "hook_removal": ("remove_hook",),
+        "hook_self_removal": ("remove_hook",),
         "post_accumulate_hooks": ("register_post_accumulate_hook", "sgd_step"),
         "functional_api": ("functional",), "inplace": ("inplace",),
     }.items():

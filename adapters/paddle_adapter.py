@@ -8,51 +8,126 @@ paddle/base/dygraph/base.py, paddle/autograd/py_layer.py, tensor_patch_methods.p
   `paddle.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`;
 - custom Functions: `paddle.autograd.PyLayer` (save_for_backward / saved_tensor(),
   set_materialize_grads, mark_non_differentiable);
-- layers: Paddle's nn.Linear stores its weight as [in, out] (torch: [out, in]) and its
-  RNN cells gate and lay out their weights their own way, so the Linear/RNNCell/LSTMCell of
-  a program are torch's formulas (adapters/functional_layers.py) over Paddle ops, the
-  parameters plain leaves: the tested leaf is what Paddle differentiates. No module, so no
-  module hooks.
+- layers: Paddle's own `nn.Linear`, `nn.SimpleRNNCell` (tanh) and `nn.LSTMCell`, run on
+  parameters converted from the program's torch-layout leaves by Paddle ops at each call
+  (`layer_layouts`, adapters/layer_layout.py): Linear keeps its weight as [in, out], so it
+  gets the leaf's transpose; the RNN cells keep torch's layout (weight_ih [gates*H, in],
+  weight_hh, bias_ih and bias_hh, the LSTM's gates i, f, g, o), so they get the leaves
+  themselves. Paddle has no stateless call: the converted tensors are bound into the layer's
+  `_parameters` for the call (`call_with`). Its Layers have forward pre/post hooks only, no
+  backward hook: no module hooks.
 
 The ops are code templates (adapters/templates.py) over `paddle`, `F` (paddle.nn.functional)
 and the helpers in HELPERS, so `render_script` prints exactly the code that ran.
 """
+import contextlib
 import warnings
 
 import numpy as np
 
 from .base import Adapter, UnsupportedProgram
-from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
+from .functional_layers import LAYER_PARAMS
+from .layer_layout import Ops, Param, convert, layout, source
 from .templates import Statement, TemplateOps, literal, target_literal
 
-# The array functions functional_layers' cells call, in Paddle's spelling; then the helpers
-# the op templates use. Executed into the ops' namespace and printed in repro scripts.
-NAMESPACE = '''
-class xp:
-    """What adapters/functional_layers.py's cells need of an array namespace, in Paddle."""
-    matmul = staticmethod(paddle.matmul)
-    tanh = staticmethod(paddle.tanh)
-    expand_dims = staticmethod(paddle.unsqueeze)
-    zeros = staticmethod(paddle.zeros)
-
-    @staticmethod
-    def transpose(w):
-        return paddle.transpose(w, [1, 0])
-
-    @staticmethod
-    def ndim(x):
-        return x.ndim
-
-    @staticmethod
-    def shape(x):
-        return tuple(x.shape)
-
-    @staticmethod
-    def result_type(x):
-        return x.dtype
+# Paddle's modules and how each takes its parameters from torch's (paddle/nn/layer/common.py,
+# rnn.py): nn.Linear's weight is [in, out]; SimpleRNNCell and LSTMCell keep torch's layout
+# and two biases, the LSTM's gates in torch's order (LSTMCell.forward splits the gates in 4:
+# sigmoid, sigmoid, tanh (the cell), sigmoid (the output)).
+W, B, W_IH, W_HH, B_IH, B_HH = map(Param, ("weight", "bias", "weight_ih", "weight_hh",
+                                            "bias_ih", "bias_hh"))
+PADDLE_LAYOUTS = {
+    "linear": layout("paddle.nn.Linear", weight=W.T, bias=B),
+    "rnn_cell": layout("paddle.nn.SimpleRNNCell", weight_ih=W_IH, weight_hh=W_HH,
+                       bias_ih=B_IH, bias_hh=B_HH),
+    "lstm_cell": layout("paddle.nn.LSTMCell", weight_ih=W_IH, weight_hh=W_HH, bias_ih=B_IH,
+                        bias_hh=B_HH),
+}
+LAYOUT_OPS = Ops(transpose="paddle.transpose({0}, [1, 0])",
+                 concat_rows="paddle.concat([{args}], axis=0)")
+MODULES = {"linear": "paddle.nn.Linear", "rnn_cell": "paddle.nn.SimpleRNNCell",
+           "lstm_cell": "paddle.nn.LSTMCell"}
 
 
-sigmoid = F.sigmoid
+def module_source(layer, dtype):
+    """The source building `layer`'s Paddle module (adapter and scripts alike)."""
+    extra = {"linear": "" if layer.bias else ", bias_attr=False",
+             "rnn_cell": ", activation='tanh'"}.get(layer.kind, "")
+    if layer.kind != "linear" and not layer.bias:
+        extra += ", bias_ih_attr=False, bias_hh_attr=False"
+    return (f"module({MODULES[layer.kind]}, {dtype!r}, {layer.in_features}, "
+            f"{layer.out_features}{extra})")
+
+
+def layout_source(layer, name):
+    """The conversion of `layer`'s torch-layout leaves (`name(leaf name)` their source) into
+    its Paddle module's parameters, as a dict literal."""
+    have = {p.name for p in layer.params}
+    names = {p: name(f"{layer.name}.{p}") if f"{layer.name}.{p}" in have else None
+             for p in LAYER_PARAMS[layer.kind]}
+    pairs = source(PADDLE_LAYOUTS[layer.kind], names, layer.out_features, LAYOUT_OPS)
+    return "{" + ", ".join(f"{n!r}: {src}" for n, src in pairs) + "}"
+
+
+# Building and calling the modules: executed into the ops' namespace and printed in scripts.
+LAYER_HELPERS = '''
+@contextlib.contextmanager
+def default_dtype(dtype):
+    """Paddle's default dtype inside the block: a module's parameters take it, and so does an
+    RNN cell's zero state (RNNCellBase.get_initial_states): a float64 program sets it."""
+    before = paddle.get_default_dtype()
+    paddle.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        paddle.set_default_dtype(before)
+
+
+def module(cls, dtype, *args, **kwargs):
+    """A Paddle layer in `dtype`. Its own parameters are never used where the program gives
+    them: each call binds the program's (`call_with`)."""
+    with default_dtype(dtype):
+        return cls(*args, **kwargs)
+
+
+def call_with(module, params, *args):
+    """`module(*args)` with `params` (name -> tensor, in the module's own layout) as its
+    parameters, under the input's dtype: Paddle has no stateless call (torch's
+    torch.func.functional_call), so they are bound into the layer's `_parameters` for the
+    call, its own put back after."""
+    own = dict(module._parameters)
+    module._parameters.update(params)
+    try:
+        with default_dtype(args[0].dtype):
+            return module(*args)
+    finally:
+        module._parameters.clear()
+        module._parameters.update(own)
+
+
+def call_linear(module, params, x):
+    """paddle.nn.Linear: x [*, in] -> [*, out]."""
+    return call_with(module, params, x)
+
+
+def call_rnn_cell(module, params, x, h):
+    """paddle.nn.SimpleRNNCell: x [batch, in] (an unbatched x is a batch of one, as torch's
+    RNNCell makes it), states None (its own zeros) or h; it returns (h', h')."""
+    if x.ndim == 1:
+        h = None if h is None else paddle.unsqueeze(h, 0)
+        return paddle.squeeze(call_rnn_cell(module, params, paddle.unsqueeze(x, 0), h), 0)
+    out, _ = call_with(module, params, x, h)
+    return out
+
+
+def call_lstm_cell(module, params, x, h, c):
+    """paddle.nn.LSTMCell: states None (its own zeros) or (h, c); it returns (h', (h', c'))."""
+    if x.ndim == 1:
+        state = (None, None) if h is None else (paddle.unsqueeze(h, 0), paddle.unsqueeze(c, 0))
+        h2, c2 = call_lstm_cell(module, params, paddle.unsqueeze(x, 0), *state)
+        return paddle.squeeze(h2, 0), paddle.squeeze(c2, 0)
+    _, (h2, c2) = call_with(module, params, x, None if h is None else (h, c))
+    return h2, c2
 '''
 HELPERS = '''
 def split(x, size, dim):
@@ -169,12 +244,12 @@ class PaddleAdapter(Adapter):
     # - needs_input_grad: PyLayerContext has no needs_input_grad;
     # - post_accumulate_hooks: only the private Tensor._register_backward_hook;
     # - materialize_unused_grads: paddle.grad has no materialize_grads;
-    # - module_hooks: no modules (see layers above);
+    # - module_hooks: Paddle's Layers have forward pre/post hooks only, no backward hook;
     # - functional_api: paddle.autograd.jacobian/hessian take computed tensors, not a
     #   function; the function forms are in paddle.incubate.autograd (experimental);
-    # - hook_removal: removing a hook from inside the hook segfaults the process
-    #   (findings/paddle/hook-removes-itself-segfault.py), and the suite only removes hooks
-    #   from inside them;
+    # - hook_self_removal: removing a hook from inside the hook segfaults the process
+    #   (findings/paddle/hook-removes-itself-segfault.py); removal through the handle
+    #   between backward calls works (hook_removal is declared);
     # - grad_wrt_nonleaf is declared: paddle.grad takes any tensor of the graph.
     # - backward_create_graph: paddle.autograd.backward and Tensor.backward have no
     #   create_graph parameter (TypeError); paddle.grad(create_graph=True) works (create_graph).
@@ -183,7 +258,7 @@ class PaddleAdapter(Adapter):
         "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
         "layers", "custom_function", "error_kinds", "create_graph", "grad_wrt_nonleaf",
         "materialize_grads", "non_differentiable", "multi_output", "grad_modes",
-        "requires_grad_", "shares_storage",
+        "requires_grad_", "shares_storage", "hook_removal",
     })
     # - inplace: not declared. Paddle's in-place/view model differs from torch's in too many
     #   ways to state narrowly: reshape/unsqueeze results are not always views of their
@@ -199,11 +274,12 @@ class PaddleAdapter(Adapter):
             import paddle.nn.functional as F
         self.paddle = paddle
         paddle.set_device("cpu")
-        namespace = {"paddle": paddle, "F": F}
-        exec(NAMESPACE + LAYERS + HELPERS, namespace)  # noqa: S102 - our own helper source
+        namespace = {"paddle": paddle, "F": F, "contextlib": contextlib}
+        exec(LAYER_HELPERS + HELPERS, namespace)  # noqa: S102 - our own helper source
+        self._namespace = namespace
         self.templates = TemplateOps(PADDLE_TEMPLATES, namespace)
         self.inplace_ops = TemplateOps(INPLACE_TEMPLATES, namespace)
-        self._layers = {k: namespace[k] for k in LAYER_PARAMS}
+        self._modules = {}  # module source -> the module (one per kind, shape and dtype)
         # PyLayer crash guards (_guarded): the last context made, nodes run by the current backward,
         # and nodes freed by an earlier one (by address).
         self._last_ctx, self._ran, self._freed, self._reject = None, [], {}, None
@@ -255,13 +331,33 @@ class PaddleAdapter(Adapter):
     def register_hook(self, t, fn):
         return t.register_hook(fn)
 
+    def remove_hook(self, handle):
+        handle.remove()
+
     # ----- layers and custom functions ---------------------------------------------------
+    # How Paddle's modules take their parameters from the program's torch-layout leaves.
+    layer_layouts = PADDLE_LAYOUTS
+
     def make_layer(self, layer, param_values, dtype):
+        """The program's parameters are leaves in torch's layout; the module is Paddle's own
+        (shared by the layers of one kind, shape and dtype: each call binds its parameters)."""
         params = {name: self.tensor(v, dtype, True) for name, v in param_values.items()}
-        return params, params
+        src = module_source(layer, dtype)
+        if src not in self._modules:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._modules[src] = eval(src, self._namespace)  # noqa: S307 - our source
+        leaves = {p: params.get(f"{layer.name}.{p}") for p in LAYER_PARAMS[layer.kind]}
+        return (self._modules[src], leaves), params
 
     def call_layer(self, module, layer, args):
-        return layer_outputs(layer, self._layers[layer.kind](*layer_inputs(module, layer, args)))
+        """The parameters converted to the module's layout with Paddle ops (recorded), then
+        the module called on them."""
+        module, leaves = module
+        params = dict(convert(self.layer_layouts[layer.kind], leaves, layer.out_features,
+                              LAYOUT_OPS, self._namespace))
+        out = self._namespace[f"call_{layer.kind}"](module, params, *args)
+        return tuple(out) if layer.kind == "lstm_cell" else (out,)
 
     def custom_function(self, spec, run_forward, run_backward):
         from gradspec.functions import saved_tensors

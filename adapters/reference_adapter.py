@@ -52,8 +52,8 @@ class ReferenceAdapter(TorchLikeAdapter):
         "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
         "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
         "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
-        "post_accumulate_hooks", "hook_removal", "materialize_unused_grads", "functional_api",
-        "inplace", "backward_create_graph",
+        "post_accumulate_hooks", "hook_removal", "hook_self_removal",
+        "materialize_unused_grads", "functional_api", "inplace", "backward_create_graph",
     })
     ops = frozenset(REFERENCE_OPS) | frozenset(INPLACE)
 

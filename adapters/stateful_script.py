@@ -155,7 +155,8 @@ def _render(program, ops, inplace, s):
         if isinstance(action, P.Functional):
             out += _function_of_leaves(program, action, ops, inplace, f"f{i}", s)
         # Underscored names in the script's own code: a leaf may be called `e` or `p`.
-        out += ["try:"] + [f"    {line}" for line in _action(action, dt, tracked, f"f{i}", s)]
+        lines = _action(action, dt, tracked, f"f{i}", s, program)
+        out += ["try:"] + [f"    {line}" for line in lines]
         out += [f"except {s.errors} as _error:", f"    {s.error('_error')}"]
         for name in tracked:
             out.append(f"show('{name}.grad', {s.name(name)}.grad)")
@@ -171,7 +172,14 @@ def weights_source(weights, dtype, s):
     return ["None" if w is None else s.tensor(w, dtype) for w in weights]
 
 
-def _action(action, dt, tracked, function_name, s):
+def hook_numbers(program):
+    """(n, step) for each hook step of `program`: the script names it `hook{n}`, its
+    handle `handle{n}`."""
+    hooks = (P.TensorHook, P.PostAccumulateHook, P.ModuleHook)
+    return list(enumerate((st for st in program.steps if isinstance(st, hooks)), start=1))
+
+
+def _action(action, dt, tracked, function_name, s, program):
     """The lines of one plan action, inside its `try`."""
     names = s.name
     if isinstance(action, P.Functional):
@@ -196,6 +204,9 @@ def _action(action, dt, tracked, function_name, s):
                                     action.retain_graph, False)]
     if isinstance(action, P.ZeroGrad):
         return s.zero_grad([names(n) for n in tracked], action.set_to_none)
+    if isinstance(action, P.RemoveHooks):
+        return [s.remove_hook(f"handle{n}") for n, step in hook_numbers(program)
+                if isinstance(step, P.TensorHook) and step.target == action.target]
     _missing(f"{s.engine} scripts cannot express {action!r}")
 
 
@@ -230,6 +241,7 @@ def _forward(program, ops, inplace, s):
     raises in the script too, as any forward error does."""
     dt, names = program.dtype, s.name
     out, hooks = [], 0
+    removed = {a.target for a in program.plan if isinstance(a, P.RemoveHooks)}
     for step in program.steps:
         if isinstance(step, P.Op):
             code = ops.source(step.op, list(map(names, step.args)), step.kw)
@@ -265,8 +277,8 @@ def _forward(program, ops, inplace, s):
             if step.once:  # it removes itself through its handle
                 out.append(f"    {s.remove_hook(f'handle{hooks}')}")
             register = s.register_hook(names(step.target), f"hook{hooks}")
-            out += [f"    return {ret}",
-                    f"handle{hooks} = {register}" if step.once else register]
+            kept = step.once or step.target in removed  # a handle the script uses later
+            out += [f"    return {ret}", f"handle{hooks} = {register}" if kept else register]
         elif isinstance(step, P.PostAccumulateHook):
             hooks += 1
             out += s.post_accumulate_hook(step, f"hook{hooks}")

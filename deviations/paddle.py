@@ -908,8 +908,8 @@ DEVIATIONS = [
     Deviation(
         id="paddle-hook-removes-itself-segfault",
         reason="BUG (crash): removing a tensor hook through its handle from inside the hook "
-               "segfaults the process during backward; hook_removal is not declared, so no "
-               "program does it",
+               "segfaults the process during backward; hook_self_removal is not declared, so "
+               "no program does it (removal between backward calls works: hook_removal)",
         program=Program(dtype="float64", leaves=leaves(A),
                         steps=(Op("t1", "scale", ("a",), (("c", 2.0),)),
                                TensorHook("t1", None, once=True),

@@ -30,6 +30,7 @@ class Session:
         self.adapter, self.dtype = adapter, dtype
         self.env, self.leaves, self.modules, self.fns = {}, {}, {}, {}
         self.retained, self.hook_log = [], []
+        self.handles = {}  # value name -> handles of the tensor hooks registered on it
         self.raised = False
         self.program = None  # set by `build`: a functional engine's GradStep re-runs a prefix
 
@@ -60,7 +61,7 @@ class Session:
                 self._grad_step(step)
             else:
                 _step(step, self.adapter, self.env, self.modules, self.fns, self.retained,
-                      self.hook_log)
+                      self.hook_log, self.handles)
         except Exception:
             self.raised = True  # not the program's whole forward: never handed to `run`
             raise
@@ -227,6 +228,9 @@ def run(program, adapter, strict=True, built=None):
         try:
             if isinstance(action, P.Functional):
                 result.returned = _functional_api(program, adapter, action)
+            elif isinstance(action, P.RemoveHooks):
+                for handle in s.handles.pop(action.target, []):
+                    adapter.remove_hook(handle)
             else:
                 _action(action, adapter, env, leaves, result, program.dtype)
         except Exception as exc:  # noqa: BLE001
@@ -282,7 +286,7 @@ def _grad_aliases(adapter, grads):
                  if adapter.shares_storage(grads[m], grads[n]))
 
 
-def _step(step, adapter, env, modules, fns, retained, hook_log):
+def _step(step, adapter, env, modules, fns, retained, hook_log, handles):
     if isinstance(step, P.Op):
         args = [env[a] for a in step.args]
         params = step.kw
@@ -324,6 +328,7 @@ def _step(step, adapter, env, modules, fns, retained, hook_log):
         handle = []
         handle.append(adapter.register_hook(env[step.target],
                                             _tensor_hook(adapter, step, hook_log, handle)))
+        handles.setdefault(step.target, []).append(handle[0])
     elif isinstance(step, P.PostAccumulateHook):
         adapter.register_post_accumulate_hook(env[step.target],
                                               _post_accumulate_hook(adapter, step, hook_log))

@@ -191,7 +191,8 @@ class RequiresGrad:
 @dataclass(frozen=True)
 class TensorHook:
     """A hook recording the gradient of `target`; it returns `grad * scale` if scale is set.
-    With `once`, it removes itself through its handle when first called."""
+    With `once`, it removes itself through its handle when first called (from inside the
+    hook, while the engine runs its hooks: `hook_self_removal`)."""
     target: str
     scale: Optional[float] = None
     once: bool = False
@@ -269,6 +270,13 @@ class BackwardThroughGrad:
 
 
 @dataclass(frozen=True)
+class RemoveHooks:
+    """The tensor hooks registered on `target` removed through their handles, between two
+    backward calls: a later backward through a retained graph no longer calls them."""
+    target: str
+
+
+@dataclass(frozen=True)
 class ZeroGrad:
     set_to_none: bool = True
 
@@ -307,7 +315,9 @@ class Program:
         caps.update("requires_grad_" for s in self.steps if isinstance(s, RequiresGrad))
         caps.update("post_accumulate_hooks" for s in self.steps
                     if isinstance(s, PostAccumulateHook))
-        caps.update("hook_removal" for s in self.steps if isinstance(s, TensorHook) and s.once)
+        caps.update("hook_self_removal" for s in self.steps
+                    if isinstance(s, TensorHook) and s.once)
+        caps.update("hook_removal" for a in self.plan if isinstance(a, RemoveHooks))
         for spec in self.functions:
             ops.update(expr[0] for expr in spec.forward)
         caps.update("functional_grad" for a in self.plan if isinstance(a, Grad))

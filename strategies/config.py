@@ -33,6 +33,7 @@ class Config:
     higher_order: float = 0.0  # a GradStep: autograd.grad(..., create_graph=True) as values
     post_accumulate_hooks: float = 0.0  # a post-accumulate-grad hook (optimizer in backward)
     self_removing_hooks: float = 0.0  # chance a tensor hook removes itself when first called
+    hook_removal: float = 0.0  # chance a later plan action removes a hook through its handle
     function_output_hooks: float = 0.0  # chance a hook goes on a custom Function's output
     inplace: float = 0.0  # an in-place op (add_, mul_, clamp_, relu_, masked_fill_, x[i] = v)
     inplace_ops: frozenset = frozenset(INPLACE)
@@ -78,7 +79,7 @@ def capability_config(config, adapter):
              "requires_grad_": "requires_grad_", "forward_errors": "error_kinds",
              "higher_order": "create_graph", "create_graph": "backward_create_graph",
              "post_accumulate_hooks": "post_accumulate_hooks",
-             "self_removing_hooks": "hook_removal",
+             "self_removing_hooks": "hook_self_removal", "hook_removal": "hook_removal",
              "materialize_grads": "materialize_unused_grads", "functional_api": "functional_api",
              "inplace": "inplace"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}

@@ -118,7 +118,7 @@ def draw_plan(b):
     n_actions = 1
     if cfg.max_actions > 1 and (cfg.functional_grad or not functional) and b.chance(0.8):
         n_actions = b.integer(2, cfg.max_actions)
-    for _ in range(n_actions):
+    for k in range(n_actions):
         if any(_frees_graph(a) for a in plan) and not (b.can("retain_graph")
                                                        or b.can("error_kinds")):
             # A later action would go through a freed graph, where torch raises: a backend
@@ -128,24 +128,36 @@ def draw_plan(b):
         if functional and n_actions > 1:
             plan.append(_grad_action(b, roots))
             continue
-        plan.append(_action(b, roots, first=not plan, previous=plan[-1] if plan else None))
+        plan.append(_action(b, roots, first=not plan, previous=plan[-1] if plan else None,
+                            plan=plan, last=k == n_actions - 1))
     return plan
 
 
 def _frees_graph(action):
     """Does `action` free the graph it goes through (retain_graph left None without
     create_graph, or False)?"""
-    if isinstance(action, (P.Functional, P.ZeroGrad)):  # builds its own graph / uses none
+    if isinstance(action, (P.Functional, P.ZeroGrad, P.RemoveHooks)):  # own graph / none
         return False
     retain = action.retain_graph
     return not retain and not (retain is None and getattr(action, "create_graph", False))
 
 
-def _action(b, roots, first, previous=None):
+def _removable_hooks(b, plan):
+    """Values with a tensor hook still registered (not removing itself, nor removed by an
+    earlier action of `plan`), in program order."""
+    removed = {a.target for a in plan if isinstance(a, P.RemoveHooks)}
+    hooked = [s.target for s in b.steps if isinstance(s, P.TensorHook) and not s.once]
+    return [t for t in dict.fromkeys(hooked) if t not in removed]
+
+
+def _action(b, roots, first, previous=None, plan=(), last=True):
     if getattr(previous, "create_graph", False) and b.can("stateful_grad") and b.chance(0.8):
         return _through_grad_action(b)
     if not first and b.chance(b.cfg.zero_grad):
         return P.ZeroGrad(set_to_none=not b.chance(0.5))
+    removable = [] if first or last else _removable_hooks(b, plan)  # a backward must follow
+    if removable and b.chance(b.cfg.hook_removal):
+        return P.RemoveHooks(b.pick(removable))
     if b.chance(b.cfg.functional_api):
         return _functional_action(b, roots)
     if b.chance(b.cfg.functional_grad):

@@ -475,7 +475,7 @@ def hook_step(b):
             and target not in retained and b.chance(0.5):
         # retain_grad before the hook: the retained .grad is the hook's replacement
         b.add_step(P.RetainGrad(target), ())
-    b.add_step(P.TensorHook(target, scale, once=b.can("hook_removal")
+    b.add_step(P.TensorHook(target, scale, once=b.can("hook_self_removal")
                             and b.chance(b.cfg.self_removing_hooks)), ())
     return True
 

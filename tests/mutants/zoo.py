@@ -48,6 +48,8 @@ THROUGH_GRAD = ("suites.test_higher_order", "test_backward_create_graph_and_thro
 POST_ACCUMULATE = ("suites.test_hooks_since", "test_post_accumulate_grad_hooks", None)
 FUNCTION_OUTPUT_HOOKS = ("suites.test_hooks_since", "test_hooks_on_custom_function_outputs", None)
 SELF_REMOVING_HOOKS = ("suites.test_hooks_since", "test_hooks_that_remove_themselves", None)
+REMOVED_BY_HANDLE = ("suites.test_hooks_since", "test_hooks_removed_by_handle_between_backwards",
+                     None)
 GRAD_IN_FULL = ("suites.test_functional_api", "test_grad_unused_materialized_and_several_outputs",
                 None)
 FUNCTIONS_OF_LEAVES = ("suites.test_functional_api", "test_vjp_jacobian_hessian", None)
@@ -1150,10 +1152,33 @@ class HookRemovalIgnored(Mutant):
     id = "hook-removal-ignored"
     area = "hook handles"
     description = "a hook's handle.remove() does nothing: the hook keeps firing"
-    killers = (SELF_REMOVING_HOOKS,)
+    killers = (SELF_REMOVING_HOOKS, REMOVED_BY_HANDLE)
 
     def remove_hook(self, handle):
         pass
+
+
+class RemovalBetweenBackwardsIgnored(Mutant):
+    id = "hook-removal-between-backwards-ignored"
+    area = "hook handles"
+    description = ("handle.remove() works from inside a running hook but does nothing between "
+                   "two backward calls: the hook fires again in the next backward")
+    killers = (REMOVED_BY_HANDLE,)
+
+    def __init__(self):
+        super().__init__()
+        self._in_backward = False
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        self._in_backward = True
+        try:
+            return super().backward(roots, weights, retain_graph, create_graph)
+        finally:
+            self._in_backward = False
+
+    def remove_hook(self, handle):
+        if self._in_backward:
+            super().remove_hook(handle)
 
 
 class FunctionOutputHooksSkipped(Mutant):
@@ -1371,7 +1396,8 @@ ZOO = (
     UnusedPieceOnes, SortGradUnpermuted, MinDimAtArgmax,
     EnableGradIgnored, InferenceModeAsNoGrad, RequiresGradOffAccumulates, DetachCopies,
     CreateGraphIgnored, MulBackwardConstant, DotGradDetached,
-    PostAccumulateBeforeAccumulation, HookRemovalIgnored, FunctionOutputHooksSkipped,
+    PostAccumulateBeforeAccumulation, HookRemovalIgnored, RemovalBetweenBackwardsIgnored,
+    FunctionOutputHooksSkipped,
     MaterializeGradsIgnored, GradOutputsReversed, JacobianTransposed,
     VersionNeverChecked, InplaceNotRecorded, ViewWriteNotReachingBase, LeafInplaceAllowed,
 )
