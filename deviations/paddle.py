@@ -19,20 +19,10 @@ STATE = ("grad", "retained", "nonleaf_grad", "returned", "hook", "grad_requires_
          "grad_aliasing")
 
 
-@functools.lru_cache(maxsize=256)
 def _paddle_trace(program):
-    """The program's trace on Paddle, for a predicate that asks what Paddle raised at an
-    action; None where it cannot tell. Under --isolate in the candidate's worker process (a
-    program Paddle crashes on must not run here: it would take the test run with it)."""
-    from gradspec import backend
+    """The program's trace on Paddle (engine_trace: in the worker process under --isolate)."""
     from adapters.paddle_adapter import PaddleAdapter
-    runner = backend.isolated()
-    if runner is None or not isinstance(backend.candidate(), PaddleAdapter):
-        return engine_trace(program, PaddleAdapter)
-    try:
-        return runner.run(program)
-    except Exception:  # noqa: BLE001 - a crash, or rejected: nothing known, nothing explained
-        return None
+    return engine_trace(program, PaddleAdapter)
 
 
 def _paddle_errors(program):

@@ -173,8 +173,19 @@ def reference_env(program):
 def engine_trace(program, adapter_cls):
     """The program's trace on the engine itself (a fresh `adapter_cls()`), for a predicate that
     asks what the engine raised at an action besides the mismatch it is shown; None where the
-    engine raised outside the trace. Cached: a predicate is asked once a mismatch."""
+    engine raised outside the trace. Cached: a predicate is asked once a mismatch.
+
+    Under --isolate, where the candidate is such an engine, it runs in the candidate's worker
+    process: a program the engine crashes on must not run here, where it would take the test
+    run with it (a crash there is None: nothing known, nothing explained)."""
+    from gradspec import backend
     from gradspec.interpreter import run
+    runner = backend.isolated()
+    if runner is not None and isinstance(backend.candidate(), adapter_cls):
+        try:
+            return runner.run(program)
+        except Exception:  # noqa: BLE001 - a crash, or rejected
+            return None
     try:
         return run(program, adapter_cls(), strict=False)
     except Exception:  # noqa: BLE001 - a crash elsewhere: nothing known, nothing explained
