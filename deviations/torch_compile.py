@@ -3,11 +3,14 @@ torch's _make_grads bug (deviations/torch.py: backward itself is called eagerly)
 compiling the forward changes. torch's grad-aliasing and stale-view bugs do not reproduce
 here: the compiled region's backward and views are AOTAutograd's, not eager's.
 """
+import functools
 import re
 
 from gradspec.deviations import (Deviation, engine_action, is_zero, leaves, load,
-                                 message_says, raised_instead, reference_raised, zeros_for_none)
-from gradspec.program import Backward, BackwardThroughGrad, Grad, GradStep, Op, Program
+                                 message_says, raised_instead, reference_env, reference_raised,
+                                 zeros_for_none)
+from gradspec.program import (Backward, BackwardThroughGrad, Detach, Grad, GradStep, Leaf, Op,
+                              Program)
 
 
 def _compiled(program, action):
@@ -130,6 +133,78 @@ def _create_graph_grads_require_grad(program, m):
                     for a in program.plan[:m.action + 1]))
 
 
+def _second_order_dropped(program, m):
+    """A gradient of a gradient made inside the region (a GradStep) missing its second-order
+    term: at a grad() whose outputs, or in the forward at a value, computed from a GradStep's
+    result, the candidate has what the reference has where each GradStep's result is a
+    constant hanging off a dummy leaf (AOTAutograd's double-backward node, connected to
+    nothing but that leaf): a value without the second-order term, an input reached only
+    through the gradient unused (unused_input, or None with allow_unused), a hook on that
+    path not called. Exactly those differences: another at the same place stays."""
+    grads = {o for s in program.steps if isinstance(s, GradStep) for o in s.outs}
+    if not grads:
+        return False
+    if m.action < 0:
+        if m.kind not in ("forward", "error"):
+            return False
+    elif not (m.action < len(program.plan) and isinstance(program.plan[m.action], Grad)
+              and set(program.plan[m.action].outputs) & _downstream(program, grads)
+              and m.kind in ("returned", "error", "hook")):
+        return False
+    dropped = _without_second_order(program)
+    return m.where in dropped and _same(m.actual, dropped[m.where], program.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _without_second_order(program):
+    """{where: the value there} of each difference between the reference and the reference run
+    on the program with every GradStep's result cut off: `g = GradStep(...)` becomes
+    `g = detach(g') + z` with `z` a new zero leaf that requires grad (what the compiled
+    region's double-backward node connects a gradient to)."""
+    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.compare import compare
+    from gradspec.interpreter import run
+    env = reference_env(program)
+    if not env:
+        return {}
+    steps, dummies = [], []
+    for s in program.steps:
+        if not isinstance(s, GradStep):
+            steps.append(s)
+            continue
+        if any(o not in env for o in s.outs):
+            return {}
+        steps.append(GradStep(tuple(f"{o}__raw" for o in s.outs), s.outputs, s.inputs,
+                              s.weights))
+        for o in s.outs:
+            shape = tuple(env[o].data.shape)
+            dummies.append(Leaf(f"{o}__dummy", shape, (0.0,) * int(env[o].data.size), True))
+            steps += [Detach(f"{o}__cut", f"{o}__raw"),
+                      Op(o, "add", (f"{o}__cut", f"{o}__dummy"))]
+    cut = Program(dtype=program.dtype, leaves=program.leaves + tuple(dummies),
+                  steps=tuple(steps), plan=program.plan, layers=program.layers,
+                  functions=program.functions)
+    try:
+        found = compare(program, run(program, ReferenceAdapter()),
+                        run(cut, ReferenceAdapter(), strict=False))
+    except Exception:  # noqa: BLE001 - nothing known, nothing explained
+        return {}
+    return {d.where: d.actual for d in found}
+
+
+def _same(a, b, dtype):
+    """Do two trace values agree: None-ness, kinds and flags exactly, arrays within the
+    dtype's tolerance?"""
+    import numpy as np
+    from gradspec.compare import close
+    if a is None or b is None or isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
+        return type(a) is type(b) and a == b
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) and all(
+            _same(x, y, dtype) for x, y in zip(a, b))
+    return np.shape(a) == np.shape(b) and close(a, b, dtype)[0]
+
+
 DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
     Deviation(
         id="torch-compile-zeros-for-unreached-inputs",
@@ -194,5 +269,23 @@ DEVIATIONS = [d for d in load("torch") if d.id == "torch-make-grads-index"] + [
                   BackwardThroughGrad(("a",), (None,))),
         ),
         applies=lambda p, m: _no_double_backward(p, m) or _create_graph_grads_require_grad(p, m),
+    ),
+    Deviation(
+        id="torch-compile-grad-of-grad-drops-second-order",
+        reason="a gradient made with autograd.grad(create_graph=True) inside the compiled "
+               "region (a graph break) hangs off AOTAutograd's double-backward node, which is "
+               "connected only to a dummy leaf where the region's backward saved no tensor "
+               "that requires grad: grad() of what is computed from it silently lacks the "
+               "second-order term (only backward() meets that node's 'does not currently "
+               "support double backward'); an input reached only through it is unused",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "exp", ("a",)), GradStep(("g2",), ("t1",), ("a",), (None,)),
+                   Op("t3", "mul", ("g2", "g2")), Op("t4", "add", ("t1", "t3"))),
+            plan=(Grad(("t4",), ("a",), (None,)),),
+        ),
+        applies=_second_order_dropped,
+        finding="findings/torch-compile/grad-of-grad-drops-second-order.py",
     ),
 ]
