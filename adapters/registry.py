@@ -15,11 +15,17 @@ BUILTIN = {
     "torch-compile": ("adapters.torch_compile_adapter", "TorchCompileAdapter", {}),
     "torch-compile-inductor": ("adapters.torch_compile_adapter", "TorchCompileAdapter",
                                {"compiler": "inductor"}),
+    "torch-compile-ca": ("adapters.torch_compile_adapter", "TorchCompileAdapter",
+                         {"compiled_autograd": True}),
+    "torch-compile-inductor-ca": ("adapters.torch_compile_adapter", "TorchCompileAdapter",
+                                  {"compiler": "inductor", "compiled_autograd": True}),
     "paddle": ("adapters.paddle_adapter", "PaddleAdapter", {}),
     "tensorflow": ("adapters.tensorflow_adapter", "TensorFlowAdapter", {}),
 }
 PACKAGES = {"torch": "torch", "torch-cuda": "torch", "torch-func": "torch",
-            "torch-compile": "torch", "torch-compile-inductor": "torch", "jax": "jax", "autograd": "autograd",
+            "torch-compile": "torch", "torch-compile-inductor": "torch",
+            "torch-compile-ca": "torch", "torch-compile-inductor-ca": "torch", "jax": "jax",
+            "autograd": "autograd",
             "mygrad": "mygrad", "tinygrad": "tinygrad", "paddle": "paddle",
             "tensorflow": "tensorflow"}
 # Distributions whose import name differs: the first installed one gives the version.

@@ -1,8 +1,10 @@
 """torch.compile as a candidate: the program's forward compiled, the rest driven as eager.
 
 `--backend torch-compile` (backend `aot_eager`, which traces with Dynamo and AOTAutograd but
-runs the captured graphs eagerly: the compiler's autograd without inductor's codegen) and
-`--backend torch-compile-inductor`. The forward steps are one function (`Adapter.region`),
+runs the captured graphs eagerly: the compiler's autograd without inductor's codegen),
+`--backend torch-compile-inductor`, and both with compiled autograd (`torch-compile-ca`,
+`torch-compile-inductor-ca`: every backward call compiled too, the autograd graph with its
+hooks traced at run time). The forward steps are one function (`Adapter.region`),
 compiled with `fullgraph=False` so that Dynamo breaks the graph where torch would (hooks,
 retain_grad, autograd.grad inside); backward, `.grad`, hooks, retain_graph and custom
 Functions are then driven exactly as a user of compiled code drives them. Every program is a
@@ -15,15 +17,33 @@ from .torch_adapter import TorchAdapter
 class TorchCompileAdapter(TorchAdapter):
     name = "torch-compile"
 
-    def __init__(self, compiler="aot_eager"):
+    def __init__(self, compiler="aot_eager", compiled_autograd=False):
         super().__init__()
         import torch._dynamo  # noqa: F401 - torch.compile's front end
-        self.compiler = compiler
+        self.compiler, self.compiled_autograd = compiler, compiled_autograd
         if compiler != "aot_eager":
             self.name = f"torch-compile-{compiler}"
+        if compiled_autograd:
+            self.name += "-ca"
+            self._backward = None
 
     def describe(self):
-        return f"torch {self.torch.__version__} on cpu, torch.compile(backend={self.compiler!r})"
+        text = f"torch {self.torch.__version__} on cpu, torch.compile(backend={self.compiler!r})"
+        return text + (", compiled autograd" if self.compiled_autograd else "")
+
+    def backward(self, roots, weights, retain_graph, create_graph):
+        """With compiled autograd, each backward call is made inside a compiled function with
+        `torch._dynamo.config.compiled_autograd` on, as its tutorial has users do: the
+        autograd engine's graph itself (hooks, AccumulateGrad) is then traced and compiled at
+        run time, not only the region's AOTAutograd backward."""
+        if not self.compiled_autograd:
+            return super().backward(roots, weights, retain_graph, create_graph)
+        torch = self.torch
+        if self._backward is None:
+            eager = super().backward
+            self._backward = torch.compile(eager, backend=self.compiler, fullgraph=False)
+        with torch._dynamo.config.patch(compiled_autograd=True):
+            return self._backward(roots, weights, retain_graph, create_graph)
 
     def region(self, fn, steps):
         from gradspec import program as P
@@ -36,6 +56,10 @@ class TorchCompileAdapter(TorchAdapter):
                 self.op.prepare("scale", 1, {"c": step.scale})
         torch = self.torch
         torch._dynamo.reset()
+        if self.compiled_autograd:  # its cached backward graphs too: no program sees another's
+            from torch._dynamo import compiled_autograd
+            compiled_autograd.reset()
+            self._backward = None
         return torch.compile(fn, backend=self.compiler, fullgraph=False, dynamic=False)
 
     def custom_function(self, spec, forward_values, backward_values):

@@ -15,6 +15,11 @@ def candidate():
     return _current["candidate"]
 
 
+def candidate_if_set():
+    """The candidate, or None outside a test run (a predicate called from a script)."""
+    return _current.get("candidate")
+
+
 def reference():
     return _current["reference"]
 

@@ -48,15 +48,17 @@ def own_file(backend_name):
 def default_files(backend_name, adapter_cls=None):
     """The files a backend is judged with unless told otherwise: the adapter class's
     `deviation_files` if it states them; else deviations/<name>.py; else, for an adapter
-    that subclasses another (say torch in float32 only, out of tree), the nearest parent's
-    own file: the same engine shows the same differences."""
+    that subclasses another (say torch in float32 only, out of tree), the nearest class's
+    own file, the adapter's class first (an instance named after its options, such as
+    torch-compile-inductor, is judged with its class's file): the same engine shows the same
+    differences."""
     stated = getattr(adapter_cls, "deviation_files", None)
     if stated is not None:
         return [_resolve(p) for p in stated]
     own = own_file(backend_name)
     if own:
         return [own]
-    for base in getattr(adapter_cls, "__mro__", ())[1:]:
+    for base in getattr(adapter_cls, "__mro__", ()):
         parent = vars(base).get("name")
         path = own_file(parent) if isinstance(parent, str) else None
         if path:
@@ -173,7 +175,8 @@ def reference_env(program):
 def engine_trace(program, adapter_cls):
     """The program's trace on the engine itself (a fresh `adapter_cls()`), for a predicate that
     asks what the engine raised at an action besides the mismatch it is shown; None where the
-    engine raised outside the trace. Cached: a predicate is asked once a mismatch.
+    engine raised outside the trace. Cached: a predicate is asked once a mismatch. Where the
+    candidate is an `adapter_cls` itself, it is the one run (with its options).
 
     Under --isolate, where the candidate is such an engine, it runs in the candidate's worker
     process: a program the engine crashes on must not run here, where it would take the test
@@ -186,8 +189,12 @@ def engine_trace(program, adapter_cls):
             return runner.run(program)
         except Exception:  # noqa: BLE001 - a crash, or rejected
             return None
+    candidate = backend.candidate_if_set()
+    # The candidate itself where it is this engine with its options (torch.compile's
+    # compiler, compiled autograd); a fresh default one otherwise.
+    adapter = candidate if type(candidate) is adapter_cls else adapter_cls()
     try:
-        return run(program, adapter_cls(), strict=False)
+        return run(program, adapter, strict=False)
     except Exception:  # noqa: BLE001 - a crash elsewhere: nothing known, nothing explained
         return None
 

@@ -56,6 +56,13 @@ def test_a_subclass_inherits_its_parents_file():
     assert D.default_files("child-of-reference", Child) == []  # the reference states none
 
 
+def test_a_backend_named_after_its_options_is_judged_with_its_class_file():
+    from adapters.torch_compile_adapter import TorchCompileAdapter
+    compiled = os.path.join(os.path.dirname(TORCH), "torch_compile.py")
+    for name in ("torch-compile-inductor", "torch-compile-ca"):
+        assert D.default_files(name, TorchCompileAdapter) == [compiled], name
+
+
 def test_given_files_follow_in_order_and_none_drops_those_before(tmp_path):
     extra = tmp_path / "extra.py"
     extra.write_text(EXTRA)
