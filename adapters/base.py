@@ -46,6 +46,8 @@ CAPABILITIES = {
     "hook_removal": "a tensor hook removed through its handle between backward calls",
     "hook_self_removal": "a tensor hook that removes itself through its handle while the "
                          "engine runs the hooks of a backward",
+    "batched_grad": "grad() over a batch of gradient weights at once (their first dimension: "
+                    "torch's is_grads_batched, a vmap of the vjp), equal to one vjp a row",
     "materialize_unused_grads": "autograd.grad(..., materialize_grads=True): zeros, not None, "
                                 "for an input the outputs do not use",
     "inplace": "in-place ops on non-leaf tensors and on views of them (`inplace`, the ops it "
@@ -247,7 +249,9 @@ class Adapter:
         raise NotImplementedError
 
     def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        """Return a tuple of gradients (None where unused and allowed)."""
+        """Return a tuple of gradients (None where unused and allowed). Keywords passed only
+        when set: `materialize_grads=True` (materialize_unused_grads), `is_grads_batched=True`
+        (batched_grad: each weight's first dimension is a batch, one vjp a row)."""
         raise NotImplementedError
 
     def read_grad(self, t):
@@ -263,6 +267,12 @@ class Adapter:
     def vjp(self, f, primals, cotangents):
         """Functional engines: the gradients of sum_i <cotangents[i], f(*primals)[i]> w.r.t.
         each primal; a None cotangent means an implicit gradient (a scalar output)."""
+        raise NotImplementedError
+
+    def vjp_batched(self, f, primals, cotangents):
+        """Functional engines with `batched_grad`: `vjp` for each row of the cotangents (their
+        first dimension) at once, the engine's vmap of its vjp; each gradient has that
+        dimension first."""
         raise NotImplementedError
 
     def record(self, f, primals, persistent):
@@ -314,6 +324,7 @@ def check_adapter(adapter):
         "hook_self_removal": ("remove_hook",),
         "post_accumulate_hooks": ("register_post_accumulate_hook", "sgd_step"),
         "functional_api": ("functional",), "inplace": ("inplace",),
+        "batched_grad": () if "stateful_grad" in caps else ("vjp_batched",),
     }.items():
         if cap in caps:
             needs.update(methods)

@@ -67,6 +67,10 @@ class Spelling:
         """A plan action's vjp (the adapter may run it differently from a nested one)."""
         return self.vjp(f, names, cotangents)
 
+    def plan_vjp_batched(self, f, names, cotangents):
+        """A batched Grad's vjps, one a row of the cotangents (`Adapter.vjp_batched`)."""
+        return f"vjp_batched({f}, ({', '.join(names)},), ({', '.join(cotangents)},))"
+
     def functional(self, action, f, names, dtype):
         """The lines computing and showing a Functional action (vjp, jacobian, hessian)."""
         raise NotImplementedError
@@ -154,11 +158,12 @@ def render(program, ops, spelling):
             else:
                 raise TypeError(f"{s.engine} cannot express {action!r}")
             cts = ["None" if w is None else s.array(w, dt) for w in action.weights]
+            vjp = s.plan_vjp_batched if getattr(action, "batched", False) else s.plan_vjp
             # The differentiated leaves are f's parameters; the others are constants.
             out += [f"def f{i}({', '.join(map(py, wrt))}):",
                     f"    v = program({', '.join(map(py, leaves))})",
                     f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
-                    "try:", f"    grads = {s.plan_vjp(f'f{i}', list(map(py, wrt)), cts)}"]
+                    "try:", f"    grads = {vjp(f'f{i}', list(map(py, wrt)), cts)}"]
             if isinstance(action, P.Backward):
                 out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
             else:

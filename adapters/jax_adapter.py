@@ -84,6 +84,13 @@ def vjp(f, primals, cotangents):
             ct = jnp.ones_like(out)
         cts.append(ct)
     return vjp_fn(tuple(cts))
+
+
+def vjp_batched(f, primals, cotangents):
+    """One vjp a row of the cotangents (their first dimension), at once: jax.vmap of the
+    vjp function (per-sample gradients)."""
+    _, vjp_fn = jax.vjp(f, *primals)
+    return jax.vmap(vjp_fn)(tuple(cotangents))
 '''
 
 
@@ -172,6 +179,7 @@ class JaxAdapter(Adapter):
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
         "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad", "create_graph",
         "materialize_grads", "materialize_unused_grads", "functional_api", "multi_output",
+        "batched_grad",
     })
     ops = frozenset(JAX_TEMPLATES)
 
@@ -279,6 +287,10 @@ class JaxAdapter(Adapter):
         vjp = self._helpers["vjp"]
         return self.jax.jit(lambda *p: vjp(f, p, cotangents))(*primals)
 
+    def vjp_batched(self, f, primals, cotangents):
+        vjp_batched = self._helpers["vjp_batched"]
+        return self.jax.jit(lambda *p: vjp_batched(f, p, cotangents))(*primals)
+
     def functional(self, kind, f, inputs, weight):
         """jax.vjp, jax.jacrev and jax.hessian over every input (jitted, as `vjp`)."""
         jax, argnums = self.jax, tuple(range(len(inputs)))
@@ -370,6 +382,10 @@ class JaxSpelling(Spelling):
     def plan_vjp(self, f, names, cotangents):
         # Jitted, as the adapter runs a plan action's vjp.
         return (f"jax.jit(lambda *p: vjp({f}, p, ({', '.join(cotangents)},)))"
+                f"({', '.join(names)})")
+
+    def plan_vjp_batched(self, f, names, cotangents):
+        return (f"jax.jit(lambda *p: vjp_batched({f}, p, ({', '.join(cotangents)},)))"
                 f"({', '.join(names)})")
 
     def functional(self, action, f, names, dtype):

@@ -54,6 +54,7 @@ class ReferenceAdapter(TorchLikeAdapter):
         "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
         "post_accumulate_hooks", "hook_removal", "hook_self_removal",
         "materialize_unused_grads", "functional_api", "inplace", "backward_create_graph",
+        "batched_grad",
     })
     ops = frozenset(REFERENCE_OPS) | frozenset(INPLACE)
 

@@ -191,6 +191,8 @@ def _action(action, dt, tracked, function_name, s, program):
         options = {"retain_graph": action.retain_graph, "allow_unused": action.allow_unused}
         options.update({k: True for k in ("create_graph", "materialize_grads")
                         if getattr(action, k)})
+        if action.batched:
+            options["is_grads_batched"] = True
         grad = s.grad(list(map(names, action.outputs)), list(map(names, action.inputs)),
                       weights_source(action.weights, dt, s), options)
         return [f"show('returned', {grad})"]

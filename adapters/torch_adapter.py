@@ -50,6 +50,7 @@ class TorchAdapter(TorchLikeAdapter):
         "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
         "post_accumulate_hooks", "hook_removal", "hook_self_removal",
         "materialize_unused_grads", "functional_api", "inplace", "backward_create_graph",
+        "batched_grad",
     })
     ops = frozenset(TORCH_TEMPLATES) | frozenset(INPLACE_TEMPLATES)
 
@@ -78,6 +79,14 @@ class TorchAdapter(TorchLikeAdapter):
 
     def describe(self):
         return f"torch {self.torch.__version__} on {self.device}"
+
+    def batched_grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused,
+                     materialize_grads):
+        """torch's own: one engine call over the batch (vmap inside autograd.grad)."""
+        return self.torch.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,
+                                        create_graph=create_graph, allow_unused=allow_unused,
+                                        materialize_grads=materialize_grads,
+                                        is_grads_batched=True)
 
     def tensor(self, values, dtype, requires_grad):
         return self.torch.tensor(values, dtype=getattr(self.torch, dtype), device=self.device,

@@ -48,7 +48,7 @@ class TorchFuncAdapter(Adapter):
         "float64", "float32", "nonscalar_backward", "multi_root", "functional_grad", "detach",
         "no_grad", "layers", "custom_function", "error_kinds", "needs_input_grad",
         "create_graph", "materialize_grads", "non_differentiable", "materialize_unused_grads",
-        "functional_api", "multi_output",
+        "functional_api", "multi_output", "batched_grad",
     })
     ops = frozenset(TORCH_TEMPLATES)
 
@@ -61,7 +61,7 @@ class TorchFuncAdapter(Adapter):
         self.op = TemplateOps(TORCH_TEMPLATES, {"torch": torch})
         namespace = {"torch": torch}
         exec(VJP, namespace)  # noqa: S102 - our own helper source, the scripts' too
-        self._vjp = namespace["vjp"]
+        self._vjp, self._vjp_batched = namespace["vjp"], namespace["vjp_batched"]
         nn = torch.nn
         # torch's own modules, without their random initialization: functional_call binds
         # every parameter, and a module is built inside the function a transform traces,
@@ -137,6 +137,9 @@ class TorchFuncAdapter(Adapter):
     def vjp(self, f, primals, cotangents):
         return self._vjp(f, primals, cotangents)
 
+    def vjp_batched(self, f, primals, cotangents):
+        return self._vjp_batched(f, primals, cotangents)
+
     def functional(self, kind, f, inputs, weight):
         func, argnums = self.torch.func, tuple(range(len(inputs)))
         if kind == "vjp":
@@ -169,6 +172,13 @@ def vjp(f, primals, cotangents):
             ct = torch.ones_like(out)
         cts.append(ct)
     return vjp_fn(tuple(cts))
+
+
+def vjp_batched(f, primals, cotangents):
+    """One vjp a row of the cotangents (their first dimension), at once: torch.func.vmap of
+    the vjp function (per-sample gradients)."""
+    _, vjp_fn = torch.func.vjp(f, *primals)
+    return torch.func.vmap(vjp_fn)(tuple(cotangents))
 '''
 
 # ----- the standalone torch.func script of a program (what a failure report prints) ---------

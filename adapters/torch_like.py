@@ -72,10 +72,25 @@ class TorchLikeAdapter(Adapter):
                                        create_graph=True)
 
     def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused,
-             materialize_grads=False):
+             materialize_grads=False, is_grads_batched=False):
+        if is_grads_batched:
+            return self.batched_grad(outputs, inputs, weights, retain_graph, create_graph,
+                                     allow_unused, materialize_grads)
         return self.api.autograd.grad(outputs, inputs, weights, retain_graph=retain_graph,
                                       create_graph=create_graph, allow_unused=allow_unused,
                                       materialize_grads=materialize_grads)
+
+    def batched_grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused,
+                     materialize_grads):
+        """grad() over the rows of the weights (their first dimension), as the loop of one
+        grad() a row: what torch's is_grads_batched must equal. The graph is kept for every
+        row but the last, which frees it as `retain_graph` says."""
+        n = int(weights[0].shape[0])
+        rows = [self.grad(outputs, inputs, [w[k] for w in weights],
+                          True if k < n - 1 else retain_graph, create_graph, allow_unused,
+                          materialize_grads) for k in range(n)]
+        return tuple(None if rows[0][j] is None else self.api.stack([r[j] for r in rows])
+                     for j in range(len(inputs)))
 
     def functional(self, kind, f, inputs, weight):
         functional = self.api.autograd.functional

@@ -72,6 +72,18 @@ def _stale_view_is_leaf(program, m):
                for i, s in enumerate(writes) if s.target in env)
 
 
+def _batched_zeros_unbatched(program, m):
+    """A batched grad() with materialize_grads: an unused input's zeros lack the batch
+    dimension (the reference's are zeros of shape (batch,) + the input's)."""
+    import numpy as np
+    action = program.plan[m.action] if 0 <= m.action < len(program.plan) else None
+    if not (m.kind == "returned" and isinstance(action, Grad) and action.batched
+            and action.materialize_grads) or m.expected is None or m.actual is None:
+        return False
+    expected, actual = np.asarray(m.expected), np.asarray(m.actual)
+    return expected.shape[1:] == actual.shape and not expected.any() and not actual.any()
+
+
 DEVIATIONS = [
     Deviation(
         id="torch-grad-aliasing",
@@ -122,5 +134,21 @@ DEVIATIONS = [
             plan=(Backward(("t1",), ((1.0, 1.0),)),),
         ),
         applies=_stale_view_is_leaf,
+    ),
+    Deviation(
+        id="torch-batched-grad-materialized-zeros-unbatched",
+        reason="autograd.grad(is_grads_batched=True, materialize_grads=True) materializes an "
+               "unused input's gradient after its vmap, with zeros_like(input): the batch "
+               "dimension is missing (the loop of one grad() a row gives zeros of shape "
+               "(batch,) + the input's)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -1.0)), Leaf("b", (3,), (1.0, 2.0, 3.0))),
+            steps=(Op("t1", "exp", ("a",)),),
+            plan=(Grad(("t1",), ("a", "b"), (((1.0, 0.0), (0.0, 1.0)),), allow_unused=True,
+                       materialize_grads=True, batched=True),),
+        ),
+        finding="findings/torch/batched-grad-materialized-zeros-unbatched.py",
+        applies=_batched_zeros_unbatched,
     ),
 ]

@@ -384,6 +384,8 @@ def _action(action, adapter, env, leaves, result, dtype):
     elif isinstance(action, P.Grad):
         # Passed only when set: adapters (and mutants) without it need not take it.
         kw = {"materialize_grads": True} if action.materialize_grads else {}
+        if action.batched:
+            kw["is_grads_batched"] = True
         grads = adapter.grad([env[r] for r in action.outputs], [env[i] for i in action.inputs],
                              _weights(adapter, action.weights, dtype), action.retain_graph,
                              action.create_graph, action.allow_unused, **kw)
@@ -434,7 +436,7 @@ def _run_functional(program, adapter, trace, strict):
                 result.grads = {n: _np(adapter, g) for n, g in zip(wrt_all, grads)}
             else:
                 grads = _functional_vjp(program, adapter, action.outputs, action.weights,
-                                        list(action.inputs))
+                                        list(action.inputs), batched=action.batched)
                 result.returned = tuple(_np(adapter, g) for g in grads)
         except Exception as exc:  # noqa: BLE001
             kind = _error_kind(adapter, exc, strict)
@@ -526,7 +528,7 @@ def _nested_np(adapter, x):
         else _np(adapter, x)
 
 
-def _functional_vjp(program, adapter, roots, weights, wrt):
+def _functional_vjp(program, adapter, roots, weights, wrt, batched=False):
     values = {leaf.name: adapter.tensor(leaf.array(program.dtype), program.dtype, True)
               for leaf in program.all_leaves() if leaf.name in wrt}
 
@@ -535,4 +537,6 @@ def _functional_vjp(program, adapter, roots, weights, wrt):
         return tuple(s.env[r] for r in roots)
     cotangents = [None if w is None else adapter.tensor(np.array(w, dtype=program.dtype),
                                                         program.dtype, False) for w in weights]
+    if batched:  # one vjp a row of the cotangents, at once (Adapter.vjp_batched)
+        return adapter.vjp_batched(f, [values[n] for n in wrt], cotangents)
     return adapter.vjp(f, [values[n] for n in wrt], cotangents)

@@ -49,6 +49,8 @@ LABELS = {
     "test_hooks_since::test_post_accumulate_grad_hooks": "post-accumulate-grad hooks (optimizer in backward)",
     "test_hooks_since::test_hooks_on_custom_function_outputs": "hooks on custom Function outputs",
     "test_hooks_since::test_hooks_that_remove_themselves": "hooks removing themselves (handles)",
+    "test_hooks_since::test_hooks_removed_by_handle_between_backwards": "hooks removed by handle between backwards",
+    "test_functional_api::test_grad_over_a_batch_of_weights": "grad() over a batch of weights (is_grads_batched, vmap)",
     "test_functional_api::test_grad_unused_materialized_and_several_outputs": "grad(): allow_unused, materialize_grads, several outputs",
     "test_functional_api::test_vjp_jacobian_hessian": "autograd.functional vjp/jacobian/hessian",
     "test_worked_examples::test_one_weight_used_twice": "worked: one weight used twice",

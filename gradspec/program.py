@@ -228,7 +228,10 @@ class Backward:
 @dataclass(frozen=True)
 class Grad:
     """`autograd.grad(outputs, inputs, weights, retain_graph, allow_unused)`: .grad untouched.
-    `materialize_grads`: zeros, not None, for an input the outputs do not use."""
+    `materialize_grads`: zeros, not None, for an input the outputs do not use. `batched`: each
+    weight has a leading batch dimension, one vjp a row at once (`is_grads_batched=True`,
+    torch.func.vmap of the vjp: per-sample gradients), each gradient then with that dimension
+    first; it must equal the loop of one vjp a row."""
     outputs: tuple
     inputs: tuple
     weights: tuple
@@ -236,6 +239,7 @@ class Grad:
     allow_unused: bool = False
     create_graph: bool = False
     materialize_grads: bool = False
+    batched: bool = False
 
 
 FUNCTIONAL_KINDS = ("vjp", "jacobian", "hessian")
@@ -323,6 +327,7 @@ class Program:
         caps.update("functional_grad" for a in self.plan if isinstance(a, Grad))
         caps.update("materialize_unused_grads" for a in self.plan
                     if isinstance(a, Grad) and a.materialize_grads)
+        caps.update("batched_grad" for a in self.plan if isinstance(a, Grad) and a.batched)
         caps.update("functional_api" for a in self.plan if isinstance(a, Functional))
         leaves = {leaf.name for leaf in self.all_leaves()}
         for s in self.steps:

@@ -50,6 +50,7 @@ class Config:
     zero_grad: float = 0.0
     functional_grad: float = 0.0
     materialize_grads: float = 0.0  # chance a grad() with allow_unused materializes zeros
+    batched_grad: float = 0.0  # chance a grad() takes a batch of weights (is_grads_batched)
     functional_api: float = 0.0  # chance an action is torch.autograd.functional's vjp/jacobian/..
     errors: float = 0.0  # chance of deliberately erroneous plans / custom backwards
     broadcast: float = 0.3  # chance a new operand gets a broadcasting shape
@@ -81,6 +82,7 @@ def capability_config(config, adapter):
              "post_accumulate_hooks": "post_accumulate_hooks",
              "self_removing_hooks": "hook_self_removal", "hook_removal": "hook_removal",
              "materialize_grads": "materialize_unused_grads", "functional_api": "functional_api",
+             "batched_grad": "batched_grad",
              "inplace": "inplace"}
     off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
     if "module_hooks" not in off and "layers" not in caps:

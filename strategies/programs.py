@@ -228,10 +228,24 @@ def _grad_action(b, roots):
         name = b.pick(wrt)
         if name not in inputs:
             inputs.append(name)
-    weights, retain, allow_unused = tuple(_weight(b, r) for r in chosen), _retain(b), \
-        b.chance(0.5)
+    batched = b.chance(b.cfg.batched_grad)
+    weights = _batched_weights(b, chosen) if batched else tuple(_weight(b, r) for r in chosen)
+    retain, allow_unused = _retain(b), b.chance(0.5)
     return P.Grad(tuple(chosen), tuple(inputs), weights, retain, allow_unused=allow_unused,
-                  materialize_grads=allow_unused and b.chance(b.cfg.materialize_grads))
+                  materialize_grads=allow_unused and b.chance(b.cfg.materialize_grads),
+                  batched=batched)
+
+
+def _batched_weights(b, roots):
+    """A batch of 1 to 3 gradient weights for each root (one batch size for all): an array
+    of shape (batch,) + the root's shape."""
+    n = b.integer(1, 3)
+    out = []
+    for name in roots:
+        shape = (n,) + b.value(name).shape
+        flat = expand(b.seed(), shape, salt=11)
+        out.append(nested(flat, shape))
+    return tuple(out)
 
 
 def _functional_action(b, roots):

@@ -27,6 +27,7 @@ PROPERTY_SUITES = (zoo.WEIGHTS, zoo.MULTI_ROOT, zoo.ACCUMULATION, zoo.RETAIN_GRA
                    zoo.BROADCAST, zoo.FUNCTIONAL, zoo.GRAD_MODES, zoo.GRADS_AS_VALUES,
                    zoo.THROUGH_GRAD, zoo.POST_ACCUMULATE, zoo.FUNCTION_OUTPUT_HOOKS,
                    zoo.SELF_REMOVING_HOOKS, zoo.REMOVED_BY_HANDLE, zoo.GRAD_IN_FULL,
+                   zoo.BATCHED_GRAD,
                    zoo.FUNCTIONS_OF_LEAVES, zoo.INPLACE)
 
 

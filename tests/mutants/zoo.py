@@ -50,6 +50,7 @@ FUNCTION_OUTPUT_HOOKS = ("suites.test_hooks_since", "test_hooks_on_custom_functi
 SELF_REMOVING_HOOKS = ("suites.test_hooks_since", "test_hooks_that_remove_themselves", None)
 REMOVED_BY_HANDLE = ("suites.test_hooks_since", "test_hooks_removed_by_handle_between_backwards",
                      None)
+BATCHED_GRAD = ("suites.test_functional_api", "test_grad_over_a_batch_of_weights", None)
 GRAD_IN_FULL = ("suites.test_functional_api", "test_grad_unused_materialized_and_several_outputs",
                 None)
 FUNCTIONS_OF_LEAVES = ("suites.test_functional_api", "test_vjp_jacobian_hessian", None)
@@ -1217,6 +1218,23 @@ class MaterializeGradsIgnored(Mutant):
         return super().grad(outputs, inputs, weights, retain_graph, create_graph, allow_unused)
 
 
+class BatchedGradOneRow(Mutant):
+    id = "batched-grad-one-row"
+    area = "functional API (batched grad)"
+    description = "grad(..., is_grads_batched=True) repeats the first row's vjp for every row"
+    killers = (BATCHED_GRAD,)
+
+    def batched_grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused,
+                     materialize_grads):
+        n = int(weights[0].shape[0])
+        first = self.torch.autograd.grad(outputs, inputs, [w[0] for w in weights],
+                                         retain_graph=retain_graph, create_graph=create_graph,
+                                         allow_unused=allow_unused,
+                                         materialize_grads=materialize_grads)
+        return tuple(None if g is None else g.unsqueeze(0).expand(n, *g.shape).clone()
+                     for g in first)
+
+
 class GradOutputsReversed(Mutant):
     id = "grad-outputs-reversed"
     area = "functional API (several outputs)"
@@ -1398,7 +1416,7 @@ ZOO = (
     CreateGraphIgnored, MulBackwardConstant, DotGradDetached,
     PostAccumulateBeforeAccumulation, HookRemovalIgnored, RemovalBetweenBackwardsIgnored,
     FunctionOutputHooksSkipped,
-    MaterializeGradsIgnored, GradOutputsReversed, JacobianTransposed,
+    MaterializeGradsIgnored, BatchedGradOneRow, GradOutputsReversed, JacobianTransposed,
     VersionNeverChecked, InplaceNotRecorded, ViewWriteNotReachingBase, LeafInplaceAllowed,
 )
 BY_ID = {m.id: m for m in ZOO + RARE}
