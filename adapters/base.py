@@ -222,6 +222,12 @@ class Adapter:
         raise NotImplementedError
 
     # ----- layers and custom functions ---------------------------------------------------
+    # Where the engine's own Linear/RNNCell/LSTMCell lay out their parameters otherwise than
+    # torch's: layer kind -> adapters.layer_layout.Layout, each module parameter as an
+    # expression over the program's torch-layout leaves, converted with the engine's ops at
+    # each call (tests/meta/test_layer_layouts.py checks them). None: torch's layout.
+    layer_layouts = None
+
     def make_layer(self, layer, param_values, dtype):
         """Build the module for `layer` with these parameter arrays.
 

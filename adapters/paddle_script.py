@@ -1,15 +1,17 @@
 """Paddle's spelling of the stateful repro script (adapters/stateful_script.py).
 
-Layers are torch's formulas over Paddle ops (adapters/functional_layers.py, as the adapter
-runs them), their parameters plain leaves; custom Functions are `PyLayer`s.
+Layers are Paddle's own modules (`paddle.nn.Linear`, `SimpleRNNCell`, `LSTMCell`), each call
+on the program's torch-layout leaves converted to the module's layout with Paddle ops, as the
+adapter runs them (adapters/layer_layout.py); custom Functions are `PyLayer`s.
 """
-from .functional_layers import LAYER_PARAMS, LAYERS
-from .paddle_adapter import HELPERS, NAMESPACE
+from .paddle_adapter import HELPERS, LAYER_HELPERS, layout_source, module_source
 from .script_parts import py
 from .stateful_script import NotExpressed, Spelling, render as render_stateful
 from .templates import literal
 
-HEADER = '''import numpy as np
+HEADER = '''import contextlib
+
+import numpy as np
 import paddle
 import paddle.nn.functional as F
 from paddle.autograd import PyLayer
@@ -31,7 +33,7 @@ def plain(t):
 class PaddleSpelling(Spelling):
     engine = "paddle"
     header = HEADER
-    helpers = NAMESPACE + LAYERS + HELPERS
+    helpers = LAYER_HELPERS + HELPERS
     modes = {"no_grad": "paddle.no_grad()", "enable_grad": "paddle.enable_grad()",
              "set_grad_enabled(False)": "paddle.set_grad_enabled(False)",
              "set_grad_enabled(True)": "paddle.set_grad_enabled(True)"}
@@ -43,17 +45,17 @@ class PaddleSpelling(Spelling):
                 f"stop_gradient={not requires_grad})")
 
     def layer(self, layer, dtype):
-        """The parameters as leaves: the cells are functions of them."""
+        """The parameters as leaves in torch's layout, and Paddle's module."""
         return [f"{py(p.name)} = {self.tensor(p.array('float64').tolist(), dtype, True)}"
-                for p in layer.params]
+                for p in layer.params] + [f"{py(layer.name)}_module = "
+                                          f"{module_source(layer, dtype)}"]
 
     def call_layer(self, step, layer):
+        """The module called on the leaves converted to its layout (at each call)."""
         args = ", ".join("None" if a is None else py(a) for a in step.args)
-        have = {q.name for q in layer.params}  # None for a missing bias
-        params = ", ".join(py(n) if n in have else "None" for n in
-                           (f"{layer.name}.{p}" for p in LAYER_PARAMS[layer.kind]))
         outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
-        return f"{outs} = {layer.kind}({args}, {params})"
+        return (f"{outs} = call_{layer.kind}({py(layer.name)}_module, "
+                f"{layout_source(layer, py)}, {args})")
 
     def retain_grad(self, target):
         return f"{target}.retain_grads()"
