@@ -29,10 +29,14 @@ How each feature is expressed, all with TF's own API:
   differentiates it, its `gradient` called while the outer one records (TF's higher order);
 - custom Functions: `tf.custom_gradient`; its grad_fn gets one upstream gradient per output
   (zeros for an output nothing reached) and returns one per input;
-- layers: Linear, RNNCell and LSTMCell from adapters/functional_layers.py over
-  `tf.experimental.numpy` (torch's formulas and parameter layout, weight [out, in]: Keras's
-  Dense/LSTMCell keep a kernel [in, out] and one bias, so the leaves torch's layers have would
-  not be the variables TF differentiates). TF differentiates the cells like any other code.
+- layers: Keras 3's own `keras.layers.Dense`, `SimpleRNNCell` (tanh) and `LSTMCell` (sigmoid
+  gates, `implementation=2`), each built once per kind, shape and dtype and run by
+  `layer.stateless_call` on values the tape records: the program's torch-layout leaves
+  converted at each call with TF ops (`layer_layouts`, adapters/layer_layout.py): a kernel is
+  the transpose of torch's weight ([in, out]; a recurrent_kernel of weight_hh), and a cell's
+  one bias is bias_ih + bias_hh; the LSTM's gates are in torch's order (Keras's i, f, c, o).
+  So the Keras layers' own formulas are what TF differentiates, and the gradient reaches the
+  torch-layout leaves through the conversion.
 
 The ops are code templates (adapters/templates.py) over `tf`, `tnp` and the helpers in
 `HELPERS`, so `render_script` prints exactly the code that ran.
@@ -42,14 +46,101 @@ import os
 import numpy as np
 
 from .base import Adapter, Recording, UnsupportedProgram
-from .functional_layers import LAYERS, layer_inputs, layer_outputs
+from .functional_layers import LAYER_PARAMS, LAYERS
 from .functional_script import Spelling, render
-from .script_parts import backward_rules
+from .layer_layout import Ops, Param, convert, layout, source
+from .script_parts import backward_rules, py
 from .templates import TemplateOps, first_line_source, literal, target_literal
 
 # Helpers the templates use: executed into the ops' namespace (after the shared layers,
 # adapters/functional_layers.py, over `xp`), and printed in repro scripts.
 NAMESPACE = "tnp = tf.experimental.numpy\nxp, sigmoid = tnp, tf.sigmoid\n"
+
+# Keras's layers and how each takes its weights from torch's (keras/src/layers/core/dense.py,
+# rnn/simple_rnn.py, rnn/lstm.py): kernel [in, units] = W^T, recurrent_kernel = W_hh^T, one
+# bias where torch adds b_ih and b_hh; LSTMCell's gates are i, f, c, o (torch's i, f, g, o).
+# The order is `trainable_variables`' order, the list stateless_call takes.
+W, B, W_IH, W_HH, B_IH, B_HH = map(Param, ("weight", "bias", "weight_ih", "weight_hh",
+                                            "bias_ih", "bias_hh"))
+KERAS_LAYOUTS = {
+    "linear": layout("keras.layers.Dense", kernel=W.T, bias=B),
+    "rnn_cell": layout("keras.layers.SimpleRNNCell", kernel=W_IH.T, recurrent_kernel=W_HH.T,
+                       bias=B_IH + B_HH),
+    "lstm_cell": layout("keras.layers.LSTMCell", kernel=W_IH.T, recurrent_kernel=W_HH.T,
+                        bias=B_IH + B_HH),
+}
+LAYOUT_OPS = Ops(transpose="tf.transpose({0})", add="tf.math.add({0}, {1})",
+                 concat_rows="tf.concat([{args}], axis=0)")
+KERAS_CLASSES = {"linear": "keras.layers.Dense", "rnn_cell": "keras.layers.SimpleRNNCell",
+                 "lstm_cell": "keras.layers.LSTMCell"}
+
+
+def keras_source(layer, dtype):
+    """The source building `layer`'s Keras layer (adapter and scripts alike)."""
+    extra = {"rnn_cell": ", activation='tanh'",
+             "lstm_cell": ", activation='tanh', recurrent_activation='sigmoid', "
+                          "implementation=2"}.get(layer.kind, "")
+    return (f"keras_layer({KERAS_CLASSES[layer.kind]}, {dtype!r}, {layer.in_features}, "
+            f"{layer.out_features}, use_bias={layer.bias}{extra})")
+
+
+def layout_source(layer, name):
+    """The conversion of `layer`'s torch-layout leaves (`name(leaf name)` their source) into
+    its Keras layer's weights, as a list literal in `trainable_variables` order."""
+    have = {p.name for p in layer.params}
+    names = {p: name(f"{layer.name}.{p}") if f"{layer.name}.{p}" in have else None
+             for p in LAYER_PARAMS[layer.kind]}
+    pairs = source(KERAS_LAYOUTS[layer.kind], names, layer.out_features, LAYOUT_OPS)
+    return "[" + ", ".join(src for _, src in pairs) + "]"
+
+
+# Building and calling the Keras layers: executed into the ops' namespace, printed in scripts.
+LAYER_HELPERS = '''
+def keras_layer(cls, dtype, n_in, units, **kwargs):
+    """A Keras layer in `dtype`, built for inputs [batch, n_in]. Its own initial weights are
+    never used: each call passes the program's (`call_keras`)."""
+    layer = cls(units, dtype=dtype, **kwargs)
+    layer.build((None, n_in))
+    return layer
+
+
+def call_keras(layer, weights, *args):
+    """`layer.call(*args)` with `weights` (in `trainable_variables` order) as its variables'
+    values: Keras 3's stateless_call, so they are tensors the tape records."""
+    state = [v.value for v in layer.non_trainable_variables]  # a seed, unused (no dropout)
+    out, _ = layer.stateless_call(weights, state, *args)
+    return out
+
+
+def call_linear(layer, weights, x):
+    """keras.layers.Dense: x [*, in] -> [*, units]."""
+    return call_keras(layer, weights, x)
+
+
+def batch_of_one(x):
+    """A Keras cell takes x [batch, in]: an unbatched x is a batch of one (as torch's cells
+    make it)."""
+    return x if x.shape.rank == 2 else tf.expand_dims(x, 0)
+
+
+def call_rnn_cell(layer, weights, x, h):
+    """keras.layers.SimpleRNNCell: call(x, [h]) -> (h', [h']); a None h is its own initial
+    state (get_initial_state: zeros)."""
+    xb = batch_of_one(x)
+    states = layer.get_initial_state(xb.shape[0]) if h is None else [batch_of_one(h)]
+    out, _ = call_keras(layer, weights, xb, states)
+    return out if x.shape.rank == 2 else out[0]
+
+
+def call_lstm_cell(layer, weights, x, h, c):
+    """keras.layers.LSTMCell: call(x, [h, c]) -> (h', [h', c']); a None state is its own
+    initial state (zeros)."""
+    xb = batch_of_one(x)
+    states = layer.get_initial_state(xb.shape[0]) if h is None else [batch_of_one(h),
+                                                                       batch_of_one(c)]
+    _, (h2, c2) = call_keras(layer, weights, xb, states)
+    return (h2, c2) if x.shape.rank == 2 else (h2[0], c2[0])
+'''
 HELPERS = '''
 TAPES = []  # the tapes recording now (vjp, functional): no_grad stops each of them
 
@@ -326,15 +417,21 @@ class TensorFlowAdapter(Adapter):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import contextlib
 
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         import tensorflow as tf
+        import keras
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(f"Keras runs on {keras.backend.backend()!r} here "
+                               f"(KERAS_BACKEND): its layers must run on TensorFlow")
         try:  # few threads: the suite runs in parallel workers on few cores
             tf.config.threading.set_intra_op_parallelism_threads(1)
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:  # TF already initialized in this process: keep its settings
             pass
         self.tf = tf
-        namespace = {"tf": tf, "contextlib": contextlib}
-        exec(NAMESPACE + LAYERS + HELPERS, namespace)  # noqa: S102 - our own helper source
+        namespace = {"tf": tf, "keras": keras, "contextlib": contextlib}
+        exec(NAMESPACE + LAYERS + LAYER_HELPERS + HELPERS, namespace)  # noqa: S102 - ours
+        self._keras_layers = {}  # keras_source -> the built layer
         self._helpers = namespace
         self._ops = TemplateOps(TF_TEMPLATES, namespace)
         self._no_grad_depth = 0
@@ -374,14 +471,36 @@ class TensorFlowAdapter(Adapter):
         return self.tf.stop_gradient(t)
 
     # ----- layers and custom functions ---------------------------------------------------
+    # How Keras's layers take their weights from the program's torch-layout leaves.
+    layer_layouts = KERAS_LAYOUTS
+
     def make_layer(self, layer, param_values, dtype):
-        # The parameters are used as given: inside a vjp they are the tape's watched sources.
+        """The program's parameters are leaves in torch's layout, used as given (inside a
+        vjp they are the tape's watched sources); the layer is Keras's own, built once per
+        kind, shape and dtype (each call passes its weights)."""
         params = {name: v if isinstance(v, self.tf.Tensor) else self.tensor(v, dtype, True)
                   for name, v in param_values.items()}
-        return params, params
+        src = keras_source(layer, dtype)
+        if src not in self._keras_layers:
+            keras_layer = eval(src, self._helpers)  # noqa: S307 - our own source
+            expected = [name for name, _ in self.layer_layouts[layer.kind].params
+                        if layer.bias or name != "bias"]
+            found = [v.name for v in keras_layer.trainable_variables]
+            if found != expected:  # stateless_call takes the weights in this order
+                raise RuntimeError(f"{src}: trainable_variables {found}, the layout "
+                                   f"gives {expected}")
+            self._keras_layers[src] = keras_layer
+        leaves = {p: params.get(f"{layer.name}.{p}") for p in LAYER_PARAMS[layer.kind]}
+        return (self._keras_layers[src], leaves), params
 
     def call_layer(self, module, layer, args):
-        return layer_outputs(layer, self._helpers[layer.kind](*layer_inputs(module, layer, args)))
+        """The weights converted to the layer's layout with TF ops (recorded), then the
+        Keras layer run on them (stateless_call)."""
+        keras_layer, leaves = module
+        weights = [t for _, t in convert(self.layer_layouts[layer.kind], leaves,
+                                         layer.out_features, LAYOUT_OPS, self._helpers)]
+        out = self._helpers[f"call_{layer.kind}"](keras_layer, weights, *args)
+        return tuple(out) if layer.kind == "lstm_cell" else (out,)
 
     def custom_function(self, spec, run_forward, run_backward):
         """tf.custom_gradient: the forward returns the outputs and a grad_fn closing over the
@@ -440,9 +559,13 @@ class TensorFlowAdapter(Adapter):
 
 # ----- the standalone TF script of a program (what a failure report prints) -----------------
 SCRIPT_HEADER = '''import contextlib
+import os
 
 import numpy as np
 import tensorflow as tf
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras  # noqa: E402
 
 
 def show(label, x):
@@ -461,7 +584,18 @@ def plain(x):
 class TensorFlowSpelling(Spelling):
     engine = "tensorflow"
     header = SCRIPT_HEADER
-    helpers = NAMESPACE + LAYERS + HELPERS
+    helpers = NAMESPACE + LAYERS + LAYER_HELPERS + HELPERS
+
+    def layer_prelude(self, layer, dtype):
+        """Keras's layer, built once: its weights come from the leaves at each call."""
+        return [f"{py(layer.name)}_module = {keras_source(layer, dtype)}"]
+
+    def layer(self, step, layer):
+        """The Keras layer run on the torch-layout leaves converted to its weights."""
+        outs = ", ".join(step.outs) + ("," if layer.kind == "lstm_cell" else "")
+        args = ", ".join("None" if a is None else py(a) for a in step.args)
+        return (f"{outs} = call_{layer.kind}({py(layer.name)}_module, "
+                f"{layout_source(layer, py)}, {args})")
 
     def array(self, values, dtype):
         return f"tf.constant({literal(values)}, dtype=tf.{dtype})"
