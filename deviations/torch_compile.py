@@ -9,8 +9,8 @@ import re
 from gradspec.deviations import (Deviation, engine_action, is_zero, leaves, load,
                                  message_says, raised_instead, reference_env, reference_raised,
                                  zeros_for_none)
-from gradspec.program import (Backward, BackwardThroughGrad, Detach, Grad, GradStep, Leaf, Op,
-                              Program)
+from gradspec.program import (Backward, BackwardThroughGrad, Detach, Grad, GradStep, InPlace,
+                              Leaf, Op, Program, RequiresGrad, RetainGrad, TensorHook)
 
 
 def _compiled(program, action):
@@ -207,6 +207,33 @@ def _same(a, b, dtype):
     return np.shape(a) == np.shape(b) and close(a, b, dtype)[0]
 
 
+# Steps at which Dynamo splits the region into graphs (it runs them eagerly between two).
+SPLITS = (GradStep, TensorHook, RetainGrad, RequiresGrad)
+
+
+def _tangent_restrided_into_leaf(program, m):
+    """A differentiation with create_graph=True (a GradStep in the forward; Grad or Backward
+    with create_graph=True) through a region that Dynamo split into several graphs: the
+    gradient one graph's backward passes to the other's is made with create_graph=True and
+    requires grad, and AOTAutograd, laying it out as traced, copies it into a new leaf that
+    requires grad: leaf_inplace where the reference raised nothing, and the gradients,
+    returned values, hook calls and .grad flags that action then lacks."""
+    splits = [i for i, s in enumerate(program.steps) if isinstance(s, SPLITS)]
+    if m.action < 0:  # a GradStep after an earlier split: the forward stops there
+        return (raised_instead(m, None, "leaf_inplace") and len(splits) > 1
+                and any(isinstance(program.steps[i], GradStep) for i in splits[1:])
+                and not any(isinstance(s, InPlace) for s in program.steps))
+    if not (splits and m.action < len(program.plan)
+            and isinstance(program.plan[m.action], (Backward, Grad))
+            and program.plan[m.action].create_graph):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, None, "leaf_inplace")
+    return m.kind in STATE + ("grad_requires_grad",) and \
+        reference_raised(program, m.action, None) and \
+        _compiled_raised(program, m.action, lambda a: a.error == "leaf_inplace")
+
+
 # Eager torch's own: backward and grad() are called eagerly, as users of compiled code do.
 EAGER = ("torch-make-grads-index", "torch-batched-grad-materialized-zeros-unbatched")
 DEVIATIONS = [d for d in load("torch") if d.id in EAGER] + [
@@ -291,5 +318,23 @@ DEVIATIONS = [d for d in load("torch") if d.id in EAGER] + [
         ),
         applies=_second_order_dropped,
         finding="findings/torch-compile/grad-of-grad-drops-second-order.py",
+    ),
+    Deviation(
+        id="torch-compile-create-graph-tangent-restrided-into-leaf",
+        reason="grad() or backward() with create_graph=True through a region Dynamo split "
+               "into graphs (at a hook, retain_grad, requires_grad_ or a grad() inside) raises "
+               "'a leaf Variable that requires grad is being used in an in-place operation' "
+               "where eager runs: the gradient passed between the graphs requires grad, and "
+               "AOTAutograd restrides it (coerce_to_expected_memory_format) by copy_ into an "
+               "empty_strided(requires_grad=True) leaf; no upstream report found",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (2,), (0.5, -0.75), True)),
+            steps=(Op("t1", "exp", ("a",)), TensorHook("t1"),
+                   Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+            plan=(Grad(("t2",), ("a",), (None,), create_graph=True),),
+        ),
+        applies=_tangent_restrided_into_leaf,
+        finding="findings/torch-compile/create-graph-tangent-restrided-into-leaf.py",
     ),
 ]
