@@ -19,12 +19,14 @@ BUILTIN = {
                          {"compiled_autograd": True}),
     "torch-compile-inductor-ca": ("adapters.torch_compile_adapter", "TorchCompileAdapter",
                                   {"compiler": "inductor", "compiled_autograd": True}),
+    "torch-func-compile": ("adapters.torch_func_compile_adapter", "TorchFuncCompileAdapter",
+                           {}),
     "paddle": ("adapters.paddle_adapter", "PaddleAdapter", {}),
     "tensorflow": ("adapters.tensorflow_adapter", "TensorFlowAdapter", {}),
 }
 PACKAGES = {"torch": "torch", "torch-cuda": "torch", "torch-func": "torch",
             "torch-compile": "torch", "torch-compile-inductor": "torch",
-            "torch-compile-ca": "torch", "torch-compile-inductor-ca": "torch", "jax": "jax",
+            "torch-compile-ca": "torch", "torch-func-compile": "torch", "torch-compile-inductor-ca": "torch", "jax": "jax",
             "autograd": "autograd",
             "mygrad": "mygrad", "tinygrad": "tinygrad", "paddle": "paddle",
             "tensorflow": "tensorflow"}

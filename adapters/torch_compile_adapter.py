@@ -78,13 +78,17 @@ class TorchCompileAdapter(TorchAdapter):
         return super().custom_function(spec, forward_values, backward_values)
 
     def error_kind(self, exc):
-        """torch's kind for an error, also when Dynamo wraps the one it met while tracing
-        (TorchRuntimeError, with the original as its cause)."""
-        seen = set()
-        while exc is not None and id(exc) not in seen:
-            seen.add(id(exc))
-            kind = super().error_kind(exc)
-            if kind is not None:
-                return kind
-            exc = exc.__cause__ or exc.__context__
-        return None
+        return kind_through_dynamo(super().error_kind, exc)
+
+
+def kind_through_dynamo(kind_of, exc):
+    """torch's kind for an error (`kind_of`), also when Dynamo wraps the one it met while
+    tracing (TorchRuntimeError, with the original as its cause)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        kind = kind_of(exc)
+        if kind is not None:
+            return kind
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -50,8 +50,10 @@ def _make_grads_index_bug(program, m):
     action = program.plan[m.action] if m.action >= 0 else None
     roots = action.roots if isinstance(action, Backward) else (
         action.outputs if isinstance(action, Grad) else ())
+    # Under torch.compile, Dynamo meets it while tracing and wraps it: TorchRuntimeError.
     return (m.kind == "error" and m.expected == "grad_shape_mismatch"
-            and m.actual == "unexpected RuntimeError" and len(roots) > 1)
+            and m.actual in ("unexpected RuntimeError", "unexpected TorchRuntimeError")
+            and len(roots) > 1)
 
 
 def _stale_view_is_leaf(program, m):

@@ -33,6 +33,7 @@ class Session:
         self.handles = {}  # value name -> handles of the tensor hooks registered on it
         self.raised = False
         self.program = None  # set by `build`: a functional engine's GradStep re-runs a prefix
+        self.prefixes = {}  # step index -> that prefix, made before a compiler traces (below)
 
     def add_leaf(self, leaf, value=None):
         """A leaf from its values, or bound to `value` (a functional engine's traced input)."""
@@ -55,10 +56,12 @@ class Session:
             spec, lambda inputs: functions.run_forward(spec, op, inputs),
             lambda grads, saved, needs: functions.run_backward(spec, op, grads, saved, needs))
 
-    def step(self, step):
+    def step(self, step, index=None):
+        """Run `step`, the program's step `index` (known to `build`; the strategies, which
+        draw steps one by one, leave it to be found)."""
         try:
             if isinstance(step, P.GradStep):
-                self._grad_step(step)
+                self._grad_step(step, index)
             else:
                 _step(step, self.adapter, self.env, self.modules, self.fns, self.retained,
                       self.hook_log, self.handles)
@@ -66,7 +69,7 @@ class Session:
             self.raised = True  # not the program's whole forward: never handed to `run`
             raise
 
-    def _grad_step(self, step):
+    def _grad_step(self, step, index=None):
         """`autograd.grad(..., create_graph=True)`; a functional engine differentiates, by a
         vjp nested in whatever vjp is tracing this one, the program's steps before this step
         as a function of the step's inputs (leaves: such engines have no grad_wrt_nonleaf)."""
@@ -83,11 +86,15 @@ class Session:
                     f"{adapter.name} is functional: a gradient used as a value is a vjp of the "
                     f"rebuilt steps before it as a function of leaves, not of intermediate "
                     f"values ({', '.join(i for i in step.inputs if i not in leaf_names)})")
-            prefix = replace(program, steps=program.steps[:program.steps.index(step)], plan=())
+            if index is None:  # not inside a compiler's trace: it compares frozen dataclasses
+                index = program.steps.index(step)
+            prefix = self.prefixes.get(index) or grad_prefixes(program)[index]
             leaves = {leaf.name: env[leaf.name] for leaf in program.all_leaves()}
+            prefixes = self.prefixes
 
             def f(*xs):
-                s = build(prefix, adapter, bound={**leaves, **dict(zip(step.inputs, xs))})
+                s = build(prefix, adapter, bound={**leaves, **dict(zip(step.inputs, xs))},
+                          prefixes=prefixes)
                 return tuple(s.env[o] for o in step.outputs)
             grads = adapter.vjp(f, [env[i] for i in step.inputs], weights)
         env.update(zip(step.outs, grads))
@@ -132,13 +139,24 @@ def _build_order(program):
     return {n: i for i, n in enumerate(names)}
 
 
-def build(program, adapter, bound=None):
+def grad_prefixes(program):
+    """{index of a GradStep: the program of the steps before it}: what a functional engine's
+    gradient used as a value differentiates. Made once, before the engine's transform runs:
+    a compiler tracing the transform (torch.compile) cannot rebuild a frozen dataclass made
+    inside its trace at a graph break."""
+    return {i: replace(program, steps=program.steps[:i], plan=())
+            for i, s in enumerate(program.steps) if isinstance(s, P.GradStep)}
+
+
+def build(program, adapter, bound=None, prefixes=None):
     """Create the leaves, layers and custom Functions, and run the forward steps.
 
-    `bound` maps leaf names to ready tensors (a functional engine's traced inputs)."""
+    `bound` maps leaf names to ready tensors (a functional engine's traced inputs);
+    `prefixes`: `grad_prefixes` of the program (or of one it is a prefix of)."""
     bound = bound or {}
     s = Session(adapter, program.dtype)
     s.program = program
+    s.prefixes = prefixes or {}
     for leaf in program.leaves:
         s.add_leaf(leaf, bound.get(leaf.name))
     for layer in program.layers:
@@ -146,8 +164,8 @@ def build(program, adapter, bound=None):
     for spec in program.functions:
         s.add_function(spec)
     if type(adapter).region is Adapter.region:
-        for step in program.steps:
-            s.step(step)
+        for i, step in enumerate(program.steps):
+            s.step(step, i)
     else:
         _run_region(s, program)
     return s
@@ -163,8 +181,8 @@ def _run_region(s, program):
     def forward(*tensors):
         s.env.clear()
         s.env.update(zip(inputs, tensors))
-        for step in program.steps:
-            s.step(step)
+        for i, step in enumerate(program.steps):
+            s.step(step, i)
         return tuple(s.env.values())
 
     outputs = s.adapter.region(forward, program.steps)(*s.env.values())
@@ -512,9 +530,11 @@ def _functional_api(program, adapter, action):
     function of the leaves `action.inputs` (the other leaves are rebuilt from their values);
     the engine's answer as nested tuples of arrays."""
     inner = action.function_of(program)
+    prefixes = grad_prefixes(inner)
 
     def f(*xs):
-        return build(inner, adapter, bound=dict(zip(action.inputs, xs))).env[action.output]
+        return build(inner, adapter, bound=dict(zip(action.inputs, xs)),
+                     prefixes=prefixes).env[action.output]
     by_name = {leaf.name: leaf for leaf in program.all_leaves()}
     inputs = [adapter.tensor(by_name[n].array(program.dtype), program.dtype, False)
               for n in action.inputs]
@@ -531,9 +551,10 @@ def _nested_np(adapter, x):
 def _functional_vjp(program, adapter, roots, weights, wrt, batched=False):
     values = {leaf.name: adapter.tensor(leaf.array(program.dtype), program.dtype, True)
               for leaf in program.all_leaves() if leaf.name in wrt}
+    prefixes = grad_prefixes(program)
 
     def f(*primals):
-        s = build(program, adapter, bound=dict(zip(wrt, primals)))
+        s = build(program, adapter, bound=dict(zip(wrt, primals)), prefixes=prefixes)
         return tuple(s.env[r] for r in roots)
     cotangents = [None if w is None else adapter.tensor(np.array(w, dtype=program.dtype),
                                                         program.dtype, False) for w in weights]
