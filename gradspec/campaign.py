@@ -10,7 +10,9 @@ Hypothesis test of the suites, and the op vocabulary as gradspec/campaign_target
 `campaign` profile, the backend and the example database given here, then:
 - watches the database for failures (HypoFuzz writes them where Hypothesis looks first), and
   with --stop-at-first ends the campaign once the first one is shrunk;
-- counts the programs checked (all processes) for the throughput figure;
+- counts the programs checked (all processes) for the throughput figure, and prints them,
+  the rate and the failures so far on one line every few seconds (on a terminal it is
+  rewritten in place; in a log, one line each PROGRESS_S seconds);
 - at the end replays every failure with plain pytest (same backend, same database), which
   prints the usual report: the shrunk program, expected vs actual, the standalone script.
 
@@ -30,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ("suites", "gradspec/campaign_targets.py")
 FUZZ = "import sys; from hypothesis.extra.cli import main; sys.exit(main())"
 COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
+PROGRESS_S = 5.0  # between two progress lines on a terminal (a log gets one every 30 s)
 
 
 # ----- the program counter, installed in every fuzzing process by conftest.py ---------------
@@ -76,6 +79,40 @@ def read_counts(directory):
         return 0, 0.0, 0
     span = max(r["last"] for r in rows) - min(r["first"] for r in rows)
     return sum(r["programs"] for r in rows), span, len(rows)
+
+
+def progress_line(elapsed, programs, span, processes, failures_so_far):
+    """The campaign's one-line progress: time, programs checked, programs/s, failures."""
+    rate = f"{programs / span:.1f} programs/s" if span >= 1 else "warming up"
+    return (f"[{elapsed:7.1f} s] {programs} programs checked ({rate}, {processes} "
+            f"processes), {failures_so_far} failure{'s' if failures_so_far != 1 else ''} "
+            f"so far")
+
+
+class Progress:
+    """Prints `progress_line` every few seconds: rewritten in place on a terminal (the
+    failures and the summary then start on a fresh line), one line at a time in a log."""
+
+    def __init__(self, stream=sys.stdout):
+        self.stream, self.last, self.open = stream, 0.0, False
+        self.tty = stream.isatty()
+
+    def show(self, now, line):
+        every = PROGRESS_S if self.tty else 6 * PROGRESS_S
+        if now - self.last < every:
+            return
+        self.last = now
+        if self.tty:
+            self.stream.write("\r" + line.ljust(100))
+            self.open = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def end_line(self):
+        if self.open:
+            self.stream.write("\n")
+            self.open = False
 
 
 # ----- failures, as HypoFuzz records them in the example database -------------------------
@@ -167,12 +204,16 @@ def main(argv=None):
     deadline = start + 60 * args.minutes if args.minutes else None
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     found, how_ended = {}, "the time limit"
+    progress = Progress()
     try:
         while True:
-            time.sleep(2)
+            time.sleep(1)
             now = time.time()
+            programs, span, processes = read_counts(counts)
+            progress.show(now, progress_line(now - start, programs, span, processes, len(found)))
             for nodeid, state in failures(db).items():
                 if nodeid not in found:
+                    progress.end_line()
                     found[nodeid] = {"seconds": round(now - start, 1), "state": state,
                                      "already_in_database": nodeid in before}
                     programs, _, _ = read_counts(counts)
@@ -192,6 +233,7 @@ def main(argv=None):
         how_ended = "Ctrl-C"
     finally:
         _stop(proc)
+        progress.end_line()
     wall = time.time() - start
     programs, span, _ = read_counts(counts)
     rate = programs / span if span >= 10 else None  # too short a run for a rate

@@ -25,9 +25,31 @@ def test_a_short_campaign_finds_a_mutant_and_pytest_replays_it(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out[-3000:]  # 1: a failure found
+    assert "programs checked" in out  # the progress line
+    assert "Full backward hook is firing" not in out  # the warnings pytest silences
     result = json.loads(summary.read_text())
     assert result["ended_by"] == "the first failure", result
     assert list(result["failures"]) == ["gradspec/campaign_targets.py::test_op[sin]"]
     # The replay at the end is plain pytest with the same database: the failure comes first.
     assert "mutant:sin-sign disagrees with the reference" in out
     assert "1 failed" in out
+
+
+def test_progress_is_one_line_every_few_seconds():
+    import io
+    from gradspec.campaign import PROGRESS_S, Progress, progress_line
+    line = progress_line(12.0, 480, 10.0, 2, 1)
+    assert "480 programs checked (48.0 programs/s, 2 processes), 1 failure so far" in line
+    assert "warming up" in progress_line(0.5, 3, 0.2, 1, 0)
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    log, tty = io.StringIO(), Terminal()
+    for p in (Progress(log), Progress(tty)):
+        for t in range(0, 61):  # a minute, one poll a second
+            p.show(1000.0 + t, f"at {t}")
+        p.end_line()
+    assert log.getvalue().count("\n") == 60 // (6 * int(PROGRESS_S)) + 1  # a log: a line each 30 s
+    assert tty.getvalue().count("\r") == 60 // int(PROGRESS_S) + 1  # rewritten in place
+    assert tty.getvalue().count("\n") == 1  # then a fresh line for what follows
