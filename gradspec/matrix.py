@@ -24,8 +24,14 @@ from adapters.registry import BUILTIN
 from . import shards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "torch-func", "mygrad", "tinygrad", "jax",
-                    "autograd", "tensorflow", "paddle")
+DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "torch-func", "torch-compile",
+                    "torch-func-compile", "mygrad", "tinygrad", "jax", "autograd", "tensorflow",
+                    "paddle")
+# Examples a test where the ci profile's would not fit CI's budget: a compiling backend checks
+# a few programs a second, not hundreds (`python -m bench --backend torch-compile
+# --max-examples 4`). NAME=N in --backends overrides; campaigns and nightly runs use the
+# full profiles.
+DEFAULT_BUDGETS = {"torch-compile": 2, "torch-func-compile": 3}
 
 LABELS = {
     "test_ops::test_op": "op vocabulary (one property per op)",
@@ -63,6 +69,17 @@ LABELS = {
     "test_deviations::test_deviation_still_reproduces": "stated deviations still reproduce",
     "test_deviations::test_finding_still_reproduces": "engine bugs' findings still reproduce",
 }
+
+
+def _budget(backend, named, max_examples):
+    """Examples a test for `backend`: NAME=N if named; else the smaller of its default budget
+    and --max-examples; else --max-examples (None: the profile's)."""
+    if backend in named:
+        return named[backend]
+    default = DEFAULT_BUDGETS.get(backend)
+    if default is None or max_examples is None:
+        return default or max_examples
+    return min(default, max_examples)
 
 
 class MergeError(Exception):
@@ -313,7 +330,7 @@ def main(argv=None):
                 shard = shards.parse(args.shard)
             except shards.ShardError as exc:
                 p.error(str(exc))
-        paths = [run_backend(b, args.out, args.workers, budgets.get(b, args.max_examples),
+        paths = [run_backend(b, args.out, args.workers, _budget(b, budgets, args.max_examples),
                              shard=shard) for b in backends]
         if shard and shard[1] > 1:
             print(f"wrote {', '.join(paths)}; merge every shard's parts with "
