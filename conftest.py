@@ -10,29 +10,15 @@ import sys
 
 import pytest
 
+from gradspec.pytest_private import import_hypothesis_unrewritten
 
-def _import_hypothesis_unrewritten():
-    """pytest rewrites the asserts of every module of a plugin's distribution when it is
-    imported: Hypothesis's eighty, in every process (each xdist worker too), about a second
-    each time. Its asserts are its own invariants, which need no pytest introspection; this
-    conftest is the first to import it, so it is imported as it is (pytest's hook, if it has
-    another shape, is left alone)."""
-    hook = next((h for h in sys.meta_path if type(h).__name__ == "AssertionRewritingHook"),
-                None)
-    marked = getattr(hook, "_must_rewrite", None)
-    if isinstance(marked, set) and "hypothesis" in marked:
-        marked.discard("hypothesis")
-        import hypothesis.strategies  # noqa: F401 - imported here, unrewritten
-        marked.add("hypothesis")
-
-
-_import_hypothesis_unrewritten()
+import_hypothesis_unrewritten()  # before anything imports Hypothesis
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from adapters.registry import (BUILTIN, BackendError, BackendUnavailable, adapter_class,
                                engine_version, load)
 from gradspec import backend as current, deviations, heap
-from strategies.choices import pin_constant_pool
+from strategies.hypothesis_private import key_by_node, pin_constant_pool
 
 _COMMON = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -363,11 +349,7 @@ def pytest_collection_modifyitems(config, items):
         # Hypothesis already keys parametrized cases: a failure found by a campaign then
         # replays under plain pytest. (Derandomized runs use no database; their seeds, which
         # the key would change, stay as they are.)
-        from hypothesis.internal.detection import is_hypothesis_test
-        for item in items:
-            if is_hypothesis_test(getattr(item, "obj", None)):
-                item.obj.hypothesis.inner_test._hypothesis_internal_add_digest = \
-                    item.nodeid.encode()
+        key_by_node(items)
     if current.candidate() is None:
         suites = [item for item in items if _is_conformance(item)]
         if _skips_unavailable(config):

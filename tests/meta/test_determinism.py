@@ -1,7 +1,7 @@
 """A derandomized test draws the same programs whatever else the process imported.
 
 Hypothesis sometimes draws an integer literal of the "local" modules imported so far; the
-conftest pins that pool (strategies/choices.py: pin_constant_pool), so a test id replays the
+conftest pins that pool (strategies/hypothesis_private.py: pin_constant_pool), so a test id replays the
 same programs serially, under `-n 2` and alone. Here a fresh local module full of new literals
 is imported between two runs of one derandomized test: pinned, the programs are the same; with
 Hypothesis's own pool (the control), the same import changes them.
@@ -10,10 +10,9 @@ import importlib
 import sys
 
 from hypothesis import given
-from hypothesis.internal.conjecture import providers
 
 from strategies import Config, programs
-from strategies.choices import pin_constant_pool, unpin_constant_pool
+from strategies.hypothesis_private import local_constants, pin_constant_pool, unpin_constant_pool
 from tests.meta.test_strategies import REFERENCE, quick
 
 CONFIG = Config(min_steps=3, max_steps=6)
@@ -46,7 +45,7 @@ def _import_literals(tmp_path, name):
 
 def test_the_pool_is_pinned_in_this_process():
     assert pin_constant_pool(), "this Hypothesis has no _get_local_constants to pin"
-    assert not any(providers._get_local_constants().set_for_type("integer"))
+    assert not any(local_constants().set_for_type("integer"))
 
 
 def test_importing_a_module_with_new_literals_changes_no_program(tmp_path):
