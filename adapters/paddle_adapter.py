@@ -423,6 +423,11 @@ class PaddleAdapter(Adapter):
         if create_graph:
             raise UnsupportedProgram("paddle.autograd.backward has no create_graph")
         _check_weight_shapes(roots, weights)
+        if _reaches_dead_view_double_grad(roots):
+            raise UnsupportedProgram(
+                "a backward through the gradient of an unsqueeze, squeeze or transpose taken "
+                "with create_graph=True, when nothing past it needs a gradient, segfaults "
+                "Paddle (findings/paddle/view-double-grad-segfault.py)")
         self._guarded(roots, bool(retain_graph), lambda: self.paddle.autograd.backward(
             roots, list(weights), retain_graph=bool(retain_graph)))
 
@@ -499,6 +504,42 @@ class PaddleAdapter(Adapter):
     def render_script(self, program):
         from .paddle_script import render
         return render(program, self.templates, self.inplace_ops)
+
+
+# The double-grad nodes whose backward segfaults Paddle when no node past them needs a
+# gradient (findings/paddle/view-double-grad-segfault.py): what paddle.grad(create_graph=True)
+# records for the gradient of paddle.unsqueeze, paddle.squeeze and paddle.transpose
+# (paddle.swapaxes too). Reshape's, expand's and a slice's run.
+VIEW_DOUBLE_GRAD_NODES = frozenset({"UnsqueezeDoubleGradNode", "SqueezeDoubleGradNode",
+                                    "TransposeDoubleGradNode"})
+
+
+def _reaches_dead_view_double_grad(roots):
+    """Does a backward from `roots` reach one of VIEW_DOUBLE_GRAD_NODES from which no path
+    leads to an accumulation node (a leaf's)? Its gradient goes nowhere (the weight of the
+    create_graph grad stops gradient, and so does everything between): Paddle crashes there
+    (or in the next node: a slice's)."""
+    alive = {}
+
+    def live(node):  # does a path from `node` reach a leaf's accumulation node?
+        ptr = node.node_ptr()
+        if ptr not in alive:
+            alive[ptr] = False  # the graph is acyclic: only a guard
+            alive[ptr] = node.name() == "GradNodeAccumulation" or any(
+                live(f) for f in node.next_functions if f is not None)
+        return alive[ptr]
+
+    seen, todo = set(), [r.grad_fn for r in roots if r.grad_fn is not None]
+    while todo:
+        node = todo.pop()
+        ptr = node.node_ptr()
+        if ptr in seen:
+            continue
+        if node.name() in VIEW_DOUBLE_GRAD_NODES and not live(node):
+            return True
+        seen.add(ptr)
+        todo.extend(f for f in node.next_functions if f is not None)
+    return False
 
 
 def _mark_later_outputs(out):

@@ -923,6 +923,24 @@ DEVIATIONS = [
         finding="findings/paddle/pylayer-none-grad-segfault.py",
     ),
     Deviation(
+        id="paddle-view-double-grad-segfault",
+        reason="BUG (crash): a backward through a gradient taken with create_graph=True "
+               "through paddle.unsqueeze, paddle.squeeze or paddle.transpose (swapaxes) "
+               "segfaults the process in its double-grad node (Unsqueeze/Squeeze/"
+               "TransposeDoubleGradNode) where no path past that node leads to a leaf (the "
+               "gradient weight stops gradient); torch runs it; the adapter rejects such "
+               "backward calls",
+        program=Program(dtype="float64", leaves=leaves(("a", (1,), (0.5,), True)),
+                        steps=(Op("t1", "unsqueeze", ("a",), (("dim", 0),)),
+                               GradStep(("g2",), ("t1",), ("a",), (((-1.0,),),)),
+                               Op("t3", "mul", ("g2", "g2")),
+                               Op("t4", "add", ("t1", "t3")),
+                               Op("t5", "sum", ("t4",), (("dim", (0, 1)), ("keepdim", False)))),
+                        plan=(Backward(("t5",), (None,)),)),
+        applies=_never,
+        finding="findings/paddle/view-double-grad-segfault.py",
+    ),
+    Deviation(
         id="paddle-pylayer-backward-twice-segfault",
         reason="BUG (crash): a second backward through a PyLayer node segfaults the process, "
                "after a first backward that freed the graph (where every built-in node raises "
