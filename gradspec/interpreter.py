@@ -487,6 +487,14 @@ def _run_recorded(program, adapter, trace, strict):
     dtype = program.dtype
     watched = recorded_sources(program)
     by_name = {leaf.name: leaf for leaf in program.all_leaves()}
+    if any(isinstance(s, P.GradStep) for s in program.steps) and any(
+            isinstance(a, P.Grad) and not set(a.inputs) <= set(by_name) for a in program.plan):
+        # A gradient used as a value is a vjp that rebuilds the steps before it from the
+        # leaves: the recorded intermediate values are not on its path, so grad() w.r.t. one
+        # would miss what flows through that gradient (torch's has it).
+        raise UnsupportedProgram(
+            f"{adapter.name}: grad() w.r.t. an intermediate value in a program with a "
+            f"gradient used as a value (its vjp rebuilds the steps from the leaves)")
     primals = [adapter.tensor(by_name[n].array(dtype), dtype, True) for n in watched]
     names = []
 

@@ -128,3 +128,15 @@ def test_drawn_plans_of_several_actions_are_grads():
             assert all(isinstance(a, Grad) for a in program.plan), program
     check()
     assert seen, "no plan of several actions was drawn for TensorFlow"
+
+
+def test_grad_wrt_an_intermediate_beside_a_gradient_as_value_is_not_expressed():
+    """A GradStep is a vjp rebuilding the steps from the leaves, off the recording: grad()
+    w.r.t. a recorded intermediate would miss the path through that gradient (a false
+    difference), so such a program is one the engine cannot express."""
+    from gradspec.program import GradStep
+    steps = (Op("t1", "exp", ("a",)), GradStep(("g2",), ("t1",), ("a",), ((1.0, 1.0),)),
+             Op("t3", "mul", ("g2", "t1")),
+             Op("t4", "sum", ("t3",), (("dim", (0,)), ("keepdim", False))))
+    with pytest.raises(UnsupportedProgram, match="gradient used as a value"):
+        run(_program((Grad(("t4",), ("t1",), (None,)),), steps), _tf(), strict=False)
