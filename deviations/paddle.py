@@ -550,6 +550,20 @@ def _custom_grad_shape_unchecked(program, m):
             m, None, "RuntimeError") and message_says(m, "should be equal"))
 
 
+def _stack_double_grad_empty_slot(program, m):
+    """At a backward through the gradient (create_graph=True) of a stack or cat: SystemError
+    'Unable to fill empty grad inputs due to empty GradSlotMeta' (Stack/ConcatDoubleGradNode,
+    an input of the stack stopping gradient), and what that action left different."""
+    if not (any(isinstance(s, GradStep) for s in program.steps) and any(
+            isinstance(s, Op) and s.op in ("stack", "cat") for s in program.steps)):
+        return False
+    trace = _paddle_trace(program)
+    return _action_differs(
+        program, m, lambda i, e, a: e is None and a == "unexpected SystemError"
+        and "empty GradSlotMeta" in trace.actions[i].message,
+        lambda m: raised_instead(m, None, "SystemError") and message_says(m, "empty GradSlotMeta"))
+
+
 def _never(program, m):
     """A crash: the adapter rejects the program (UnsupportedProgram) before Paddle runs it, so
     there is never a mismatch to explain; the entry keeps the finding stated."""
@@ -866,6 +880,20 @@ DEVIATIONS = [
                         plan=(Backward(("t2",), (None,)),)),
         applies=_pylayer_hook_ignored,
         finding="findings/paddle/pylayer-output-hook-result-ignored.py",
+    ),
+    Deviation(
+        id="paddle-stack-double-grad-empty-slot",
+        reason="BUG: a backward through a gradient taken with create_graph=True through "
+               "paddle.stack or paddle.concat, one of whose inputs stops gradient, raises "
+               "SystemError 'Unable to fill empty grad inputs due to empty GradSlotMeta' "
+               "(Stack/ConcatDoubleGradNode); torch runs it",
+        program=Program(dtype="float64", leaves=leaves(A, ("b", (), (-1.25,), False)),
+                        steps=(Op("t1", "mul", ("a", "a")),
+                               Op("t2", "stack", ("t1", "b"), (("dim", 0),)),
+                               GradStep(("g3",), ("t2",), ("a",), ((1.0, -1.0),))),
+                        plan=(Backward(("g3",), (None,)),)),
+        applies=_stack_double_grad_empty_slot,
+        finding="findings/paddle/stack-double-grad-empty-slot.py",
     ),
     Deviation(
         id="paddle-grad-weight-shape-unchecked",
