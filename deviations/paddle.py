@@ -103,6 +103,14 @@ def _chunk_uneven(program, m):
             "evenly divisible" in m.message or "'chunks' must be" in m.message)
 
 
+def _logsumexp_rank_limit(program, m):
+    """paddle.logsumexp of a tensor of more than 4 dimensions raises ValueError in the forward."""
+    return m.kind == "error" and m.action < 0 and m.expected is None and \
+        m.actual == "unexpected ValueError" and any(
+            isinstance(s, Op) and s.op == "logsumexp" for s in program.steps) and \
+        "dimensions of logsumexp should be less or equal than 4" in m.message
+
+
 def _no_double_grad(program, m):
     """An op without a grad-of-grad kernel under create_graph=True: Paddle raises (in the
     forward, for a GradStep; in the plan, for a grad(create_graph=True))."""
@@ -615,6 +623,17 @@ DEVIATIONS = [
                                        (("chunks", 2), ("dim", 0))),),
                         plan=(Backward(("c1",), ((1.0, 1.0),)),)),
         applies=_chunk_uneven,
+    ),
+    Deviation(
+        id="paddle-logsumexp-at-most-4-dims",
+        reason="paddle.logsumexp checks that its input has at most 4 dimensions (ValueError "
+               "'dimensions of logsumexp should be less or equal than 4', logsumexp's "
+               "InferMeta); torch reduces a tensor of any rank",
+        program=Program(dtype="float64",
+                        leaves=leaves(("a", (1, 1, 1, 1, 2), (0.5, -1.25), True)),
+                        steps=(Op("t1", "logsumexp", ("a",), (("dim", (4,)), ("keepdim", False))),),
+                        plan=(Backward(("t1",), ((((((1.0,),),),),),)),)),
+        applies=_logsumexp_rank_limit,
     ),
     Deviation(
         id="paddle-no-double-grad-for-some-ops",
