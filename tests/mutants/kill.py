@@ -3,7 +3,7 @@
     python -m tests.mutants.kill [--jobs 2] [--json reports/kills.json] [--only ID,...]
                                  [--no-shrink] [--markdown PATH]
 
-Each mutant (tests/mutants/zoo.py) runs in a worker of a pool of `--jobs` processes, which
+Each mutant (tests/mutants/zoo/) runs in a worker of a pool of `--jobs` processes, which
 calls the suites' own Hypothesis tests in process under the `ci` profile, its expected killers
 first, and stops at the first failing program (then shrinks it, unless --no-shrink). The
 table gives, per mutant: killed or survived, the suite test that killed it, the programs
@@ -31,7 +31,6 @@ def _init_worker():
 
 
 def _run(mutant_id, shrink):
-    from gradspec.program import Program  # noqa: F401 - for eval of the shrunk source
     from tests.mutants import runner, zoo
     result = runner.run_mutant(zoo.BY_ID[mutant_id], shrink=shrink).as_dict()
     result["shrunk_compact"] = compact_source(result["shrunk"]) if result["shrunk"] else ""

@@ -20,28 +20,12 @@ from adapters.reference_adapter import ReferenceAdapter
 from gradspec import backend, deviations
 from gradspec.check import ConformanceFailure
 
-from . import zoo
-
-PROPERTY_SUITES = (zoo.WEIGHTS, zoo.MULTI_ROOT, zoo.ACCUMULATION, zoo.RETAIN_GRAPH, zoo.REUSE,
-                   zoo.CUSTOM, zoo.TENSOR_HOOKS, zoo.MODULE_HOOKS, zoo.CONTROL, zoo.ERRORS,
-                   zoo.BROADCAST, zoo.FUNCTIONAL, zoo.GRAD_MODES, zoo.GRADS_AS_VALUES,
-                   zoo.THROUGH_GRAD, zoo.POST_ACCUMULATE, zoo.FUNCTION_OUTPUT_HOOKS,
-                   zoo.SELF_REMOVING_HOOKS, zoo.REMOVED_BY_HANDLE, zoo.GRAD_IN_FULL,
-                   zoo.BATCHED_GRAD,
-                   zoo.FUNCTIONS_OF_LEAVES, zoo.INPLACE)
-
-
-def all_suite_tests():
-    """Every property test of the suites, as (module, test, parameter)."""
-    from gradspec.vocabulary import MULTI_OUTPUT
-    from suites.test_ops import OPS
-    return list(PROPERTY_SUITES) + [zoo.OP(op) for op in OPS] + [
-        zoo.MULTI(op) for op in MULTI_OUTPUT]
+from .zoo.killers import all_suite_tests
 
 
 def suite_id(suite):
-    module, name, param = suite
-    return f"{module.split('.')[-1]}::{name}" + (f"[{param}]" if param else "")
+    """A killer (zoo.Killer) as pytest names it: `test_ops::test_op[sin]`."""
+    return suite.suite_id
 
 
 def ci_settings(shrink=True):
@@ -74,13 +58,9 @@ def _settings_for(test, s):
 
 
 def run_suite_test(suite, s):
-    module, name, param = suite
-    test = getattr(importlib.import_module(module), name)
-    with _settings_for(test, s):
-        if param is None:
-            test()
-        else:
-            test(param)
+    """Run the suite test a killer (zoo.Killer) names under the settings `s`."""
+    with _settings_for(suite.test, s):
+        suite()
 
 
 class Recorder:

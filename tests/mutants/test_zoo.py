@@ -1,11 +1,13 @@
 """The suite's detection power, measured: the ci suites kill every mutant of the zoo
-(tests/mutants/zoo.py), the unmutated torch adapter passes the same suite tests, and breaking
+(tests/mutants/zoo/), the unmutated torch adapter passes the same suite tests, and breaking
 the strategies lets mutants through (so the zoo really measures the suite).
 
 One test per mutant, so that `pytest -n 2` spreads them; each runs the suite tests that claim
 the mutant's area (its `killers`) and stops at the first failing program (no shrinking:
 `python -m tests.mutants.kill` runs every suite and prints the shrunk counterexamples).
 """
+import importlib
+
 import pytest
 from hypothesis import strategies as st
 
@@ -26,7 +28,9 @@ def test_the_zoo_is_complete_and_loadable():
         check_adapter(adapter)
         assert isinstance(adapter, TorchAdapter) and adapter.name == f"mutant:{m.id}"
         assert adapter.render_script(None) is None  # torch's script would not show the bug
-        for killer in m.killers:
+        for killer in m.killers:  # the suite's own test function, found where pytest finds it
+            assert isinstance(killer, zoo.Killer), (m.id, killer)
+            assert getattr(importlib.import_module(killer.module), killer.name) is killer.test
             assert killer in runner.all_suite_tests(), (m.id, killer)
     areas = " ".join(m.area for m in zoo.ZOO)
     for claim in ("derivative", "broadcasting", "gradient weights", "accumulation",
