@@ -10,7 +10,7 @@ from gradspec import program as P
 from gradspec.check import ConformanceFailure, Judgement, check, judge
 from gradspec.compare import Mismatch
 
-from tests.meta import broken
+from tests.mutants.zoo import broken
 
 SUM = (("dim", (0,)), ("keepdim", False))
 X = P.Leaf("x", (3,), (0.5, -1.25, 2.0))

@@ -1,5 +1,5 @@
-"""The suites have teeth: each deliberately broken engine (tests/meta/broken.py) fails the
-suites meant to catch its bug, with a short counterexample printed as replayable source; the
+"""The suites have teeth: each deliberately broken engine (tests/mutants/zoo/broken.py) fails
+the suites meant to catch its bug (its twin mutant's killers), with a short counterexample printed as replayable source; the
 unbroken reference passes the same suite tests.
 
 The suites' own Hypothesis tests are called directly with a broken adapter installed as the
@@ -8,7 +8,6 @@ runs, with the same strategies and the same check.
 """
 import contextlib
 import glob
-import importlib
 import os
 
 import numpy as np
@@ -24,32 +23,14 @@ from gradspec import backend, program as P
 from gradspec.check import ConformanceFailure, check
 from gradspec.interpreter import run
 from gradspec.trace import first_line
-from tests.meta import broken
+from tests.mutants.zoo import BROADCAST, OP, ZOO, Killer, broken
 
 REFERENCE = ReferenceAdapter()
 MAX_STEPS = 4  # a shrunk counterexample a person can read at a glance
 
-# (module, test, parameter for a parametrized suite test or None)
-SIN_OP = ("suites.test_ops", "test_op", "sin")
-WEIGHTS = ("suites.test_gradient_weights", "test_nonscalar_backward_with_weights", None)
-MULTI_ROOT = ("suites.test_gradient_weights", "test_several_roots_in_one_backward", None)
-ACCUMULATION = ("suites.test_grad_accumulation", "test_accumulation_and_zero_grad", None)
-RETAIN_GRAPH = ("suites.test_retain_graph", "test_retain_graph_sequences", None)
-CUSTOM = ("suites.test_custom_functions", "test_custom_functions", None)
-
-CATCHES = [  # each bug and the suite tests that must catch it
-    (broken.WrongSinVjp, SIN_OP),
-    (broken.IgnoresGradientWeights, WEIGHTS),
-    (broken.IgnoresGradientWeights, MULTI_ROOT),
-    (broken.OverwritesGrad, ACCUMULATION),
-    (broken.OverwritesGrad, RETAIN_GRAPH),
-    (broken.AlwaysRetainsGraph, RETAIN_GRAPH),
-    (broken.AlwaysRetainsGraph, ACCUMULATION),
-    (broken.NeverRetainsGraph, RETAIN_GRAPH),
-    (broken.NeverRetainsGraph, ACCUMULATION),
-    (broken.SwapsCustomGrads, CUSTOM),
-]
-SUITE_TESTS = sorted({suite for _, suite in CATCHES}, key=str)
+# Each bug and the suite tests that must catch it: those that kill its twin in the zoo.
+CATCHES = [(bug, killer) for bug in broken.BROKEN for killer in bug.twin.killers]
+SUITE_TESTS = sorted({suite for _, suite in CATCHES}, key=lambda k: k.suite_id)
 
 # Derandomized whatever the profile; no example database (a broken engine's counterexamples
 # must not be replayed against the real one); one bug per run; no explain phase (slow).
@@ -58,8 +39,7 @@ META = dict(derandomize=True, database=None, report_multiple_bugs=False, max_exa
 
 
 def _suite_id(suite):
-    module, name, param = suite
-    return f"{module.split('.')[-1]}::{name}" + (f"[{param}]" if param else "")
+    return Killer.of(suite).suite_id
 
 
 @contextlib.contextmanager
@@ -86,13 +66,10 @@ def meta_settings(test):
 
 
 def run_suite_test(suite):
-    module, name, param = suite
-    test = getattr(importlib.import_module(module), name)
-    with meta_settings(test):
-        if param is None:
-            test()
-        else:
-            test(param)
+    """Run `suite` (a zoo Killer, or a (module, test name, parameter) tuple) under META."""
+    killer = Killer.of(suite)
+    with meta_settings(killer.test):
+        killer()
 
 
 def _current_backend():
@@ -168,6 +145,11 @@ def test_the_suite_catches_the_bug(install, bug, suite):
     check(shrunk, ReferenceAdapter(), REFERENCE)
 
 
+def test_each_broken_engine_is_the_reference_with_the_bug_of_a_mutant():
+    for bug in broken.BROKEN:
+        assert bug.twin in ZOO and bug.twin.killers, bug
+
+
 @pytest.mark.parametrize("suite", SUITE_TESTS, ids=[_suite_id(s) for s in SUITE_TESTS])
 def test_the_reference_passes_the_same_suite_tests(install, suite):
     checked = install(ReferenceAdapter())
@@ -193,13 +175,12 @@ def test_the_previous_backend_is_restored():
     with pytest.raises(ConformanceFailure):
         with installed(broken.WrongSinVjp()):
             assert isinstance(backend.candidate(), broken.WrongSinVjp)
-            run_suite_test(SIN_OP)
+            run_suite_test(OP("sin"))
     assert _current_backend() == before
     assert suites.conformance.check is check
 
 
 # ----- what the suites report of an engine's errors, and what they do not check ------------
-BROADCASTING = ("suites.test_broadcasting", "test_broadcasting_reduces_back", None)
 SUM_OF_A = P.Program(
     dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -1.25)),),
     steps=(P.Op("t1", "sum", ("a",), (("dim", 0), ("keepdim", False))),),
@@ -286,7 +267,7 @@ def test_an_unsupported_program_rejects_that_example_only(install):
     with pytest.raises(UnsupportedProgram):
         run(refused, candidate, strict=False)
     checked = install(candidate)
-    run_suite_test(BROADCASTING)  # passes: not skipped, not failed
+    run_suite_test(BROADCAST)  # passes: not skipped, not failed
     assert candidate.refused > 1
     assert len(checked) >= 30, f"only {len(checked)} programs were checked"
     assert not any(bad for _, bad in checked)
@@ -333,7 +314,7 @@ def test_an_error_met_reading_the_gradients_is_the_actions_error():
     that action's error (a difference a deviation can state), not a crash of the run."""
     from gradspec import program as P
     from gradspec.interpreter import run
-    from tests.meta.broken import FailsWhenRead
+    from tests.mutants.zoo.broken import FailsWhenRead
     program = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -0.75)),),
                         steps=(P.Op("t1", "exp", ("a",)),),
                         plan=(P.Backward(("t1",), ((1.0, 1.0),), True),
@@ -351,7 +332,7 @@ def test_a_compiling_adapter_gets_the_forward_as_one_region():
     from gradspec import program as P
     from gradspec.compare import compare
     from gradspec.interpreter import run
-    from tests.meta.broken import CompilesRegions
+    from tests.mutants.zoo.broken import CompilesRegions
     program = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -0.75)),),
                         steps=(P.Op("t1", "exp", ("a",)), P.RetainGrad("t1"),
                                P.Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),

@@ -148,7 +148,7 @@ def test_worked_examples_honour_deviations(tmp_path):
     dev = tmp_path / "retains.py"
     dev.write_text(RETAINS)
     args = ("suites/test_worked_examples.py", "-k", "second_backward", "--backend",
-            "tests.meta.broken:AlwaysRetainsGraph")
+            "tests.mutants.zoo.broken:AlwaysRetainsGraph")
     assert _pytest(tmp_path, *args).returncode == 1
     proc = _pytest(tmp_path, *args, "--deviations", str(dev))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]

@@ -144,7 +144,7 @@ def test_error_helpers_match_kinds_unnormalized_types_and_messages():
 
 
 def _broken_zoo():
-    from tests.meta import broken
+    from tests.mutants.zoo import broken
     return broken
 
 

@@ -13,7 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def _run(*extra):
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "suites/test_retain_graph.py", "-q", "-p",
-         "no:cacheprovider", "--backend", "tests.meta.broken:WrongSinAndAlwaysRetains", *extra],
+         "no:cacheprovider", "--backend", "tests.mutants.zoo.broken:WrongSinAndAlwaysRetains",
+         *extra],
         cwd=ROOT, capture_output=True, text=True,
         env={k: v for k, v in os.environ.items() if k != "GRADSPEC_EVERY_DIFFERENCE"})
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -7,10 +7,10 @@ import sys
 import pytest
 
 from adapters.base import Adapter, check_adapter
-from adapters.registry import BUILTIN, BackendError, BackendUnavailable, adapter_class, load
+from adapters.registry import BUILTIN, BackendError, BackendUnavailable, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BROKEN = "tests.meta.broken"
+BROKEN = "tests.mutants.zoo.broken"
 
 
 def test_builtin_backends_load_and_pass_the_adapter_check():

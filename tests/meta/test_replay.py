@@ -6,7 +6,7 @@ import pytest
 from gradspec import deviations as D, program as P
 from gradspec.replay import main
 
-BROKEN_SIN = "tests.meta.broken:WrongSinVjp"
+BROKEN_SIN = "tests.mutants.zoo.broken:WrongSinVjp"
 SIN = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -1.25)),),
                 steps=(P.Op("t1", "sin", ("a",)),
                        P.Op("t2", "sum", ("t1",), (("dim", 0), ("keepdim", False)))),

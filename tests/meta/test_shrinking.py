@@ -2,8 +2,8 @@
 a program a person reads at a glance (one or two ops, tiny leaves, the simple seed-0 values),
 through the fast choices the builder uses and through the public strategies alike.
 
-The bugs are tests/meta/broken.py's (the reference with one bug each: fast, NumPy only), run
-by the suites' own Hypothesis tests as tests/meta/test_broken_adapters.py runs them.
+The bugs are tests/mutants/zoo/broken.py's (the reference with one bug each: fast, NumPy
+only), run by the suites' own Hypothesis tests as tests/meta/test_broken_adapters.py runs them.
 """
 import numpy as np
 import pytest
@@ -12,8 +12,8 @@ from gradspec import program as P
 from gradspec.check import ConformanceFailure
 from strategies import choices
 from strategies.values import expand
-from tests.meta import broken
-from tests.meta.test_broken_adapters import SIN_OP, WEIGHTS, installed, run_suite_test
+from tests.meta.test_broken_adapters import installed, run_suite_test
+from tests.mutants.zoo import OP, WEIGHTS, broken
 
 # Every magnitude seed 0 expands to (values.py), at the scales the builder uses.
 SIMPLE = {abs(v) for scale in (1.0, 0.5) for v in expand(0, (5,), scale=scale)}
@@ -42,7 +42,7 @@ def choice_path(request, monkeypatch):
 
 
 def test_a_wrong_derivative_shrinks_to_one_op_on_a_simple_scalar(choice_path):
-    program = _shrunk(broken.WrongSinVjp, SIN_OP)
+    program = _shrunk(broken.WrongSinVjp, OP("sin"))
     assert [s.op for s in _ops(program)] == ["sin"], program
     assert program.dtype == "float64" and len(program.plan) == 1, program
     (leaf,) = program.leaves

@@ -11,7 +11,7 @@ from gradspec.interpreter import run
 from gradspec.tolerance import rounding_slack
 from reference import rounding
 
-from tests.meta import broken
+from tests.mutants.zoo import broken
 
 
 def _cancelling(a, dtype="float32"):

@@ -1,20 +1,26 @@
 """Deliberately broken engines: the reference with exactly one realistic autograd bug each.
 
-Each class below is a `ReferenceAdapter` (fast, NumPy only) with one bug an engine author
-could plausibly ship. tests/meta/test_broken_adapters.py installs each as the candidate and
-asserts that the suites meant to catch that bug fail, with a short, readable counterexample.
-If a suite stops catching its bug, the suite (or its strategy) has lost power.
+Each of `BROKEN` is a `ReferenceAdapter` (fast, NumPy only) with the bug of a torch mutant of
+the zoo, its `twin` (sharing its code where the bug does not depend on the engine:
+accumulation.OverwritesGrad, accumulation.ForcesRetainGraph).
+tests/meta/test_broken_adapters.py installs each as the candidate and asserts that its twin's
+killers fail, with a short, readable counterexample. If a suite stops catching its bug, the
+suite (or its strategy) has lost power.
 
 At the end: adapters that are incomplete (a missing method, an unknown capability), which
 `adapters.registry.load` must refuse with a message naming the problem.
 """
-import weakref
-
 import reference as R
 from adapters.base import Adapter
 from adapters.reference_adapter import ReferenceAdapter
 from gradspec.vocabulary import INPLACE, MULTI_OUTPUT
 from reference import ops as O
+
+from .accumulation import ForcesRetainGraph, GradOverwritten, OverwritesGrad as _Overwrites
+from .accumulation import RetainGraphAlways, RetainGraphNever
+from .custom import CustomGradsSwapped
+from .derivatives import SinSign
+from .weights import WeightsIgnored
 
 
 # ----- (a) a wrong vjp for one op ---------------------------------------------------------
@@ -36,6 +42,7 @@ class WrongSinVjp(ReferenceAdapter):
     """`sin` computes the right values but d sin(x)/dx = -cos(x)."""
 
     name = "broken-sin-vjp"
+    twin = SinSign
 
     def op(self, name, *args, **params):
         if name == "sin":
@@ -48,6 +55,7 @@ class IgnoresGradientWeights(ReferenceAdapter):
     """`backward(roots, weights)` differentiates as if every given weight were all ones."""
 
     name = "broken-ignores-weights"
+    twin = WeightsIgnored
 
     def backward(self, roots, weights, retain_graph, create_graph):
         weights = [None if w is None else R.ones_like(w) for w in weights]
@@ -55,55 +63,21 @@ class IgnoresGradientWeights(ReferenceAdapter):
 
 
 # ----- (c) .grad overwritten instead of accumulated ----------------------------------------
-class OverwritesGrad(ReferenceAdapter):
+class OverwritesGrad(_Overwrites, ReferenceAdapter):
     """Each backward replaces a leaf's `.grad` by its new contribution instead of adding to it
     (a leaf that gets no contribution keeps its old `.grad`)."""
 
     name = "broken-overwrites-grad"
-
-    def __init__(self):
-        self._leaves = []  # weak references to every leaf that requires grad
-
-    def _track(self, t):
-        self._leaves = [r for r in self._leaves if r() is not None]
-        self._leaves.append(weakref.ref(t))
-        return t
-
-    def tensor(self, values, dtype, requires_grad):
-        t = super().tensor(values, dtype, requires_grad)
-        return self._track(t) if requires_grad else t
-
-    def make_layer(self, layer, param_values, dtype):
-        module, params = super().make_layer(layer, param_values, dtype)
-        for p in params.values():
-            self._track(p)
-        return module, params
-
-    def backward(self, roots, weights, retain_graph, create_graph):
-        leaves = [t for t in (r() for r in self._leaves) if t is not None]
-        before = [t.grad for t in leaves]
-        for t in leaves:
-            t.grad = None
-        try:
-            super().backward(roots, weights, retain_graph, create_graph)
-        finally:
-            for t, old in zip(leaves, before):
-                if t.grad is None:
-                    t.grad = old
+    twin = GradOverwritten
 
 
 # ----- (d) retain_graph ignored -----------------------------------------------------------
-class AlwaysRetainsGraph(ReferenceAdapter):
+class AlwaysRetainsGraph(ForcesRetainGraph, ReferenceAdapter):
     """retain_graph is always True: a second backward through freed buffers never fails."""
 
     name = "broken-always-retains"
     retain = True
-
-    def backward(self, roots, weights, retain_graph, create_graph):
-        super().backward(roots, weights, self.retain, create_graph)
-
-    def grad(self, outputs, inputs, weights, retain_graph, create_graph, allow_unused):
-        return super().grad(outputs, inputs, weights, self.retain, create_graph, allow_unused)
+    twin = RetainGraphAlways
 
 
 class NeverRetainsGraph(AlwaysRetainsGraph):
@@ -111,6 +85,7 @@ class NeverRetainsGraph(AlwaysRetainsGraph):
 
     name = "broken-never-retains"
     retain = False
+    twin = RetainGraphNever
 
 
 # ----- (e) custom backward gradients routed to the wrong inputs ------------------------------
@@ -118,6 +93,7 @@ class SwapsCustomGrads(ReferenceAdapter):
     """A custom Function's backward results are routed to its inputs in reverse order."""
 
     name = "broken-swaps-custom-grads"
+    twin = CustomGradsSwapped
 
     def custom_function(self, spec, forward_values, backward_values):
         def swapped(grads, saved, needs):
