@@ -11,7 +11,7 @@ from gradspec.deviations import (Deviation, action_roots, engine_trace, is_zero,
                                  reference_errors, reference_shapes)
 from gradspec.program import (Backward, Call, CallFunction, FunctionSpec, Grad, GradRule,
                               Detach, GradStep, InPlace, MultiOp, Op, Program, RequiresGrad,
-                              RetainGrad, TensorHook, Term)
+                              RetainGrad, TensorHook, Term, ZeroGrad)
 from gradspec.vocabulary import INDEXED
 
 # What an action leaves different where it ran on one side only (or failed midway).
@@ -55,6 +55,13 @@ def _frees_every_node(program, m):
     """Paddle raised graph_freed on a backward the reference ran (through nodes that saved no
     tensor: sum, scale, add...), and what that backward and the later ones left different."""
     # the reference's nonscalar_implicit_grad: Paddle would backpropagate ones (implicit-grad)
+    if m.kind == "grad" and 0 <= m.action < len(program.plan) and isinstance(
+            program.plan[m.action], ZeroGrad) and not program.plan[m.action].set_to_none:
+        # zeroing a .grad that backward filled on the reference only: zeros vs None
+        ref, pd = reference_errors(program), _paddle_errors(program)
+        return m.actual is None and is_zero(m.expected, program.dtype) and any(
+            ref[j] in (None, "nonscalar_implicit_grad") and pd[j] == "graph_freed"
+            for j in range(min(m.action, len(ref), len(pd))))
     return _action_differs(
         program, m, lambda i, e, a: e in (None, "nonscalar_implicit_grad") and a == "graph_freed",
         lambda m: m.expected in (None, "nonscalar_implicit_grad") and m.actual == "graph_freed")
@@ -76,8 +83,26 @@ def _alias_of(program):
 
 def _full_slice_is_the_leaf(program, m):
     """The .grad of a full slice of a leaf (it is the leaf's), or of a value one of whose
-    full slices (or source) retains its gradient (one autograd identity: both retain it)."""
+    full slices (or source) retains its gradient (one autograd identity: both retain it);
+    paddle.grad w.r.t. a full slice (w.r.t. its source), and the hooks on a full slice or its
+    source (hooks on one tensor)."""
     alias = _alias_of(program)
+    if alias and m.kind in ("error", "returned") and _at(
+            program, m, lambda i, e, a: isinstance(program.plan[i], Grad)
+            and _wrt_full_slice(program.plan[i], alias)):
+        inputs = [alias.get(x, x) for x in program.plan[m.action].inputs]
+        if m.kind == "returned":
+            return True
+        if len(set(inputs)) < len(inputs):  # an input and a full slice of it: duplicates
+            return raised_instead(m, m.expected, "RuntimeError") and message_says(
+                m, "contain duplicate tensor")
+        return raised_instead(m, "unused_input", None)  # the source's gradient, reached
+    if m.kind == "hook":
+        target = re.search(r"tensor hook on '([^']+)'", m.where)
+        hooked = {s.target for s in program.steps if isinstance(s, TensorHook)}
+        group = target and {n for n in hooked if alias.get(n, n) == alias.get(
+            target.group(1), target.group(1))}
+        return bool(group) and len(group) > 1
     if m.kind == "retained" and m.expected is None:  # its source's gradient
         return m.name in alias or m.name in alias.values()
     if not (m.kind == "nonleaf_grad" and m.expected is None):
@@ -87,6 +112,11 @@ def _full_slice_is_the_leaf(program, m):
         return True
     retained = {s.target for s in program.steps if isinstance(s, RetainGrad)}
     return any(alias.get(r, r) == source for r in retained)
+
+
+def _wrt_full_slice(action, alias):
+    """Is one of a paddle.grad's inputs a full slice (one autograd identity with its source)?"""
+    return any(x in alias for x in action.inputs)
 
 
 def _index_requires_grad(program, m):
@@ -216,7 +246,9 @@ def _pylayer_hook_ignored(program, m):
               and s.scale not in (None, 1.0) and s.target in outs}
     if not (hooked and m.numeric):
         return False
-    before = _upstream(program, hooked) - hooked
+    # what each hooked output is computed from (another hooked output too: its hook sees the
+    # gradient without the ignored hook's rescaling)
+    before = set().union(*(_upstream(program, {h}) - {h} for h in hooked))
     if m.kind in ("grad", "retained", "nonleaf_grad"):
         return m.name in before
     if m.kind == "returned":
@@ -255,10 +287,18 @@ def _grad_keeps_graph(program, m):
 
 def _pylayer_grads_alias(program, m):
     """Two leaves' .grad sharing memory where a PyLayer backward returned one tensor for both
-    (its straight-through rules): the accumulation node keeps the tensor it gets."""
-    return m.kind == "grad_aliasing" and m.actual is True and any(
-        isinstance(s, CallFunction) and set(m.name.split(",")) <= set(s.args)
-        for s in program.steps)
+    (its straight-through rules): the accumulation node keeps the tensor it gets; and what a
+    later backward adds to one of them, which the other shows too."""
+    if m.kind == "grad_aliasing":
+        return m.actual is True and any(
+            isinstance(s, CallFunction) and set(m.name.split(",")) <= set(s.args)
+            for s in program.steps)
+    if not (m.kind == "grad" and m.numeric and m.action > 0):
+        return False
+    leaf_names = {leaf.name for leaf in program.all_leaves()}
+    return any(isinstance(s, CallFunction) and m.name in s.args
+               and len(set(s.args) & leaf_names) > 1 for s in program.steps) and any(
+        isinstance(a, Backward) for a in program.plan[:m.action])
 
 
 def _grad_of_no_grad_root(program, m):
@@ -585,7 +625,8 @@ DEVIATIONS = [
         reason="a backward without retain_graph clears every grad node it ran, and a second "
                "backward through any of them raises 'TensorWrappers ... do not exist' "
                "(graph_freed); torch raises only where a node needs a saved tensor that was "
-               "freed, so it backwards twice through sum, scale or add",
+               "freed, so it backwards twice through sum, scale or add (and a later "
+               "zero_grad(set_to_none=False) zeroes the .grad that backward filled there)",
         program=Program(dtype="float64", leaves=leaves(A), steps=(Op("t1", "neg", ("a",)),),
                         plan=(Backward(("t1",), (None,)), Backward(("t1",), (None,)))),
         applies=_frees_every_node,
@@ -595,7 +636,9 @@ DEVIATIONS = [
         reason="indexing a tensor with a slice that covers all of it (b[0:2] of a [2, 2] b) "
                "returns a tensor that shares its autograd identity: of a leaf it is a leaf "
                "(is_leaf True) whose .grad is the leaf's; of a non-leaf, retain_grads on either "
-               "retains both; in torch it is a non-leaf view whose .grad stays None",
+               "retains both; paddle.grad w.r.t. it is w.r.t. its source (with the source too: "
+               "'inputs contain duplicate tensor'), and hooks on either are hooks on one "
+               "tensor; in torch it is a non-leaf view whose .grad stays None",
         program=Program(dtype="float64", leaves=leaves(("b", (2,), (0.5, -1.25), True)),
                         steps=(Op("t1", "getitem", ("b",), (("index", (("slice", 0, 2, None),)),)),
                                Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
@@ -725,7 +768,8 @@ DEVIATIONS = [
         id="paddle-pylayer-grads-alias",
         reason="the accumulation node keeps the gradient tensor it gets as the leaf's .grad "
                "(no copy): a PyLayer backward returning one tensor for two leaf inputs leaves "
-               "their .grad sharing memory; torch copies a gradient it cannot steal",
+               "their .grad sharing memory, so a later backward accumulating into one adds "
+               "into both; torch copies a gradient it cannot steal",
         program=Program(dtype="float64", leaves=leaves(A, ("b", (), (-1.25,), True)),
                         functions=(FunctionSpec("Fn0", 2, (("sign", (0,)),), (),
                                                 (GradRule((Term(0, ("one",)),)),
