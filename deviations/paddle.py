@@ -612,6 +612,28 @@ def _stack_double_grad_empty_slot(program, m):
         lambda m: raised_instead(m, None, "SystemError") and message_says(m, "empty GradSlotMeta"))
 
 
+# Ops whose grad kernel writes into its incoming gradient's buffer (found by trying each: the
+# retained .grad of a reshape of their output changes), and the ops whose backward passes
+# that buffer on (findings/paddle/retained-grad-of-reshape-overwritten.py).
+INPLACE_GRAD_OPS = frozenset({"tanh", "exp", "sigmoid", "sqrt", "log", "reciprocal", "sin",
+                              "cos", "pow", "round"})
+SHARING_VIEW_OPS = frozenset({"reshape", "unsqueeze", "squeeze"})
+
+
+def _retained_reshape_overwritten(program, m):
+    """The retained .grad of a reshape/unsqueeze/squeeze output (through such ops) of an
+    INPLACE_GRAD_OPS op's output: that op's grad kernel overwrote it."""
+    if m.kind != "retained":
+        return False
+    made = {s.out: s for s in program.steps if isinstance(s, Op)}
+    step = made.get(m.name)
+    if step is None or step.op not in SHARING_VIEW_OPS:
+        return False
+    while step is not None and step.op in SHARING_VIEW_OPS:
+        step = made.get(step.args[0])
+    return step is not None and step.op in INPLACE_GRAD_OPS
+
+
 def _never(program, m):
     """A crash: the adapter rejects the program (UnsupportedProgram) before Paddle runs it, so
     there is never a mismatch to explain; the entry keeps the finding stated."""
@@ -957,6 +979,22 @@ DEVIATIONS = [
                         plan=(Backward(("g3",), (None,)),)),
         applies=_stack_double_grad_empty_slot,
         finding="findings/paddle/stack-double-grad-empty-slot.py",
+    ),
+    Deviation(
+        id="paddle-retained-grad-of-reshape-overwritten",
+        reason="BUG: the retained .grad of a paddle.reshape (unsqueeze, squeeze) output holds "
+               "the gradient w.r.t. the tensor before the op that made the reshape's input "
+               "(tanh, exp, sigmoid...): reshape's backward passes the retained gradient's "
+               "buffer on, and that op's grad kernel writes into it in place; torch's "
+               "retain_grad keeps the reshape output's gradient",
+        program=Program(dtype="float64", leaves=leaves(("a", (1, 2), (0.5, -0.75), True)),
+                        steps=(Op("t1", "tanh", ("a",)),
+                               Op("t2", "reshape", ("t1",), (("shape", (2, 1)),)),
+                               RetainGrad("t2"),
+                               Op("t3", "sum", ("t2",), (("dim", (0, 1)), ("keepdim", False)))),
+                        plan=(Backward(("t3",), (None,)),)),
+        applies=_retained_reshape_overwritten,
+        finding="findings/paddle/retained-grad-of-reshape-overwritten.py",
     ),
     Deviation(
         id="paddle-grad-weight-shape-unchecked",
