@@ -559,7 +559,8 @@ def _multi_outputs(program):
 def _grad_wrt_later_output(program, m):
     """At a paddle.grad whose inputs include an output of a multi-output node: Paddle raised
     SystemError (GradTensorHolder::add()), or returned None where the reference has a
-    gradient; and what that action left different."""
+    gradient, or a gradient (another output's) where the reference says the input is unused;
+    and what that action left different."""
     def wrt_multi(i, e, a):
         action = program.plan[i]
         return isinstance(action, Grad) and bool(set(action.inputs) & _multi_outputs(program)) \
@@ -570,7 +571,10 @@ def _grad_wrt_later_output(program, m):
         return raised_instead(m, m.expected, "SystemError") and \
             message_says(m, "GradTensorHolder::add()")
     if _paddle_errors(program)[m.action] is None:
-        return m.kind == "returned" and m.actual is None and m.expected is not None
+        if m.kind == "error":  # an input the outputs do not use: another output's gradient
+            return raised_instead(m, "unused_input", None)
+        return m.kind == "returned" and (
+            (m.actual is None and m.expected is not None) or nothing_returned(m.expected))
     return m.kind in STATE
 
 
@@ -865,7 +869,9 @@ DEVIATIONS = [
                "unbind, a PyLayer) raises SystemError 'Invalid rank (or slot_id) for "
                "GradTensorHolder::add()' when the outputs reach the node through a later "
                "output, or returns None for the other inputs; where that input is also an "
-               "output the process segfaults (the adapter rejects such programs)",
+               "output the process segfaults (the adapter rejects such programs); w.r.t. a "
+               "later output the outputs do not use it returns the gradient of the output "
+               "they use (torch: the input was not used)",
         program=Program(dtype="float64", leaves=leaves(("a", (2,), (0.5, -1.25), True)),
                         steps=(Op("t1", "scale", ("a",), (("c", 1.0),)),
                                MultiOp(("s2", "s3"), "split", ("t1",),
