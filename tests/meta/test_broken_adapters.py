@@ -1,6 +1,6 @@
 """The suites have teeth: each deliberately broken engine (tests/mutants/zoo/broken.py) fails
-the suites meant to catch its bug (its twin mutant's killers), with a short counterexample printed as replayable source; the
-unbroken reference passes the same suite tests.
+the suites meant to catch its bug (its twin mutant's killers), with a short counterexample
+printed as replayable source; the unbroken reference passes the same suite tests.
 
 The suites' own Hypothesis tests are called directly with a broken adapter installed as the
 candidate (`gradspec.backend.set_current`), so what is checked is exactly what `pytest suites`

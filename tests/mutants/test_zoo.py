@@ -6,8 +6,6 @@ One test per mutant, so that `pytest -n 2` spreads them; each runs the suite tes
 the mutant's area (its `killers`) and stops at the first failing program (no shrinking:
 `python -m tests.mutants.kill` runs every suite and prints the shrunk counterexamples).
 """
-import importlib
-
 import pytest
 from hypothesis import strategies as st
 
@@ -28,9 +26,11 @@ def test_the_zoo_is_complete_and_loadable():
         check_adapter(adapter)
         assert isinstance(adapter, TorchAdapter) and adapter.name == f"mutant:{m.id}"
         assert adapter.render_script(None) is None  # torch's script would not show the bug
-        for killer in m.killers:  # the suite's own test function, found where pytest finds it
+        for killer in m.killers:  # a suite's own test function, named where pytest finds it
             assert isinstance(killer, zoo.Killer), (m.id, killer)
-            assert getattr(importlib.import_module(killer.module), killer.name) is killer.test
+            test = killer.test
+            assert (test.__module__, test.__name__) == (killer.module, killer.name), killer
+            assert zoo.Killer(test, killer.param) == killer
             assert killer in runner.all_suite_tests(), (m.id, killer)
     areas = " ".join(m.area for m in zoo.ZOO)
     for claim in ("derivative", "broadcasting", "gradient weights", "accumulation",
