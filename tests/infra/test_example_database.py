@@ -96,7 +96,7 @@ def test_pytest_replays_from_redis_through_the_option(redis_server, tmp_path):
     """The whole path: --gradspec-db wires the database into the suites' profile; a failure a
     broken engine shows on one machine replays first on the next."""
     args = ["suites/test_gradient_weights.py::test_nonscalar_backward_with_weights",
-            "--backend=tests.meta.broken:IgnoresGradientWeights", "--hypothesis-show-statistics"]
+            "--backend=tests.mutants.zoo.broken:IgnoresGradientWeights", "--hypothesis-show-statistics"]
     code, out = run_pytest(*args, f"--gradspec-db=dir:{tmp_path / 'a'}+{redis_server.url}")
     assert code == 1 and "1 failed" in out, out[-3000:]
     assert f"example database: dir:{tmp_path / 'a'}+{redis_server.url}" in out

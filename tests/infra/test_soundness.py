@@ -15,11 +15,11 @@ OPS = ["suites/test_ops.py::test_op[sin]", "suites/test_ops.py::test_op[exp]"]
 
 @pytest.mark.slow
 def test_a_wrong_engine_is_filed_as_an_engine_bug(tmp_path):
-    code = soundness.main(["--backend", "tests.meta.broken:WrongSinVjp", "--programs", "40",
+    code = soundness.main(["--backend", "tests.mutants.zoo.broken:WrongSinVjp", "--programs", "40",
                            "--seeds", "3,4", "--dtypes", "float64", "-n", "0",
                            "--out", str(tmp_path), "--suites", *OPS])
     assert code == 1
-    report = json.loads((tmp_path / "tests.meta.broken:WrongSinVjp.json").read_text())
+    report = json.loads((tmp_path / "tests.mutants.zoo.broken:WrongSinVjp.json").read_text())
     failures = report["failures"]  # test_op[exp]'s programs may use sin too
     assert OPS[0] in {f["test"] for f in failures}
     assert all(f["kinds"] == ["engine bug"] for f in failures)
@@ -29,7 +29,7 @@ def test_a_wrong_engine_is_filed_as_an_engine_bug(tmp_path):
     # A failing test stops at its failure, so the budget is a target here, not a floor.
     assert report["programs"]["float64"] == sum(r["programs"] for r in report["runs"]) > 0
     assert report["classes"] == {"engine bug": len(failures)}
-    assert "engine bug" in (tmp_path / "tests.meta.broken:WrongSinVjp.md").read_text()
+    assert "engine bug" in (tmp_path / "tests.mutants.zoo.broken:WrongSinVjp.md").read_text()
 
 
 @pytest.mark.slow
