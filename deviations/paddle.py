@@ -568,11 +568,11 @@ def _grad_wrt_later_output(program, m):
     if not _at(program, m, wrt_multi):
         return False
     if m.kind == "error":
-        return raised_instead(m, m.expected, "SystemError") and \
-            message_says(m, "GradTensorHolder::add()")
+        # no unused_input for an input the outputs do not use: a gradient (another output's)
+        # or None
+        return (raised_instead(m, m.expected, "SystemError") and message_says(
+            m, "GradTensorHolder::add()")) or raised_instead(m, "unused_input", None)
     if _paddle_errors(program)[m.action] is None:
-        if m.kind == "error":  # an input the outputs do not use: another output's gradient
-            return raised_instead(m, "unused_input", None)
         return m.kind == "returned" and (
             (m.actual is None and m.expected is not None) or nothing_returned(m.expected))
     return m.kind in STATE
