@@ -336,6 +336,17 @@ def _implicit_ones(program, m):
         lambda m: m.expected == "nonscalar_implicit_grad")
 
 
+def _unused_checked_first(program, m):
+    """paddle.grad with an input its outputs do not reach raises unused_input before running
+    the backward; torch runs it first, so an error the backward raises (a custom Function's
+    gradient count or shape) comes first."""
+    def refused(i, e, a):
+        action = program.plan[i]
+        return isinstance(action, Grad) and e not in (None, "unused_input") and \
+            a == "unused_input" and not set(action.inputs) <= _upstream(program, action.outputs)
+    return _action_differs(program, m, refused, lambda m: m.actual == "unused_input")
+
+
 def _input_no_grad_is_unused(program, m):
     return m.kind == "error" and m.expected == "input_no_grad" and m.actual == "unused_input"
 
@@ -759,6 +770,23 @@ DEVIATIONS = [
                         steps=(Op("t1", "mul", ("a", "b")),),
                         plan=(Grad(("t1",), ("b",), (None,)),)),
         applies=_input_no_grad_is_unused,
+    ),
+    Deviation(
+        id="paddle-grad-checks-unused-inputs-first",
+        reason="paddle.grad checks that its outputs reach every input (general_grad) before "
+               "running the backward, so an input they do not reach raises 'does not appear "
+               "in the backward graph' (unused_input) first; torch runs the backward first and "
+               "raises the errors it meets there (a custom Function's wrong gradient count or "
+               "shape) before its unused-input check",
+        program=Program(dtype="float64", leaves=leaves(A),
+                        functions=(FunctionSpec("Fn0", 1, (("sign", (0,)), ("sign", (0,))),
+                                                (("input", 0),),
+                                                (GradRule((Term(0, ("one",)),
+                                                           Term(0, ("one",)))),),
+                                                extra_grads=1),),
+                        steps=(CallFunction(("f1", "f2"), "Fn0", ("a",)),),
+                        plan=(Grad(("f1",), ("a", "f2"), (None,)),)),
+        applies=_unused_checked_first,
     ),
     Deviation(
         id="paddle-retained-grad-is-a-hook",
