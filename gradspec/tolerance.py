@@ -6,8 +6,6 @@ The fixed tolerance (gradspec/compare.py TOLERANCES) scales with each value and 
 largest element; a value that is the small remainder of large cancelling terms needs a bound
 relative to those terms. Asked only after a mismatch, it costs nothing on agreeing programs.
 """
-import numpy as np
-
 from reference import rounding
 
 # float32 rounds each result to 2**-24 relative, float64 to 2**-53: the unit of the noise.
