@@ -104,9 +104,9 @@ class Spelling:
         raise NotImplementedError
 
     def grad(self, outputs, inputs, weights, options):
-        """The expression of autograd.grad (lists of source, as in `backward`); `options` holds the keyword arguments that
-        differ from their defaults (retain_graph, allow_unused, create_graph,
-        materialize_grads), in that order."""
+        """The expression of autograd.grad (lists of source, as in `backward`); `options`
+        holds the keyword arguments that differ from their defaults (retain_graph,
+        allow_unused, create_graph, materialize_grads, is_grads_batched), in that order."""
         _missing(f"{self.engine} scripts cannot write autograd.grad")
 
     def requires_grad(self, expr):
@@ -173,10 +173,11 @@ def weights_source(weights, dtype, s):
 
 
 def hook_numbers(program):
-    """(n, step) for each hook step of `program`: the script names it `hook{n}`, its
-    handle `handle{n}`."""
+    """{index of a hook step of `program`: n}: the script names that hook `hook{n}`, its
+    handle `handle{n}`, counting from 1 in program order."""
     hooks = (P.TensorHook, P.PostAccumulateHook, P.ModuleHook)
-    return list(enumerate((st for st in program.steps if isinstance(st, hooks)), start=1))
+    indices = [i for i, st in enumerate(program.steps) if isinstance(st, hooks)]
+    return {i: n for n, i in enumerate(indices, start=1)}
 
 
 def _action(action, dt, tracked, function_name, s, program):
@@ -207,8 +208,9 @@ def _action(action, dt, tracked, function_name, s, program):
     if isinstance(action, P.ZeroGrad):
         return s.zero_grad([names(n) for n in tracked], action.set_to_none)
     if isinstance(action, P.RemoveHooks):
-        return [s.remove_hook(f"handle{n}") for n, step in hook_numbers(program)
-                if isinstance(step, P.TensorHook) and step.target == action.target]
+        steps = program.steps
+        return [s.remove_hook(f"handle{n}") for i, n in hook_numbers(program).items()
+                if isinstance(steps[i], P.TensorHook) and steps[i].target == action.target]
     _missing(f"{s.engine} scripts cannot express {action!r}")
 
 
@@ -242,9 +244,10 @@ def _forward(program, ops, inplace, s):
     modifies `target`, which keeps its name. One that raises (a leaf that requires grad)
     raises in the script too, as any forward error does."""
     dt, names = program.dtype, s.name
-    out, hooks = [], 0
+    out, numbers = [], hook_numbers(program)
     removed = {a.target for a in program.plan if isinstance(a, P.RemoveHooks)}
-    for step in program.steps:
+    for i, step in enumerate(program.steps):
+        n = numbers.get(i)  # a hook step's number
         if isinstance(step, P.Op):
             code = ops.source(step.op, list(map(names, step.args)), step.kw)
             for depth, mode in enumerate(step.contexts):
@@ -272,21 +275,18 @@ def _forward(program, ops, inplace, s):
         elif isinstance(step, P.RequiresGrad):
             out.append(s.requires_grad_(names(step.target), step.flag))
         elif isinstance(step, P.TensorHook):
-            hooks += 1
             ret = "None" if step.scale is None else \
                 f"None if grad is None else grad * {step.scale!r}"
-            out += [f"def hook{hooks}(grad):", f"    show('hook on {step.target}', grad)"]
+            out += [f"def hook{n}(grad):", f"    show('hook on {step.target}', grad)"]
             if step.once:  # it removes itself through its handle
-                out.append(f"    {s.remove_hook(f'handle{hooks}')}")
-            register = s.register_hook(names(step.target), f"hook{hooks}")
+                out.append(f"    {s.remove_hook(f'handle{n}')}")
+            register = s.register_hook(names(step.target), f"hook{n}")
             kept = step.once or step.target in removed  # a handle the script uses later
-            out += [f"    return {ret}", f"handle{hooks} = {register}" if kept else register]
+            out += [f"    return {ret}", f"handle{n} = {register}" if kept else register]
         elif isinstance(step, P.PostAccumulateHook):
-            hooks += 1
-            out += s.post_accumulate_hook(step, f"hook{hooks}")
+            out += s.post_accumulate_hook(step, f"hook{n}")
         elif isinstance(step, P.ModuleHook):
-            hooks += 1
-            out += s.module_hook(step, f"hook{hooks}")
+            out += s.module_hook(step, f"hook{n}")
         else:
             _missing(f"{s.engine} scripts cannot express {step!r}")
     return out

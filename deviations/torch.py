@@ -3,6 +3,8 @@ import functools
 import re
 from dataclasses import replace
 
+import numpy as np
+
 from gradspec.deviations import Deviation, reference_env
 from gradspec.program import Backward, Grad, InPlace, Leaf, Op, Program, ZeroGrad
 
@@ -77,7 +79,6 @@ def _stale_view_is_leaf(program, m):
 def _batched_zeros_unbatched(program, m):
     """A batched grad() with materialize_grads: an unused input's zeros lack the batch
     dimension (the reference's are zeros of shape (batch,) + the input's)."""
-    import numpy as np
     action = program.plan[m.action] if 0 <= m.action < len(program.plan) else None
     if not (m.kind == "returned" and isinstance(action, Grad) and action.batched
             and action.materialize_grads) or m.expected is None or m.actual is None:

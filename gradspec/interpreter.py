@@ -88,9 +88,10 @@ class Session:
                     f"values ({', '.join(i for i in step.inputs if i not in leaf_names)})")
             if index is None:  # not inside a compiler's trace: it compares frozen dataclasses
                 index = program.steps.index(step)
-            prefix = self.prefixes.get(index) or grad_prefixes(program)[index]
+            if index not in self.prefixes:  # made once, for every GradStep (see grad_prefixes)
+                self.prefixes.update(grad_prefixes(program))
+            prefix, prefixes = self.prefixes[index], self.prefixes
             leaves = {leaf.name: env[leaf.name] for leaf in program.all_leaves()}
-            prefixes = self.prefixes
 
             def f(*xs):
                 s = build(prefix, adapter, bound={**leaves, **dict(zip(step.inputs, xs))},

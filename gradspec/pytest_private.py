@@ -12,9 +12,15 @@ import os
 import sys
 
 
+def enabled():
+    """Are private APIs used, pytest's here and Hypothesis's in strategies/hypothesis_private.py?
+    (`GRADSPEC_PRIVATE_APIS=0`: no.)"""
+    return os.environ.get("GRADSPEC_PRIVATE_APIS", "1").strip() != "0"
+
+
 def import_hypothesis_unrewritten():
     """Import Hypothesis without pytest's assert rewriting; True if it was done so."""
-    if os.environ.get("GRADSPEC_PRIVATE_APIS", "1").strip() == "0":
+    if not enabled():
         return False
     hook = next((h for h in sys.meta_path if type(h).__name__ == "AssertionRewritingHook"),
                 None)

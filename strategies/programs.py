@@ -128,8 +128,7 @@ def draw_plan(b):
         if functional and n_actions > 1:
             plan.append(_grad_action(b, roots))
             continue
-        plan.append(_action(b, roots, first=not plan, previous=plan[-1] if plan else None,
-                            plan=plan, last=k == n_actions - 1))
+        plan.append(_action(b, roots, plan, last=k == n_actions - 1))
     return plan
 
 
@@ -150,12 +149,14 @@ def _removable_hooks(b, plan):
     return [t for t in dict.fromkeys(hooked) if t not in removed]
 
 
-def _action(b, roots, first, previous=None, plan=(), last=True):
+def _action(b, roots, plan, last):
+    """The next action after those of `plan` (`last`: no action follows it)."""
+    previous = plan[-1] if plan else None
     if getattr(previous, "create_graph", False) and b.can("stateful_grad") and b.chance(0.8):
         return _through_grad_action(b)
-    if not first and b.chance(b.cfg.zero_grad):
+    if plan and b.chance(b.cfg.zero_grad):
         return P.ZeroGrad(set_to_none=not b.chance(0.5))
-    removable = [] if first or last else _removable_hooks(b, plan)  # a backward must follow
+    removable = [] if not plan or last else _removable_hooks(b, plan)  # a backward must follow
     if removable and b.chance(b.cfg.hook_removal):
         return P.RemoveHooks(b.pick(removable))
     if b.chance(b.cfg.functional_api):
