@@ -40,6 +40,17 @@ class PaddleSpelling(Spelling):
     function_base = "PyLayer"
     saved = "ctx.saved_tensor()"
 
+    def function_notes(self, inputs):
+        return [f"ctx.stops = [x.stop_gradient for x in ({', '.join(inputs)},)]"]
+
+    def backward_wrapper(self, spec):
+        """PyLayer's contract, as the adapter keeps it: None for an input that stops
+        gradient (Paddle raises otherwise; torch drops that gradient unread)."""
+        return ["@staticmethod", "def backward(ctx, *grads):",
+                f"    result = {spec.name}._rules(ctx, *grads)",
+                f"    return tuple(None if i < {spec.n_inputs} and ctx.stops[i] else g",
+                "                 for i, g in enumerate(result))"]
+
     def tensor(self, values, dtype, requires_grad=False):
         return (f"paddle.to_tensor({literal(values)}, dtype='{dtype}', "
                 f"stop_gradient={not requires_grad})")

@@ -64,6 +64,15 @@ class Spelling:
     function_base = None  # the custom Function's base class, e.g. torch.autograd.Function
     saved = "ctx.saved_tensors"  # the tuple of saved tensors, in backward
 
+    def function_notes(self, inputs):
+        """Lines the custom Function's forward adds (the inputs as source), before saving."""
+        return []
+
+    def backward_wrapper(self, spec):
+        """The lines of a `backward` that calls the rules (then written as `_rules`) and
+        adapts what they return to the engine's contract, or None: the rules are `backward`."""
+        return None
+
     def function(self, spec, ops):
         """A custom Function class computing `spec` as the adapter runs it."""
         if self.function_base is None:
@@ -303,6 +312,7 @@ def function_class(spec, ops, s):
         params = {"c": expr[2]} if expr[0] == "scale" else {}
         lines.append(f"        y{j} = {ops.source(expr[0], [ins[i] for i in expr[1]], params)}")
     saved = [ins[i] if kind == "input" else f"y{i}" for kind, i in spec.saved]
+    lines += [f"        {line}" for line in s.function_notes(ins)]
     lines.append(f"        ctx.save_for_backward({', '.join(saved)})")
     if not spec.materialize_grads:
         lines.append("        ctx.set_materialize_grads(False)")
@@ -310,12 +320,16 @@ def function_class(spec, ops, s):
         lines.append("        ctx.mark_non_differentiable("
                      + ", ".join(f"y{j}" for j in spec.non_differentiable) + ")")
     lines.append(f"        return {', '.join(f'y{j}' for j in range(k))},")
+    wrapper = s.backward_wrapper(spec)
     lines += ["", "    @staticmethod",
-              f"    def backward(ctx, {', '.join(f'g{j}' for j in range(k))}):"]
+              f"    def {'_rules' if wrapper else 'backward'}(ctx, "
+              f"{', '.join(f'g{j}' for j in range(k))}):"]
     if saved:
         lines.append(f"        {''.join(f's{i}, ' for i in range(len(saved)))}= {s.saved}")
     if any(rule.check_needs for rule in spec.backward):
         lines.append("        needs_input_grad = ctx.needs_input_grad")
     lines += backward_rules(spec, ops, "        ")
+    if wrapper:
+        lines += [""] + [f"    {line}" for line in wrapper]
     return "\n".join(lines) + "\n"
 
