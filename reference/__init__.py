@@ -12,7 +12,7 @@ from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
 from .ops import (abs, cat, cos, exp, log, matmul, maximum, minimum, relu, sigmoid, sin, sqrt,
                   stack, tanh, where, logsumexp, softmax, log_softmax, reciprocal, sign, round)
 from .tensor import Tensor, float32, float64, ones, ones_like, tensor, zeros, zeros_like
-from . import autograd, nn  # noqa: E402
+from . import autograd, nn
 
 sum = ops.sum
 mean = ops.mean

@@ -1,9 +1,15 @@
-"""Operators and methods of `Tensor`, bound to the op vocabulary (torch's spelling)."""
+"""Operators and methods of `Tensor`, bound to the op vocabulary and the engine (torch's
+spelling).
+
+Tensor is defined low (reference/tensor.py) so that graph and ops can use it; its methods that
+compute need those higher layers, so they are bound here, once everything is defined. The
+package's __init__ imports this module first, so every `import reference...` gets them.
+"""
 import numbers
 
 import numpy as np
 
-from . import ops
+from . import engine, ops
 from .inplace import clamp, fill_from, inplace, masked_fill, setitem
 from .tensor import Tensor
 
@@ -47,6 +53,11 @@ def _compare(fn):
     return lambda a, b: Tensor(fn(a.data, b.data if isinstance(b, Tensor) else b))
 
 
+def _backward(x, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    engine.backward([x], None if gradient is None else [gradient], retain_graph=retain_graph,
+                    create_graph=create_graph, inputs=inputs)
+
+
 def _max(x, dim=None, keepdim=False):
     if dim is None:
         return ops.max(ops.reshape(x, (-1,)), 0)
@@ -86,7 +97,7 @@ METHODS = {
     "add": _add, "sub": _sub, "mul": _mul, "div": _div, "pow": ops.pow, "matmul": ops.matmul,
     "neg": ops.neg, "exp": ops.exp, "log": ops.log, "tanh": ops.tanh, "sigmoid": ops.sigmoid,
     "relu": ops.relu, "sin": ops.sin, "cos": ops.cos, "sqrt": ops.sqrt, "abs": ops.abs,
-    "reciprocal": ops.reciprocal, "sign": ops.sign, "round": ops.round,
+    "reciprocal": ops.reciprocal, "sign": ops.sign, "round": ops.round, "clone": ops.clone,
     "maximum": ops.maximum, "minimum": ops.minimum,
     "sum": ops.sum, "mean": ops.mean, "max": _max, "logsumexp": ops.logsumexp,
     "softmax": ops.softmax, "log_softmax": ops.log_softmax,
@@ -101,6 +112,7 @@ METHODS = {
     "copy_": lambda x, src: inplace(fill_from, x, src),
     "zero_": lambda x: inplace(fill_from, x, 0.0),
     "t": lambda x: ops.transpose(x, 0, 1) if x.ndim == 2 else x,
+    "backward": _backward,
 }
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -1,6 +1,6 @@
 """`reference.autograd`: the verbs, spelled as in `torch.autograd`."""
 from .engine import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
-from . import functional  # noqa: E402  (reference.autograd.functional.vjp/jacobian/hessian)
+from . import functional  # reference.autograd.functional.vjp/jacobian/hessian
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "functional"]

@@ -8,12 +8,13 @@ vjps give higher-order gradients.
 """
 import heapq
 import itertools
-
-import numpy as np
+import sys
 
 from . import errors
 from .grad_mode import set_grad_enabled
 from .graph import gradient_edge
+from .ops import sum_to
+from .tensor import Tensor, ones_like, zeros_like
 
 
 def _shape_str(shape):
@@ -22,7 +23,6 @@ def _shape_str(shape):
 
 def _make_grads(outputs, grads):
     """Default and check the root gradients exactly as `torch.autograd._make_grads` does."""
-    from .tensor import Tensor, ones_like
     result = []
     for i, (out, g) in enumerate(zip(outputs, grads)):
         if isinstance(g, Tensor):
@@ -47,7 +47,6 @@ def _make_grads(outputs, grads):
 
 
 def _as_list(x):
-    from .tensor import Tensor
     if x is None:
         return None
     return [x] if isinstance(x, Tensor) else list(x)
@@ -72,7 +71,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=None, materialize_grads=False):
     """`torch.autograd.grad`: the gradients w.r.t. `inputs`, leaving every `.grad` untouched."""
-    from .tensor import zeros_like
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grad_outputs = _as_list(grad_outputs) or [None] * len(outputs)
     if len(grad_outputs) != len(outputs):
@@ -207,7 +205,6 @@ def _call_tensor_pre_hooks(node, grads):
 
 def _validate_outputs(node, outs):
     """torch's validate_outputs: count, then shape (a broadcastable gradient is summed down)."""
-    from . import ops
     edges = node.next_edges
     if len(outs) != len(edges):
         raise errors.CustomGradCountError(
@@ -224,7 +221,7 @@ def _validate_outputs(node, outs):
                 raise errors.CustomGradShapeError(
                     f"Function {node.name} returned an invalid gradient at index {i} - got "
                     f"{list(g.shape)} but expected shape compatible with {list(shape)}")
-            g = ops.sum_to(g, shape)
+            g = sum_to(g, shape)
         result.append(g)
     return result
 
@@ -280,7 +277,6 @@ def _needed(reachable, captured, accumulate_targets):
         memo[node] = result
         return result
 
-    import sys
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 10 * len(reachable) + 100))
     try:

@@ -10,6 +10,8 @@ import math
 
 from .errors import GraphFreedError, InferenceTensorError, InplaceModifiedError
 from .grad_mode import is_recording
+from .hooks import RemovableHandle
+from .tensor import zeros
 
 _sequence = itertools.count()
 
@@ -80,7 +82,6 @@ class Node:
         return tuple(e is not None for e in self.next_edges)
 
     def apply(self, grads):
-        from .tensor import zeros
         saved = tuple(s.unpack() if s is not None else None for s in self.saved)
         if all(g is None for g in grads):
             return (None,) * len(self.next_edges)
@@ -100,20 +101,20 @@ class Node:
         if not isinstance(self.pre_hooks, list):
             self.pre_hooks = []
         self.pre_hooks.append(hook)
-        return _RemovableHandle(self.pre_hooks, hook)
+        return RemovableHandle(self.pre_hooks, hook)
 
     def register_hook(self, hook):
         if not isinstance(self.post_hooks, list):
             self.post_hooks = []
         self.post_hooks.append(hook)
-        return _RemovableHandle(self.post_hooks, hook)
+        return RemovableHandle(self.post_hooks, hook)
 
     def add_tensor_pre_hook(self, output_nr, hook):
         if self.tensor_pre_hooks is None:
             self.tensor_pre_hooks = {}
         hooks = self.tensor_pre_hooks.setdefault(output_nr, [])
         hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
+        return RemovableHandle(hooks, hook)
 
 
 class AccumulateGrad(Node):
@@ -138,24 +139,20 @@ class AccumulateGrad(Node):
         return ()
 
 
-class _RemovableHandle:
-    __slots__ = ("_hooks", "_hook")
-
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-
 def gradient_edge(t):
     """Where a gradient for tensor `t` goes: `(node, input_nr)`, or None if it needs none."""
     if t.grad_fn is not None:
         return (t.grad_fn, t.output_nr)
     if t.requires_grad:
-        return (t._grad_accumulator(), 0)
+        return (grad_accumulator(t), 0)
     return None
+
+
+def grad_accumulator(leaf):
+    """The leaf's AccumulateGrad node, made on first use and kept (one per leaf, as torch)."""
+    if leaf._acc is None:
+        leaf._acc = AccumulateGrad(leaf)
+    return leaf._acc
 
 
 def check_saveable(tensors):

@@ -1,12 +1,16 @@
 """The reference Tensor: a NumPy array plus the autograd state torch keeps beside it.
 
-Methods only forward to `ops`; all differentiation lives there (forward and vjp side by side).
+Low in the layers (tests/reference/test_import_layers.py): this module knows no op, no graph
+node and no engine. The operators and the methods that compute (`+`, `.sum()`,
+`.clone()`, `.backward()`, ...) forward to `ops` or the engine and are bound onto `Tensor` by
+reference/_methods.py once those exist; all differentiation lives in `ops` (forward and vjp
+side by side).
 """
 import numpy as np
 
 from . import errors
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled, no_grad
-from .graph import AccumulateGrad
+from .hooks import RemovableHandle
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -27,7 +31,7 @@ class Tensor:
         self._retains_grad = False
         self._hooks = None  # leaf hooks, run by the leaf's AccumulateGrad
         self._post_acc_hooks = None
-        self._acc = None
+        self._acc = None  # the leaf's AccumulateGrad node (graph.grad_accumulator)
         # One-element list shared by a tensor and its views/detached aliases: torch's version
         # counter, bumped by in-place ops and compared by saved tensors at backward time.
         self._version = _version if _version is not None else [0]
@@ -102,17 +106,11 @@ class Tensor:
             raise RuntimeError("assigned grad has data of a different size")
         self._grad = value
 
-    def _grad_accumulator(self):
-        if self._acc is None:
-            self._acc = AccumulateGrad(self)
-        return self._acc
-
     def _accumulate_grad(self, g):
         """torch's AccumulateGrad: set, or add to, `.grad`; recorded only under create_graph."""
         if self._grad is None:
             if is_grad_enabled():  # create_graph: a recorded copy, so .grad has a history
-                from . import ops
-                self._grad = ops.clone(g)
+                self._grad = g.clone()
             else:
                 self._grad = Tensor(np.array(g.data, dtype=self.dtype, copy=True))
         elif is_grad_enabled():
@@ -139,8 +137,7 @@ class Tensor:
             return
         if self._grad is None:
             if is_grad_enabled():
-                from . import ops
-                self._grad = ops.clone(g)
+                self._grad = g.clone()
             else:
                 self._grad = Tensor(np.array(g.data, copy=True))
         elif is_grad_enabled():
@@ -159,8 +156,7 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        from .graph import _RemovableHandle
-        return _RemovableHandle(self._hooks, hook)
+        return RemovableHandle(self._hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         if not self.is_leaf:
@@ -168,8 +164,7 @@ class Tensor:
         if self._post_acc_hooks is None:
             self._post_acc_hooks = []
         self._post_acc_hooks.append(hook)
-        from .graph import _RemovableHandle
-        return _RemovableHandle(self._post_acc_hooks, hook)
+        return RemovableHandle(self._post_acc_hooks, hook)
 
     # ----- graph surgery ------------------------------------------------------------------
     def detach(self):
@@ -194,15 +189,6 @@ class Tensor:
             return self
         self.requires_grad = bool(requires_grad)
         return self
-
-    def clone(self):
-        from . import ops
-        return ops.clone(self)
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .engine import backward
-        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph,
-                 create_graph=create_graph, inputs=inputs)
 
 
 def tensor(data, dtype=None, requires_grad=False):

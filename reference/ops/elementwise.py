@@ -2,6 +2,7 @@
 import numpy as np
 
 from ._core import const, new, record
+from .shape import sum_to
 
 
 def _unary(name, fn, vjp, save):
@@ -159,6 +160,3 @@ def where(condition, a, b):
                 sum_to(mul(g, rsub_scalar(m, 1.0)), b.shape) if n[1] else None)
     record("WhereBackward0", (out,), (a, b), vjp, save=(cond_t,))
     return out
-
-
-from .shape import sum_to  # noqa: E402  (shape ops use elementwise ones in their vjps)
