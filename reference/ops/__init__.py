@@ -2,25 +2,19 @@
 
 Every vjp is written with these same ops, so the backward pass can itself be recorded
 (`create_graph=True`) and differentiated again.
-"""
-from .elementwise import (abs, add, add_scalar, clone, cos, div, exp, log, maximum, minimum,
-                          mul, neg, pow, rdiv_scalar, reciprocal, relu, round, rsub_scalar,
-                          scale, sigmoid, sign, sin, sqrt, sub, tanh, where)
-from .linalg import linear, matmul
-from .losses import cross_entropy, mse_loss, nll_loss
-from .multi import (chunk, gather, max_dim, min_dim, scatter_zeros, sort, split, topk,
-                    unbind)
-from .reduction import log_softmax, logsumexp, max, mean, softmax, sum
-from .shape import (cat, expand, getitem, getitem_backward, index, index_add_zeros, permute,
-                    reshape, squeeze, stack, sum_to, transpose, unsqueeze)
 
-__all__ = [
-    "abs", "add", "add_scalar", "clone", "cos", "div", "exp", "log", "maximum", "minimum", "mul",
-    "neg", "pow", "rdiv_scalar", "reciprocal", "relu", "round", "rsub_scalar", "scale",
-    "sigmoid", "sign", "sin", "sqrt", "sub", "tanh", "where", "linear", "matmul",
-    "cross_entropy", "mse_loss", "nll_loss", "log_softmax", "logsumexp", "max", "mean",
-    "softmax", "sum", "cat", "expand", "getitem", "getitem_backward", "index",
-    "index_add_zeros", "permute", "reshape", "squeeze", "stack", "sum_to", "transpose",
-    "unsqueeze", "chunk", "gather", "max_dim", "min_dim", "scatter_zeros", "sort", "split",
-    "topk", "unbind",
-]
+Each op module lists the ops it defines in its `__all__`; this package exports them all, so a
+new op is one function (and one `__all__` entry) in its module. The modules in layer order:
+an op module imports only from the ones before it below
+(tests/reference/test_import_layers.py).
+"""
+from . import shape, elementwise, reduction, linalg, losses, multi
+from .shape import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .reduction import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .multi import *  # noqa: F401,F403
+
+__all__ = [*shape.__all__, *elementwise.__all__, *reduction.__all__, *linalg.__all__,
+           *losses.__all__, *multi.__all__]

@@ -4,6 +4,10 @@ import numpy as np
 from ._core import const, new, record
 from .shape import sum_to
 
+__all__ = ["neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs",
+           "reciprocal", "sign", "round", "clone", "pow", "scale", "add_scalar", "rsub_scalar",
+           "rdiv_scalar", "add", "sub", "mul", "div", "maximum", "minimum", "where"]
+
 
 def _unary(name, fn, vjp, save):
     """Build a unary op whose vjp needs `save` in ('input', 'output', None)."""

@@ -8,6 +8,8 @@ from ..tensor import Tensor
 from ._core import new, record
 from .shape import reshape, sum_to, transpose
 
+__all__ = ["matmul", "linear"]
+
 
 def _as_matrix(t, is_left):
     """Promote a 1-D operand the way matmul does: (n,) -> (1, n) on the left, (n, 1) right."""

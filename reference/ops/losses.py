@@ -6,6 +6,8 @@ from .elementwise import mul, scale, sub
 from .reduction import log_softmax
 from .shape import expand, reshape
 
+__all__ = ["mse_loss", "nll_loss", "cross_entropy"]
+
 
 def mse_loss(input, target, reduction="mean"):
     diff = input.data - target.data

@@ -13,6 +13,9 @@ from ..tensor import Tensor
 from ._core import index_tensor, new, record
 from .shape import cat, squeeze, stack
 
+__all__ = ["gather", "scatter_zeros", "max_dim", "min_dim", "sort", "topk", "split", "chunk",
+           "unbind"]
+
 
 def gather(x, idx, dim, name="GatherBackward0"):
     """`x`'s entries at the int array `idx` along `dim` (np.take_along_axis)."""

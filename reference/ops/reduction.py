@@ -5,6 +5,8 @@ from ._core import const, index_tensor, new, norm_dims, record
 from .elementwise import exp, mul, scale, sub
 from .shape import expand, reshape
 
+__all__ = ["sum", "mean", "max", "logsumexp", "softmax", "log_softmax"]
+
 
 def _unreduce(g, shape, dims, keepdim):
     """Put reduced axes back (size 1) so `g` broadcasts against the input's shape."""

@@ -9,6 +9,9 @@ import numpy as np
 
 from ._core import index_tensor, new, record
 
+__all__ = ["reshape", "transpose", "permute", "expand", "sum_to", "unsqueeze", "squeeze",
+           "getitem", "getitem_backward", "index", "index_add_zeros", "cat", "stack"]
+
 
 # ----- views: torch's view ops alias their input's memory here too --------------------------
 def _view(out, x, fn, args):

@@ -16,6 +16,7 @@ import pathlib
 import pytest
 
 import reference
+import reference.ops
 
 ROOT = pathlib.Path(reference.__file__).parent
 PACKAGE = "reference"
@@ -116,3 +117,17 @@ def test_nothing_from_the_suite_above():
            for m in MODULES for name, line, _ in _imports(m) if name.split(".")[0] in ABOVE]
     assert not bad, "the oracle imports the suite it judges:\n" + "\n".join(bad)
 
+
+def test_ops_exports_are_derived_from_the_op_modules():
+    """reference.ops exports the concatenation of its modules' `__all__`, each name once,
+    each defined in the module that lists it (not re-exported from a lower one)."""
+    modules = [m for m in MODULES if m.startswith("reference.ops.") and
+               not m.rpartition(".")[2].startswith("_")]
+    names = []
+    for m in modules:
+        mod = __import__(m, fromlist=["__all__"])
+        for name in mod.__all__:
+            assert getattr(mod, name).__module__ == m, f"{m} lists {name}, defined elsewhere"
+        names += mod.__all__
+    assert len(names) == len(set(names)), "an op name is listed by two modules"
+    assert sorted(reference.ops.__all__) == sorted(names)
