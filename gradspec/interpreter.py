@@ -5,6 +5,7 @@ closures made here, so that every engine's hook calls are recorded the same way.
 """
 import contextlib
 import warnings
+import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +14,14 @@ from adapters.base import Adapter, UnsupportedProgram
 
 from . import functions, program as P
 from .trace import ActionResult, HookCall, Trace, error_message
+
+
+# The Session the strategies built each program with (Session.attach_to), by the program's
+# identity: {id(program): (weak reference to it, Session)}, an entry dropped when its program
+# is collected. Not by value: programs are frozen dataclasses, equal field by field, yet two
+# equal programs need not build alike (a leaf of -0.0 equals one of 0.0) and a Session serves
+# one run only.
+_attached = {}
 
 
 def _np(adapter, t):
@@ -109,14 +118,19 @@ class Session:
         It must hold exactly what building `program` gives: a step drawn and then left out or
         rejected must leave the values it read as they were (tests/meta/test_fast_paths.py
         compares the two traces)."""
-        object.__setattr__(program, "_built", self)  # not a field: not compared, not printed
+        key = id(program)
+
+        def drop(ref):  # `program` was collected before a check took its Session
+            if _attached.get(key, (None,))[0] is ref:
+                del _attached[key]
+        _attached[key] = (weakref.ref(program, drop), self)
 
     @staticmethod
     def taken_from(program, adapter):
         """The Session attached to `program` if it was built on an adapter of `adapter`'s
         class in the program's dtype (then it is detached: a plan consumes it), else None."""
-        s = program.__dict__.pop("_built", None)
-        if s is None or s.raised or type(s.adapter) is not type(adapter) \
+        ref, s = _attached.pop(id(program), (None, None))
+        if s is None or ref() is not program or s.raised or type(s.adapter) is not type(adapter) \
                 or s.dtype != program.dtype:
             return None
         order = _build_order(program)
