@@ -5,9 +5,14 @@
     python -m gradspec.matrix --backends torch,tensorflow=20  # 20 examples a test for one
     python -m gradspec.matrix --merge reports/parts/*.json   # parts from several runs/shards
     python -m gradspec.matrix --backends torch --shard 2/4    # one shard's part only (CI)
+    python -m gradspec.matrix -n 2 --write-docs               # also rewrite docs/matrix.md
+    python -m gradspec.matrix --render-docs                   # docs/matrix.md from its JSON
 
 Writes reports/matrix.json and reports/matrix.md (pass / deviation with reason / skip with
 reason / FAIL, and the programs checked). Each backend runs in its own pytest process.
+With --write-docs the matrix is also kept in docs/matrix.json, and docs/matrix.md's generated
+block is rendered from it (tests/meta/test_docs_fresh.py checks that the two agree, and that
+every backend and suite test is there).
 A merge checks that every backend's parts are all the shards of one suite, each once and each
 run to the end (and, with --backends, that every named backend is there): anything else is an
 error, never a smaller matrix.
@@ -32,6 +37,19 @@ DEFAULT_BACKENDS = ("reference", "torch", "torch-cuda", "torch-func", "torch-com
 # --max-examples 4`). NAME=N in --backends overrides; campaigns and nightly runs use the
 # full profiles.
 DEFAULT_BUDGETS = {"torch-compile": 2, "torch-func-compile": 3}
+# Built-in backends (adapters/registry.py) that are not columns, and why: every other one is
+# (tests/meta/test_docs_fresh.py).
+NOT_IN_MATRIX = {
+    "torch-compile-inductor": "torch-compile with the inductor compiler: slower than "
+                              "aot_eager, which the torch-compile column runs",
+    "torch-compile-ca": "torch-compile with compiled autograd: slower still (run it with "
+                        "--max-examples 5)",
+    "torch-compile-inductor-ca": "torch-compile-inductor with compiled autograd: slower still",
+}
+DOCS_MD = os.path.join(ROOT, "docs", "matrix.md")
+DOCS_JSON = os.path.join(ROOT, "docs", "matrix.json")
+WRITE_DOCS = "python -m gradspec.matrix -n 2 --write-docs"
+RENDER_DOCS = "python -m gradspec.matrix --render-docs"
 
 LABELS = {
     "test_ops::test_op": "op vocabulary (one property per op)",
@@ -266,19 +284,82 @@ def markdown(matrix):
     return "\n".join(lines) + "\n"
 
 
-START, END = "<!-- matrix:start -->", "<!-- matrix:end -->"
+# ----- generated blocks of docs/*.md ---------------------------------------------------------
+# A measured table lives in a docs/ page between two markers, rendered from the JSON beside it
+# by the tool that measures it (this module, bench/report.py, tests/mutants/kill.py); the
+# hand-written text around the block is kept.
+def markers(name):
+    return f"<!-- generated:{name} start -->", f"<!-- generated:{name} end -->"
 
 
-def update_readme(md, command):
-    path = os.path.join(ROOT, "README.md")
-    text = open(path).read()
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    block = f"{START}\n_Produced by `{command}`._\n\n{md}{END}"
-    with open(path, "w") as f:
-        f.write(head + block + tail)
+def _parts(path, name):
+    """`path`'s text before, inside and after its generated block `name`."""
+    start, end = markers(name)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if start not in text or end not in text:
+        raise ValueError(f"{path} has no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    return (head, *rest.split(end, 1))
+
+
+def read_block(path, name):
+    """The generated block `name` of the Markdown file `path`, between its markers."""
+    return _parts(path, name)[1].strip("\n") + "\n"
+
+
+def write_block(path, name, body):
+    """Replace the generated block `name` of `path` with `body`, keeping the text around it."""
+    head, _, tail = _parts(path, name)
+    start, end = markers(name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{start}\n{body.strip()}\n{end}{tail}")
+
+
+def write_json(path, data):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+def docs_data(matrix, command):
+    """What docs/matrix.json keeps of `matrix`: its cells (not the per-test records), each
+    deviation's reason once (`reasons`) and the cells naming their deviations' ids."""
+    reasons, cells = {}, {}
+    for f, row in matrix["cells"].items():
+        cells[f] = {}
+        for b, c in row.items():
+            reasons.update(c.get("deviations", {}))
+            cells[f][b] = {k: list(v) if k == "deviations" else v for k, v in c.items()}
+    return {"command": command, "backends": matrix["backends"],
+            "features": matrix["features"], "reasons": reasons, "cells": cells}
+
+
+def from_docs(data):
+    """The matrix (as `build` gives it, without records) that docs/matrix.json keeps."""
+    cells = {f: {b: {k: {i: data["reasons"][i] for i in v} if k == "deviations" else v
+                     for k, v in c.items()} for b, c in row.items()}
+             for f, row in data["cells"].items()}
+    return {"backends": data["backends"], "features": data["features"], "cells": cells}
+
+
+def docs_block(data):
+    """docs/matrix.md's generated block: the matrix docs/matrix.json keeps (`data`)."""
+    return (f"_Generated from [matrix.json](matrix.json), measured by `{data['command']}`; do "
+            f"not edit by hand. Measure again and rewrite: `{WRITE_DOCS}`; rewrite from the "
+            f"JSON alone: `{RENDER_DOCS}`._\n\n" + markdown(from_docs(data)))
+
+
+def write_docs(matrix, command):
+    """Keep `matrix` in docs/matrix.json and render docs/matrix.md's block from it."""
+    data = docs_data(matrix, command)
+    write_json(DOCS_JSON, data)
+    write_block(DOCS_MD, "matrix", docs_block(data))
+
+
+def render_docs():
+    with open(DOCS_JSON, encoding="utf-8") as f:
+        write_block(DOCS_MD, "matrix", docs_block(json.load(f)))
 
 
 def main(argv=None):
@@ -294,9 +375,16 @@ def main(argv=None):
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="run shard I of N of each backend's suites and write its part only "
                         "(reports/parts/BACKEND.I-of-N.json); merge all shards with --merge")
-    p.add_argument("--update-readme", action="store_true",
-                   help="replace the matrix in README.md (between its matrix markers)")
+    p.add_argument("--write-docs", action="store_true",
+                   help="also keep the matrix in docs/matrix.json and rewrite docs/matrix.md's "
+                        "table from it")
+    p.add_argument("--render-docs", action="store_true",
+                   help="run nothing: rewrite docs/matrix.md's table from docs/matrix.json")
     args = p.parse_args(argv)
+    if args.render_docs:
+        render_docs()
+        print(f"rewrote {os.path.relpath(DOCS_MD)} from {os.path.relpath(DOCS_JSON)}")
+        return 0
     budgets = {}
     backends = None
     if args.backends is not None:
@@ -348,8 +436,9 @@ def main(argv=None):
     with open(os.path.join(args.out, "matrix.md"), "w") as f:
         f.write(md)
     print(md)
-    if args.update_readme:
-        update_readme(md, " ".join(["python -m gradspec.matrix"] + (argv or sys.argv[1:])))
+    if args.write_docs:
+        write_docs(matrix, " ".join(["python -m gradspec.matrix"] + [
+            a for a in (sys.argv[1:] if argv is None else argv) if a != "--write-docs"]))
     return 1 if any(c["status"] == "fail" for row in matrix["cells"].values()
                     for c in row.values()) else 0
 
