@@ -17,6 +17,8 @@ and with `-n 2`. Prints a table and writes JSON.
     python -m bench --json reports/bench.json --repeats 5
     python -m bench --backend torch-compile --max-examples 5 --no-wall --repeats 1
                                              # a compiling backend: programs/s on a budget
+    python -m bench --write-docs             # also keep the table in docs/speed.{json,md}
+    python -m bench --render-docs            # docs/speed.md from its JSON, measuring nothing
 """
 import argparse
 import gc
@@ -56,7 +58,35 @@ def _parse(argv):
     p.add_argument("--torch-threads", type=int, default=0,
                    help="torch's intra-op threads in this process (default: what the torch "
                         "adapter sets, one thread, as in the suite)")
-    return p.parse_args(argv)
+    p.add_argument("--write-docs", action="store_true",
+                   help="also keep the per-workload table in docs/speed.json and rewrite "
+                        "docs/speed.md's table from it (a whole run of torch on the ci profile "
+                        "only: not with --only, --backend or --max-examples)")
+    p.add_argument("--render-docs", action="store_true",
+                   help="measure nothing: rewrite docs/speed.md's table from docs/speed.json")
+    args = p.parse_args(argv)
+    if args.write_docs and (args.only or args.backend != "torch" or args.max_examples):
+        p.error("--write-docs keeps a whole run of torch on the ci profile: drop --only, "
+                "--backend and --max-examples")
+    return args
+
+
+def render_docs(result=None, command=None):
+    """docs/speed.md's table: from `result` (this run, also kept in docs/speed.json) or, with
+    none, from docs/speed.json. Rows for workloads added since are listed as not measured."""
+    from adapters.registry import adapter_class
+    from gradspec.matrix import write_block, write_json
+
+    from . import report
+    if result is not None:
+        data = report.docs_data(result, time.strftime("%Y-%m-%d"), command)
+        write_json(report.DOCS_JSON, data)
+    else:
+        data = json.loads(report.DOCS_JSON.read_text(encoding="utf-8"))
+    expected = report.expected_workloads(adapter_class("torch")[0])
+    write_block(report.DOCS_MD, "speed", report.docs_block(data, expected))
+    print(f"written: {report.DOCS_MD.relative_to(ROOT)} (from "
+          f"{report.DOCS_JSON.relative_to(ROOT)})")
 
 
 def _ops(program):
@@ -141,6 +171,9 @@ def main(argv=None):
     # As pyproject's filterwarnings does under pytest (both engines warn alike).
     warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
     import conftest  # noqa: F401 - registers and loads the profiles @given reads
+    if args.render_docs:
+        render_docs()
+        return 0
     if args.max_examples:
         from hypothesis import settings
         settings.register_profile("bench-budget", settings.get_profile("ci"),
@@ -204,6 +237,9 @@ def main(argv=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten: {path}")
+    if args.write_docs:
+        render_docs(result, " ".join(["python -m bench"] + [
+            a for a in (sys.argv[1:] if argv is None else argv) if a != "--write-docs"]))
     return 0
 
 

@@ -1,6 +1,6 @@
-"""The benchmark's table (Markdown, as the README shows it) and its summary against targets."""
+"""The benchmark's table (Markdown), its summary against targets, and docs/speed.md's block."""
 from .instrument import CATEGORIES
-from .workloads import BOUND, ISOLATED
+from .workloads import BOUND, ISOLATED, ROOT
 
 
 def _ratio(a, b):
@@ -160,3 +160,88 @@ def table(result):
                  f"{m['hypothesis']}; load average before {result['load_before']}, after "
                  f"{result.get('load_after')}")
     return "\n".join(lines)
+
+
+# ----- docs/speed.md: the measured table, kept in docs/speed.json ---------------------------
+DOCS_MD = ROOT / "docs" / "speed.md"
+DOCS_JSON = ROOT / "docs" / "speed.json"
+WRITE_DOCS = "python -m bench --write-docs"
+RENDER_DOCS = "python -m bench --render-docs"
+
+
+def docs_data(result, measured, command):
+    """What docs/speed.json keeps of a benchmark `result`: each workload's rate, its split of
+    the CPU time, the replays' milliseconds a program, and the summary over all suites."""
+    rows = []
+    for r in result["workloads"]:
+        row = {"name": r["name"], "kind": r["kind"], "programs_per_s": r["programs_per_s"]}
+        if "ops_per_program" in r:
+            row["ops_per_program"] = r["ops_per_program"]
+        if "split_s" in r and r["cpu_seconds"]:
+            row["split_share"] = {k: round(r["split_s"][k] / r["cpu_seconds"], 3)
+                                  for k in CATEGORIES}
+        if r.get("replay_ms_per_program"):
+            row["replay_ms"] = r["replay_ms_per_program"]
+            replay = r["replay_s"]
+            row["reference_over_backend"] = _ratio(replay["reference"], replay["backend"])
+        rows.append(row)
+    m = result["machine"]
+    machine = (f"{m['platform']}, {m['cpus']} cpus, Python {m['python']}, torch "
+               f"{m.get('torch')} ({m.get('torch_threads')} threads), Hypothesis "
+               f"{m['hypothesis']}; load average before {result['load_before']}, after "
+               f"{result.get('load_after')}")
+    s = result.get("summary", {})
+    return {"measured": measured, "machine": machine, "command": command, "workloads": rows,
+            "suites": s.get("suites"), "target_over_floor": s.get("target_over_floor")}
+
+
+def _display(name):
+    """A suite test's row by its function's name, as pytest's -k would find it."""
+    return f"`{name.split('::', 1)[1]}`" if "::" in name else name
+
+
+def docs_block(data, expected=()):
+    """docs/speed.md's generated block from docs/speed.json's `data`; `expected`: the names of
+    the workloads the benchmark runs now, those it has no row for listed as not measured."""
+    lines = [f"_Generated from [speed.json](speed.json), measured on {data['measured']} by "
+             f"`{data['command']}` ({data['machine']}); do not edit by hand. Measure again and "
+             f"rewrite: `{WRITE_DOCS}` (about 8 minutes on 2 cores); rewrite from the JSON "
+             f"alone: `{RENDER_DOCS}`._", "",
+             "| workload | ops/program | programs/s a core | generation / reference / backend "
+             "/ compare / other | reference / torch / torch floor, ms a program | reference ÷ "
+             "torch |", "|---|---|---|---|---|---|"]
+    for r in data["workloads"]:
+        share = r.get("split_share")
+        ms = r.get("replay_ms")
+        lines.append("| " + " | ".join([
+            _display(r["name"]), f"{r['ops_per_program']:.2f}" if "ops_per_program" in r else "",
+            f"{r['programs_per_s']:.0f}",
+            " / ".join(f"{100 * share[k]:.0f}%" for k in CATEGORIES) if share else "",
+            " / ".join(f"{ms[k]:.2f}" for k in ("reference", "backend", "torch_floor"))
+            if ms else "",
+            f"{r['reference_over_backend']:.2f}" if r.get("reference_over_backend") else ""])
+            + " |")
+    have = [r["name"] for r in data["workloads"]]
+    missing = [n for n in expected if not any(h == n or h.startswith(n + " (") for h in have)]
+    if missing:
+        lines += ["", "Not in this run (added to the benchmark since): "
+                  + ", ".join(_display(n) for n in missing) + "."]
+    su = data.get("suites")
+    if su:
+        share = ", ".join(f"{'comparison' if k == 'compare' else k} {100 * v:.0f}%"
+                          for k, v in su["split_share"].items())
+        lines += ["", f"All suites: {su['programs_per_s']:.0f} programs/s a core ({share}); the "
+                      f"reference took {su['reference_over_backend']:.2f} of torch's time on "
+                      f"the same programs."]
+    if data.get("target_over_floor") is not None:
+        lines.append(f"The target's rate over Hypothesis's floor in the same run: "
+                     f"{data['target_over_floor']:.3f}.")
+    return "\n".join(lines) + "\n"
+
+
+def expected_workloads(candidate):
+    """The names of the workloads `python -m bench` runs for `candidate` (an adapter or its
+    class) whose names do not depend on the run: the isolated row, the bound (its name goes on
+    with the choices a program drew) and the suites'. Needs conftest imported."""
+    from .workloads import suite_workloads
+    return [ISOLATED, BOUND] + [w.name for w in suite_workloads(candidate)]
