@@ -1,7 +1,8 @@
 """The kill report: the ci suites against every mutant of the zoo, one process per mutant.
 
     python -m tests.mutants.kill [--jobs 2] [--json reports/kills.json] [--only ID,...]
-                                 [--no-shrink] [--markdown PATH]
+                                 [--no-shrink] [--markdown PATH] [--write-docs]
+    python -m tests.mutants.kill --render-docs
 
 Each mutant (tests/mutants/zoo/) runs in a worker of a pool of `--jobs` processes, which
 calls the suites' own Hypothesis tests in process under the `ci` profile, its expected killers
@@ -9,6 +10,12 @@ first, and stops at the first failing program (then shrinks it, unless --no-shri
 table gives, per mutant: killed or survived, the suite test that killed it, the programs
 checked and the seconds until the first failure, and the shrunk counterexample. The exit
 status is 0 only if every mutant was killed: a survivor is a gap in the suite.
+
+The table in docs/kill-table.md is rendered from docs/kill-table.json, one row a mutant of the
+zoo: --write-docs puts this run's rows there (replacing those of the mutants it ran, so
+`--only ID --write-docs` measures one mutant again) and rewrites the table; --render-docs
+rewrites it from the JSON, running nothing. tests/meta/test_docs_fresh.py checks that the
+two agree and that every mutant of the zoo has its row.
 """
 import argparse
 import concurrent.futures
@@ -18,6 +25,12 @@ import os
 import statistics
 import sys
 import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DOCS_MD = os.path.join(ROOT, "docs", "kill-table.md")
+DOCS_JSON = os.path.join(ROOT, "docs", "kill-table.json")
+WRITE_DOCS = "python -m tests.mutants.kill --jobs 2 --write-docs"
+RENDER_DOCS = "python -m tests.mutants.kill --render-docs"
 
 
 def _init_worker():
@@ -128,21 +141,28 @@ def compact_source(source):
 
 
 # ----- the table -----------------------------------------------------------------------------
+def counterexample(result):
+    """The shrunk counterexample as a Markdown table cell."""
+    if "counterexample" in result:  # a row of docs/kill-table.json
+        return result["counterexample"]
+    return f"`{result['shrunk_compact']}`".replace("|", "\\|") if result["shrunk_compact"] else ""
+
+
 def table(results):
     lines = ["| # | mutant | area | result | killed by | examples | s to 1st failure | "
              "shrunk counterexample |", "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(results, 1):
         status = "killed" if r["killed"] else ("ERROR" if r["error"] else "**SURVIVED**")
         by = r["killed_by"] + ("" if r["expected_killer"] or not r["killed"] else " (unexpected)")
-        prog = r["shrunk_compact"].replace("|", "\\|")
+        prog = counterexample(r)
         lines.append(f"| {i} | `{r['mutant']}` | {r['area']} | {status} | {by or '-'} | "
-                     f"{r['examples']} | {r['seconds']:.2f} | `{prog}` |" if r["killed"] else
+                     f"{r['examples']} | {r['seconds']:.2f} | {prog} |" if r["killed"] else
                      f"| {i} | `{r['mutant']}` | {r['area']} | {status} | - | "
                      f"{r['examples']} | - | {r['error'][:200]} |")
     return "\n".join(lines)
 
 
-def summary(results, wall):
+def summary(results, wall=None):
     killed = [r for r in results if r["killed"]]
     times = sorted(r["seconds"] for r in killed)
     lines = [f"killed {len(killed)}/{len(results)} "
@@ -154,11 +174,47 @@ def summary(results, wall):
         examples = sorted(r["examples"] for r in killed)
         lines.append(f"programs to the first failure: median {statistics.median(examples):g}, "
                      f"most {examples[-1]}")
-    lines.append(f"wall time {wall:.1f} s")
+    if wall is not None:
+        lines.append(f"wall time {wall:.1f} s")
     survivors = [r["mutant"] for r in results if not r["killed"]]
     if survivors:
         lines.append("SURVIVED (gaps in the suite): " + ", ".join(survivors))
     return "\n".join(lines)
+
+
+# ----- docs/kill-table.md ---------------------------------------------------------------------
+DOCS_KEYS = ("mutant", "area", "killed", "killed_by", "expected_killer", "examples", "seconds")
+
+
+def docs_rows(stored, results, ids):
+    """docs/kill-table.json's rows: `results` (this run's) replacing the `stored` rows of the
+    mutants they ran, in the zoo's order (`ids`); a mutant no longer in the zoo is dropped."""
+    rows = {r["mutant"]: r for r in stored}
+    for r in results:
+        rows[r["mutant"]] = {**{k: r[k] for k in DOCS_KEYS},
+                             "counterexample": counterexample(r), "error": r["error"][:200]}
+    return [rows[i] for i in ids if i in rows]
+
+
+def docs_block(rows):
+    """docs/kill-table.md's generated block: the table of `rows` and its summary."""
+    return (f"_Generated from [kill-table.json](kill-table.json) by `python -m "
+            f"tests.mutants.kill`; do not edit by hand. Measure every mutant again and rewrite: "
+            f"`{WRITE_DOCS}` (some mutants: `--only ID,... --write-docs`); rewrite from the JSON "
+            f"alone: `{RENDER_DOCS}`._\n\n" + table(rows) + "\n\n"
+            + summary(rows).replace("\n", "  \n") + "\n")
+
+
+def write_docs(rows):
+    from gradspec.matrix import write_block, write_json
+    if rows is not None:
+        write_json(DOCS_JSON, rows)
+    else:
+        with open(DOCS_JSON, encoding="utf-8") as f:
+            rows = json.load(f)
+    write_block(DOCS_MD, "kill-table", docs_block(rows))
+    print(f"written: {os.path.relpath(DOCS_MD)} (from {os.path.relpath(DOCS_JSON)})",
+          file=sys.stderr)
 
 
 def main(argv=None):
@@ -170,7 +226,15 @@ def main(argv=None):
     parser.add_argument("--only", metavar="ID,...", help="only these mutant ids")
     parser.add_argument("--no-shrink", action="store_true",
                         help="report the first failing program as found (faster)")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="put this run's rows in docs/kill-table.json (replacing those of "
+                             "the mutants it ran) and rewrite docs/kill-table.md's table")
+    parser.add_argument("--render-docs", action="store_true",
+                        help="run nothing: rewrite docs/kill-table.md's table from its JSON")
     args = parser.parse_args(argv)
+    if args.render_docs:
+        write_docs(None)
+        return 0
     from tests.mutants import zoo
     ids = [m.id for m in zoo.ZOO]
     if args.only:
@@ -204,6 +268,10 @@ def main(argv=None):
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text + "\n\n" + summary(ordered, wall).replace("\n", "  \n") + "\n")
+    if args.write_docs:
+        with open(DOCS_JSON, encoding="utf-8") as f:
+            stored = json.load(f)
+        write_docs(docs_rows(stored, ordered, [m.id for m in zoo.ZOO]))
     return 0 if all(r["killed"] for r in ordered) else 1
 
 
