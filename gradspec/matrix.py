@@ -408,6 +408,8 @@ def main(argv=None):
                 p.error(f"--merge {pattern}: no such part")
             paths += found
     else:
+        if args.write_docs and backends not in (None, list(DEFAULT_BACKENDS)):
+            p.error("--write-docs keeps the whole matrix: every backend, no --backends")
         backends = backends or list(DEFAULT_BACKENDS)
         unknown = [b for b in backends if b not in BUILTIN and ":" not in b]
         if unknown:
@@ -437,6 +439,10 @@ def main(argv=None):
         f.write(md)
     print(md)
     if args.write_docs:
+        if matrix["backends"] != list(DEFAULT_BACKENDS):
+            print(f"gradspec.matrix: docs/matrix.md not rewritten: it holds every backend of "
+                  f"the matrix ({', '.join(DEFAULT_BACKENDS)}), in that order", file=sys.stderr)
+            return 2
         write_docs(matrix, " ".join(["python -m gradspec.matrix"] + [
             a for a in (sys.argv[1:] if argv is None else argv) if a != "--write-docs"]))
     return 1 if any(c["status"] == "fail" for row in matrix["cells"].values()
