@@ -6,55 +6,11 @@ leaves out of `capabilities`, and the suites that need it are skipped with the r
 """
 import contextlib
 
-# Capabilities an adapter may declare. A suite or strategy that needs one checks for it.
-CAPABILITIES = {
-    "float64": "tensors in float64",
-    "float32": "tensors in float32",
-    "stateful_grad": "gradients accumulate in `.grad` across backward calls (torch-style)",
-    "zero_grad": "`.grad` can be reset to None or zeros",
-    "nonscalar_backward": "backward of a non-scalar root with gradient weights",
-    "multi_root": "one backward call over several roots with their own weights",
-    "retain_graph": "retain_graph=True/False and the freed-graph error on a second backward",
-    "functional_grad": "autograd.grad(outputs, inputs, ...) returning gradients",
-    "retain_grad": "`.grad` of a non-leaf after retain_grad()",
-    "detach": "detach() cuts the graph",
-    "no_grad": "a no_grad() context that stops recording",
-    "tensor_hooks": "register_hook on leaves and non-leaves, replacing the gradient",
-    "module_hooks": "full backward hooks on modules (grad_input, grad_output)",
-    "layers": "Linear, RNNCell and LSTMCell modules",
-    "custom_function": "user-defined Functions with forward/backward and a ctx",
-    "error_kinds": "torch's errors (freed graph, non-scalar implicit grad, shape mismatch, ...)",
-    "create_graph": "higher-order gradients via autograd.grad(..., create_graph=True): "
-                    "gradients used as values (a functional engine: a vjp nested in the "
-                    "function differentiated)",
-    "backward_create_graph": "backward(create_graph=True): `.grad` itself requires grad, and "
-                             "a backward through it accumulates the second-order term",
-    "grad_wrt_nonleaf": "autograd.grad w.r.t. intermediate (non-leaf) values",
-    "needs_input_grad": "custom Functions can read ctx.needs_input_grad",
-    "materialize_grads": "custom Functions can receive None for unused outputs "
-                         "(set_materialize_grads(False))",
-    "non_differentiable": "custom Functions can mark outputs non-differentiable",
-    "multi_output": "ops with several outputs (max/min along a dim and sort/topk with their "
-                    "indices; split, chunk, unbind), as declared in `ops`",
-    "grad_modes": "enable_grad() (inside no_grad too) and set_grad_enabled(True/False), nested",
-    "inference_mode": "inference_mode(), and the error when a recorded op saves an inference "
-                      "tensor",
-    "requires_grad_": "requires_grad_(True/False) on a leaf",
-    "shares_storage": "`shares_storage(a, b)`: does detach() alias its source's memory?",
-    "post_accumulate_hooks": "register_post_accumulate_grad_hook on leaves, and an in-place "
-                             "step of the leaf under no_grad from inside it",
-    "hook_removal": "a tensor hook removed through its handle between backward calls",
-    "hook_self_removal": "a tensor hook that removes itself through its handle while the "
-                         "engine runs the hooks of a backward",
-    "batched_grad": "grad() over a batch of gradient weights at once (their first dimension: "
-                    "torch's is_grads_batched, a vmap of the vjp), equal to one vjp a row",
-    "materialize_unused_grads": "autograd.grad(..., materialize_grads=True): zeros, not None, "
-                                "for an input the outputs do not use",
-    "inplace": "in-place ops on non-leaf tensors and on views of them (`inplace`, the ops it "
-               "declares in `ops`), torch's version counter and in-place errors",
-    "functional_api": "torch.autograd.functional's vjp, jacobian and hessian of a function of "
-                      "tensors (JAX's jax.vjp, jacrev, hessian)",
-}
+from gradspec.capabilities import BY_NAME, CAPABILITIES, OF_OPS
+from gradspec.vocabulary import names
+
+# Capabilities an adapter may declare: CAPABILITIES (name -> meaning), one record each in
+# gradspec/capabilities.py. A suite or strategy that needs one checks for it.
 
 # Engines without `stateful_grad` are *functional* (JAX, HIPS autograd, TensorFlow): the
 # interpreter (gradspec/interpreter.py, `_run_functional`) asks them for
@@ -318,22 +274,8 @@ def check_adapter(adapter):
     needs = set(REQUIRED_METHODS)
     caps = adapter.capabilities
     needs.update(STATEFUL_METHODS if "stateful_grad" in caps else ("vjp",))
-    for cap, methods in {
-        # A functional engine answers Grad actions with `vjp` (gradspec/interpreter.py).
-        "functional_grad": ("grad",) if "stateful_grad" in caps else (),
-        "detach": ("detach",), "retain_grad": ("retain_grad",),
-        "tensor_hooks": ("register_hook",), "layers": ("make_layer", "call_layer"),
-        "module_hooks": ("register_module_hook",), "custom_function": ("custom_function",),
-        "zero_grad": ("zero_grad",), "grad_modes": ("grad_mode",),
-        "inference_mode": ("grad_mode",), "requires_grad_": ("set_requires_grad",),
-        "shares_storage": ("shares_storage",), "hook_removal": ("remove_hook",),
-        "hook_self_removal": ("remove_hook",),
-        "post_accumulate_hooks": ("register_post_accumulate_hook", "sgd_step"),
-        "functional_api": ("functional",), "inplace": ("inplace",),
-        "batched_grad": () if "stateful_grad" in caps else ("vjp_batched",),
-    }.items():
-        if cap in caps:
-            needs.update(methods)
+    for cap in caps & set(BY_NAME):
+        needs.update(BY_NAME[cap].needs("stateful_grad" in caps))
     if "stateful_grad" not in caps and caps & {"retain_graph", "grad_wrt_nonleaf"}:
         needs.add("record")  # a functional engine reaches them through a recorded forward
     def implemented(m):
@@ -350,8 +292,8 @@ def check_adapter(adapter):
                         f"(known: {', '.join(sorted(CAPABILITIES))})")
     if not adapter.ops:
         problems.append("`ops` is empty: declare the op names the backend supports")
-    from gradspec.vocabulary import INPLACE, MULTI_OUTPUT
-    for cap, its_ops in (("inplace", INPLACE), ("multi_output", MULTI_OUTPUT)):
+    for cap, group in OF_OPS.items():
+        its_ops = names(group)
         # Its suite would draw no step of it, and pass having checked nothing.
         if cap in caps and not set(its_ops) & set(adapter.ops):
             problems.append(f"capability {cap!r} without any of its ops in `ops` (declare "

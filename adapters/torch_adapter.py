@@ -4,6 +4,8 @@
 """
 import os
 
+from gradspec.capabilities import CAPABILITIES
+
 from .base import UnsupportedProgram
 from .templates import TemplateOps
 from .torch_like import TorchLikeAdapter
@@ -42,16 +44,7 @@ LAYER_PARAMS = {
 
 class TorchAdapter(TorchLikeAdapter):
     name = "torch"
-    capabilities = frozenset({
-        "float64", "float32", "stateful_grad", "zero_grad", "nonscalar_backward", "multi_root",
-        "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
-        "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
-        "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
-        "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
-        "post_accumulate_hooks", "hook_removal", "hook_self_removal",
-        "materialize_unused_grads", "functional_api", "inplace", "backward_create_graph",
-        "batched_grad",
-    })
+    capabilities = frozenset(CAPABILITIES)  # every one
     ops = frozenset(TORCH_TEMPLATES) | frozenset(INPLACE_TEMPLATES)
 
     def __init__(self, device="cpu"):

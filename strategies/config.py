@@ -6,6 +6,7 @@ backend cannot express.
 """
 from dataclasses import dataclass, field, replace
 
+from gradspec.capabilities import RECORDS
 from gradspec.vocabulary import ALL_OPS, INPLACE, MULTI_OUTPUT, PIECEWISE_CONSTANT
 
 
@@ -71,20 +72,7 @@ def capability_config(config, adapter):
         dtypes=tuple(d for d in config.dtypes if d in caps),
         caps=frozenset(caps),
     )
-    gates = {"layers": "layers", "functions": "custom_function", "tensor_hooks": "tensor_hooks",
-             "module_hooks": "module_hooks", "retain_grad": "retain_grad", "detach": "detach",
-             "no_grad": "no_grad", "multi_root": "multi_root", "retain_graph": "retain_graph",
-             "zero_grad": "zero_grad", "functional_grad": "functional_grad",
-             "errors": "error_kinds", "weights": "nonscalar_backward",
-             "multi_output": "multi_output", "grad_modes": "grad_modes",
-             "requires_grad_": "requires_grad_", "forward_errors": "error_kinds",
-             "higher_order": "create_graph", "create_graph": "backward_create_graph",
-             "post_accumulate_hooks": "post_accumulate_hooks",
-             "self_removing_hooks": "hook_self_removal", "hook_removal": "hook_removal",
-             "materialize_grads": "materialize_unused_grads", "functional_api": "functional_api",
-             "batched_grad": "batched_grad",
-             "inplace": "inplace"}
-    off = {name: 0.0 for name, cap in gates.items() if cap not in caps}
+    off = {knob: 0.0 for cap in RECORDS if cap.name not in caps for knob in cap.knobs}
     if "module_hooks" not in off and "layers" not in caps:
         off["module_hooks"] = 0.0
     if "stateful_grad" not in caps:
