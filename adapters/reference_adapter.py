@@ -7,38 +7,14 @@ is then the exact answer the candidate's float32 arithmetic approximates.
 import numpy as np
 
 import reference as R
-from gradspec.vocabulary import ALL_OPS, INPLACE, MULTI_OUTPUT, to_index
-from reference import ops as O
+from gradspec.capabilities import CAPABILITIES
+from gradspec.vocabulary import INPLACE, SPECS
 
 from .torch_like import TorchLikeAdapter
 
-
-def _linear(*args):
-    return O.linear(*args)
-
-
-REFERENCE_OPS = {
-    **{name: getattr(O, name) for name in (
-        "neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs",
-        "reciprocal", "sign", "round", "add", "sub", "mul", "div", "maximum", "minimum",
-        "matmul", "mse_loss")},
-    "pow": lambda x, exponent: O.pow(x, exponent),
-    "scale": lambda x, c: O.scale(x, c),
-    "linear": _linear,
-    "sum": O.sum, "mean": O.mean, "max": O.max, "logsumexp": O.logsumexp,
-    "softmax": O.softmax, "log_softmax": O.log_softmax,
-    "reshape": O.reshape, "transpose": O.transpose, "permute": O.permute, "expand": O.expand,
-    "unsqueeze": O.unsqueeze, "squeeze": O.squeeze,
-    "getitem": lambda x, index: O.getitem(x, to_index(index)),
-    "index": lambda x, indices, dim: O.index(x, indices, dim),
-    "cat": lambda *xs, dim: O.cat(xs, dim),
-    "stack": lambda *xs, dim: O.stack(xs, dim),
-    "where": lambda a, b, condition: O.where(np.array(condition, dtype=bool), a, b),
-    "cross_entropy": lambda x, target: O.cross_entropy(x, np.array(target)),
-    **{name: getattr(O, name) for name in MULTI_OUTPUT},
-}
-assert set(REFERENCE_OPS) == ALL_OPS | set(MULTI_OUTPUT), \
-    set(ALL_OPS) ^ set(REFERENCE_OPS) ^ set(MULTI_OUTPUT)
+# The reference's implementation of each op, from the op records (a dict, so that a test can
+# put a broken op in its place).
+REFERENCE_OPS = {name: spec.reference for name, spec in SPECS.items() if name not in INPLACE}
 
 LAYERS = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}
 
@@ -46,17 +22,8 @@ LAYERS = {"linear": "Linear", "rnn_cell": "RNNCell", "lstm_cell": "LSTMCell"}
 class ReferenceAdapter(TorchLikeAdapter):
     api = R
     name = "reference"
-    capabilities = frozenset({
-        "float64", "float32", "stateful_grad", "zero_grad", "nonscalar_backward", "multi_root",
-        "retain_graph", "functional_grad", "retain_grad", "detach", "no_grad", "tensor_hooks",
-        "module_hooks", "layers", "custom_function", "error_kinds", "create_graph",
-        "grad_wrt_nonleaf", "needs_input_grad", "materialize_grads", "non_differentiable",
-        "multi_output", "grad_modes", "inference_mode", "requires_grad_", "shares_storage",
-        "post_accumulate_hooks", "hook_removal", "hook_self_removal",
-        "materialize_unused_grads", "functional_api", "inplace", "backward_create_graph",
-        "batched_grad",
-    })
-    ops = frozenset(REFERENCE_OPS) | frozenset(INPLACE)
+    capabilities = frozenset(CAPABILITIES)  # the oracle has every one
+    ops = frozenset(SPECS)
 
     def describe(self):
         return "gradspec reference (NumPy, float64)"
@@ -74,14 +41,7 @@ class ReferenceAdapter(TorchLikeAdapter):
         return REFERENCE_OPS[name](*args, **params)
 
     def inplace(self, name, target, *args, **params):
-        if name == "setitem":
-            target[to_index(params["index"])] = args[0] if args else params["value"]
-        elif name == "clamp_":
-            target.clamp_(min=params["min"], max=params["max"])
-        elif name == "masked_fill_":
-            target.masked_fill_(np.array(params["mask"], dtype=bool), params["value"])
-        else:  # add_, mul_ (a tensor operand), relu_
-            getattr(target, name)(*args)
+        SPECS[name].reference(target, *args, **params)
         return target
 
     def make_layer(self, layer, param_values, dtype):

@@ -8,16 +8,10 @@ script a user gets on failure contains exactly the code that ran.
 A template wrapped in `Statement` is a statement (`{0}[{index}] = {1}`), which a lambda cannot
 hold: it compiles into a function that runs it and returns its target, the first operand.
 """
-from gradspec.vocabulary import index_source
+from gradspec.vocabulary import Statement, index_source
+from gradspec.vocabulary.params import literal, target_literal
 
-
-def literal(value):
-    """Python source for a param value (tuples of bools/ints become lists for tensor())."""
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, tuple) and value and isinstance(value[0], (tuple, bool, float)):
-        return repr(_lists(value))
-    return repr(value)
+__all__ = ["Statement", "TemplateOps", "literal", "target_literal", "first_line_source"]
 
 
 def first_line_source(name):
@@ -25,24 +19,6 @@ def first_line_source(name):
     name when the message is empty (a bare `assert False`): what a repro script prints after
     'error:' (gradspec.trace.first_line, in the script)."""
     return f"next((_l for _l in str({name}).splitlines() if _l.strip()), type({name}).__name__)"
-
-
-def target_literal(params):
-    """A cross_entropy target as source: a list of class indices (batched) or one index."""
-    target = params["target"]
-    return repr(list(target) if isinstance(target, tuple) else target)
-
-
-def _lists(v):
-    return [_lists(x) for x in v] if isinstance(v, tuple) else v
-
-
-class Statement:
-    """A template (a format string or a function, as above) whose code is a statement that
-    modifies its first operand in place, e.g. slice assignment."""
-
-    def __init__(self, template):
-        self.template = template
 
 
 class TemplateOps:

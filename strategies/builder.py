@@ -13,9 +13,9 @@ import numpy as np
 from adapters.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import Session, build
+from gradspec.vocabulary import SHRINK_ORDER
 
 from .choices import choices
-from .op_args import ORDER
 from .values import SEED_MAX, expand
 
 _REFERENCE = ReferenceAdapter()
@@ -181,7 +181,7 @@ class Builder:
 
 @lru_cache(maxsize=None)
 def _ordered(ops):
-    return tuple(op for op in ORDER if op in ops)
+    return tuple(op for op in SHRINK_ORDER if op in ops)
 
 
 def _broadcastable(a, b):

@@ -10,12 +10,14 @@ torch forbids for reasons beside the point (writes into the pieces of split/chun
 import numpy as np
 
 from gradspec import program as P
-from gradspec.vocabulary import INPLACE, PIECES, VIEWS, to_index
+from gradspec.vocabulary import INPLACE, KINK, PIECES, VIEWS, to_index
+from gradspec.vocabulary.draws import basic_index
+from gradspec.vocabulary.params import nested
 
 from reference.errors import InplaceOverlapError, LeafInplaceError
 from reference.inplace import repeats_memory
 
-from .op_args import KINK, _basic_index, _nested, applicable, draw_op_args, output_ok
+from .op_args import applicable, draw_op_args, output_ok
 from .values import expand
 
 # View ops an in-place target is often taken through (expand is left to the error case: a
@@ -216,11 +218,11 @@ def _draw(b, op, x):
         return None if bounds is None else ((), {"min": bounds[0], "max": bounds[1]})
     if op == "masked_fill_":
         flags = np.array(expand(b.seed(), shape, salt=11)).reshape(shape) > 0
-        return (), {"mask": _nested(flags), "value": b.pick(FILL_VALUES)}
+        return (), {"mask": nested(flags), "value": b.pick(FILL_VALUES)}
     if op == "setitem":
         if not shape:
             return None
-        index = _basic_index(b, shape)
+        index = basic_index(b, shape)
         region = v[to_index(index)].shape
         if b.chance(0.3):
             return (), {"index": index, "value": b.pick(FILL_VALUES)}

@@ -2,12 +2,12 @@
 import numpy as np
 
 from gradspec import program as P
-from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, PIECES, VIEWS, n_outputs
+from gradspec.vocabulary import INDEXED, MULTI_OUTPUT, PIECES, SPECS, VIEWS, n_outputs
 
 from reference.errors import AutogradError, InferenceTensorError
 
 from .inplace_steps import layout_unsure
-from .op_args import KINK, applicable, applicable_ops, draw_op_args, output_ok
+from .op_args import applicable, applicable_ops, draw_op_args, output_ok
 from .values import expand, nested
 
 LAYER_KINDS = ("linear", "rnn_cell", "lstm_cell")
@@ -32,24 +32,21 @@ def op_step(b, force=None):
         for attempt in range(FORCE_ATTEMPTS):
             if attempt or not applicable(force, v):
                 x = _fit_input(b, force)
-            elif v.ndim < RICH_RANK.get(force, 2) and b.chance(0.5):
-                x = _fit_input(b, force, min_rank=RICH_RANK.get(force, 2))
+            elif v.ndim < SPECS[force].rich_rank and b.chance(0.5):
+                x = _fit_input(b, force, min_rank=SPECS[force].rich_rank)
             if _apply_op(b, force, x):
                 return force
         return False
     ops = applicable_ops(b.ordered_ops, v)
     if x in inference and b.chance(0.5):
-        ops = tuple(op for op in ops if op in SAVES_OPERAND) or ops
+        ops = tuple(op for op in ops if SPECS[op].saves_operand) or ops
     if not ops:
         return False
     op = b.pick(ops)
     return op if _apply_op(b, op, x) else False
 
 
-# Ops that save an operand for the other's gradient (an inference tensor there raises).
-SAVES_OPERAND = ("mul", "div", "maximum", "minimum", "matmul", "linear", "mse_loss")
 FORCE_ATTEMPTS = 8
-RICH_RANK = {"permute": 3}  # a permutation of two axes is a transpose
 
 
 def _apply_op(b, op, x):
@@ -99,17 +96,7 @@ def _draw_modes(b):
 
 def _fit_input(b, op, min_rank=0):
     """A fresh leaf on which `op` is defined (the focus op must appear in every program)."""
-    if op in ("log", "sqrt", "reciprocal", "pow"):
-        return b.new_leaf(b.draw_shape(min_rank=min_rank), positive=True)
-    if op in ("transpose", "permute"):
-        return b.new_leaf(b.draw_shape(min_rank=max(2, min_rank)))
-    if op == "squeeze":
-        return b.new_leaf((1, b.integer(1, 3)))
-    if op == "cross_entropy":
-        return b.new_leaf((b.integer(1, 3), b.integer(2, 4)))
-    if op == "exp":
-        return b.new_leaf(b.draw_shape(min_rank=min_rank), scale=0.5)
-    return b.new_leaf(b.draw_shape(min_rank=max(1, min_rank)))
+    return SPECS[op].fit(b, max(min_rank, SPECS[op].min_rank))
 
 
 # ----- ops with several outputs: values and indices, or pieces ---------------------------
@@ -147,22 +134,7 @@ def multi_op_step(b, force=None):
 
 def _multi_params(b, op, v):
     """The params of multi-output `op` on array `v`, or None where it would meet a tie."""
-    nd = v.ndim
-    dim = b.integer(-nd, nd - 1)
-    size = v.shape[dim]
-    if op in INDEXED and size > 1 and np.diff(np.sort(v, axis=dim), axis=dim).min() <= KINK:
-        return None  # values and indices at a tie differ between engines legitimately
-    if op in ("max_dim", "min_dim"):
-        return {"dim": dim, "keepdim": b.chance(0.5)}
-    if op == "sort":
-        return {"dim": dim, "descending": b.chance(0.5)}
-    if op == "topk":
-        return {"dim": dim, "k": b.integer(1, size), "largest": not b.chance(0.3)}
-    if op == "split":
-        return {"dim": dim, "split_size": b.integer(1, size)}
-    if op == "chunk":
-        return {"dim": dim, "chunks": b.integer(1, size + 1)}
-    return {"dim": dim}  # unbind
+    return SPECS[op].params(b, v)
 
 
 # ----- higher order: gradients as values ---------------------------------------------------

@@ -1,5 +1,8 @@
-"""The reference's second derivatives against finite differences of its own first derivatives,
-on random programs over the whole op vocabulary (ops with several outputs included).
+"""The reference's first and second derivatives against finite differences, on random
+programs around each op of the vocabulary (ops with several outputs included).
+
+These tests read the op records (gradspec/vocabulary): an op added there is proven here,
+first and second order, inside its drawn domain, with no line added to this file.
 
 A program drawn by the suite's own strategy is a function of its leaves that require grad;
 its first derivative G(x) = d<w, root(x)>/dx comes from `autograd.grad(..., create_graph=True)`
@@ -41,6 +44,44 @@ def first_derivative(program):
         return ops.cat([ops.reshape(reference.zeros(x.shape) if g is None else g, (-1,))
                         for g, x in zip(grads, xs)], 0)
     return G, names
+
+
+def roots_of(program):
+    """R(*leaves): the plan's roots, flattened and joined, and the weights to match (a None
+    weight is torch's implicit one: ones, for the scalar root it goes with)."""
+    names = [leaf.name for leaf in program.all_leaves() if leaf.requires_grad]
+    action = program.plan[0]
+
+    def R(*xs):
+        env = build(program, REFERENCE, bound=dict(zip(names, xs))).env
+        return ops.cat([ops.reshape(env[r], (-1,)) for r in action.roots], 0)
+    return R, names
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_first_derivatives_of_random_programs(op):
+    """Every op of the vocabulary, in random programs around it: the reference's gradient of
+    <w, roots> matches central differences."""
+    @settings(max_examples=15, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(program=programs(PROGRAMS.but(focus_op=op), REFERENCE))
+    def check(program):
+        R, names = roots_of(program)
+        by_name = {leaf.name: leaf for leaf in program.all_leaves()}
+        arrays = [by_name[n].array("float64") for n in names]
+        env = build(program, REFERENCE).env
+        w = np.concatenate([np.broadcast_to(np.asarray(1.0 if wt is None else wt, float),
+                                            env[r].shape).reshape(-1)
+                            for r, wt in zip(program.plan[0].roots, program.plan[0].weights)])
+        leaves = [reference.tensor(a, requires_grad=True) for a in arrays]
+        grads = autograd.grad(R(*leaves), leaves, reference.tensor(w), allow_unused=True)
+        analytic = [np.zeros(a.shape) if g is None else g.data for g, a in zip(grads, arrays)]
+        numeric = numerical_vjp(R, arrays, w)
+        # The difference quotient of <w, R> rounds to eps·|<w, R>|/h: relative to the size of
+        # the gradient as a whole, not to each of its elements.
+        assert_close_to_fd(names, analytic, numeric, rtol=1e-5, atol=1e-6,
+                           what=f": the reference's gradient vs central differences\n{program}")
+    check()
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -95,3 +136,13 @@ def test_the_check_catches_a_second_derivative_missing(monkeypatch):
     monkeypatch.setitem(REFERENCE_OPS, "tanh", tanh_first_order_only)
     with pytest.raises(AssertionError, match="second derivative vs central differences"):
         check_second_derivatives(program, v)
+
+
+def test_the_first_order_check_catches_a_wrong_gradient(monkeypatch):
+    """Meta: sin with cos's derivative negated fails the first-order property above."""
+    from reference.ops import elementwise
+    broken = elementwise._unary("SinBackward0", np.sin,
+                                lambda g, n, x: (ops.neg(ops.mul(g, ops.cos(x))),), "input")
+    monkeypatch.setitem(REFERENCE_OPS, "sin", broken)
+    with pytest.raises(AssertionError, match="gradient vs central differences"):
+        test_first_derivatives_of_random_programs("sin")
