@@ -5,11 +5,11 @@ Everything else derives from the records: the names by group that suites and str
 use, the reference adapter's op table, torch's templates, the shrink order, the domains.
 Adding an op to a family is one record in its module (CONTRIBUTING.md, "Adding an op").
 """
-from . import elementwise, inplace, linalg, multi, reductions, shape
+from . import binary, elementwise, indexing, inplace, linalg, multi, nn, reductions, shape
 from .params import index_source, to_index
 from .record import KINK, MAX_ABS, POSITIVE, Domain, OpSpec, Statement
 
-FAMILIES = (elementwise, reductions, shape, linalg, multi, inplace)
+FAMILIES = (elementwise, binary, reductions, shape, indexing, linalg, nn, multi, inplace)
 GROUPS = ("unary", "unary_param", "binary", "reduction", "softmax", "shape", "join", "other",
           "constant", "multi", "inplace")
 

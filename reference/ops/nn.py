@@ -1,0 +1,3 @@
+"""Neural-network ops: convolutions, pooling and normalization, each vjp in the reference's
+own ops."""
+__all__ = []
