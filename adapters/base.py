@@ -7,6 +7,7 @@ leaves out of `capabilities`, and the suites that need it are skipped with the r
 import contextlib
 
 from gradspec.capabilities import BY_NAME, CAPABILITIES, OF_OPS
+from gradspec.errors import UnsupportedProgram  # noqa: F401  (re-exported for adapters)
 from gradspec.vocabulary import names
 
 # Capabilities an adapter may declare: CAPABILITIES (name -> meaning), one record each in
@@ -76,12 +77,6 @@ ERROR_KINDS = {
 
 REQUIRED_METHODS = ("tensor", "to_numpy", "op", "error_kind")
 STATEFUL_METHODS = ("requires_grad", "backward", "read_grad")
-
-
-class UnsupportedProgram(Exception):
-    """Raised by an adapter for a program it cannot express (from any method, a plan action's
-    included): the suites reject that example and go on with others; a hand-written
-    program's test is skipped with the reason."""
 
 
 class Recording:

@@ -7,9 +7,8 @@ ask it, so a difference is judged the same way wherever it is seen.
 """
 from dataclasses import dataclass, field
 
-from adapters.base import UnsupportedProgram
-
 from .compare import compare
+from .errors import UnsupportedProgram
 from .interpreter import Session, run
 from .isolate import IsolationError, WorkerCrash
 
