@@ -46,6 +46,47 @@ def _where_args(b, x):
     return (x, y), {"condition": nested(cond)}
 
 
+def _leaf_within(b, min_rank, scale):
+    """A fresh leaf of values |v| <= 2 * scale (leaves are 0.1 .. 2.0 in size, times scale)."""
+    return b.new_leaf(b.draw_shape(min_rank=min_rank), scale=scale)
+
+
+def _away(v, points):
+    """Are all values of `v` more than KINK from each of `points`?"""
+    return all(np.abs(v - p).min() > KINK for p in points)
+
+
+def _F(name, params=""):
+    """torch.nn.functional's spelling of `name`, with `params` after the operand."""
+    return f"torch.nn.functional.{name}({{0}}{params})"
+
+
+def _act(name, rank, params="", **kw):
+    return OpSpec(name, "unary_param" if params else "unary", getattr(O, name), _F(name, params),
+                  rank=rank, **kw)
+
+
+def _softplus_args(b, x):
+    """beta, and torch's default threshold 20 above which it is linear: beta x keeps KINK
+    away from it, where the value jumps by log(1 + exp(-20)) / beta."""
+    beta = b.pick([1.0, 2.0, 0.5])
+    if not _away(b.value(x) * beta, [20.0]):
+        return None
+    return (x,), {"beta": beta, "threshold": 20.0}
+
+
+def _hardtanh_args(b, x):
+    """Bounds that no value is within KINK of (each bound is a kink). Leaves have two
+    decimals, so bounds with a third one never meet a leaf itself."""
+    v = b.value(x)
+    ok = [p for p in ((-1.0, 1.0), (-0.505, 0.755), (0.0, 6.0), (-2.125, 0.375))
+          if _away(v, p)]
+    if not ok:
+        return None
+    lo, hi = b.pick(ok)
+    return (x,), {"min_val": lo, "max_val": hi}
+
+
 def _where_torch(args, params):
     return f"torch.where(torch.tensor({literal(params['condition'])}), {args[0]}, {args[1]})"
 
@@ -79,4 +120,35 @@ OPS = (
     # Function forwards (strategies/steps.py), where their zero gradient is replaced.
     OpSpec("sign", "constant", O.sign, "torch.sign({0})"),
     OpSpec("round", "constant", O.round, "torch.round({0})"),
+)
+
+# Issue 21's unary ops and activations. Domains keep poles and the steep ends of asin away:
+# derivatives stay below ~1/(1 - 0.9^2)^(3/2) ~ 12 (asin) and 1 + tan(1.2)^2 ~ 8 (tan).
+OPS += (
+    _unary("square", 11.5),
+    _unary("log1p", 40, domain=Domain(lo=-1.0 + POSITIVE),
+           fit=lambda b, r: _leaf_within(b, r, 0.45)),
+    _unary("expm1", 41, domain=Domain(hi=5), fit=_small_leaf),
+    _unary("rsqrt", 42, domain=Domain(lo=POSITIVE), fit=positive_leaf),
+    _unary("atan", 43),
+    _unary("sinh", 44, domain=Domain(lo=-5, hi=5)),
+    _unary("cosh", 45, domain=Domain(lo=-5, hi=5)),
+    _unary("tan", 46, domain=Domain(lo=-1.2, hi=1.2), fit=_small_leaf),
+    _unary("asin", 47, domain=Domain(lo=-0.9, hi=0.9), fit=lambda b, r: _leaf_within(b, r, 0.4)),
+    _unary("erf", 48),
+    _act("silu", 49),
+    _act("softsign", 50, domain=Domain(min_abs=KINK)),  # |x|: its second derivative jumps at 0
+    _act("logsigmoid", 51),
+    _act("mish", 52),
+    _act("gelu", 53, ", approximate={approximate}",
+         draw=lambda b, x: ((x,), {"approximate": b.pick(["none", "tanh"])})),
+    _act("softplus", 54, ", beta={beta}, threshold={threshold}", draw=_softplus_args),
+    _act("leaky_relu", 55, ", negative_slope={negative_slope}", domain=Domain(min_abs=KINK),
+         draw=lambda b, x: ((x,), {"negative_slope": b.pick([0.01, 0.2, 1.5])})),
+    _act("elu", 56, ", alpha={alpha}", domain=Domain(min_abs=KINK),
+         draw=lambda b, x: ((x,), {"alpha": b.pick([1.0, 0.5, 2.0])})),
+    _act("celu", 57, ", alpha={alpha}", domain=Domain(min_abs=KINK),
+         draw=lambda b, x: ((x,), {"alpha": b.pick([1.0, 0.5, 2.0])})),
+    _act("selu", 58, domain=Domain(min_abs=KINK)),
+    _act("hardtanh", 59, ", min_val={min_val}, max_val={max_val}", draw=_hardtanh_args),
 )

@@ -1,4 +1,6 @@
 """Elementwise ops: forward and vjp side by side, each vjp written with differentiable ops."""
+import math
+
 import numpy as np
 
 from ._core import const, new, record
@@ -6,7 +8,10 @@ from .shape import sum_to
 
 __all__ = ["neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs",
            "reciprocal", "sign", "round", "clone", "pow", "scale", "add_scalar", "rsub_scalar",
-           "rdiv_scalar", "add", "sub", "mul", "div", "maximum", "minimum", "where"]
+           "rdiv_scalar", "add", "sub", "mul", "div", "maximum", "minimum", "where",
+           "log1p", "expm1", "erf", "gelu", "silu", "softplus", "leaky_relu", "elu", "hardtanh",
+           "tan", "asin", "atan", "sinh", "cosh", "rsqrt", "square", "softsign", "logsigmoid",
+           "selu", "celu", "mish"]
 
 
 def _unary(name, fn, vjp, save):
@@ -164,3 +169,171 @@ def where(condition, a, b):
                 sum_to(mul(g, rsub_scalar(m, 1.0)), b.shape) if n[1] else None)
     record("WhereBackward0", (out,), (a, b), vjp, save=(cond_t,))
     return out
+
+
+# ----- more unary ops and activations (issue 21) ----------------------------------------------
+# Smooth ones save what torch's formula saves; their vjps are compositions of the ops above.
+log1p = _unary("Log1PBackward0", np.log1p,
+               lambda g, n, x: (div(g, add_scalar(x, 1.0)),), "input")
+expm1 = _unary("Expm1Backward0", np.expm1,
+               lambda g, n, r: (mul(g, add_scalar(r, 1.0)),), "output")
+tan = _unary("TanBackward0", np.tan,
+             lambda g, n, r: (mul(g, add_scalar(mul(r, r), 1.0)),), "output")
+asin = _unary("AsinBackward0", np.arcsin,
+              lambda g, n, x: (mul(g, rsqrt(rsub_scalar(mul(x, x), 1.0))),), "input")
+atan = _unary("AtanBackward0", np.arctan,
+              lambda g, n, x: (div(g, add_scalar(mul(x, x), 1.0)),), "input")
+sinh = _unary("SinhBackward0", np.sinh, lambda g, n, x: (mul(g, cosh(x)),), "input")
+cosh = _unary("CoshBackward0", np.cosh, lambda g, n, x: (mul(g, sinh(x)),), "input")
+rsqrt = _unary("RsqrtBackward0", lambda a: 1.0 / np.sqrt(a),
+               lambda g, n, r: (scale(mul(g, mul(r, mul(r, r))), -0.5),), "output")
+# torch.square is pow(x, 2): its node is PowBackward0, saving the input.
+square = _unary("PowBackward0", np.square, lambda g, n, x: (mul(g, scale(x, 2.0)),), "input")
+_erf = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf; math.erf is exact to ulps
+
+
+def _erf_prime(x):
+    """d erf / dx = 2/sqrt(pi) exp(-x^2), in reference ops."""
+    return scale(exp(neg(mul(x, x))), 2.0 / math.sqrt(math.pi))
+
+
+erf = _unary("ErfBackward0", _erf, lambda g, n, x: (mul(g, _erf_prime(x)),), "input")
+
+
+def _softplus_data(a):
+    """log(1 + exp(a)) without overflow."""
+    return np.logaddexp(0.0, a)
+
+
+def _silu_prime(x):
+    """sigmoid(x) (1 + x (1 - sigmoid(x)))."""
+    s = sigmoid(x)
+    return mul(s, add_scalar(mul(x, rsub_scalar(s, 1.0)), 1.0))
+
+
+silu = _unary("SiluBackward0", lambda a: a / (1.0 + np.exp(-a)),
+              lambda g, n, x: (mul(g, _silu_prime(x)),), "input")
+
+
+softsign = _unary("SoftsignBackward", lambda a: a / (1.0 + np.abs(a)),
+                  lambda g, n, x: (div(g, square(add_scalar(abs(x), 1.0))),), "input")
+# logsigmoid(x) = -softplus(-x); its derivative is sigmoid(-x).
+logsigmoid = _unary("LogSigmoidBackward0", lambda a: -_softplus_data(-a),
+                    lambda g, n, x: (mul(g, sigmoid(neg(x))),), "input")
+
+
+def _mish_data(a):
+    return a * np.tanh(_softplus_data(a))
+
+
+def _mish_prime(x):
+    """tanh(sp) + x (1 - tanh(sp)^2) sigmoid(x), sp = softplus(x)."""
+    t = tanh(softplus(x))
+    return add(t, mul(mul(x, rsub_scalar(mul(t, t), 1.0)), sigmoid(x)))
+
+
+mish = _unary("MishBackward0", _mish_data, lambda g, n, x: (mul(g, _mish_prime(x)),), "input")
+
+
+def gelu(x, approximate="none"):
+    """x Phi(x) (torch's default, exact), or its tanh approximation (approximate='tanh')."""
+    a = x.data
+    if approximate == "tanh":
+        data = 0.5 * a * (1.0 + np.tanh(_GELU_K * (a + _GELU_C * a ** 3)))
+    else:
+        data = 0.5 * a * (1.0 + _erf(a / math.sqrt(2.0)))
+    out = new(data, x)
+    prime = _gelu_tanh_prime if approximate == "tanh" else _gelu_prime
+    record("GeluBackward0", (out,), (x,), lambda g, n, x: (mul(g, prime(x)),), save=(x,))
+    return out
+
+
+_GELU_K, _GELU_C = math.sqrt(2.0 / math.pi), 0.044715
+
+
+def _gelu_prime(x):
+    """Phi(x) + x phi(x), with Phi = (1 + erf(x/sqrt 2))/2 and phi = exp(-x^2/2)/sqrt(2 pi)."""
+    cdf = scale(add_scalar(erf(scale(x, 1.0 / math.sqrt(2.0))), 1.0), 0.5)
+    pdf = scale(exp(scale(mul(x, x), -0.5)), 1.0 / math.sqrt(2.0 * math.pi))
+    return add(cdf, mul(x, pdf))
+
+
+def _gelu_tanh_prime(x):
+    """(1 + t)/2 + x (1 - t^2) k (1 + 3c x^2) / 2, t = tanh(k (x + c x^3))."""
+    x2 = mul(x, x)
+    t = tanh(scale(add(x, scale(mul(x2, x), _GELU_C)), _GELU_K))
+    inner = scale(add_scalar(scale(x2, 3.0 * _GELU_C), 1.0), _GELU_K)
+    return add(scale(add_scalar(t, 1.0), 0.5),
+               scale(mul(mul(x, rsub_scalar(mul(t, t), 1.0)), inner), 0.5))
+
+
+# ----- piecewise: a mask recorded from sign() ----------------------------------------------
+# As relu does: each mask is built from sign() of the input, whose derivative is zero, so a
+# gradient through these ops requires grad under create_graph=True, as torch's *_backward
+# nodes (recorded with the input) do.
+def _above(x, at):
+    """1 where x > at, 0 where x < at (x never equals at: the strategies keep away)."""
+    return scale(add_scalar(sign(add_scalar(x, -float(at))), 1.0), 0.5)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's switch)."""
+    beta, threshold = float(beta), float(threshold)
+    bx = x.data * beta
+    out = new(np.where(bx > threshold, x.data, _softplus_data(bx) / beta), x)
+
+    def vjp(g, n, x):
+        lin = _above(x, threshold / beta)  # 1 on the linear side
+        bxs = mul(scale(x, beta), rsub_scalar(lin, 1.0))  # 0 on the linear side: no overflow
+        return (mul(g, add(lin, mul(rsub_scalar(lin, 1.0), sigmoid(bxs)))),)
+    record("SoftplusBackward0", (out,), (x,), vjp, save=(x,))
+    return out
+
+
+def leaky_relu(x, negative_slope=0.01):
+    s = float(negative_slope)
+    out = new(np.where(x.data > 0, x.data, x.data * s), x)
+    record("LeakyReluBackward0", (out,), (x,),
+           lambda g, n, x: (mul(g, add_scalar(scale(_above(x, 0.0), 1.0 - s), s)),), save=(x,))
+    return out
+
+
+def _elu_like(name, x, alpha, scale_out, input_scale):
+    """scale_out * (x if x > 0 else alpha (exp(input_scale x) - 1)): elu, selu and celu."""
+    a = x.data
+    neg_part = alpha * np.expm1(input_scale * np.minimum(a, 0.0))
+    out = new(scale_out * np.where(a > 0, a, neg_part), x)
+
+    def vjp(g, n, x):
+        pos = _above(x, 0.0)
+        xn = mul(x, rsub_scalar(pos, 1.0))  # x on the negative side, 0 on the positive side
+        d_neg = scale(exp(scale(xn, input_scale)), alpha * input_scale)
+        d = add(pos, mul(rsub_scalar(pos, 1.0), d_neg))
+        return (mul(g, scale(d, scale_out)),)
+    record(name, (out,), (x,), vjp, save=(x,))
+    return out
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def elu(x, alpha=1.0):
+    return _elu_like("EluBackward0", x, float(alpha), 1.0, 1.0)
+
+
+def selu(x):
+    return _elu_like("EluBackward0", x, _SELU_ALPHA, _SELU_SCALE, 1.0)
+
+
+def celu(x, alpha=1.0):
+    return _elu_like("CeluBackward0", x, float(alpha), 1.0, 1.0 / float(alpha))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    lo, hi = float(min_val), float(max_val)
+    out = new(np.clip(x.data, lo, hi), x)
+    record("HardtanhBackward0", (out,), (x,),
+           lambda g, n, x: (mul(g, mul(_above(x, lo), rsub_scalar(_above(x, hi), 1.0))),),
+           save=(x,))
+    return out
+
