@@ -10,8 +10,10 @@ from .params import index_source, to_index
 from .record import KINK, MAX_ABS, POSITIVE, Domain, OpSpec, Statement
 
 FAMILIES = (elementwise, binary, reductions, shape, indexing, linalg, nn, multi, inplace)
+# "nondiff": ops torch records no derivative for (a backward through them raises); drawn on
+# operands that need no gradient only.
 GROUPS = ("unary", "unary_param", "binary", "reduction", "softmax", "shape", "join", "other",
-          "constant", "multi", "inplace")
+          "nondiff", "constant", "multi", "inplace")
 
 
 def _gather(families):
