@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from gradspec.deviations import Deviation, reference_env
+from gradspec.deviations import Deviation, differences_that_vanish, reference_env
 from gradspec.program import Backward, Grad, InPlace, Leaf, Op, Program, ZeroGrad
 
 
@@ -87,6 +87,33 @@ def _batched_zeros_unbatched(program, m):
     return expected.shape[1:] == actual.shape and not expected.any() and not actual.any()
 
 
+@functools.lru_cache(maxsize=1)
+def _clamp_bounds_broadcast_first():
+    """torch with clamp's operands broadcast together before the clamp: the same values and
+    gradients (expand's backward sums them back), and no mask of the backward to grow."""
+    from adapters.torch_adapter import TorchAdapter
+
+    class ClampBroadcastFirst(TorchAdapter):
+        def __init__(self):
+            super().__init__()
+            ops, torch = self.op, self.torch
+
+            def op(name, *args, **params):
+                if name == "clamp_tensor":
+                    x, lo, hi = torch.broadcast_tensors(*args)
+                    return torch.clamp(x, min=lo, max=hi)
+                return ops(name, *args, **params)
+            self.op = op
+    return ClampBroadcastFirst
+
+
+def _clamp_bounds_broadcast(program, m):
+    """A difference that goes once clamp's operands are broadcast together first."""
+    from adapters.torch_adapter import TorchAdapter
+    return any(isinstance(s, Op) and s.op == "clamp_tensor" for s in program.steps) and \
+        m.where in differences_that_vanish(program, TorchAdapter, _clamp_bounds_broadcast_first())
+
+
 DEVIATIONS = [
     Deviation(
         id="torch-grad-aliasing",
@@ -153,5 +180,22 @@ DEVIATIONS = [
         ),
         finding="findings/torch/batched-grad-materialized-zeros-unbatched.py",
         applies=_batched_zeros_unbatched,
+    ),
+    Deviation(
+        id="torch-clamp-tensor-bounds-broadcast-backward",
+        reason="clamp with tensor bounds: ClampBackward0 builds its masks with in-place "
+               "logical_and_/logical_or_, which cannot grow their left side, so where the "
+               "bounds broadcast the output beyond the input and one bound (x (2,), lo (1,), "
+               "hi (2, 1)) the backward raises 'output with shape [2] doesn't match the "
+               "broadcast shape [2, 2]'",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (-0.2, 0.3)), Leaf("b", (1,), (-1.5,), False),
+                    Leaf("c", (2, 1), (0.5, 0.25), False)),
+            steps=(Op("t1", "clamp_tensor", ("a", "b", "c")),),
+            plan=(Backward(("t1",), (((1.0, 1.0), (1.0, 1.0)),)),),
+        ),
+        finding="findings/torch/clamp-tensor-bounds-broadcast-backward.py",
+        applies=_clamp_bounds_broadcast,
     ),
 ]
