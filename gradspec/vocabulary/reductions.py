@@ -64,7 +64,7 @@ def _extreme_args(top):
 
 def _argmax_args(b, x):
     v = b.value(x)
-    d = dim(b, v.ndim)
+    d = dim(b, v.ndim) if v.ndim else 0
     if _gap(v, _axes(d, v.ndim), top=True) <= KINK:
         return None  # a tie (or a near one, which float32 may round into one)
     return (x,), {"dim": d, "keepdim": b.chance(0.5)}
@@ -190,6 +190,11 @@ OPS = (
            min_rank=1, shape_ok=_spread_shape_ok, fit=_fit_spread, draw=_spread_args(True)),
     OpSpec("norm", "reduction", O.norm, _norm_torch, rank=32, draw=_norm_args,
            doc="torch.linalg.vector_norm with ord 1, 2 or inf (the param 'inf')"),
+    # Piecewise constant with an integer result: spelled as a float tensor that never
+    # requires grad, so later ops use it as a constant (no backward goes through it).
+    OpSpec("argmax", "reduction", O.argmax,
+           "torch.argmax({0}, dim={dim}, keepdim={keepdim}).to({0}.dtype)", rank=33,
+           draw=_argmax_args, doc="the first maximum's index along dim, as a float constant"),
     OpSpec("softmax", "softmax", O.softmax, "torch.softmax({0}, dim={dim})", rank=25,
            min_rank=1, draw=_softmax_args),
     OpSpec("log_softmax", "softmax", O.log_softmax, "torch.log_softmax({0}, dim={dim})",

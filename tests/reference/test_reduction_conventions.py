@@ -117,3 +117,17 @@ def test_prod_second_derivative_along_a_dim():
     h = hessian(lambda t: ops.sum(ops.prod(t, 1)), [[0.0, 3.0], [0.0, 0.0]])
     np.testing.assert_array_equal(h, [[0, 1.0, 0, 0], [1.0, 0, 0, 0],
                                       [0, 0, 0, 1.0], [0, 0, 1.0, 0]])
+
+
+# ----- argmax: a float constant ------------------------------------------------------------
+def test_argmax_is_a_float_constant_with_the_first_index_at_ties():
+    """torch.argmax returns the first maximal index (its documented rule); the vocabulary
+    spells it `.to(x.dtype)`, a float tensor that never requires grad, so a later op uses it
+    as a constant and no backward goes through it."""
+    x = leaf([[1.0, 3.0, 3.0], [2.0, 0.5, 2.0]])
+    i = ops.argmax(x, 1)
+    assert i.dtype == x.dtype and not i.requires_grad and i.grad_fn is None
+    np.testing.assert_array_equal(i.data, [1.0, 0.0])
+    np.testing.assert_array_equal(ops.argmax(x, 0, keepdim=True).data, [[1.0, 0.0, 0.0]])
+    y = ops.sum(ops.mul(x, ops.argmax(x, 0, keepdim=True)))
+    np.testing.assert_array_equal(grad(y, x).data, [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
