@@ -187,8 +187,14 @@ sinh = _unary("SinhBackward0", np.sinh, lambda g, n, x: (mul(g, cosh(x)),), "inp
 cosh = _unary("CoshBackward0", np.cosh, lambda g, n, x: (mul(g, sinh(x)),), "input")
 rsqrt = _unary("RsqrtBackward0", lambda a: 1.0 / np.sqrt(a),
                lambda g, n, r: (scale(mul(g, mul(r, mul(r, r))), -0.5),), "output")
-# torch.square is pow(x, 2): its node is PowBackward0, saving the input.
-square = _unary("PowBackward0", np.square, lambda g, n, x: (mul(g, scale(x, 2.0)),), "input")
+
+
+def square(x):
+    """torch.square is pow(x, 2), down to its node (PowBackward0) and its double backward
+    (through pow(x, 1), whose gradient requires grad): the same op here."""
+    return pow(x, 2.0)
+
+
 _erf = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf; math.erf is exact to ulps
 
 
@@ -268,12 +274,25 @@ def _gelu_tanh_prime(x):
 
 
 # ----- piecewise: a mask recorded from sign() ----------------------------------------------
-# As relu does: each mask is built from sign() of the input, whose derivative is zero, so a
-# gradient through these ops requires grad under create_graph=True, as torch's *_backward
-# nodes (recorded with the input) do.
+# As relu does: each mask is built from sign() of the input, so a gradient through these ops
+# requires grad under create_graph=True, as torch's *_backward nodes (recorded with the input)
+# do, while its own derivative is sign's: a constant zero that requires no grad, like torch's
+# zeros_like(grad). At a kink each mask takes torch's side (tests/reference/
+# test_unary_conventions.py); the strategies keep away from it.
+def _positive(d):
+    """1 where d > 0, 0 where d <= 0: (s + s^2) / 2 for s = sign(d)."""
+    s = sign(d)
+    return scale(add(s, mul(s, s)), 0.5)
+
+
 def _above(x, at):
-    """1 where x > at, 0 where x < at (x never equals at: the strategies keep away)."""
-    return scale(add_scalar(sign(add_scalar(x, -float(at))), 1.0), 0.5)
+    """1 where x > at, 0 where x <= at."""
+    return _positive(add_scalar(x, -float(at)))
+
+
+def _below(x, at):
+    """1 where x < at, 0 where x >= at."""
+    return _positive(rsub_scalar(x, float(at)))
 
 
 def softplus(x, beta=1.0, threshold=20.0):
@@ -283,7 +302,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     out = new(np.where(bx > threshold, x.data, _softplus_data(bx) / beta), x)
 
     def vjp(g, n, x):
-        lin = _above(x, threshold / beta)  # 1 on the linear side
+        lin = _above(scale(x, beta), threshold)  # 1 on the linear side, as torch tests it
         bxs = mul(scale(x, beta), rsub_scalar(lin, 1.0))  # 0 on the linear side: no overflow
         return (mul(g, add(lin, mul(rsub_scalar(lin, 1.0), sigmoid(bxs)))),)
     record("SoftplusBackward0", (out,), (x,), vjp, save=(x,))
@@ -333,7 +352,7 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
     lo, hi = float(min_val), float(max_val)
     out = new(np.clip(x.data, lo, hi), x)
     record("HardtanhBackward0", (out,), (x,),
-           lambda g, n, x: (mul(g, mul(_above(x, lo), rsub_scalar(_above(x, hi), 1.0))),),
+           lambda g, n, x: (mul(g, mul(_above(x, lo), _below(x, hi))),),
            save=(x,))
     return out
 
