@@ -29,9 +29,11 @@ def gather_op(x, dim, index):
     idx = np.asarray(index, dtype=np.int64)
     d = dim % x.ndim
     out = new(x.data[_along(idx, d)])
+    # torch's GatherBackward0 saves x too (unused but for its sizes): a later in-place write
+    # to x makes this backward raise there, so here too.
     record("GatherBackward0", (out,), (x,),
-           lambda g, n, i: (scatter_add_zeros(g, x.shape, d, i.data),),
-           save=(index_tensor(idx),))
+           lambda g, n, i, _x: (scatter_add_zeros(g, x.shape, d, i.data),),
+           save=(index_tensor(idx), x))
     return out
 
 
@@ -66,7 +68,11 @@ def scatter_add(x, dim, index, src):
             if gs.shape != src.shape:
                 gs = getitem_backward(gs, src.shape, _corner(i.shape))
         return (g if n[0] else None), gs
-    record("ScatterAddBackward0", (out,), (x, src), vjp, save=(index_tensor(idx),))
+    # torch saves the index only for src's gradient: with src not requiring grad, nothing is
+    # saved, and a second backward through the node does not raise.
+    need = src.requires_grad
+    record("ScatterAddBackward0", (out,), (x, src), vjp,
+           save=(index_tensor(idx) if need else None,))
     return out
 
 
@@ -90,13 +96,18 @@ def index_add(x, dim, indices, src, alpha=1.0):
     np.add.at(np.moveaxis(data, d, 0), idx, alpha * np.moveaxis(src.data, d, 0))
     out = new(data, x)
 
-    def vjp(g, n, i):
+    def vjp(g, n, i, _src):
         gs = None
         if n[1]:
             gs = index(g, i.data, d)
             gs = gs if alpha == 1.0 else scale(gs, alpha)
         return (g if n[0] else None), gs
-    record("IndexAddBackward0", (out,), (x, src), vjp, save=(index_tensor(idx),))
+    # torch's IndexAddBackward0 saves the index and src (for its shape) for src's gradient
+    # only: then a later in-place write to src makes this backward raise, and with src not
+    # requiring grad nothing is saved (a second backward does not raise).
+    need = src.requires_grad
+    record("IndexAddBackward0", (out,), (x, src), vjp,
+           save=(index_tensor(idx), src) if need else (None, None))
     return out
 
 
