@@ -54,16 +54,26 @@ def _no_grad_leaf(b, min_rank):
     return b.new_leaf(b.draw_shape(min_rank=min_rank), requires_grad=False)
 
 
+def _no_grad_operand(b, x):
+    """`x` if it needs no gradient, else another value that needs none (a fresh leaf if
+    there is none of a shape that broadcasts with x)."""
+    if not b.requires_grad(x):
+        return x
+    shape = b.value(x).shape
+    y = b.operand_like(x, broadcast=True)
+    return y if not b.requires_grad(y) else b.new_leaf(shape, requires_grad=False)
+
+
 def _floor_divide_args(b, x):
     """torch has no derivative for floor_divide (a backward through it raises): both operands
-    need no gradient, so its output is a constant other ops may use."""
-    if b.requires_grad(x):
-        return None
+    need no gradient (the first is another value where x needs one), so its output is a
+    constant other ops may use."""
+    x = _no_grad_operand(b, x)
     y = b.operand_like(x, broadcast=True)
     if b.requires_grad(y):
         y = b.new_leaf(b.broadcast_variant(b.value(x).shape), requires_grad=False)
-    v, w = _together(b, (x, y))
-    if np.abs(w).min() <= DIVISOR or not _off_integers(v / w):
+    v, w = _together(b, (x, y)) or (None, None)
+    if v is None or np.abs(w).min() <= DIVISOR or not _off_integers(v / w):
         return None
     return (x, y), {}
 
