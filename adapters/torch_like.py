@@ -86,9 +86,20 @@ class TorchLikeAdapter(Adapter):
         grad() a row: what torch's is_grads_batched must equal. The graph is kept for every
         row but the last, which frees it as `retain_graph` says."""
         n = int(weights[0].shape[0])
-        rows = [self.grad(outputs, inputs, [w[k] for w in weights],
-                          True if k < n - 1 else retain_graph, create_graph, allow_unused,
-                          materialize_grads) for k in range(n)]
+        rows = []
+        for k in range(n):
+            args = (outputs, inputs, [w[k] for w in weights])
+            try:
+                rows.append(self.grad(*args, True if k < n - 1 else retain_graph, create_graph,
+                                      allow_unused, materialize_grads))
+            except Exception:
+                if k < n - 1:
+                    # torch's one batched call runs the backward once, as the last row does:
+                    # an error it raises after running (an unused input) has freed the graph
+                    # as `retain_graph` says. That row again raises it the same way.
+                    self.grad(*args, retain_graph, create_graph, allow_unused,
+                              materialize_grads)
+                raise
         return tuple(None if rows[0][j] is None else self.api.stack([r[j] for r in rows])
                      for j in range(len(inputs)))
 

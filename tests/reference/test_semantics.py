@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import reference as R
+from adapters.reference_adapter import ReferenceAdapter
 from reference import autograd, errors
 
 
@@ -314,3 +315,20 @@ def test_reference_imports_only_numpy_and_stdlib():
                 continue
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_a_batched_grad_that_raises_after_running_frees_the_graph_as_torch_does():
+    """torch's is_grads_batched runs the backward once: where it then raises (an input the
+    outputs do not use), the graph is freed as retain_graph says, so a later backward raises
+    graph_freed. The reference loops one grad() a row and must free it the same way."""
+    a = R.tensor([0.5], requires_grad=True)
+    b = R.tensor([-1.25], requires_grad=True)
+    unused = R.ops.neg(a)
+    loss = R.ops.sum(R.ops.mul(a, b), 0)
+    with pytest.raises(errors.AutogradError) as raised:
+        ReferenceAdapter().grad([loss], [a, unused], [R.tensor([-0.75, 1.0])], None, False,
+                                False, is_grads_batched=True)
+    assert raised.value.kind == "unused_input", raised.value
+    with pytest.raises(errors.AutogradError) as again:
+        autograd.backward([loss], [None])
+    assert again.value.kind == "graph_freed", again.value
