@@ -37,8 +37,77 @@ def _logsumexp(mg, x, dim, keepdim):
     return mg.log(s) + (m if keepdim else np.squeeze(m, axis=axis))
 
 
+def _scan(f, x, dim):
+    """cumsum/cumprod along torch's dim; on a 0-d tensor (dim 0 or -1) NumPy's axis is out of
+    range, and without one the result is 1-d, where torch keeps the 0-d shape."""
+    return f(x, axis=dim) if x.ndim else f(x).reshape(())
+
+
+def _norm(mg, x, ord, dim, keepdim):
+    """mygrad.linalg.norm (NumPy's) along one axis; a 0-d tensor, which NumPy's norm does not
+    take, as a one-element vector (torch: |x|)."""
+    if x.ndim == 0:
+        return mg.linalg.norm(x.reshape(1), ord=ord, axis=0)
+    return mg.linalg.norm(x, ord=ord, axis=dim, keepdims=keepdim)
+
+
 def _index(args, params):
     return f"{args[0]}[{':, ' * params['dim']}np.array({list(params['indices'])})]"
+
+
+def _along(args, params, key="indices"):
+    """x's slices at the indices along dim (NumPy's advanced indexing of that axis)."""
+    d, idx = params["dim"], f"np.array({list(params[key])})"
+    if d < 0:
+        return f"{args[0]}[..., {idx}{', :' * (-d - 1)}]"
+    return f"{args[0]}[{':, ' * d}{idx}]"
+
+
+def _norm_template(args, params):
+    d = params["dim"]
+    if isinstance(d, tuple) and len(d) > 1:
+        raise UnsupportedProgram("mygrad.linalg.norm over two axes is a matrix norm (NumPy's "
+                                 "convention); torch's vector_norm flattens them")
+    ord_src = "np.inf" if params["ord"] == "inf" else literal(params["ord"])
+    return f"_norm(mg, {args[0]}, {ord_src}, {literal(d)}, {params['keepdim']})"
+
+
+def _prod(args, params):
+    if params["dim"] is None:
+        return f"mg.prod({args[0]})"
+    return f"mg.prod({args[0]}, axis=_axis({args[0]}, {params['dim']}), " \
+           f"keepdims={params['keepdim']})"
+
+
+def _conv(nd):
+    """mygrad.nnet.conv_nd: stride, padding and dilation, no groups (left out: such programs
+    are rejected) and no bias (added after, broadcast over the spatial dims, as MyGrad's
+    docs do)."""
+    def template(args, params):
+        if params["groups"] != 1:
+            raise UnsupportedProgram("mygrad's conv_nd has no groups")
+        src = (f"conv_nd({args[0]}, {args[1]}, stride={literal(params['stride'])}, "
+               f"padding={literal(params['padding'])}, dilation={literal(params['dilation'])})")
+        if len(args) > 2:
+            src += f" + mg.reshape({args[2]}, (-1{', 1' * nd}))"
+        return src
+    return template
+
+
+def _max_pool(args, params):
+    """mygrad.nnet.max_pool(x, pool, stride): no padding (such programs are rejected)."""
+    def pair(v):
+        return tuple(v) if isinstance(v, tuple) else (v, v)
+    if any(pair(params["padding"])):
+        raise UnsupportedProgram("mygrad's max_pool has no padding")
+    kernel = pair(params["kernel_size"])
+    stride = kernel if params["stride"] is None else pair(params["stride"])
+    return f"max_pool({args[0]}, {kernel}, {stride})"
+
+
+def _batch_norm(args, params):
+    affine = "".join(f", {k}={a}" for k, a in zip(("gamma", "beta"), args[1:]))
+    return f"batchnorm({args[0]}{affine}, eps={params['eps']!r})"
 
 
 def _cross_entropy(args, params):
@@ -49,6 +118,11 @@ def _cross_entropy(args, params):
         return f"softmax_crossentropy({args[0]}, np.array({list(t)}))"
     return f"softmax_crossentropy(mg.reshape({args[0]}, (1, -1)), np.array([{t}]))"
 
+
+# The names the templates use from mygrad.nnet.activations and mygrad.nnet.layers.
+ACTIVATIONS = ("sigmoid", "relu", "softmax", "logsoftmax", "soft_sign", "leaky_relu", "elu",
+               "selu", "hard_tanh")
+LAYERS = ("conv_nd", "max_pool", "batchnorm")
 
 MYGRAD_TEMPLATES = {
     **{name: f"mg.{name}({{0}})" for name in ("exp", "log", "tanh", "sin", "cos", "sqrt",
@@ -89,6 +163,47 @@ MYGRAD_TEMPLATES = {
     # MyGrad has no mse_loss: the mean of squared differences (torch's reduction='mean').
     "mse_loss": "mg.mean(({0} - {1}) ** 2)",
     "cross_entropy": _cross_entropy,
+    # Issue 21's ops, each MyGrad's own function. Left out, as MyGrad has none: rsqrt, erf,
+    # silu, logsigmoid, mish, gelu, softplus, celu, lerp, gather, scatter_add, index_add,
+    # avg_pool2d, layer_norm; fmod and remainder are NumPy's ufuncs, which MyGrad refuses on
+    # tensors that need a gradient ("cannot involve non-constant mygrad tensors").
+    "square": "mg.square({0})",
+    "log1p": "mg.log1p({0})",
+    "expm1": "mg.expm1({0})",
+    "atan": "mg.arctan({0})",
+    "sinh": "mg.sinh({0})",
+    "cosh": "mg.cosh({0})",
+    "tan": "mg.tan({0})",
+    "asin": "mg.arcsin({0})",
+    "softsign": "soft_sign({0})",
+    "leaky_relu": "leaky_relu({0}, {negative_slope})",
+    "elu": "elu({0}, {alpha})",
+    "selu": "selu({0})",
+    "hardtanh": "hard_tanh({0}, lower_bound={min_val}, upper_bound={max_val})",
+    "atan2": "mg.arctan2({0}, {1})",
+    "pow_tensor": "mg.power({0}, {1})",
+    "clamp_tensor": "mg.clip({0}, {1}, {2})",
+    "cumsum": "_scan(mg.cumsum, {0}, {dim})",
+    "cumprod": "_scan(mg.cumprod, {0}, {dim})",
+    # A NumPy ufunc on constant tensors: it returns an array, made a constant tensor.
+    "floor_divide": "mg.tensor(mg.floor_divide({0}, {1}), constant=True)",
+    "min": "mg.min({0}, axis={dim}, keepdims={keepdim})",
+    "amax": "mg.amax({0}, axis=_axis({0}, {dim}), keepdims={keepdim})",
+    "amin": "mg.amin({0}, axis=_axis({0}, {dim}), keepdims={keepdim})",
+    "prod": _prod,
+    "var": "mg.var({0}, axis=_axis({0}, {dim}), ddof={correction}, keepdims={keepdim})",
+    "std": "mg.std({0}, axis=_axis({0}, {dim}), ddof={correction}, keepdims={keepdim})",
+    "norm": _norm_template,
+    # mg.argmax has no keepdims: NumPy's on the data, as a float constant (as torch's is drawn).
+    "argmax": "mg.tensor(np.argmax({0}.data, axis={dim}, keepdims={keepdim}), dtype={0}.dtype, "
+              "constant=True)",
+    "index_select": _along,
+    "embedding": lambda a, p: f"{a[0]}[np.array({literal(p['ids'])})]",
+    "einsum": "mg.einsum({equation}, {args})",
+    "conv1d": _conv(1),
+    "conv2d": _conv(2),
+    "max_pool2d": _max_pool,
+    "batch_norm": _batch_norm,
 }
 
 
@@ -134,13 +249,14 @@ class MyGradAdapter(Adapter):
         import mygrad as mg
         import mygrad.nnet  # noqa: F401 - mg.nnet.* below
         from mygrad.errors import InvalidBackprop
-        from mygrad.nnet.activations import logsoftmax, relu, sigmoid, softmax
+        from mygrad.nnet import activations, layers
         from mygrad.nnet.losses import softmax_crossentropy
         self.mg, self._invalid_backprop = mg, InvalidBackprop
         self.op = TemplateOps(MYGRAD_TEMPLATES, {
-            "mg": mg, "np": np, "sigmoid": sigmoid, "relu": relu, "softmax": softmax,
-            "logsoftmax": logsoftmax, "softmax_crossentropy": softmax_crossentropy,
-            "_axis": _axis, "_logsumexp": _logsumexp})
+            "mg": mg, "np": np, "softmax_crossentropy": softmax_crossentropy,
+            **{name: getattr(activations, name) for name in ACTIVATIONS},
+            **{name: getattr(layers, name) for name in LAYERS},
+            "_axis": _axis, "_logsumexp": _logsumexp, "_scan": _scan, "_norm": _norm})
 
     def describe(self):
         return f"mygrad {self.mg.__version__} (NumPy {np.__version__})"

@@ -6,14 +6,15 @@ formulas over MyGrad ops), printed with the helpers the templates use.
 """
 import inspect
 
-from .mygrad_adapter import _Layer, _axis, _logsumexp
+from .mygrad_adapter import ACTIVATIONS, LAYERS, _Layer, _axis, _logsumexp, _norm, _scan
 from .script_parts import py
 from .stateful_script import NotExpressed, Spelling, render as render_stateful
 from .templates import literal
 
-HEADER = '''import numpy as np
+HEADER = f'''import numpy as np
 import mygrad as mg
-from mygrad.nnet.activations import logsoftmax, relu, sigmoid, softmax
+from mygrad.nnet.activations import {", ".join(sorted(ACTIVATIONS))}
+from mygrad.nnet.layers import {", ".join(sorted(LAYERS))}
 from mygrad.nnet.losses import softmax_crossentropy
 
 
@@ -26,7 +27,8 @@ def show(label, g):
 class MyGradSpelling(Spelling):
     engine = "mygrad"
     header = HEADER
-    helpers = "\n\n".join(inspect.getsource(f) for f in (_axis, _logsumexp, _Layer))
+    helpers = "\n\n".join(inspect.getsource(f)
+                          for f in (_axis, _logsumexp, _scan, _norm, _Layer))
     modes = {"no_grad": "mg.no_autodiff"}
 
     def tensor(self, values, dtype, requires_grad=False):

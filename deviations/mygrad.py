@@ -2,7 +2,8 @@
 MyGrad's documented or coded behaviour (mygrad/tensor_base.py: Tensor.backward, Tensor._op)."""
 import numpy as np
 
-from gradspec.deviations import Deviation, engine_action, leaves, reference_env, reference_shapes
+from gradspec.deviations import (Deviation, engine_action, leaves, message_says, raised_instead,
+                                 reference_env, reference_shapes)
 from gradspec.program import Backward, Call, Op, Program, RetainGrad
 from gradspec.vocabulary import VIEWS
 
@@ -100,6 +101,66 @@ def _nonleaf_grad(program, m):
     return m.kind == "nonleaf_grad" and m.expected is None and m.actual is not None
 
 
+def _pair(v, n):
+    return tuple(v) if isinstance(v, tuple) else (v,) * n
+
+
+def _window_geometry(step, shapes):
+    """Per spatial dim of a conv or max-pool step: (input size, kernel, stride, padding,
+    dilation); None where a shape is unknown."""
+    x = shapes.get(step.args[0])
+    if x is None:
+        return None
+    kw = step.kw
+    if step.op == "max_pool2d":
+        kernel = _pair(kw["kernel_size"], 2)
+        stride = kernel if kw["stride"] is None else _pair(kw["stride"], 2)
+        padding, dilation = _pair(kw["padding"], 2), (1, 1)
+    else:
+        w = shapes.get(step.args[1])
+        if w is None:
+            return None
+        nd = len(w) - 2
+        kernel = w[2:]
+        stride, padding, dilation = (_pair(kw[k], nd) for k in ("stride", "padding", "dilation"))
+    return tuple(zip(x[-len(kernel):], kernel, stride, padding, dilation))
+
+
+def _rejected(size, k, s, p, d):
+    """Why mygrad's conv_nd / max_pool raise for one dim (in the order they check), or None:
+    "tile" where the stride does not tile the padded input exactly (conv.py, pooling.py),
+    "dilated" where the window k * d, not the dilated kernel's extent (k - 1) * d + 1, is
+    larger than the padded input (sliding_window_view)."""
+    padded = size + 2 * p
+    if (padded - ((k - 1) * d + 1)) % s:
+        return "tile"
+    return "dilated" if k * d > padded else None
+
+
+def _first_rejected(program):
+    """The reason mygrad's first conv/max-pool step that it rejects raises (None: none does).
+    A step checks every dim for "tile" before it windows the input ("dilated")."""
+    shapes = reference_shapes(program)
+    for step in program.steps:
+        if isinstance(step, Op) and step.op in ("conv1d", "conv2d", "max_pool2d"):
+            dims = _window_geometry(step, shapes)
+            reasons = {_rejected(*g) for g in dims or ()}
+            for reason in ("tile", "dilated"):
+                if reason in reasons:
+                    return reason
+    return None
+
+
+def _windows_must_tile(program, m):
+    return raised_instead(m, None, "ValueError") and m.action < 0 and message_says(
+        m, "Stride and kernel dimensions are incompatible") and _first_rejected(program) == "tile"
+
+
+def _dilated_window_check(program, m):
+    return raised_instead(m, None, "ValueError") and m.action < 0 and message_says(
+        m, "The dilated window", "must fit within") and _first_rejected(program) == "dilated"
+
+
 DEVIATIONS = [
     Deviation(
         id="mygrad-backward-of-constant-is-silent",
@@ -182,5 +243,35 @@ DEVIATIONS = [
             plan=(Backward(("t1",), (None,)),),
         ),
         applies=_nonleaf_grad,
+    ),
+    Deviation(
+        id="mygrad-conv-pool-windows-must-tile",
+        reason="conv_nd and max_pool raise ValueError 'Stride and kernel dimensions are "
+               "incompatible' where the stride does not tile the (padded) input exactly; torch "
+               "leaves the rows a last window would not fill out",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (1, 1, 2, 2), (0.5, -0.75, 1.0, -1.25), True)),
+            steps=(Op("t1", "max_pool2d", ("a",), (("kernel_size", 1), ("padding", 0),
+                                                    ("stride", 2))),),
+            plan=(Backward(("t1",), ((((1.0,),),),)),),
+        ),
+        applies=_windows_must_tile,
+    ),
+    Deviation(
+        id="mygrad-conv-dilated-window-rejected",
+        reason="conv_nd with dilation d raises ValueError 'The dilated window ... must fit' "
+               "where kernel * d exceeds the padded input though the dilated kernel, "
+               "(kernel - 1) * d + 1 wide, fits: the check in sliding_window_view is off",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (1, 1, 3), (0.5, -0.75, 1.0), True),
+                          ("b", (1, 1, 2), (-0.62, 0.75), True)),
+            steps=(Op("t1", "conv1d", ("a", "b"), (("dilation", 2), ("groups", 1),
+                                                    ("padding", 0), ("stride", 1))),),
+            plan=(Backward(("t1",), (((1.0,),),)),),
+        ),
+        applies=_dilated_window_check,
+        finding="findings/mygrad/conv-dilated-window-rejected.py",
     ),
 ]
