@@ -9,6 +9,8 @@ from typing import Optional
 
 import numpy as np
 
+from .program_source import program_source
+
 
 def _freeze(params):
     return tuple(sorted(params.items()))
@@ -343,7 +345,6 @@ class Program:
 
     def to_source(self):
         """Valid Python that rebuilds this program (`from gradspec.program import *`)."""
-        from .program_source import program_source
         return program_source(self)
 
     def __repr__(self):

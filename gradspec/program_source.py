@@ -1,5 +1,7 @@
-"""Print a Program as valid Python that rebuilds it: the replayable form of a counterexample."""
-from . import program as P
+"""Print a Program as valid Python that rebuilds it: the replayable form of a counterexample.
+
+It reads the dataclasses generically (their fields), so it imports nothing of program.py,
+which prints itself through it."""
 
 
 def _value(v):
@@ -33,7 +35,7 @@ def _any(v, indent):
     return _value(v)
 
 
-def program_source(program: "P.Program") -> str:
+def program_source(program) -> str:
     parts = []
     for name in ("dtype", "leaves", "layers", "functions", "steps", "plan"):
         val = getattr(program, name)

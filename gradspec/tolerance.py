@@ -8,6 +8,9 @@ relative to those terms. Asked only after a mismatch, it costs nothing on agreei
 """
 from reference import rounding
 
+from .compare import spread_walk
+from .interpreter import run
+
 # float32 rounds each result to 2**-24 relative, float64 to 2**-53: the unit of the noise.
 UNITS = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
 # Noisy runs whose spread estimates each value's rounding error: three samples of a random
@@ -22,8 +25,6 @@ FACTOR = 16.0
 
 def rounding_slack(program, reference, expected):
     """{where (as gradspec.compare labels it): the allowed extra absolute error, per element}."""
-    from .compare import spread_walk
-    from .interpreter import run
     spread = {}
     for seed in range(SAMPLES):
         with rounding.noise(UNITS[program.dtype], seed):
