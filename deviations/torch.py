@@ -5,8 +5,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from gradspec.deviations import Deviation, differences_that_vanish, reference_env
-from gradspec.program import Backward, Grad, InPlace, Leaf, Op, Program, ZeroGrad
+from gradspec.deviations import (Deviation, differences_that_vanish, engine_action,
+                                 message_says, raised_instead, reference_env, reference_raised)
+from gradspec.program import (Backward, BackwardThroughGrad, Grad, InPlace, Leaf, Op, Program,
+                              ZeroGrad)
 
 
 @functools.lru_cache(maxsize=256)
@@ -114,6 +116,76 @@ def _clamp_bounds_broadcast(program, m):
         m.where in differences_that_vanish(program, TorchAdapter, _clamp_bounds_broadcast_first())
 
 
+def _has_hardsigmoid(program):
+    return any(isinstance(s, Op) and s.op == "hardsigmoid" and not s.no_grad
+               for s in program.steps)
+
+
+@functools.lru_cache(maxsize=1)
+def _hardsigmoid_exact():
+    """torch with hardsigmoid spelled clamp(x + 3, 0, 6) / 6: the same values (the CPU kernel
+    computes min(max(x + 3, 0), 6) / 6), and a gradient of exactly 1/6 in float64 (DivBackward
+    divides by 6.0). Strategies keep off the kinks, where clamp's mask would differ; its
+    gradient is also differentiable, so the counterfactual has no double-backward error."""
+    from adapters.torch_adapter import TorchAdapter
+
+    class HardsigmoidExact(TorchAdapter):
+        def __init__(self):
+            super().__init__()
+            ops, torch = self.op, self.torch
+
+            def op(name, *args, **params):
+                if name == "hardsigmoid":
+                    return torch.clamp(args[0] + 3.0, 0.0, 6.0) / 6.0
+                return ops(name, *args, **params)
+            self.op = op
+    return HardsigmoidExact
+
+
+# float32's rounding of 1/6 is off by 2.98e-8 relative; a value through a few hardsigmoids
+# carries a few times that. 1e-6 of the array's largest magnitude (the scale compare.py's
+# absolute term uses) leaves headroom for that, and excludes a missing or wrong gradient.
+_SIXTH_REL = 1e-6
+
+
+def _hardsigmoid_float32_sixth(program, m):
+    """In float64, a value's difference that goes once hardsigmoid is spelled exactly (a
+    gradient computed through hardsigmoid's backward, or a value computed from one), of the
+    size of float32's rounding of 1/6: never an error, a None or a shape."""
+    from adapters.torch_adapter import TorchAdapter
+    if program.dtype != "float64" or not m.numeric or not _has_hardsigmoid(program):
+        return False
+    e = np.asarray(m.expected, dtype=np.float64)
+    a = np.asarray(m.actual, dtype=np.float64)
+    if e.shape != a.shape or not e.size or not np.all(np.isfinite(a)):
+        return False
+    if np.max(np.abs(a - e)) > _SIXTH_REL * np.max(np.abs(e)):
+        return False
+    return m.where in differences_that_vanish(program, TorchAdapter, _hardsigmoid_exact())
+
+
+_NO_HARDSIGMOID_DOUBLE = "derivative for aten::hardsigmoid_backward is not implemented"
+
+
+def _hardsigmoid_no_double_backward(program, m):
+    """A differentiation through a gradient that went through hardsigmoid's backward
+    (create_graph=True, then backward or grad() of that gradient; or a grad() of a grad()
+    inside the forward): torch raised that hardsigmoid_backward has no derivative where the
+    reference raised nothing, and the gradients, returned values and hook calls that action
+    then lacks."""
+    from adapters.torch_adapter import TorchAdapter
+    if not _has_hardsigmoid(program):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, None, "RuntimeError") and message_says(m, _NO_HARDSIGMOID_DOUBLE)
+    if m.kind not in ("grad", "retained", "returned", "hook", "nonleaf_grad",
+                      "grad_requires_grad") or not reference_raised(program, m.action, None):
+        return False
+    result = engine_action(program, TorchAdapter, m.action)
+    return result is not None and result.error == "unexpected RuntimeError" and \
+        _NO_HARDSIGMOID_DOUBLE in (result.message or "")
+
+
 DEVIATIONS = [
     Deviation(
         id="torch-grad-aliasing",
@@ -197,5 +269,35 @@ DEVIATIONS = [
         ),
         finding="findings/torch/clamp-tensor-bounds-broadcast-backward.py",
         applies=_clamp_bounds_broadcast,
+    ),
+    Deviation(
+        id="torch-hardsigmoid-float64-grad-float32-sixth",
+        reason="hardsigmoid's CPU backward kernel multiplies by 1/6 computed as 1.0f / 6.0f, "
+               "in float32 even for float64 tensors: every float64 gradient through "
+               "hardsigmoid is off by 3e-8 relative (0.1666666716337204 for 1/6), where "
+               "clamp(x + 3, 0, 6) / 6 and hardswish's backward are exact",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -2.5)),),
+            steps=(Op("t1", "hardsigmoid", ("a",)),),
+            plan=(Backward(("t1",), ((1.0, 1.0),)),),
+        ),
+        finding="findings/torch/hardsigmoid-float64-grad-float32-sixth.py",
+        applies=_hardsigmoid_float32_sixth,
+    ),
+    Deviation(
+        id="torch-hardsigmoid-no-double-backward",
+        reason="hardsigmoid_backward has no derivative formula (derivatives.yaml): a backward "
+               "through a gradient that went through hardsigmoid's backward with "
+               "create_graph=True raises 'derivative for aten::hardsigmoid_backward is not "
+               "implemented', where its derivative is zero away from the kinks",
+        program=Program(  # float32, where 1.0f / 6.0f is exact: this difference alone
+            dtype="float32",
+            leaves=(Leaf("a", (2,), (0.5, -2.5)),),
+            steps=(Op("t1", "hardsigmoid", ("a",)),),
+            plan=(Backward(("t1",), ((1.0, 1.0),), create_graph=True),
+                  BackwardThroughGrad(("a",), ((1.0, 1.0),))),
+        ),
+        applies=_hardsigmoid_no_double_backward,
     ),
 ]

@@ -87,6 +87,11 @@ def _hardtanh_args(b, x):
     return (x,), {"min_val": lo, "max_val": hi}
 
 
+def _hardsigmoid_args(b, x):
+    """Kinks at -3 and 3."""
+    return ((x,), {}) if _away(b.value(x), [-3.0, 3.0]) else None
+
+
 def _where_torch(args, params):
     return f"torch.where(torch.tensor({literal(params['condition'])}), {args[0]}, {args[1]})"
 
@@ -151,4 +156,7 @@ OPS += (
          draw=lambda b, x: ((x,), {"alpha": b.pick([1.0, 0.5, 2.0])})),
     _act("selu", 58, domain=Domain(min_abs=KINK)),
     _act("hardtanh", 59, ", min_val={min_val}, max_val={max_val}", draw=_hardtanh_args),
+    # Leaves up to 4.6 in size, so that some values lie on the flat sides (2.3 x two-decimal
+    # cents never rounds to 3.00).
+    _act("hardsigmoid", 60, draw=_hardsigmoid_args, fit=lambda b, r: _leaf_within(b, r, 2.3)),
 )

@@ -11,7 +11,7 @@ __all__ = ["neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt",
            "rdiv_scalar", "add", "sub", "mul", "div", "maximum", "minimum", "where",
            "log1p", "expm1", "erf", "gelu", "silu", "softplus", "leaky_relu", "elu", "hardtanh",
            "tan", "asin", "atan", "sinh", "cosh", "rsqrt", "square", "softsign", "logsigmoid",
-           "selu", "celu", "mish"]
+           "selu", "celu", "hardsigmoid", "mish"]
 
 
 def _unary(name, fn, vjp, save):
@@ -356,3 +356,12 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
            save=(x,))
     return out
 
+
+def hardsigmoid(x):
+    """relu6(x + 3) / 6: slope 1/6 strictly inside (-3, 3), flat outside and at both kinks
+    (torch's hardsigmoid_backward tests x > -3 and x < 3)."""
+    out = new(np.clip(x.data + 3.0, 0.0, 6.0) / 6.0, x)  # torch's arithmetic
+    record("HardsigmoidBackward0", (out,), (x,),
+           lambda g, n, x: (scale(mul(g, mul(_above(x, -3.0), _below(x, 3.0))), 1.0 / 6.0),),
+           save=(x,))
+    return out

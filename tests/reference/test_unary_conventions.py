@@ -5,7 +5,8 @@ differ there); these tests pin the reference's choice so that it cannot drift un
 torch's kernels (aten/src/ATen/native/cpu/Activation.cpp) decide by strict comparisons with
 the input: leaky_relu_backward takes the slope unless x > 0; elu_backward (elu, celu, selu)
 takes the exponential branch where x <= 0; hardtanh_backward gives 0 where x <= min_val or
-x >= max_val; softplus is linear (value x, gradient 1) only where beta * x > threshold.
+x >= max_val, and hardsigmoid_backward the slope 1/6 only where -3 < x < 3; softplus is linear
+(value x, gradient 1) only where beta * x > threshold.
 """
 import math
 
@@ -43,6 +44,12 @@ def test_hardtanh_is_flat_at_its_bounds():
     assert values == [-0.5, 0.75, 0.0] and grads == [0.0, 0.0, 1.0]
 
 
+def test_hardsigmoid_is_flat_at_its_kinks():
+    """Both kinks belong to the flat sides: gradient 0 at -3 and at 3, 1/6 between."""
+    values, grads = value_and_grad("hardsigmoid", [-3.0, 3.0, 0.5])
+    assert values == [0.0, 1.0, 3.5 / 6.0] and grads == [0.0, 0.0, 1.0 / 6.0]
+
+
 def test_softplus_is_linear_only_strictly_above_its_threshold():
     """beta * x == threshold is still the smooth side (value log(1 + e^20) / beta, gradient
     sigmoid(20)); above it the value is x itself and the gradient exactly 1."""
@@ -53,7 +60,8 @@ def test_softplus_is_linear_only_strictly_above_its_threshold():
 
 
 @pytest.mark.parametrize("op, params", [("leaky_relu", {"negative_slope": 0.2}),
-                                        ("hardtanh", {}), ("elu", {})])
+                                        ("hardtanh", {}), ("hardsigmoid", {}),
+                                        ("elu", {})])
 def test_a_gradient_through_a_mask_requires_grad_under_create_graph(op, params):
     """torch records leaky_relu_backward (and the others) with the input, so the gradient
     requires grad under create_graph=True even for a constant incoming gradient (its
