@@ -23,19 +23,19 @@ EPS = 1e-5  # torch's default eps (reference/ops/nn.py says why float32 is still
 
 
 # ----- convolutions --------------------------------------------------------------------------
-def _conv_shape_ok(nd):
-    """(N, C, *spatial) or unbatched (C, *spatial), within the size caps."""
+def _shape_ok(nd, unbatched):
+    """(N, C, *spatial), or also (C, *spatial) where `unbatched`, within the size caps."""
     def ok(shape):
-        if len(shape) not in (nd + 1, nd + 2):
+        if len(shape) != nd + 2 and not (unbatched and len(shape) == nd + 1):
             return False
         return ((len(shape) == nd + 1 or shape[0] <= MAX_BATCH) and shape[-nd - 1] <= MAX_CHANNELS
                 and all(s <= MAX_SPATIAL for s in shape[-nd:]))
     return ok
 
 
-def _conv_fit(nd):
+def _fit(nd, unbatched):
     def fit(b, min_rank):
-        batched = min_rank >= nd + 2 or b.chance(0.7)
+        batched = not unbatched or min_rank >= nd + 2 or b.chance(0.7)
         return b.new_leaf(((b.integer(1, MAX_BATCH),) if batched else ())
                           + (b.integer(1, MAX_CHANNELS),)
                           + tuple(b.integer(2, 5) for _ in range(nd)))
@@ -70,9 +70,11 @@ def _conv(nd, rank):
     return OpSpec(f"conv{nd}d", "other", getattr(O, f"conv{nd}d"),
                   f"torch.nn.functional.conv{nd}d({{args}}, stride={{stride}}, "
                   "padding={padding}, dilation={dilation}, groups={groups})",
-                  rank=rank, min_rank=nd + 1, shape_ok=_conv_shape_ok(nd), fit=_conv_fit(nd),
+                  rank=rank, min_rank=nd + 2, shape_ok=_shape_ok(nd, False), fit=_fit(nd, False),
                   rich_rank=nd + 2, saves_operand=True, draw=_conv_args(nd),
-                  doc="batched or unbatched input; an optional bias")
+                  doc="batched input only: torch's unbatched path returns a view (of a tensor "
+                      "made inside), with the view rules for no_grad and inference tensors; "
+                      "an optional bias")
 
 
 # ----- pooling -------------------------------------------------------------------------------
@@ -116,7 +118,7 @@ def _avg_pool_args(b, x):
 def _pool(name, rank, draw, template):
     return OpSpec(name, "other", getattr(O, name), f"torch.nn.functional.{name}({{0}}, "
                   "{kernel_size}, stride={stride}, padding={padding}" + template + ")",
-                  rank=rank, min_rank=3, shape_ok=_conv_shape_ok(2), fit=_conv_fit(2),
+                  rank=rank, min_rank=3, shape_ok=_shape_ok(2, True), fit=_fit(2, True),
                   rich_rank=4, draw=draw, doc="on (N, C, H, W) or (C, H, W)")
 
 
