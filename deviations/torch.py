@@ -186,6 +186,33 @@ def _hardsigmoid_no_double_backward(program, m):
         _NO_HARDSIGMOID_DOUBLE in (result.message or "")
 
 
+@functools.lru_cache(maxsize=1)
+def _batch_norm_contiguous_grad():
+    """torch with batch_norm's incoming gradient made contiguous (a hook on its output) before
+    NativeBatchNormBackward0 reads it: the same values, the graph unchanged."""
+    from adapters.torch_adapter import TorchAdapter
+
+    class BatchNormContiguousGrad(TorchAdapter):
+        def __init__(self):
+            super().__init__()
+            ops = self.op
+
+            def op(name, *args, **params):
+                out = ops(name, *args, **params)
+                if name == "batch_norm" and out.requires_grad:
+                    out.register_hook(lambda g: g.contiguous())
+                return out
+            self.op = op
+    return BatchNormContiguousGrad
+
+
+def _batch_norm_grad_strides(program, m):
+    """A difference that goes once batch_norm's incoming gradient is made contiguous."""
+    from adapters.torch_adapter import TorchAdapter
+    return any(isinstance(s, Op) and s.op == "batch_norm" for s in program.steps) and \
+        m.where in differences_that_vanish(program, TorchAdapter, _batch_norm_contiguous_grad())
+
+
 DEVIATIONS = [
     Deviation(
         id="torch-grad-aliasing",
@@ -299,5 +326,22 @@ DEVIATIONS = [
                   BackwardThroughGrad(("a",), ((1.0, 1.0),))),
         ),
         applies=_hardsigmoid_no_double_backward,
+    ),
+    Deviation(
+        id="torch-batch-norm-grad-channels-last-strides",
+        reason="batch_norm's CPU backward (training mode) computes a wrong input gradient "
+               "when the incoming gradient has channels-last strides that torch's "
+               "suggest_memory_format does not call channels-last (a size-1 last dim with "
+               "stride 1, as transpose(1, 2) of a contiguous (N, C, H, 1) gives) and the "
+               "input is contiguous; the same gradient made contiguous gives the right one",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2, 2, 2, 1), (-1.25, 1.5, -0.5, 0.75, -1.0, 1.25, -1.5, 0.5)),),
+            steps=(Op("t1", "batch_norm", ("a",), (("eps", 1e-05),)),
+                   Op("t2", "transpose", ("t1",), (("dim0", 1), ("dim1", 2)))),
+            plan=(Backward(("t2",), (((((-1.0,), (1.25,)), ((-1.5,), (0.5,))),
+                                      (((-0.75,), (1.0,)), ((-1.25,), (1.5,)))),)),),
+        ),
+        applies=_batch_norm_grad_strides,
     ),
 ]
