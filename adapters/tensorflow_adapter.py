@@ -171,12 +171,109 @@ def dense(g):
     return None if g is None else tf.convert_to_tensor(g)
 
 
-def reduce_(fn, x, dim, keepdim):
+def reduce_(fn, x, dim, keepdim, **kwargs):
     """torch's reductions: a 0-d tensor accepts dim 0/-1, which TF's reductions reject; its
     reduction over all (no) axes is the same value, and recorded as torch's is."""
     if x.shape.rank == 0:
-        return fn(x, keepdims=keepdim)
-    return fn(x, axis=list(dim) if isinstance(dim, tuple) else dim, keepdims=keepdim)
+        return fn(x, keepdims=keepdim, **kwargs)
+    return fn(x, axis=list(dim) if isinstance(dim, tuple) else dim, keepdims=keepdim, **kwargs)
+
+
+def scan(fn, x, dim):
+    """torch.cumsum/cumprod: a 0-d tensor (dim 0/-1) is its own scan; TF's ScanOp rejects it."""
+    return tf.identity(x) if x.shape.rank == 0 else fn(x, axis=dim)
+
+
+def argmax(x, dim, keepdim):
+    """torch.argmax(x, dim, keepdim) as a float constant (tf.cast of an int: no gradient);
+    a 0-d x has index 0."""
+    if x.shape.rank == 0:
+        return tf.zeros([], x.dtype)
+    i = tf.math.argmax(x, axis=dim)
+    return tf.cast(tf.expand_dims(i, dim) if keepdim else i, x.dtype)
+
+
+def along(indices, dim):
+    """torch's index along dim (gather, scatter_add) as tf.gather_nd's coordinates: each
+    entry's own position, its `dim` coordinate replaced by the entry."""
+    indices = np.asarray(indices, dtype=np.int64)
+    position = np.indices(indices.shape)
+    position[dim] = indices
+    return tf.constant(np.stack(position, axis=-1))
+
+
+def slices_at(shape, indices, dim):
+    """index_add's coordinates: each position of a source of `shape`, its `dim` coordinate
+    replaced by the index of its slice."""
+    position = np.indices(tuple(shape))
+    position[dim] = np.asarray(indices, dtype=np.int64)[position[dim]]
+    return tf.constant(np.stack(position, axis=-1))
+
+
+def channels_last(x):
+    """(N, C, *spatial) -> (N, *spatial, C): TF's convolutions and pools take NWC / NHWC."""
+    return tf.transpose(x, [0] + list(range(2, x.shape.rank)) + [1])
+
+
+def channels_first(x):
+    r = x.shape.rank
+    return tf.transpose(x, [0, r - 1] + list(range(1, r - 1)))
+
+
+def conv(x, weight, bias, stride, padding, dilation):
+    """torch's conv1d/conv2d: x (N, C, *spatial) and weight [out, in / groups, *kernel] in
+    TF's layouts (channels last, filters [*kernel, in / groups, out]; TF infers the groups
+    from the depths). conv1d takes no explicit padding: the input is padded first."""
+    nd = x.shape.rank - 2
+    filters = tf.transpose(weight, list(range(2, nd + 2)) + [1, 0])
+    pads = [[0, 0]] + [[p, p] for p in padding] + [[0, 0]]
+    if nd == 1:
+        out = tf.nn.conv1d(tf.pad(channels_last(x), pads), filters, stride=stride[0],
+                           padding="VALID", dilations=dilation[0])
+    else:
+        out = tf.nn.conv2d(channels_last(x), filters, strides=stride, padding=pads,
+                           dilations=dilation)
+    if bias is not None:
+        out = tf.nn.bias_add(out, bias)
+    return channels_first(out)
+
+
+def pool(fn, x, pads):
+    """A pool of (N, C, H, W) or (C, H, W) (a batch of one) in TF's NHWC layout."""
+    xb = x if x.shape.rank == 4 else tf.expand_dims(x, 0)
+    out = channels_first(fn(channels_last(xb), pads))
+    return out if x.shape.rank == 4 else out[0]
+
+
+def max_pool2d(x, kernel, stride, padding):
+    pads = [[0, 0]] + [[p, p] for p in padding] + [[0, 0]]
+    return pool(lambda t, pads: tf.nn.max_pool2d(t, kernel, stride, padding=pads), x, pads)
+
+
+def avg_pool2d(x, kernel, stride, padding):
+    """count_include_pad=True: the zero padding is part of each window (tf.nn.avg_pool2d
+    takes no explicit padding, so the input is padded first)."""
+    pads = [[0, 0]] + [[p, p] for p in padding] + [[0, 0]]
+    return pool(lambda t, pads: tf.nn.avg_pool2d(tf.pad(t, pads), kernel, stride, "VALID"),
+                x, pads)
+
+
+def layer_norm(x, k, weight, bias, eps):
+    """torch's layer_norm over the last k dims: tf.nn.moments and tf.nn.batch_normalization."""
+    axes = list(range(x.shape.rank - k, x.shape.rank))
+    mean, variance = tf.nn.moments(x, axes, keepdims=True)
+    return tf.nn.batch_normalization(x, mean, variance, bias, weight, eps)
+
+
+def batch_norm(x, weight, bias, eps):
+    """torch's batch_norm in training mode on (N, C, *spatial): moments over all dims but
+    the channels; the (C,) weight and bias reshaped to broadcast along dim 1."""
+    axes = [0] + list(range(2, x.shape.rank))
+    mean, variance = tf.nn.moments(x, axes, keepdims=True)
+    channel = [-1] + [1] * (x.shape.rank - 2)
+    scale = None if weight is None else tf.reshape(weight, channel)
+    offset = None if bias is None else tf.reshape(bias, channel)
+    return tf.nn.batch_normalization(x, mean, variance, offset, scale, eps)
 
 
 def swapaxes(x, dim0, dim1):
@@ -296,6 +393,125 @@ def _cross_entropy(args, params):
     return f"cross_entropy({args[0]}, {target_literal(params)})"
 
 
+def _pair(v, n=2):
+    return tuple(v) if isinstance(v, tuple) else (v,) * n
+
+
+def _gelu(args, params):
+    return f"tf.nn.gelu({args[0]}, approximate={params['approximate'] == 'tanh'})"
+
+
+def _softplus(args, params):
+    """tf.math.softplus has no beta: softplus(beta x) / beta. Its threshold (linear above
+    ~-log(eps), 36 in float64, 15.9 in float32) is where the value differs from
+    log1p(exp(x)) by less than the dtype's eps, as torch's 20 is."""
+    beta = params["beta"]
+    if beta == 1.0:
+        return f"tf.math.softplus({args[0]})"
+    return f"tf.math.divide(tf.math.softplus(tf.math.multiply({args[0]}, {beta!r})), {beta!r})"
+
+
+def _alpha_act(name):
+    """tf.nn.elu has no alpha: Keras's activation (over tf.nn.elu) takes it; celu is Keras's
+    only."""
+    def template(args, params):
+        if name == "elu" and params["alpha"] == 1.0:
+            return f"tf.nn.elu({args[0]})"
+        return f"keras.activations.{name}({args[0]}, alpha={params['alpha']!r})"
+    return template
+
+
+def _prod(args, params):
+    if params["dim"] is None:
+        return f"tf.math.reduce_prod({args[0]})"
+    return f"reduce_(tf.math.reduce_prod, {args[0]}, {params['dim']}, {params['keepdim']})"
+
+
+def _spread(fn):
+    """var/std: tf.math.reduce_variance/reduce_std have no ddof (correction). The NumPy API's
+    tnp.var(ddof=1) fails in its forward over an axis (TypeError, TF 2.21) and tnp.std takes
+    no ddof: correction=1 is not expressible."""
+    def template(args, params):
+        if params["correction"] != 0:
+            raise UnsupportedProgram(f"TF's {fn} has no correction (ddof)")
+        return f"reduce_({fn}, {args[0]}, {literal(params['dim'])}, {params['keepdim']})"
+    return template
+
+
+def _norm(args, params):
+    """tf.norm over one axis (ord 1, 2, inf); over several, tf.norm is a matrix norm (a
+    pair of axes) or refuses: the Euclidean norm over several is tf.math.reduce_euclidean_norm,
+    and ord 1 / inf over several has no TF function."""
+    o, d, keep = params["ord"], params["dim"], params["keepdim"]
+    if isinstance(d, tuple):
+        if o != 2:
+            raise UnsupportedProgram(f"TF has no vector norm of ord {o} over several axes")
+        return f"reduce_(tf.math.reduce_euclidean_norm, {args[0]}, {d}, {keep})"
+    ord_src = "np.inf" if o == "inf" else ("'euclidean'" if o == 2 else literal(o))
+    return f"reduce_(tf.norm, {args[0]}, {d}, {keep}, ord={ord_src})"
+
+
+def _index_add(args, params):
+    src = args[1] if params["alpha"] == 1.0 else f"tf.math.multiply({args[1]}, {params['alpha']!r})"
+    return (f"tf.tensor_scatter_nd_add({args[0]}, slices_at({args[1]}.shape, "
+            f"{literal(params['indices'])}, {params['dim']}), {src})")
+
+
+def _embedding(args, params):
+    return f"tf.nn.embedding_lookup({args[0]}, {literal(params['ids'])})"
+
+
+def _conv(nd):
+    """TF's CPU kernels have no gradient for a grouped or a dilated convolution
+    (Conv2DBackpropInput: "Gradients for grouped convolutions are not supported on CPU",
+    "Current CPU implementations do not yet support dilation rates larger than 1"): such
+    programs are left out."""
+    def template(args, params):
+        dilation = _pair(params["dilation"], nd)
+        if params["groups"] != 1 or dilation != (1,) * nd:
+            raise UnsupportedProgram("TF's CPU kernels have no gradient for grouped or "
+                                     "dilated convolutions")
+        bias = args[2] if len(args) > 2 else "None"
+        return (f"conv({args[0]}, {args[1]}, {bias}, {_pair(params['stride'], nd)}, "
+                f"{_pair(params['padding'], nd)}, {dilation})")
+    return template
+
+
+def _pool_geometry(params):
+    kernel = _pair(params["kernel_size"])
+    stride = kernel if params["stride"] is None else _pair(params["stride"])
+    return kernel, stride, _pair(params["padding"])
+
+
+def _max_pool2d(args, params):
+    return f"max_pool2d({args[0]}, {', '.join(map(str, _pool_geometry(params)))})"
+
+
+def _avg_pool2d(args, params):
+    """tf.nn.avg_pool2d has no explicit padding: zero padding counted (count_include_pad)
+    is tf.pad first; padding left out of the count is only TF's 'SAME', not any padding."""
+    kernel, stride, padding = _pool_geometry(params)
+    if not params["count_include_pad"] and padding != (0, 0):
+        raise UnsupportedProgram("tf.nn.avg_pool2d cannot leave explicit padding out of "
+                                 "the count")
+    return f"avg_pool2d({args[0]}, {kernel}, {stride}, {padding})"
+
+
+def _norm_affine(args):
+    return (list(args[1:]) + ["None", "None"])[:2]
+
+
+def _layer_norm(args, params):
+    w, b = _norm_affine(args)
+    return (f"layer_norm({args[0]}, {len(params['normalized_shape'])}, {w}, {b}, "
+            f"{params['eps']!r})")
+
+
+def _batch_norm(args, params):
+    w, b = _norm_affine(args)
+    return f"batch_norm({args[0]}, {w}, {b}, {params['eps']!r})"
+
+
 TF_TEMPLATES = {
     **{name: f"tf.math.{name}({{0}})" for name in (
         "exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "reciprocal", "sign", "round")},
@@ -342,7 +558,60 @@ TF_TEMPLATES = {
     "split": "split({0}, {split_size}, {dim})",
     "chunk": "chunk({0}, {chunks}, {dim})",
     "unbind": "tuple(tf.unstack({0}, axis={dim}))",
+    # issue 21: unary ops and activations
+    **{name: f"tf.math.{name}({{0}})" for name in (
+        "square", "log1p", "expm1", "rsqrt", "atan", "sinh", "cosh", "tan", "asin", "erf")},
+    "silu": "tf.nn.silu({0})",
+    "softsign": "tf.nn.softsign({0})",
+    "logsigmoid": "tf.math.log_sigmoid({0})",
+    "mish": "keras.activations.mish({0})",  # TF has none of its own (tfa had one)
+    "gelu": _gelu,
+    "softplus": _softplus,
+    "leaky_relu": "tf.nn.leaky_relu({0}, alpha={negative_slope})",
+    "elu": _alpha_act("elu"),
+    "celu": _alpha_act("celu"),
+    "selu": "tf.nn.selu({0})",
+    "hardtanh": "tf.clip_by_value({0}, {min_val}, {max_val})",
+    "hardsigmoid": "keras.activations.hard_sigmoid({0})",  # x / 6 + 1/2, clipped to [0, 1]
+    # binary pointwise ops and scans
+    "atan2": "tf.math.atan2({0}, {1})",
+    "remainder": "tf.math.floormod({0}, {1})",
+    "pow_tensor": "tf.math.pow({0}, {1})",
+    # tf.clip_by_value takes tensor bounds, but not ones that broadcast x to a larger shape
+    "clamp_tensor": "tf.math.minimum(tf.math.maximum({0}, {1}), {2})",
+    "cumsum": "scan(tf.math.cumsum, {0}, {dim})",
+    "cumprod": "scan(tf.math.cumprod, {0}, {dim})",
+    "floor_divide": "tf.math.floordiv({0}, {1})",
+    # reductions
+    "min": "reduce_(tf.math.reduce_min, {0}, {dim}, {keepdim})",
+    "amax": "reduce_(tf.math.reduce_max, {0}, {dim}, {keepdim})",
+    "amin": "reduce_(tf.math.reduce_min, {0}, {dim}, {keepdim})",
+    "prod": _prod,
+    "var": _spread("tf.math.reduce_variance"),
+    "std": _spread("tf.math.reduce_std"),
+    "norm": _norm,
+    "argmax": "argmax({0}, {dim}, {keepdim})",
+    # indexing and einsum: torch's index along a dim as tf.gather_nd's coordinates
+    "gather": "tf.gather_nd({0}, along({indices}, {dim}))",
+    "scatter_add": "tf.tensor_scatter_nd_add({0}, along({indices}, {dim}), {1})",
+    "index_select": "tf.gather({0}, {indices}, axis={dim})",
+    "index_add": _index_add,
+    "embedding": _embedding,
+    "einsum": "tf.einsum({equation}, {args})",
+    # conv, pool and norms, in TF's channels-last layouts (the helpers transpose)
+    "conv1d": _conv(1),
+    "conv2d": _conv(2),
+    "max_pool2d": _max_pool2d,
+    "avg_pool2d": _avg_pool2d,
+    "layer_norm": _layer_norm,
+    "batch_norm": _batch_norm,
 }
+# Left out: lerp (TF has no lerp of its own; start + weight * (end - start) is emulation);
+# fmod (TF's C-style modulo, tf.truncatemod, has no registered gradient: tape.gradient raises
+# LookupError "gradient registry has no entry for: TruncateMod").
+# Restricted by their templates (UnsupportedProgram): var/std with correction=1, norm of
+# ord 1 / inf over several axes, grouped or dilated conv1d/conv2d (no CPU gradient),
+# avg_pool2d that leaves explicit padding out of the count.
 
 # TF's errors -> normalized error kinds, each the same failure as torch's.
 TF_ERRORS = (
@@ -429,7 +698,7 @@ class TensorFlowAdapter(Adapter):
         except RuntimeError:  # TF already initialized in this process: keep its settings
             pass
         self.tf = tf
-        namespace = {"tf": tf, "keras": keras, "contextlib": contextlib}
+        namespace = {"tf": tf, "keras": keras, "contextlib": contextlib, "np": np}
         exec(NAMESPACE + LAYERS + LAYER_HELPERS + HELPERS, namespace)  # noqa: S102 - ours
         self._keras_layers = {}  # keras_source -> the built layer
         self._helpers = namespace

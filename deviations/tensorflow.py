@@ -11,9 +11,12 @@ between the targets and any watched tensor. Four are engine bugs (a SystemError,
 half-released tape after a failed call, and two crashes the adapter keeps away), with
 scripts in findings/tensorflow/.
 """
+import functools
+
 import numpy as np
 
-from gradspec.deviations import (Deviation, engine_action, functional_deviations,
+from gradspec.deviations import (Deviation, differences_that_vanish, engine_action,
+                                 functional_deviations,
                                  message_says, no_error_for_root_without_grad,
                                  no_error_for_unused_input, nothing_returned, raised_instead,
                                  reference_raised, reference_shapes)
@@ -205,6 +208,42 @@ def _runs_past_sources(program, m):
     return any(_raised_on_tensorflow(program, m.action, kind) for kind in provoked)
 
 
+def _gelu_exact(args, params):
+    x = args[0]
+    if params["approximate"] == "tanh":
+        return (f"0.5 * {x} * (1.0 + tf.math.tanh(0.7978845608028654 * "
+                f"({x} + 0.044715 * tf.math.pow({x}, 3.0))))")
+    return f"0.5 * {x} * tf.math.erfc(-{x} * 0.7071067811865476)"
+
+
+@functools.lru_cache(maxsize=1)
+def _exact_constants():
+    """TF with gelu's and leaky_relu's constants in the operand's dtype (a Python float times
+    a float64 tensor is a float64 constant): the one behaviour the two float32-constant
+    deviations state, changed. Everything else is the adapter's."""
+    from adapters.tensorflow_adapter import TF_TEMPLATES, TensorFlowAdapter
+    from adapters.templates import TemplateOps
+    templates = dict(TF_TEMPLATES, gelu=_gelu_exact,
+                     leaky_relu="tf.where({0} > 0, {0}, {0} * {negative_slope})")
+
+    class ExactConstants(TensorFlowAdapter):
+        def __init__(self):
+            super().__init__()
+            self._ops = TemplateOps(templates, self._helpers)
+    return ExactConstants
+
+
+def _float32_constant(op):
+    """A float64 program using `op`: the differences that vanish where gelu's and
+    leaky_relu's constants are float64 (`_exact_constants`)."""
+    def applies(program, m):
+        if program.dtype != "float64" or op not in program.requirements()[0]:
+            return False
+        from adapters.tensorflow_adapter import TensorFlowAdapter
+        return m.where in differences_that_vanish(program, TensorFlowAdapter, _exact_constants())
+    return applies
+
+
 _SHARED = {d.id: d for d in functional_deviations("tensorflow", "tape.gradient")}
 
 DEVIATIONS = [
@@ -390,5 +429,32 @@ DEVIATIONS = [
         ),
         applies=_never,
         finding="findings/tensorflow/none-output-gradient.py",
+    ),
+    Deviation(
+        id="tensorflow-gelu-float32-constant",
+        reason="engine bug: tf.nn.gelu writes its constants as math_ops.cast(0.7071067811865476, "
+               "dtype) (and 0.044715 with approximate=True), which goes through float32 first: "
+               "a float64 gelu and its gradient are off by up to ~4e-8 relative",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (-1.38, 0.7)),),
+            steps=(Op("t1", "gelu", ("a",), (("approximate", "none"),)),),
+            plan=(Backward(("t1",), ((1.0, 1.0),)),),
+        ),
+        applies=_float32_constant("gelu"),
+        finding="findings/tensorflow/gelu-float32-constant.py",
+    ),
+    Deviation(
+        id="tensorflow-leaky-relu-float32-alpha",
+        reason="tf.nn.leaky_relu's alpha is the LeakyRelu op's `float` attribute (32 bits, "
+               "its op definition): in float64 the slope is float32's rounding of it (0.2 -> "
+               "0.200000003), so values and gradients where x < 0 are off by ~1.5e-8 relative",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (-1.49, 0.7)),),
+            steps=(Op("t1", "leaky_relu", ("a",), (("negative_slope", 0.2),)),),
+            plan=(Backward(("t1",), ((1.0, 1.0),)),),
+        ),
+        applies=_float32_constant("leaky_relu"),
     ),
 ]
