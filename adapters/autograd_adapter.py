@@ -62,6 +62,30 @@ def take(x, indices, dim):
     return x[(slice(None),) * dim + (np.array(indices),)]
 
 
+def scan_(fn, x, dim):
+    """torch.cumsum: a 0-d tensor stays 0-d (NumPy's scans return shape (1,))."""
+    return x if anp.ndim(x) == 0 else fn(x, axis=dim)
+
+
+def axes_(x, dim):
+    """torch's dim on a 0-d tensor (0 or -1) as NumPy's axes: none."""
+    return () if anp.ndim(x) == 0 else dim
+
+
+def argmax(x, dim, keepdim):
+    """torch.argmax as a float constant; a 0-d x accepts dim 0 (its index is 0)."""
+    i = anp.argmax(x, axis=dim, keepdims=keepdim) if anp.ndim(x) else anp.argmax(x)
+    return np.asarray(i).astype(anp.result_type(x))
+
+
+def along(index, dim):
+    """The full index of torch's gather: `index` on `dim`, and each other axis's own
+    position (the index may be shorter than x there)."""
+    at = list(np.indices(np.shape(index)))
+    at[dim] = np.array(index)
+    return tuple(at)
+
+
 def cross_entropy(x, target):
     """torch.nn.functional.cross_entropy with class indices, mean reduction."""
     logp = log_softmax(x, -1)
@@ -81,6 +105,25 @@ def _where(args, params):
 
 def _cross_entropy(args, params):
     return f"cross_entropy({args[0]}, {target_literal(params)})"
+
+
+def _prod(args, params):
+    if params["dim"] is None:
+        return f"anp.prod({args[0]})"
+    return f"reduce_(anp.prod, {args[0]}, {params['dim']}, {params['keepdim']})"
+
+
+def _spread(name):
+    def template(args, params):
+        return (f"anp.{name}({args[0]}, axis=axes_({args[0]}, {literal(params['dim'])}), "
+                f"ddof={params['correction']}, keepdims={params['keepdim']})")
+    return template
+
+
+def _at_dim(params):
+    """`:, :, idx` (dim 2) or `..., idx, :` (dim -2): the index of a dim's slices."""
+    d, idx = params["dim"], f"np.array({literal(params['indices'])})"
+    return ", ".join([":"] * d + [idx]) if d >= 0 else ", ".join(["..."] + [idx] + [":"] * (-d - 1))
 
 
 AUTOGRAD_TEMPLATES = {
@@ -118,6 +161,36 @@ AUTOGRAD_TEMPLATES = {
     "where": _where,
     "mse_loss": "anp.mean(anp.square({0} - {1}))",
     "cross_entropy": _cross_entropy,
+    # issue 21. Left out, as autograd has no function for them (or no vjp for it, or not
+    # for every param drawn): rsqrt, the activations silu, softsign, logsigmoid, mish, gelu,
+    # softplus, leaky_relu, elu, celu, selu (no nn functions); fmod and cumprod (anp.fmod and
+    # anp.cumprod have no vjp); lerp (no function); clamp_tensor (anp.clip has no vjp for its
+    # bounds); norm (anp.linalg.norm's vjp lacks ord 1 and inf, and takes a 2-tuple axis as
+    # a matrix norm); scatter_add and index_add (no scatter: arrays are immutable and
+    # autograd has no functional update); conv1d, conv2d, the pools and the norms (no
+    # functions with strides, dilation or groups, nor normalization).
+    **{name: f"anp.{name}({{0}})" for name in (
+        "square", "log1p", "expm1", "sinh", "cosh", "tan")},
+    "atan": "anp.arctan({0})",
+    "asin": "anp.arcsin({0})",
+    "erf": "sp.erf({0})",
+    "hardtanh": "anp.clip({0}, {min_val}, {max_val})",
+    "atan2": "anp.arctan2({0}, {1})",
+    "remainder": "anp.remainder({0}, {1})",
+    "pow_tensor": "anp.power({0}, {1})",
+    "cumsum": "scan_(anp.cumsum, {0}, {dim})",
+    "floor_divide": "anp.floor_divide({0}, {1})",
+    "min": "anp.min({0}, axis={dim}, keepdims={keepdim})",
+    "amax": "reduce_(anp.amax, {0}, {dim}, {keepdim})",
+    "amin": "reduce_(anp.amin, {0}, {dim}, {keepdim})",
+    "prod": _prod,
+    "var": _spread("var"),
+    "std": _spread("std"),
+    "argmax": "argmax({0}, {dim}, {keepdim})",
+    "gather": "{0}[along({indices}, {dim})]",
+    "index_select": lambda args, params: f"{args[0]}[{_at_dim(params)}]",
+    "embedding": "{0}[np.array({ids})]",
+    "einsum": "anp.einsum({equation}, {args})",
 }
 
 # autograd's messages -> normalized error kinds, each the same failure as torch's.

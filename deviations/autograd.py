@@ -7,8 +7,9 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import (Deviation, functional_deviations, reference_raised,
-                                 reference_shapes)
+from gradspec.deviations import (Deviation, differences_that_vanish, engine_action,
+                                 functional_deviations, message_says, nothing_returned,
+                                 reference_raised, reference_shapes)
 from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, Leaf, Op,
                               Program, Term)
 
@@ -117,6 +118,59 @@ def _unchecked_weight_shape(program, m):
     return m.kind in ("grad", "returned")
 
 
+def _prod_by_products():
+    """autograd with prod spelled as the product of the slices along its dim, multiplied in
+    turn (all of x's elements for dim None): the same values, and multiply's vjp gives each
+    factor the product of the others, zero or not."""
+    from adapters.autograd_adapter import AutogradAdapter
+
+    class ProdByProducts(AutogradAdapter):
+        def op(self, name, *args, **params):
+            if name != "prod":
+                return super().op(name, *args, **params)
+            anp, x = self.anp, args[0]
+            if anp.ndim(x) == 0:
+                return super().op(name, *args, **params)
+            dim, keepdim = params["dim"], params.get("keepdim", False)
+            moved = anp.reshape(x, (-1,)) if dim is None else anp.moveaxis(x, dim, 0)
+            out = functools.reduce(anp.multiply, [moved[i] for i in range(anp.shape(moved)[0])])
+            out = anp.expand_dims(out, dim) if dim is not None and keepdim else out
+            return self._detach(out) if self._no_grad_depth else out
+    return ProdByProducts
+
+
+def _prod_nan_at_zero(program, m):
+    """A difference that goes once prod is spelled as the product of its factors."""
+    from adapters.autograd_adapter import AutogradAdapter
+    return any(isinstance(s, Op) and s.op == "prod" and not s.no_grad for s in program.steps) \
+        and m.where in differences_that_vanish(program, AutogradAdapter, _prod_by_products())
+
+
+_EINSUM_DIAGONAL = "includes output subscript"
+
+
+def _einsum_with_diagonal(program):
+    """Does the program have an einsum (outside no_grad) with a letter twice in one operand's
+    subscript ("ii->", "ij,jj->i")?"""
+    return any(isinstance(s, Op) and s.op == "einsum" and not s.no_grad and any(
+        len(set(sub)) < len(sub) for sub in dict(s.params)["equation"].split("->")[0].split(","))
+        for s in program.steps)
+
+
+def _einsum_diagonal_grad_raises(program, m):
+    """NumPy's "includes output subscript ... multiple times" where the reference raised
+    nothing, and the gradients missing after it, in a program with such an einsum."""
+    from adapters.autograd_adapter import AutogradAdapter
+    if not _einsum_with_diagonal(program):
+        return False
+    if m.kind == "error":
+        return m.expected is None and message_says(m, _EINSUM_DIAGONAL, "multiple times")
+    if m.kind in ("grad", "returned") and (m.actual is None or nothing_returned(m.actual)):
+        done = engine_action(program, AutogradAdapter, m.action)
+        return done is not None and _EINSUM_DIAGONAL in done.message
+    return False
+
+
 DEVIATIONS = functional_deviations('autograd', 'make_vjp', ' (with a warning)') + [
     Deviation(
         id="autograd-where-no-unbroadcast",
@@ -158,5 +212,32 @@ DEVIATIONS = functional_deviations('autograd', 'make_vjp', ' (with a warning)') 
             plan=(Backward(("t1",), (((1.0, 2.0), (3.0, 4.0)),)),),
         ),
         applies=_unchecked_weight_shape,
+    ),
+    Deviation(
+        id="autograd-prod-grad-nan-at-zero",
+        reason="the vjp of anp.prod is g * prod(x) / x: where a factor is exactly zero it "
+               "gives 0 / 0 = NaN in place of the product of the other factors (HIPS/autograd#93)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (3,), (0.0, 2.0, 3.0)),),
+            steps=(Op("t1", "prod", ("a",), (("dim", None),)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        finding="findings/autograd/prod-grad-nan-at-zero.py",
+        applies=_prod_nan_at_zero,
+    ),
+    Deviation(
+        id="autograd-einsum-diagonal-grad-raises",
+        reason="the vjp of anp.einsum w.r.t. an operand whose subscript repeats a letter "
+               "(\"ii->\", \"ij,jj->i\") is an einsum with that subscript as output, which "
+               "NumPy rejects: 'includes output subscript multiple times' (HIPS/autograd#115)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2, 2), (1.0, 2.0, 3.0, 4.0)),),
+            steps=(Op("t1", "einsum", ("a",), (("equation", "ii->"),)),),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        finding="findings/autograd/einsum-diagonal-grad-raises.py",
+        applies=_einsum_diagonal_grad_raises,
     ),
 ]
