@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from .base import Adapter
+from gradspec.adapter import Adapter
 from .functional_layers import LAYER_PARAMS, LAYERS, layer_inputs, layer_outputs
 from .functional_script import Spelling, render
 from .script_parts import backward_rules
@@ -70,6 +70,78 @@ def unbind(x, dim):
     return tuple(jnp.take(x, i, axis=dim) for i in range(x.shape[dim]))
 
 
+def axes_(x, dim):
+    """torch's dim on a 0-d tensor (0 or -1) as JAX's axes: none."""
+    return () if jnp.ndim(x) == 0 else dim
+
+
+def scan_(fn, x, dim):
+    """torch.cumsum / cumprod: a 0-d tensor stays 0-d (jnp's scans return shape (1,))."""
+    return x if jnp.ndim(x) == 0 else fn(x, axis=dim)
+
+
+def argmax(x, dim, keepdim):
+    """torch.argmax as a float constant; a 0-d x accepts dim 0 (its index is 0)."""
+    i = jnp.argmax(x, axis=dim, keepdims=keepdim) if jnp.ndim(x) else jnp.argmax(x)
+    return i.astype(x.dtype)
+
+
+def along(index, dim):
+    """The full index of torch's gather / scatter_add: `index` on `dim`, and each other
+    axis's own position (the index may be shorter than x there)."""
+    index = jnp.array(index)
+    at = list(jnp.indices(index.shape))
+    at[dim] = index
+    return tuple(at)
+
+
+def conv(x, weight, bias, stride, padding, dilation, groups):
+    """torch.nn.functional.conv1d / conv2d (N, C, *spatial): jax.lax.conv_general_dilated
+    (a cross-correlation, as torch's), rhs_dilation the kernel's dilation."""
+    nd = jnp.ndim(weight) - 2
+    each = lambda v: tuple(v) if isinstance(v, tuple) else (v,) * nd  # noqa: E731
+    layout = ("NCH", "OIH", "NCH") if nd == 1 else ("NCHW", "OIHW", "NCHW")
+    out = jax.lax.conv_general_dilated(
+        x, weight, window_strides=each(stride), padding=[(p, p) for p in each(padding)],
+        rhs_dilation=each(dilation), dimension_numbers=layout, feature_group_count=groups)
+    return out if bias is None else out + jnp.reshape(bias, (-1,) + (1,) * nd)
+
+
+def pool_window(x, kernel_size, stride, padding):
+    """jax.lax.reduce_window's window, strides and padding over the last two dims."""
+    pair = lambda v: tuple(v) if isinstance(v, tuple) else (v, v)  # noqa: E731
+    lead = (1,) * (jnp.ndim(x) - 2)
+    kernel = pair(kernel_size)
+    strides = kernel if stride is None else pair(stride)
+    pads = ((0, 0),) * len(lead) + tuple((p, p) for p in pair(padding))
+    return lead + kernel, lead + strides, pads
+
+
+def max_pool2d(x, kernel_size, stride, padding):
+    """torch.nn.functional.max_pool2d: padding is -inf (never chosen)."""
+    window = pool_window(x, kernel_size, stride, padding)
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, *window)
+
+
+def avg_pool2d(x, kernel_size, stride, padding, count_include_pad):
+    """torch.nn.functional.avg_pool2d: the window's sum over its size, or over the count of
+    its elements inside the input (count_include_pad=False)."""
+    window = pool_window(x, kernel_size, stride, padding)
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, *window)
+    if count_include_pad:
+        return total / (window[0][-1] * window[0][-2])
+    return total / jax.lax.reduce_window(jnp.ones_like(x), 0.0, jax.lax.add, *window)
+
+
+def batch_norm(x, weight, bias, eps):
+    """torch.nn.functional.batch_norm in training mode without running stats:
+    jax.nn.standardize per channel (axis 1) over the batch and spatial dims."""
+    y = jax.nn.standardize(x, axis=(0,) + tuple(range(2, jnp.ndim(x))), epsilon=eps)
+    per_channel = (-1,) + (1,) * (jnp.ndim(x) - 2)
+    y = y if weight is None else y * jnp.reshape(weight, per_channel)
+    return y if bias is None else y + jnp.reshape(bias, per_channel)
+
+
 def vjp(f, primals, cotangents):
     """The gradients of f's outputs, weighted by `cotangents`, w.r.t. each primal.
 
@@ -104,6 +176,82 @@ def _where(args, params):
 
 def _cross_entropy(args, params):
     return f"cross_entropy({args[0]}, {target_literal(params)})"
+
+
+def _gelu(args, params):
+    return f"jax.nn.gelu({args[0]}, approximate={params['approximate'] == 'tanh'})"
+
+
+def _softplus(args, params):
+    # torch is linear (x) where beta * x > threshold (20): the draws keep beta * x away from
+    # it, and there softplus differs from x by under log(1 + exp(-20)) / beta ~ 2e-9 / beta.
+    beta = literal(params["beta"])
+    return f"jax.nn.softplus({beta} * {args[0]}) / {beta}"
+
+
+def _prod(args, params):
+    if params["dim"] is None:
+        return f"jnp.prod({args[0]})"
+    return f"reduce_(jnp.prod, {args[0]}, {params['dim']}, {params['keepdim']})"
+
+
+def _spread(name):
+    def template(args, params):
+        return (f"jnp.{name}({args[0]}, axis=axes_({args[0]}, {literal(params['dim'])}), "
+                f"ddof={params['correction']}, keepdims={params['keepdim']})")
+    return template
+
+
+def _norm(args, params):
+    o = params["ord"]
+    return (f"jnp.linalg.vector_norm({args[0]}, ord={'jnp.inf' if o == 'inf' else literal(o)}, "
+            f"axis=axes_({args[0]}, {literal(params['dim'])}), keepdims={params['keepdim']})")
+
+
+def _gather(args, params):
+    """jnp.take_along_axis, over x cut to the index's extent off dim (torch's gather allows
+    an index shorter than x there; take_along_axis would broadcast instead)."""
+    idx = np.array(params["indices"])
+    d = params["dim"] % idx.ndim
+    cut = ", ".join(":" if k == d else f":{n}" for k, n in enumerate(idx.shape))
+    return (f"jnp.take_along_axis({args[0]}[{cut}], jnp.array({literal(params['indices'])}), "
+            f"axis={params['dim']})")
+
+
+def _scatter_add(args, params):
+    return (f"{args[0]}.at[along({literal(params['indices'])}, {params['dim']})]"
+            f".add({args[1]})")
+
+
+def _at_dim(params):
+    """`:, :, idx` (dim 2) or `..., idx, :` (dim -2): the index of a dim's slices."""
+    d, idx = params["dim"], f"jnp.array({literal(params['indices'])})"
+    return ", ".join([":"] * d + [idx]) if d >= 0 else ", ".join(["..."] + [idx] + [":"] * (-d - 1))
+
+
+def _index_add(args, params):
+    return f"{args[0]}.at[{_at_dim(params)}].add({literal(params['alpha'])} * {args[1]})"
+
+
+def _conv(args, params):
+    bias = args[2] if len(args) > 2 else "None"
+    return (f"conv({args[0]}, {args[1]}, {bias}, stride={literal(params['stride'])}, "
+            f"padding={literal(params['padding'])}, dilation={literal(params['dilation'])}, "
+            f"groups={params['groups']})")
+
+
+def _layer_norm(args, params):
+    k = len(params["normalized_shape"])
+    out = (f"jax.nn.standardize({args[0]}, axis={tuple(range(-k, 0))}, "
+           f"epsilon={literal(params['eps'])})")
+    if len(args) > 1:
+        out = f"{out} * {args[1]}"
+    return f"{out} + {args[2]}" if len(args) > 2 else out
+
+
+def _batch_norm(args, params):
+    w, bias = (list(args[1:]) + ["None", "None"])[:2]
+    return f"batch_norm({args[0]}, {w}, {bias}, eps={literal(params['eps'])})"
 
 
 JAX_TEMPLATES = {
@@ -142,6 +290,56 @@ JAX_TEMPLATES = {
     "where": _where,
     "mse_loss": "jnp.mean(jnp.square({0} - {1}))",
     "cross_entropy": _cross_entropy,
+    # issue 21: unary ops and activations
+    **{name: f"jnp.{name}({{0}})" for name in (
+        "square", "log1p", "expm1", "sinh", "cosh", "tan")},
+    "atan": "jnp.arctan({0})",
+    "asin": "jnp.arcsin({0})",
+    "rsqrt": "jax.lax.rsqrt({0})",
+    "erf": "jax.scipy.special.erf({0})",
+    "silu": "jax.nn.silu({0})",
+    "softsign": "jax.nn.soft_sign({0})",
+    "logsigmoid": "jax.nn.log_sigmoid({0})",
+    "mish": "jax.nn.mish({0})",
+    "gelu": _gelu,
+    "softplus": _softplus,
+    "leaky_relu": "jax.nn.leaky_relu({0}, negative_slope={negative_slope})",
+    "elu": "jax.nn.elu({0}, alpha={alpha})",
+    "celu": "jax.nn.celu({0}, alpha={alpha})",
+    "selu": "jax.nn.selu({0})",
+    "hardtanh": "jnp.clip({0}, {min_val}, {max_val})",  # jax.nn.hard_tanh is fixed at -1, 1
+    # binary pointwise ops and scans (lerp left out: JAX has no lerp, only its formula)
+    "atan2": "jnp.arctan2({0}, {1})",
+    "fmod": "jnp.fmod({0}, {1})",
+    "remainder": "jnp.remainder({0}, {1})",
+    "pow_tensor": "jnp.power({0}, {1})",
+    "clamp_tensor": "jnp.clip({0}, {1}, {2})",
+    "cumsum": "scan_(jnp.cumsum, {0}, {dim})",
+    "cumprod": "scan_(jnp.cumprod, {0}, {dim})",
+    "floor_divide": "jnp.floor_divide({0}, {1})",
+    # reductions
+    "min": "jnp.min({0}, axis={dim}, keepdims={keepdim})",
+    "amax": "reduce_(jnp.max, {0}, {dim}, {keepdim})",
+    "amin": "reduce_(jnp.min, {0}, {dim}, {keepdim})",
+    "prod": _prod,
+    "var": _spread("var"),
+    "std": _spread("std"),
+    "norm": _norm,
+    "argmax": "argmax({0}, {dim}, {keepdim})",
+    # indexing and einsum
+    "gather": _gather,
+    "scatter_add": _scatter_add,
+    "index_select": "jnp.take({0}, jnp.array({indices}), axis={dim})",
+    "index_add": _index_add,
+    "embedding": "jnp.take({0}, jnp.array({ids}), axis=0)",
+    "einsum": "jnp.einsum({equation}, {args})",
+    # conv, pool, norm
+    "conv1d": _conv,
+    "conv2d": _conv,
+    "max_pool2d": "max_pool2d({0}, {kernel_size}, {stride}, {padding})",
+    "avg_pool2d": "avg_pool2d({0}, {kernel_size}, {stride}, {padding}, {count_include_pad})",
+    "layer_norm": _layer_norm,
+    "batch_norm": _batch_norm,
     # several outputs (MultiOp steps unpack them); indices are int arrays
     "max_dim": "(jnp.max({0}, axis={dim}, keepdims={keepdim}), "
                "jnp.argmax({0}, axis={dim}, keepdims={keepdim}))",
