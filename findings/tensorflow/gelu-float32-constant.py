@@ -41,7 +41,8 @@ def exact(v, approximate):
         c = math.sqrt(2.0 / math.pi)
         u = c * (v + 0.044715 * v ** 3)
         t = math.tanh(u)
-        return 0.5 * v * (1 + t), 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v)
+        slope = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v)
+        return 0.5 * v * (1 + t), slope
     cdf = 0.5 * (1 + math.erf(v / math.sqrt(2.0)))
     return v * cdf, cdf + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
 
