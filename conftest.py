@@ -10,14 +10,15 @@ import sys
 
 import pytest
 
-from gradspec.pytest_private import import_hypothesis_unrewritten
+from harness.pytest_private import import_hypothesis_unrewritten
 
 import_hypothesis_unrewritten()  # before anything imports Hypothesis
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from adapters.registry import (BUILTIN, BackendError, BackendUnavailable, adapter_class,
                                engine_version, load)
-from gradspec import backend as current, deviations, heap
+from gradspec import deviations
+from harness import backend as current, heap
 from strategies.hypothesis_private import key_by_node, pin_constant_pool
 
 _COMMON = dict(deadline=None, print_blob=True,
@@ -29,10 +30,10 @@ settings.register_profile("ci", max_examples=60, derandomize=True, database=None
 # dev: random exploration, failures saved to .hypothesis/ and replayed first next time.
 settings.register_profile("dev", max_examples=100, **_COMMON)
 settings.register_profile("thorough", max_examples=2000, **_COMMON)
-# soundness: what `python -m gradspec.soundness` explores with (random programs from the seed
+# soundness: what `python -m harness.soundness` explores with (random programs from the seed
 # it passes, budget from --max-examples); no database, so each seed's run stands alone.
 settings.register_profile("soundness", max_examples=100, database=None, **_COMMON)
-# campaign: what HypoFuzz fuzzes (`python -m gradspec.campaign`); chosen by default under it.
+# campaign: what HypoFuzz fuzzes (`python -m harness.campaign`); chosen by default under it.
 settings.register_profile("campaign", max_examples=100, **_COMMON)
 
 
@@ -123,7 +124,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "needs_any(*capabilities): skip unless the backend has "
                             "one of them (the strategies draw only what it has)")
     config.addinivalue_line("markers", "slow: takes a second or more (fresh interpreters, an "
-                            "engine's compiler); run first under -n (gradspec/schedule.py)")
+                            "engine's compiler); run first under -n (harness/schedule.py)")
     controller = _xdist_controller(config)
     if controller and config.option.dist == "load" and not _dist_given(config):
         # `-n N` alone: idle workers take half of a busy one's queue. With `load`, the queue
@@ -168,16 +169,16 @@ def pytest_configure(config):
     _start_isolation(config, spec, candidate, controller)
     report_path = config.getoption("--gradspec-report")
     if report_path:
-        from gradspec.report import ReportPlugin
+        from harness.report import ReportPlugin
         config.pluginmanager.register(ReportPlugin(report_path, spec), "gradspec-report")
-    from gradspec import shards
+    from harness import shards
     shard_spec = config.getoption("--shard") or os.environ.get("GRADSPEC_SHARD") or "1/1"
     try:
         config.pluginmanager.register(shards.ShardPlugin(*shards.parse(shard_spec)),
                                       "gradspec-shards")
     except shards.ShardError as exc:
         raise pytest.UsageError(f"--shard / GRADSPEC_SHARD: {exc}") from None
-    from gradspec.schedule import SlowFirst  # under xdist: the slow tests first
+    from harness.schedule import SlowFirst  # under xdist: the slow tests first
     config.pluginmanager.register(SlowFirst(config), "gradspec-order")
     _override_profile(config)
 
@@ -192,7 +193,7 @@ def _dtypes(config):
 
 def _isolation(config):
     """(on, seconds an example) from --isolate, --isolate-timeout and GRADSPEC_ISOLATE."""
-    from gradspec.isolate import DEFAULT_TIMEOUT
+    from harness.isolate import DEFAULT_TIMEOUT
     timeout = config.getoption("--isolate-timeout")
     if timeout is not None and timeout <= 0:
         raise pytest.UsageError(f"--isolate-timeout must be positive, not {timeout:g}")
@@ -206,7 +207,7 @@ def _start_isolation(config, spec, candidate, controller):
     worker; it starts loading the engine now, while the tests are collected."""
     on, timeout = _isolation(config)
     if on and candidate is not None and not controller:
-        from gradspec.isolate import IsolatedCandidate
+        from harness.isolate import IsolatedCandidate
         runner = config._gradspec_isolated = IsolatedCandidate(spec, timeout, candidate.name)
         current.set_isolated(runner)
         if not config.option.collectonly:
@@ -240,7 +241,7 @@ def _override_profile(config):
         overrides["max_examples"] = n
     db_spec = _db_spec(config)
     if db_spec:
-        from gradspec.database import DatabaseError, open_database
+        from harness.database import DatabaseError, open_database
         try:
             overrides["database"] = open_database(db_spec)
         except DatabaseError as exc:
@@ -259,7 +260,7 @@ def _override_profile(config):
         import warnings
         warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
     if _in_hypofuzz() and os.environ.get("GRADSPEC_CAMPAIGN_COUNTS"):
-        from gradspec.campaign import install_counter  # programs/s for the campaign's summary
+        from harness.campaign import install_counter  # programs/s for the campaign's summary
         install_counter(os.environ["GRADSPEC_CAMPAIGN_COUNTS"])
 
 
@@ -296,7 +297,7 @@ def pytest_report_header(config):
                  f"GRADSPEC_PROFILE or --hypothesis-profile)")
     db_spec = _db_spec(config)
     if db_spec:
-        from gradspec.database import describe
+        from harness.database import describe
         lines.append(f"example database: {describe(db_spec)} (from "
                      f"{'--gradspec-db' if config.getoption('--gradspec-db') else 'GRADSPEC_DB'})"
                      f"; failures stored there are replayed first")
@@ -325,7 +326,7 @@ def pytest_runtest_setup(item):
 
 
 def _is_conformance(item):
-    """A suite test, or one of the campaign's op targets (gradspec/campaign_targets.py)."""
+    """A suite test, or one of the campaign's op targets (suites/campaign_targets.py)."""
     path = str(item.fspath)
     return "suites" in path or path.endswith("campaign_targets.py")
 

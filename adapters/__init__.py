@@ -1,1 +1,1 @@
-"""Adapters: one file per engine, each implementing `adapters.base.Adapter`."""
+"""Adapters: one file per engine, each implementing `gradspec.adapter.Adapter`."""

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from .base import Adapter
+from gradspec.adapter import Adapter
 from .functional_layers import LAYERS, layer_inputs, layer_outputs
 from .templates import TemplateOps, literal, target_literal
 

@@ -2,7 +2,7 @@
 one skeleton, each engine's spelling.
 
 A functional adapter runs a program as a pure function of its leaves, and each plan action as
-one vjp of it (adapters/base.py states the contract). Its repro script does the same in the
+one vjp of it (gradspec/adapter.py states the contract). Its repro script does the same in the
 engine's own API: the leaves, a function `program(...)` computing every value, the forward
 values printed, then each action's vjp (or functional transform) printed, or its error. What
 differs between engines is only how a step or a call is spelled, which a `Spelling` supplies;

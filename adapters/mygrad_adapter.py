@@ -19,7 +19,7 @@ float64 in MyGrad (NumPy 2 promotion of the wrapped 0-d array); torch keeps floa
 """
 import numpy as np
 
-from .base import Adapter, UnsupportedProgram
+from gradspec.adapter import Adapter, UnsupportedProgram
 from .templates import TemplateOps, literal
 
 

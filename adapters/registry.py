@@ -1,12 +1,12 @@
 """Backend names -> adapters, and loading `package.module:Class` for any other adapter."""
 import importlib
 
-from .base import check_adapter
+from gradspec.adapter import check_adapter
 
 BUILTIN = {
     "torch": ("adapters.torch_adapter", "TorchAdapter", {}),
     "torch-cuda": ("adapters.torch_adapter", "TorchAdapter", {"device": "cuda"}),
-    "reference": ("adapters.reference_adapter", "ReferenceAdapter", {}),
+    "reference": ("gradspec.reference_adapter", "ReferenceAdapter", {}),
     "jax": ("adapters.jax_adapter", "JaxAdapter", {}),
     "autograd": ("adapters.autograd_adapter", "AutogradAdapter", {}),
     "mygrad": ("adapters.mygrad_adapter", "MyGradAdapter", {}),
@@ -105,7 +105,7 @@ def engine_version(spec):
 def load(spec):
     """`torch`, `reference`, or `package.module:AdapterClass` -> a checked adapter instance."""
     cls, kwargs = adapter_class(spec)
-    from .base import UnsupportedProgram
+    from gradspec.adapter import UnsupportedProgram
     try:
         adapter = cls(**kwargs)
     except UnsupportedProgram as exc:  # e.g. torch-cuda on a machine without a GPU

@@ -45,7 +45,7 @@ import os
 
 import numpy as np
 
-from .base import Adapter, Recording, UnsupportedProgram
+from gradspec.adapter import Adapter, Recording, UnsupportedProgram
 from .functional_layers import LAYER_PARAMS, LAYERS
 from .functional_script import Spelling, render
 from .layer_layout import Ops, Param, convert, layout, source
@@ -623,7 +623,7 @@ TF_ERRORS = (
 
 class TapeRecording(Recording):
     """A recorded forward: the tape, its watched leaves (`primals`) and the values it
-    recorded (adapters/base.py). `odd_custom_grads`: a custom backward of the program returns
+    recorded (gradspec/adapter.py). `odd_custom_grads`: a custom backward of the program returns
     a gradient of the wrong shape."""
 
     def __init__(self, tape, primals, values, gradient, persistent, odd_custom_grads):
@@ -660,7 +660,7 @@ class TapeRecording(Recording):
 
 class TensorFlowAdapter(Adapter):
     name = "tensorflow"
-    # Through the recorded forward (`record`, adapters/base.py's functional contract): one
+    # Through the recorded forward (`record`, gradspec/adapter.py's functional contract): one
     # tape over the program answers the plan's Grad actions: retain_graph (a persistent tape
     # where an action retains the graph; a tape that is not raises on its second gradient
     # call), grad_wrt_nonleaf (`tape.gradient(target, intermediate)`), and

@@ -21,7 +21,7 @@ import importlib.metadata
 
 import numpy as np
 
-from .base import Adapter, UnsupportedProgram
+from gradspec.adapter import Adapter, UnsupportedProgram
 from .templates import TemplateOps, literal, target_literal
 
 

@@ -6,12 +6,12 @@ import os
 
 from gradspec.capabilities import CAPABILITIES
 
-from .base import UnsupportedProgram
+from gradspec.adapter import UnsupportedProgram
 from .templates import TemplateOps
-from .torch_like import TorchLikeAdapter
+from gradspec.torch_like import TorchLikeAdapter
 from .torch_ops import INPLACE_TEMPLATES, TORCH_TEMPLATES
 
-# Substrings of torch's messages -> normalized error kinds (adapters/base.py ERROR_KINDS).
+# Substrings of torch's messages -> normalized error kinds (gradspec/adapter.py ERROR_KINDS).
 TORCH_ERRORS = (
     ("grad can be implicitly created only for scalar outputs", "nonscalar_implicit_grad"),
     ("Mismatch in shape", "grad_shape_mismatch"),

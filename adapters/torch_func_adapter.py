@@ -2,7 +2,7 @@
 
 torch.func differentiates a Python function of tensors, as JAX does, with none of eager
 autograd's state: the interpreter asks this adapter for `vjp(f, primals, cotangents)` of the
-program as a pure function (adapters/base.py states that contract), and each feature is
+program as a pure function (gradspec/adapter.py states that contract), and each feature is
 expressed the way a torch.func user writes it:
 - gradient weights / several roots: `torch.func.vjp` with the weights as cotangents; an
   implicit (None) weight is `torch.func.grad` of that root (it raises torch.func's own error
@@ -23,7 +23,7 @@ import os
 
 from gradspec.functions import saved_tensors
 
-from .base import Adapter
+from gradspec.adapter import Adapter
 from .functional_script import Spelling, render
 from .script_parts import backward_rules, py
 from .templates import TemplateOps, literal

@@ -75,7 +75,7 @@ def render_docs(result=None, command=None):
     """docs/speed.md's table: from `result` (this run, also kept in docs/speed.json) or, with
     none, from docs/speed.json. Rows for workloads added since are listed as not measured."""
     from adapters.registry import adapter_class
-    from gradspec.matrix import write_block, write_json
+    from harness.matrix import write_block, write_json
 
     from . import report
     if result is not None:
@@ -180,7 +180,8 @@ def main(argv=None):
                                   max_examples=args.max_examples)
         settings.load_profile("bench-budget")
     from adapters.registry import load
-    from gradspec import backend as current, deviations, heap
+    from gradspec import deviations
+    from harness import backend as current, heap
 
     from . import workloads as W
     from .report import summary, table

@@ -6,9 +6,9 @@ nothing costs anything when it is not running.
 
 - `suites.conformance.check`: one call per checked program (counted, and kept for the
   replays that measure the torch floor and the reference against torch);
-- `gradspec.check.run`: the reference's and the candidate's runs inside the check;
-- `gradspec.check.compare`: the comparison of the two traces;
-- `gradspec.isolate.IsolatedCandidate.run`: the candidate's run through its worker process
+- `harness.check.run`: the reference's and the candidate's runs inside the check;
+- `harness.check.compare`: the comparison of the two traces;
+- `harness.isolate.IsolatedCandidate.run`: the candidate's run through its worker process
   (`--isolate`; the worker's own CPU time is added by the benchmark, from what it reports);
 - the reference Session the strategies drive while they draw a program (the builder runs each
   step on the reference as it draws it): reference work done during generation.
@@ -23,7 +23,7 @@ import contextlib
 import time
 from collections import defaultdict
 
-from gradspec import backend as current
+from harness import backend as current
 
 CATEGORIES = ("generation", "reference", "backend", "compare", "other")
 cpu_time = time.process_time
@@ -62,8 +62,8 @@ def _timed(clock, key, fn):
 @contextlib.contextmanager
 def instrumented():
     """Yield a Clock that the conformance loop's seams report to while the block runs."""
-    import gradspec.check as check_module
-    from gradspec.isolate import IsolatedCandidate
+    import harness.check as check_module
+    from harness.isolate import IsolatedCandidate
     import strategies.builder as builder
     import suites.conformance as conformance
 

@@ -86,8 +86,8 @@ ISOLATED = "isolated: the target, candidate in a worker (--isolate)"
 def isolated_workload(target, spec, name):
     """The target's test again (derandomized: the same programs) with the candidate run by its
     worker process, as `pytest --isolate` runs it. The worker starts in the untimed round."""
-    from gradspec import backend as current
-    from gradspec.isolate import IsolatedCandidate
+    from harness import backend as current
+    from harness.isolate import IsolatedCandidate
     runner = IsolatedCandidate(spec, name=name)
 
     def run():

@@ -51,7 +51,7 @@ def _where_summed_back():
 def _left_once_summed_back(program):
     """{where: mismatch} between the reference and autograd with where's gradients summed
     back; None if either cannot run the program."""
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec.compare import compare
     from gradspec.interpreter import run
     try:

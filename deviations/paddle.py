@@ -366,7 +366,7 @@ def _input_no_grad_is_unused(program, m):
 
 @functools.lru_cache(maxsize=256)
 def _reference_trace(program):
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec.interpreter import run
     return run(program, ReferenceAdapter())
 

@@ -5,7 +5,7 @@ grad, and a source the targets do not reach gets None (UnconnectedGradients.NONE
 torch raises. The others are TF's own conventions: the default output gradient is ones
 whatever the target's shape, the tape checks neither the shapes of output gradients nor those
 a custom grad_fn returns, and it calls no grad_fn that no gradient reached. The plan runs over
-one recorded tape (adapters/base.py's recorded forward): a tape answers one gradient call
+one recorded tape (gradspec/adapter.py's recorded forward): a tape answers one gradient call
 unless persistent, then keeps everything; and it runs the gradient functions of every op
 between the targets and any watched tensor. Four are engine bugs (a SystemError, a
 half-released tape after a failed call, and two crashes the adapter keeps away), with

@@ -13,7 +13,7 @@ STATE = ("grad", "retained", "nonleaf_grad", "returned")
 
 @functools.lru_cache(maxsize=256)
 def _reference_trace(program):
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec.interpreter import run
     return run(program, ReferenceAdapter())
 

@@ -163,7 +163,7 @@ def _without_second_order(program):
     on the program with every GradStep's result cut off: `g = GradStep(...)` becomes
     `g = detach(g') + z` with `z` a new zero leaf that requires grad (what the compiled
     region's double-backward node connects a gradient to)."""
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec.compare import compare
     from gradspec.interpreter import run
     env = reference_env(program)

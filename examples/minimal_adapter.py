@@ -7,7 +7,7 @@ Copy it, replace the torch calls with your engine's, and run
 """
 import torch
 
-from adapters.base import Adapter
+from gradspec.adapter import Adapter
 
 OPS = {
     "add": lambda a, b: a + b,

@@ -2,7 +2,7 @@
 
 An adapter lists the capability names it has (`Adapter.capabilities`); from the records
 derive the table in the docs, the adapter methods each capability needs
-(`adapters.base.check_adapter`), and the strategy knobs each one gates
+(`gradspec.adapter.check_adapter`), and the strategy knobs each one gates
 (`strategies.config.capability_config`): a knob is turned off for a backend without it.
 Which capabilities a given program needs is `Program.requirements` (gradspec/program.py).
 """

@@ -22,7 +22,7 @@ class Deviation:
     reason: str
     program: object  # gradspec.program.Program reproducing it on this engine alone
     applies: Callable  # (program, mismatch) -> bool: does this deviation explain it?
-    parts: tuple = ()  # several deviations explaining one program together (gradspec/check.py)
+    parts: tuple = ()  # several deviations explaining one program together (harness/check.py)
     # An engine bug's standalone script in the engine's own API (a path from the repository's
     # root, findings/<engine>/<id>.py): it exits 1 while the bug reproduces and 0 once fixed.
     finding: str = ""
@@ -163,7 +163,7 @@ def is_zero(value, dtype):
 def reference_env(program):
     """Every value of the program as the reference computes it (name -> reference tensor:
     `.data`, `.requires_grad`); empty if the reference's forward raises."""
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec.interpreter import build
     try:
         return build(program, ReferenceAdapter()).env
@@ -181,7 +181,7 @@ def engine_trace(program, adapter_cls):
     Under --isolate, where the candidate is such an engine, it runs in the candidate's worker
     process: a program the engine crashes on must not run here, where it would take the test
     run with it (a crash there is None: nothing known, nothing explained)."""
-    from gradspec import backend
+    from harness import backend
     from gradspec.interpreter import run
     runner = backend.isolated()
     if runner is not None and isinstance(backend.candidate(), adapter_cls):
@@ -217,7 +217,7 @@ def differences_that_vanish(program, engine_cls, counterfactual_cls):
     outside the trace."""
     from gradspec.compare import compare
     from gradspec.interpreter import run
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     try:
         expected = run(program, ReferenceAdapter())
         seen = compare(program, expected, run(program, engine_cls(), strict=False))
@@ -234,7 +234,7 @@ def reference_shapes(program):
 @functools.lru_cache(maxsize=256)
 def reference_errors(program):
     """The error kind (or None) of each plan action on the reference."""
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec.interpreter import run
     return tuple(a.error for a in run(program, ReferenceAdapter()).actions)
 
@@ -269,7 +269,7 @@ def message_says(m, *phrases):
 
 
 def _ERROR_KINDS():
-    from adapters.base import ERROR_KINDS
+    from gradspec.adapter import ERROR_KINDS
     return ERROR_KINDS
 
 

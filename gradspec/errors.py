@@ -1,5 +1,5 @@
 """The exception an adapter raises for a program it cannot express, defined below adapters/ so
-the pipeline (gradspec/check.py) need not import upward; adapters/base.py re-exports it."""
+the pipeline (harness/check.py) need not import upward; gradspec/adapter.py re-exports it."""
 
 
 class UnsupportedProgram(Exception):

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from adapters.base import Adapter, UnsupportedProgram
+from gradspec.adapter import Adapter, UnsupportedProgram
 
 from . import functions, program as P
 from .trace import ActionResult, HookCall, Trace, error_message

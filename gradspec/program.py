@@ -144,7 +144,7 @@ class FunctionSpec:
     grad_shape_error: bool = False
 
 
-# The capability each grad mode needs (adapters/base.py).
+# The capability each grad mode needs (gradspec/adapter.py).
 MODE_CAPABILITY = {"no_grad": "no_grad", "enable_grad": "grad_modes",
                    "set_grad_enabled(False)": "grad_modes", "set_grad_enabled(True)": "grad_modes",
                    "inference_mode": "inference_mode"}

@@ -2,7 +2,7 @@
 
 Why: the suite compares *error behaviour* across engines, so every error the reference raises
 carries a stable `kind` string (the same strings adapters map their own exceptions to, see
-`adapters/base.py`). Messages follow torch's wording so users recognise them.
+`gradspec/adapter.py`). Messages follow torch's wording so users recognise them.
 """
 
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import Session, build
 from gradspec.vocabulary import SHRINK_ORDER

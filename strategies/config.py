@@ -80,6 +80,6 @@ def capability_config(config, adapter):
         if "retain_graph" not in caps:
             # A vjp per action, of a fresh forward: nothing outlives a call.
             off.update(retain_graph=0.0, max_actions=1)
-        # Else a recorded forward (adapters/base.py): plans of several actions are Grads
+        # Else a recorded forward (gradspec/adapter.py): plans of several actions are Grads
         # (programs.draw_plan), each a gradient of the one recording.
     return c.but(**off)

@@ -2,8 +2,8 @@
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context, event, note
 
-from gradspec import backend as current
-from gradspec.check import check
+from harness import backend as current
+from harness.check import check
 from strategies import Config, programs
 
 

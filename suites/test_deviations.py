@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.base import UnsupportedProgram
-from gradspec import backend as current
+from gradspec.adapter import UnsupportedProgram
+from harness import backend as current
 from gradspec.compare import compare
 from gradspec.interpreter import run
 

@@ -4,7 +4,7 @@ several outputs are here too (suites/test_multi_output.py mixes them into richer
 import pytest
 from hypothesis import given
 
-from gradspec import backend as current
+from harness import backend as current
 from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
 
 from .conformance import Config, conforms, programs_for

@@ -18,10 +18,10 @@ def test_a_short_campaign_finds_a_mutant_and_pytest_replays_it(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "gradspec.campaign", "--backend=tests.mutants.zoo:SinSign",
+        [sys.executable, "-m", "harness.campaign", "--backend=tests.mutants.zoo:SinSign",
          "--deviations=deviations/torch.py", "-n", "1", "--minutes", "2", "--stop-at-first",
          f"--db=dir:{tmp_path / 'db'}", f"--json={summary}", "--",
-         "gradspec/campaign_targets.py", "-k", "test_op and sin"],
+         "suites/campaign_targets.py", "-k", "test_op and sin"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out[-3000:]  # 1: a failure found
@@ -29,7 +29,7 @@ def test_a_short_campaign_finds_a_mutant_and_pytest_replays_it(tmp_path):
     assert "Full backward hook is firing" not in out  # the warnings pytest silences
     result = json.loads(summary.read_text())
     assert result["ended_by"] == "the first failure", result
-    assert list(result["failures"]) == ["gradspec/campaign_targets.py::test_op[sin]"]
+    assert list(result["failures"]) == ["suites/campaign_targets.py::test_op[sin]"]
     # The replay at the end is plain pytest with the same database: the failure comes first.
     assert "mutant:sin-sign disagrees with the reference" in out
     assert "1 failed" in out
@@ -37,7 +37,7 @@ def test_a_short_campaign_finds_a_mutant_and_pytest_replays_it(tmp_path):
 
 def test_progress_is_one_line_every_few_seconds():
     import io
-    from gradspec.campaign import PROGRESS_S, Progress, progress_line
+    from harness.campaign import PROGRESS_S, Progress, progress_line
     line = progress_line(12.0, 480, 10.0, 2, 1)
     assert "480 programs checked (48.0 programs/s, 2 processes), 1 failure so far" in line
     assert "warming up" in progress_line(0.5, 3, 0.2, 1, 0)

@@ -1,4 +1,4 @@
-"""The example database (gradspec/database.py) against a real redis-server: a failure found by
+"""The example database (harness/database.py) against a real redis-server: a failure found by
 one process replays first in another; a read-only view replays without writing; a server lost
 mid-run is one clear warning, and the local database keeps the example; bad specs and an
 unreachable server at start are clear errors (through pytest's options too)."""
@@ -10,7 +10,7 @@ import pytest
 from hypothesis.database import (DirectoryBasedExampleDatabase, MultiplexedDatabase,
                                  ReadOnlyDatabase)
 
-from gradspec.database import (DatabaseError, ResilientDatabase, SharedDatabaseLost, describe,
+from harness.database import (DatabaseError, ResilientDatabase, SharedDatabaseLost, describe,
                                open_database, shared_parts)
 from tests.infra.redis_server import redis_server, run_pytest, run_python  # noqa: F401
 
@@ -19,7 +19,7 @@ from tests.infra.redis_server import redis_server, run_pytest, run_python  # noq
 PROGRAM = """
 import json, os, signal, socket, sys, time, warnings
 from hypothesis import given, settings, strategies as st
-from gradspec.database import open_database
+from harness.database import open_database
 
 db = open_database(os.environ["DB"])
 tried = []

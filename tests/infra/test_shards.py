@@ -1,12 +1,12 @@
-"""Shards (gradspec/shards.py, `--shard I/N`) partition the suite, and the matrix merged from
+"""Shards (harness/shards.py, `--shard I/N`) partition the suite, and the matrix merged from
 shard parts is exactly a single run's; a missing, duplicate, foreign or cut-short part is an
-error (gradspec/matrix.py), never a smaller matrix."""
+error (harness/matrix.py), never a smaller matrix."""
 import json
 import shutil
 
 import pytest
 
-from gradspec import matrix, shards
+from harness import matrix, shards
 from tests.infra.redis_server import run_pytest
 
 SUITE = ["suites", "--backend=reference"]

@@ -1,4 +1,4 @@
-"""The soundness campaign (gradspec/soundness.py) counts what it explored and files each
+"""The soundness campaign (harness/soundness.py) counts what it explored and files each
 failure by the arbitration's ruling; --dtype draws programs in one dtype only."""
 import json
 import os
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from gradspec import soundness
+from harness import soundness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPS = ["suites/test_ops.py::test_op[sin]", "suites/test_ops.py::test_op[exp]"]

@@ -10,7 +10,7 @@ import ctypes
 import os
 import time
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from adapters.templates import TemplateOps
 from adapters.torch_ops import INPLACE_TEMPLATES, TORCH_TEMPLATES
 

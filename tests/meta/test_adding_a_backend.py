@@ -1,5 +1,5 @@
 """README's "Adding a backend" stays true: its example is examples/minimal_adapter.py, which
-passes the suites it can run, and its capability table lists exactly adapters/base.py's."""
+passes the suites it can run, and its capability table lists exactly gradspec/adapter.py's."""
 import os
 import re
 import subprocess
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from adapters.base import CAPABILITIES
+from gradspec.adapter import CAPABILITIES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -1,13 +1,13 @@
-"""Arbitration (gradspec/arbitrate.py) must name the right side: the engine when finite
+"""Arbitration (harness/arbitrate.py) must name the right side: the engine when finite
 differences agree with the reference, the oracle (loudly) when they agree with the candidate,
 and nobody when the program's gradients are not derivatives finite differences can check."""
 import numpy as np
 import pytest
 
-from adapters.reference_adapter import ReferenceAdapter
-from gradspec import arbitrate as A
+from gradspec.reference_adapter import ReferenceAdapter
+from harness import arbitrate as A
 from gradspec import program as P
-from gradspec.check import ConformanceFailure, Judgement, check, judge
+from harness.check import ConformanceFailure, Judgement, check, judge
 from gradspec.compare import Mismatch
 
 from tests.mutants.zoo import broken

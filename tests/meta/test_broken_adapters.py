@@ -3,7 +3,7 @@ the suites meant to catch its bug (its twin mutant's killers), with a short coun
 printed as replayable source; the unbroken reference passes the same suite tests.
 
 The suites' own Hypothesis tests are called directly with a broken adapter installed as the
-candidate (`gradspec.backend.set_current`), so what is checked is exactly what `pytest suites`
+candidate (`harness.backend.set_current`), so what is checked is exactly what `pytest suites`
 runs, with the same strategies and the same check.
 """
 import contextlib
@@ -16,11 +16,12 @@ from hypothesis import Phase, settings
 
 import adapters
 import suites.conformance
-from adapters.base import UnsupportedProgram
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.adapter import UnsupportedProgram
+from gradspec.reference_adapter import ReferenceAdapter
 from adapters.templates import first_line_source
-from gradspec import backend, program as P
-from gradspec.check import ConformanceFailure, check
+from gradspec import program as P
+from harness import backend
+from harness.check import ConformanceFailure, check
 from gradspec.interpreter import run
 from gradspec.trace import first_line
 from tests.mutants.zoo import BROADCAST, OP, ZOO, Killer, broken
@@ -328,7 +329,7 @@ def test_an_error_met_reading_the_gradients_is_the_actions_error():
 def test_a_compiling_adapter_gets_the_forward_as_one_region():
     """Adapter.region: the interpreter hands the forward steps over as one function, and the
     values it returns are the program's (the same trace as step by step)."""
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec import program as P
     from gradspec.compare import compare
     from gradspec.interpreter import run

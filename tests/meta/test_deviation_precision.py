@@ -5,10 +5,10 @@ step) is still caught."""
 import numpy as np
 
 from adapters.mygrad_adapter import MyGradAdapter
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from adapters.torch_adapter import TorchAdapter
 from gradspec import deviations as D
-from gradspec.check import judge
+from harness.check import judge
 from gradspec.program import Backward, Op, Program
 
 TWICE = Program(dtype="float64", leaves=D.leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True)),

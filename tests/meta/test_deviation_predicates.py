@@ -4,7 +4,7 @@ not installed."""
 import numpy as np
 import pytest
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.compare import Mismatch, compare
 from gradspec.deviations import load
@@ -161,7 +161,7 @@ ABS_THIRD = P.Program(dtype="float32", leaves=_leaves(-1.38, -1.25, 0.75), steps
 def test_a_rounded_zero_is_a_zero_for_none():
     pytest.importorskip("autograd")
     from adapters.autograd_adapter import AutogradAdapter
-    from gradspec.check import judge
+    from harness.check import judge
     from gradspec.deviations import is_zero
     j = judge(ABS_THIRD, AutogradAdapter(), ReferenceAdapter(), load("autograd"))
     assert j.mismatches and j.deviation is not None, [str(m) for m in j.mismatches]

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.registry import BUILTIN, adapter_class
 from bench import report as speed
-from gradspec import matrix
+from harness import matrix
 from tests.mutants import kill
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -102,10 +102,10 @@ def test_the_matrix_is_fresh():
     assert columns == list(matrix.DEFAULT_BACKENDS), f"{stale} (the matrix runs other backends)"
     left_out = [b for b in BUILTIN if b not in columns and b not in matrix.NOT_IN_MATRIX]
     assert not left_out, (f"backends of adapters/registry.py neither in the matrix nor in "
-                          f"gradspec/matrix.py's NOT_IN_MATRIX: {left_out}")
+                          f"harness/matrix.py's NOT_IN_MATRIX: {left_out}")
     assert set(matrix.NOT_IN_MATRIX) <= set(BUILTIN) - set(columns), "NOT_IN_MATRIX is stale"
     unlabelled = [t for t in _suite_tests() if t not in matrix.LABELS]
-    assert not unlabelled, f"suite tests without a row label in gradspec/matrix.py: {unlabelled}"
+    assert not unlabelled, f"suite tests without a row label in harness/matrix.py: {unlabelled}"
     missing = [t for t in matrix.LABELS if t not in data["features"]]
     assert not missing, f"{stale} (suite tests without a row: {missing})"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, reject
 
-from adapters.base import UnsupportedProgram
+from gradspec.adapter import UnsupportedProgram
 
 from gradspec.interpreter import run
 from strategies import programs

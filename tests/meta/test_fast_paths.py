@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec.compare import TOLERANCES, all_close, close
 from gradspec.interpreter import run
 from strategies import Config, choices, programs

@@ -4,7 +4,7 @@ torch does through stack/cat and a sum (the stated deviation torch-grad-aliasing
 import numpy as np
 import pytest
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.compare import Mismatch, compare
 from gradspec.deviations import load

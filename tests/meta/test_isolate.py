@@ -1,4 +1,4 @@
-"""Crash isolation (`--isolate`, gradspec/isolate.py): an engine that aborts, segfaults, exits
+"""Crash isolation (`--isolate`, harness/isolate.py): an engine that aborts, segfaults, exits
 or hangs fails one example, reported with its program and standalone script, never the run;
 an engine that works gives, through its worker, exactly the traces it gives in process.
 
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from adapters.reference_adapter import ReferenceAdapter
-from gradspec.check import judge
+from gradspec.reference_adapter import ReferenceAdapter
+from harness.check import judge
 from gradspec.interpreter import run
-from gradspec.isolate import IsolatedCandidate, IsolationError, WorkerCrash, portable
+from harness.isolate import IsolatedCandidate, IsolationError, WorkerCrash, portable
 from gradspec.program import Backward, Leaf, Op, Program
 from strategies import Config, programs
 
@@ -136,7 +136,7 @@ def test_closing_ends_the_worker(runner):
 def test_a_test_that_installs_another_candidate_runs_it_in_process():
     """The worker stands for the candidate it was set with (a broken engine or a mutant
     installed by a meta test must not be answered by the backend's worker)."""
-    from gradspec import backend
+    from harness import backend
     saved = dict(backend._current)
     try:
         first, other, runner = ReferenceAdapter(), ReferenceAdapter(), object()

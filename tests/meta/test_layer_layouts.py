@@ -177,9 +177,9 @@ def check_engine(backend):
     settings.register_profile("layer-layouts", deadline=None,  # as the conftest's profiles
                               suppress_health_check=list(HealthCheck))
     settings.load_profile("layer-layouts")
-    from adapters.reference_adapter import ReferenceAdapter
+    from gradspec.reference_adapter import ReferenceAdapter
     from gradspec import program as P
-    from gradspec.check import ConformanceFailure, check
+    from harness.check import ConformanceFailure, check
     from tests.meta.test_broken_adapters import installed, run_suite_test
 
     cls = _adapter_class(backend)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from adapters.base import Adapter, check_adapter
+from gradspec.adapter import Adapter, check_adapter
 from adapters.registry import BUILTIN, BackendError, BackendUnavailable, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,8 +32,8 @@ def test_an_unknown_name_lists_the_valid_ones():
 
 
 def test_a_missing_class_is_named():
-    with pytest.raises(BackendError, match=r"adapters\.reference_adapter.*has no 'Missing'"):
-        load("adapters.reference_adapter:Missing")
+    with pytest.raises(BackendError, match=r"gradspec\.reference_adapter.*has no 'Missing'"):
+        load("gradspec.reference_adapter:Missing")
 
 
 def test_a_missing_module_is_named():
@@ -92,7 +92,7 @@ def _missing_engine_adapter(directory):
     ModuleNotFoundError for the engine, not for the module itself."""
     (directory / "gradspec_fake_engine_adapter.py").write_text(
         "import gradspec_absent_engine  # noqa: F401 - not installed anywhere\n"
-        "from adapters.reference_adapter import ReferenceAdapter as Adapter\n")
+        "from gradspec.reference_adapter import ReferenceAdapter as Adapter\n")
     return "gradspec_fake_engine_adapter:Adapter"
 
 
@@ -181,7 +181,7 @@ def test_the_xdist_controller_leaves_a_built_in_engine_to_its_workers(dist, sche
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert "[adapters.reference_adapter.ReferenceAdapter], loaded by each xdist worker" \
+    assert "[gradspec.reference_adapter.ReferenceAdapter], loaded by each xdist worker" \
         in output, output
     assert "capabilities: " in output and "stated deviations (no file): none" in output, output
     assert f"scheduling tests via {scheduler}" in output, output
@@ -276,7 +276,7 @@ def test_a_built_in_engine_whose_import_fails_fails_the_run(tmp_path, workers):
 def test_the_matrix_asks_for_skips(tmp_path, monkeypatch):
     """A matrix cell says "skip: reason" for an engine not installed here: its pytest runs
     are given --allow-unavailable."""
-    from gradspec import matrix
+    from harness import matrix
     commands = []
 
     def fake_run(cmd, **kwargs):

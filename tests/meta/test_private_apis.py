@@ -1,13 +1,13 @@
 """Hypothesis's and pytest's private APIs are speed-ups and conveniences, never needed:
 with GRADSPEC_PRIVATE_APIS=0 none is used (strategies/hypothesis_private.py,
-gradspec/pytest_private.py) and the suites pass the same."""
+harness/pytest_private.py) and the suites pass the same."""
 import os
 import subprocess
 import sys
 
 from hypothesis import given, settings, strategies as st
 
-from gradspec import pytest_private
+from harness import pytest_private
 from strategies import choices, hypothesis_private
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

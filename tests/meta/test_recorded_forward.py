@@ -1,4 +1,4 @@
-"""A functional engine with a recorded forward (`Adapter.record`, adapters/base.py): TensorFlow
+"""A functional engine with a recorded forward (`Adapter.record`, gradspec/adapter.py): TensorFlow
 answers a whole plan of Grad actions from one tape. Each test fails if the interpreter went
 back to a vjp per action: a second gradient of a tape that is not persistent raises, a
 gradient w.r.t. an intermediate value is asked of the recording, allow_unused gives None and
@@ -6,8 +6,8 @@ materialize_grads zeros. JAX and HIPS autograd (no `record`) keep their vjp per 
 import numpy as np
 import pytest
 
-from adapters.base import Adapter, UnsupportedProgram, check_adapter
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.adapter import Adapter, UnsupportedProgram, check_adapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec.interpreter import run
 from gradspec.program import Backward, Grad, Leaf, Op, Program
 from strategies import Config, programs

@@ -1,10 +1,10 @@
-"""`python -m gradspec.replay` judges a program as the suites do: the backend's stated
+"""`python -m harness.replay` judges a program as the suites do: the backend's stated
 deviations explain the differences they state (exit 0, naming them), `--deviations none`
 reports every difference."""
 import pytest
 
 from gradspec import deviations as D, program as P
-from gradspec.replay import main
+from harness.replay import main
 
 BROKEN_SIN = "tests.mutants.zoo.broken:WrongSinVjp"
 SIN = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -1.25)),),

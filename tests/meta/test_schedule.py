@@ -1,4 +1,4 @@
-"""Under xdist the slow tests run first, a share to each worker (gradspec/schedule.py); a
+"""Under xdist the slow tests run first, a share to each worker (harness/schedule.py); a
 serial run keeps file order."""
 import os
 import re
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from gradspec.schedule import is_slow, worksteal_order
+from harness.schedule import is_slow, worksteal_order
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -61,7 +61,7 @@ def test_more_slow_tests_than_a_slice_holds_run_first():
 
 CONFTEST = """
 def pytest_configure(config):  # as the project's conftest.py registers it
-    from gradspec.schedule import SlowFirst
+    from harness.schedule import SlowFirst
     config.pluginmanager.register(SlowFirst(config), "gradspec-order")
 """
 TESTS = "import pytest\n" + "".join(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gradspec import program as P
-from gradspec.check import ConformanceFailure
+from harness.check import ConformanceFailure
 from strategies import choices
 from strategies.values import expand
 from tests.meta.test_broken_adapters import installed, run_suite_test

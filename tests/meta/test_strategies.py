@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import run
 from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT

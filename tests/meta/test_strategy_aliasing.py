@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import build
 from gradspec.vocabulary import to_index

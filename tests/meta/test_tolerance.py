@@ -3,9 +3,9 @@ remainder of large cancelling terms may differ by the terms' rounding, and nothi
 import numpy as np
 import pytest
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
-from gradspec.check import judge
+from harness.check import judge
 from gradspec.compare import compare
 from gradspec.interpreter import run
 from gradspec.tolerance import rounding_slack

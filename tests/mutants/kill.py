@@ -206,7 +206,7 @@ def docs_block(rows):
 
 
 def write_docs(rows):
-    from gradspec.matrix import write_block, write_json
+    from harness.matrix import write_block, write_json
     if rows is not None:
         write_json(DOCS_JSON, rows)
     else:

@@ -1,7 +1,7 @@
 """Run the ci suites against one mutant, in process, and stop at the first failure.
 
 The suites' own Hypothesis tests are called directly with the mutant installed as the
-candidate (`gradspec.backend.set_current`, as tests/meta/test_broken_adapters.py does), under
+candidate (`harness.backend.set_current`, as tests/meta/test_broken_adapters.py does), under
 the `ci` profile (derandomized, 60 examples) with `report_multiple_bugs=False`: the first
 failing program ends the test (after shrinking it, when `shrink`). The mutant's expected
 killers run first, then every other suite test, so a mutant that only an unexpected suite
@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass, field
 from hypothesis import Phase, settings
 
 import suites.conformance
-from adapters.reference_adapter import ReferenceAdapter
-from gradspec import backend, deviations
-from gradspec.check import ConformanceFailure
+from gradspec.reference_adapter import ReferenceAdapter
+from gradspec import deviations
+from harness import backend
+from harness.check import ConformanceFailure
 
 from .zoo.killers import all_suite_tests
 

@@ -9,7 +9,7 @@ the mutant's area (its `killers`) and stops at the first failing program (no shr
 import pytest
 from hypothesis import strategies as st
 
-from adapters.base import check_adapter
+from gradspec.adapter import check_adapter
 from adapters.registry import load
 from adapters.torch_adapter import TorchAdapter
 from tests.mutants import runner, zoo
@@ -59,7 +59,7 @@ def test_the_unmutated_torch_adapter_passes_the_same_suite_tests(suite):
 
 
 def test_the_previous_backend_is_restored():
-    from gradspec import backend
+    from harness import backend
     try:
         before = backend.candidate(), backend.reference(), backend.deviations()
     except KeyError:
@@ -68,7 +68,7 @@ def test_the_previous_backend_is_restored():
     if before is not None:
         assert (backend.candidate(), backend.reference(), backend.deviations()) == before
     import suites.conformance
-    from gradspec.check import check
+    from harness.check import check
     assert suites.conformance.check is check
 
 
@@ -122,8 +122,8 @@ def test_no_gradient_weights_let_the_weight_mutants_survive(monkeypatch):
 def test_the_rare_mutants_are_real_bugs():
     """Each mutant of zoo.RARE (not in ZOO: the ci profile need not kill it; the campaign in
     the README finds it) is a real bug: a hand-written program shows it, and torch passes."""
-    from adapters.reference_adapter import ReferenceAdapter
-    from gradspec.check import ConformanceFailure, check
+    from gradspec.reference_adapter import ReferenceAdapter
+    from harness.check import ConformanceFailure, check
     from gradspec.program import Backward, Leaf, Op, Program
     shows = {  # b (4,) broadcast to (2, 3, 4), backwarded twice
         "unbroadcast-buffer-reused": Program(

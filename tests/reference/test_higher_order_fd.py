@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import reference
-from adapters.reference_adapter import REFERENCE_OPS, ReferenceAdapter
+from gradspec.reference_adapter import REFERENCE_OPS, ReferenceAdapter
 from gradspec.interpreter import build
 from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
 from reference import autograd, ops

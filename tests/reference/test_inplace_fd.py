@@ -7,7 +7,7 @@ and no_grad (which finite differences see through) are left out."""
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec.interpreter import build
 from reference.errors import AutogradError
 from strategies import programs

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import reference
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import build
 from gradspec.vocabulary import KINK

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import reference as R
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.reference_adapter import ReferenceAdapter
 from reference import autograd, errors
 
 

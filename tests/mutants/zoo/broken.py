@@ -11,8 +11,8 @@ At the end: adapters that are incomplete (a missing method, an unknown capabilit
 `adapters.registry.load` must refuse with a message naming the problem.
 """
 import reference as R
-from adapters.base import Adapter
-from adapters.reference_adapter import ReferenceAdapter
+from gradspec.adapter import Adapter
+from gradspec.reference_adapter import ReferenceAdapter
 from gradspec.vocabulary import INPLACE, MULTI_OUTPUT
 from reference import ops as O
 

@@ -8,7 +8,7 @@ xdist workers of one machine all compute the same split.
 
 Every run also notes the suite it was cut from (how many suite tests were collected before
 the split, and a digest of their ids) and how many this shard kept; the report part
-(`--gradspec-report`) records them, so that `python -m gradspec.matrix --merge` refuses a
+(`--gradspec-report`) records them, so that `python -m harness.matrix --merge` refuses a
 missing, duplicate or mismatched shard instead of printing a smaller matrix.
 """
 import hashlib

@@ -93,7 +93,7 @@ class ReportPlugin:
             "backend": self.backend, "test": report.nodeid, "feature": feature_of(report.nodeid),
             "status": status, "detail": detail, "programs": tally.get("programs", 0),
             "deviations": tally.get("deviations", {})}
-        if status == "fail":  # what gradspec.soundness files it under, and the whole report
+        if status == "fail":  # what harness.soundness files it under, and the whole report
             failure = dict(report.user_properties).get("gradspec_failure",
                                                        {"kinds": ["gradspec error"]})
             self.records[report.nodeid]["failure"] = dict(
@@ -103,7 +103,7 @@ class ReportPlugin:
         if hasattr(session.config, "workerinput"):
             return  # xdist workers: the controller gets their reports and writes the file
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        # Which shard this part is, and the suite it was cut from (gradspec/shards.py), so
+        # Which shard this part is, and the suite it was cut from (harness/shards.py), so
         # that a merge can tell a missing or duplicate shard from a smaller suite.
         collection = getattr(session.config, "_gradspec_collection", None) or {}
         with open(self.path, "w") as f:

@@ -1,12 +1,12 @@
 """The conformance matrix: run the suites on every backend and write feature × backend.
 
-    python -m gradspec.matrix                       # every built-in backend, ci profile
-    python -m gradspec.matrix --backends torch,jax --max-examples 20 -n 2
-    python -m gradspec.matrix --backends torch,tensorflow=20  # 20 examples a test for one
-    python -m gradspec.matrix --merge reports/parts/*.json   # parts from several runs/shards
-    python -m gradspec.matrix --backends torch --shard 2/4    # one shard's part only (CI)
-    python -m gradspec.matrix -n 2 --write-docs               # also rewrite docs/matrix.md
-    python -m gradspec.matrix --render-docs                   # docs/matrix.md from its JSON
+    python -m harness.matrix                       # every built-in backend, ci profile
+    python -m harness.matrix --backends torch,jax --max-examples 20 -n 2
+    python -m harness.matrix --backends torch,tensorflow=20  # 20 examples a test for one
+    python -m harness.matrix --merge reports/parts/*.json   # parts from several runs/shards
+    python -m harness.matrix --backends torch --shard 2/4    # one shard's part only (CI)
+    python -m harness.matrix -n 2 --write-docs               # also rewrite docs/matrix.md
+    python -m harness.matrix --render-docs                   # docs/matrix.md from its JSON
 
 Writes reports/matrix.json and reports/matrix.md (pass / deviation with reason / skip with
 reason / FAIL, and the programs checked). Each backend runs in its own pytest process.
@@ -48,8 +48,8 @@ NOT_IN_MATRIX = {
 }
 DOCS_MD = os.path.join(ROOT, "docs", "matrix.md")
 DOCS_JSON = os.path.join(ROOT, "docs", "matrix.json")
-WRITE_DOCS = "python -m gradspec.matrix -n 2 --write-docs"
-RENDER_DOCS = "python -m gradspec.matrix --render-docs"
+WRITE_DOCS = "python -m harness.matrix -n 2 --write-docs"
+RENDER_DOCS = "python -m harness.matrix --render-docs"
 
 LABELS = {
     "test_ops::test_op": "op vocabulary (one property per op)",
@@ -424,12 +424,12 @@ def main(argv=None):
                              shard=shard) for b in backends]
         if shard and shard[1] > 1:
             print(f"wrote {', '.join(paths)}; merge every shard's parts with "
-                  f"python -m gradspec.matrix --merge {args.out}/parts/*.json")
+                  f"python -m harness.matrix --merge {args.out}/parts/*.json")
             return 0
     try:
         matrix = build(merge(paths, backends))
     except MergeError as exc:
-        print(f"gradspec.matrix: {exc}", file=sys.stderr)
+        print(f"harness.matrix: {exc}", file=sys.stderr)
         return 2
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "matrix.json"), "w") as f:
@@ -440,10 +440,10 @@ def main(argv=None):
     print(md)
     if args.write_docs:
         if matrix["backends"] != list(DEFAULT_BACKENDS):
-            print(f"gradspec.matrix: docs/matrix.md not rewritten: it holds every backend of "
+            print(f"harness.matrix: docs/matrix.md not rewritten: it holds every backend of "
                   f"the matrix ({', '.join(DEFAULT_BACKENDS)}), in that order", file=sys.stderr)
             return 2
-        write_docs(matrix, " ".join(["python -m gradspec.matrix"] + [
+        write_docs(matrix, " ".join(["python -m harness.matrix"] + [
             a for a in (sys.argv[1:] if argv is None else argv) if a != "--write-docs"]))
     return 1 if any(c["status"] == "fail" for row in matrix["cells"].values()
                     for c in row.values()) else 0

@@ -2,20 +2,20 @@
 on: what differed, expected vs actual, the candidate's standalone script, the program.
 
 `judge` is the one place that decides whether a candidate conforms on a program (tolerances,
-stated deviations); `check` (the suites), `gradspec.replay` and the soundness campaign all
+stated deviations); `check` (the suites), `harness.replay` and the soundness campaign all
 ask it, so a difference is judged the same way wherever it is seen.
 """
 from dataclasses import dataclass, field
 
-from .compare import compare
-from .errors import UnsupportedProgram
-from .interpreter import Session, run
+from gradspec.compare import compare
+from gradspec.errors import UnsupportedProgram
+from gradspec.interpreter import Session, run
 from .isolate import IsolationError, WorkerCrash
 
 
 class ConformanceFailure(AssertionError):
     """A candidate disagrees with the reference. `verdict` says who finite differences side
-    with (gradspec/arbitrate.py), so that a campaign can tell engine bugs from oracle gaps."""
+    with (harness/arbitrate.py), so that a campaign can tell engine bugs from oracle gaps."""
 
     def __init__(self, message, verdict=None, crash=False):
         super().__init__(message)
@@ -40,7 +40,7 @@ class Judgement:
 def judge(program, candidate, reference, deviations=(), expected=None, actual=None,
           isolated=None):
     """Run `program` on both engines (unless the traces are given) and judge the difference.
-    `isolated`: the candidate's runner in a worker process (gradspec/isolate.py, `--isolate`),
+    `isolated`: the candidate's runner in a worker process (harness/isolate.py, `--isolate`),
     which runs its side instead; a crash or a hang there is judged a crash of the candidate.
 
     Raises UnsupportedProgram when the candidate cannot express the program."""
@@ -64,7 +64,7 @@ def judge(program, candidate, reference, deviations=(), expected=None, actual=No
     if any(m.numeric for m in mismatches):
         # A value outside the fixed tolerance: is it within the rounding the reference's
         # noisy runs show (cancellation)? Asked only now: it costs three reference runs.
-        from .tolerance import rounding_slack
+        from gradspec.tolerance import rounding_slack
         mismatches = compare(program, expected, actual,
                              rounding_slack(program, reference, expected))
     deviation = None
@@ -155,7 +155,7 @@ def _together(program, mismatches, deviations):
             return None
         if deviation not in used:
             used.append(deviation)
-    from .deviations import Deviation
+    from gradspec.deviations import Deviation
     return Deviation(" + ".join(d.id for d in used), "; ".join(d.reason for d in used), None,
                      lambda p, m: any(d.applies(p, m) for d in used), tuple(used))
 
@@ -178,6 +178,6 @@ def report(program, candidate, problems, verdict=None):
     if script:
         lines += ["", f"---- standalone {candidate.name} script (run it to see the actual values) "
                   "----", script.rstrip(), "---- end of script ----"]
-    lines += ["", "Program (save it to a file and replay it: python -m gradspec.replay FILE "
+    lines += ["", "Program (save it to a file and replay it: python -m harness.replay FILE "
               f"{candidate.name}):", program.to_source()]
     return "\n".join(lines)

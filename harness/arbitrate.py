@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import program as P
+from gradspec import program as P
 
 ENGINE, ORACLE, TOLERANCE, NEITHER, UNARBITRATED = (
     "engine bug", "oracle gap", "tolerance", "neither", "not arbitrated")
@@ -61,7 +61,7 @@ class Verdict:
 
 
 def arbitrate(program, judgement, candidate_name="the candidate"):
-    """A Verdict on each mismatch of `judgement` (gradspec.check.Judgement)."""
+    """A Verdict on each mismatch of `judgement` (harness.check.Judgement)."""
     why_not = _unarbitrable(program)
     fd = _FiniteDifferences(program)
     rulings = []
@@ -217,8 +217,8 @@ class _FiniteDifferences:
         (or the leaves) give, and the values that do not require grad held at the base run's
         (autograd treats them as constants)."""
         import reference as R
-        from adapters.reference_adapter import ReferenceAdapter
-        from .interpreter import Session
+        from gradspec.reference_adapter import ReferenceAdapter
+        from gradspec.interpreter import Session
         s = Session(ReferenceAdapter(), "float64")
         s.program = self.program
         frozen = self._base.frozen if self._base is not None else {}

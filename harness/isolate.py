@@ -3,7 +3,7 @@ process, so that an engine that segfaults, aborts or hangs fails one example, wh
 shrinks and reports like a wrong gradient, instead of killing pytest (or an xdist worker) or
 hanging the run.
 
-The worker is a fresh interpreter, `python -m gradspec.isolate` (never a fork of this process:
+The worker is a fresh interpreter, `python -m harness.isolate` (never a fork of this process:
 forking once torch has started its threads is unsafe). It loads the same backend spec
 (`torch`, `package.module:Class`), then answers `interpreter.run(program, adapter,
 strict=False)` with the Trace, pickled over a pair of pipes. It is started once and serves
@@ -100,7 +100,7 @@ class IsolatedCandidate:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "gradspec.isolate", str(to_child), str(to_parent),
+                [sys.executable, "-m", "harness.isolate", str(to_child), str(to_parent),
                  str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr, env=env,
                 pass_fds=(to_child, to_parent),
@@ -205,7 +205,7 @@ class IsolatedCandidate:
         if kind == "ok":
             return payload
         if kind == "unsupported":
-            from adapters.base import UnsupportedProgram
+            from gradspec.adapter import UnsupportedProgram
             raise UnsupportedProgram(payload)
         raise _revive(*payload)
 
@@ -354,7 +354,7 @@ def serve(recv_fd, send_fd):
         _write(send_fd, ("error", f"{type(exc).__name__}: {exc}"))
         return 1
     _write(send_fd, ("ready", adapter.describe()))
-    from adapters.base import UnsupportedProgram
+    from gradspec.adapter import UnsupportedProgram
     from gradspec.interpreter import run
     while True:
         program = _receive_blocking(recv_fd)

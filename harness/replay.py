@@ -1,9 +1,9 @@
 """Replay one program outside pytest:
 
-    python -m gradspec.replay program.py [backend] [--deviations PATH|none]
+    python -m harness.replay program.py [backend] [--deviations PATH|none]
 
 `program.py` holds the `Program(...)` text a failure printed. The program is judged as the
-suites judge it (gradspec.check.judge: the tolerances and the backend's stated deviations,
+suites judge it (harness.check.judge: the tolerances and the backend's stated deviations,
 its own files and those --deviations / GRADSPEC_DEVIATIONS add, `none` for none). Prints the
 differences and which stated deviation explains them, or that the backend agrees with the
 reference, then the backend's standalone script. Exit status: 0 when the backend agrees or
@@ -13,10 +13,10 @@ import argparse
 import os
 import sys
 
-from adapters.base import UnsupportedProgram
+from gradspec.adapter import UnsupportedProgram
 from adapters.registry import load
 
-from . import deviations as D, program as P
+from gradspec import deviations as D, program as P
 from .check import judge
 
 
@@ -30,12 +30,12 @@ def backend_deviations(candidate, paths=None):
     try:
         return D.for_backend(candidate.name, type(candidate), given)[1]
     except D.DeviationFileError as exc:
-        raise SystemExit(f"gradspec.replay: {exc}") from None
+        raise SystemExit(f"harness.replay: {exc}") from None
 
 
 def replay(program, backend="torch", deviations=None):
     """Judge `program` on `backend` (a name or an adapter) against the reference, with
-    `deviations` (default: the backend's own); returns the Judgement (gradspec/check.py).
+    `deviations` (default: the backend's own); returns the Judgement (harness/check.py).
     Raises UnsupportedProgram when the backend cannot express the program."""
     candidate = load(backend) if isinstance(backend, str) else backend
     if deviations is None:
@@ -44,7 +44,7 @@ def replay(program, backend="torch", deviations=None):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(prog="python -m gradspec.replay", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m harness.replay", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("program", help="a file holding the Program(...) a failure printed")
     p.add_argument("backend", nargs="?", default="torch", help="default torch")

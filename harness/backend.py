@@ -35,7 +35,7 @@ def dtypes():
 
 def set_every_difference(on):
     """`--every-difference`: each distinct kind of difference fails as its own bug (one shrunk
-    program each), not only the first one Hypothesis meets (gradspec/check.py)."""
+    program each), not only the first one Hypothesis meets (harness/check.py)."""
     _current["every_difference"] = bool(on)
 
 
@@ -44,7 +44,7 @@ def every_difference():
 
 
 def set_isolated(runner):
-    """The candidate's runner in a worker process (gradspec/isolate.py), or None: `--isolate`.
+    """The candidate's runner in a worker process (harness/isolate.py), or None: `--isolate`.
     It stands for the candidate set now: a test that installs another one (a broken engine,
     a mutant) runs that one in process."""
     _current["isolated"] = None if runner is None else (runner, _current.get("candidate"))
@@ -55,7 +55,7 @@ def isolated():
     return pair[0] if pair and pair[1] is _current.get("candidate") else None
 
 
-# ----- per-test tallies, for the conformance report (gradspec/report.py) ---------------------
+# ----- per-test tallies, for the conformance report (harness/report.py) ---------------------
 _tally = {"programs": 0, "deviations": {}}
 
 

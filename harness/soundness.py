@@ -1,15 +1,15 @@
 """The soundness campaign: explore far beyond CI's budget with random seeds, and file every
 failure as an engine bug, an oracle gap, a tolerance question or a crash.
 
-    python -m gradspec.soundness --backend torch --programs 100000 --seeds 1,2,3,4
-    python -m gradspec.soundness --backend jax --programs 20000 --dtypes float32 -n 4
+    python -m harness.soundness --backend torch --programs 100000 --seeds 1,2,3,4
+    python -m harness.soundness --backend jax --programs 20000 --dtypes float32 -n 4
 
 For each dtype, the suites (with --per-suite: each suite module) run once a seed (a pytest process, `-n` workers, the `soundness`
 Hypothesis profile: random programs from the seed, no example database), with an example
 budget a test chosen so that the seeds between them check `--programs` programs; a budget is
 re-estimated after each seed from the programs the last one counted. Hypothesis shrinks each
-failure; its report (arbitrated by finite differences: gradspec/arbitrate.py) is filed by
-gradspec/report.py's `classify`. A failure is unexplained unless a stated deviation covers
+failure; its report (arbitrated by finite differences: harness/arbitrate.py) is filed by
+harness/report.py's `classify`. A failure is unexplained unless a stated deviation covers
 it; the exit status is 1 while any is left, 0 when none is.
 
 The report: reports/soundness/<backend>.json and .md, with each failure's whole report and
@@ -38,7 +38,7 @@ def suite_tests(backend, paths, extra=()):
                          cwd=ROOT, capture_output=True, text=True)
     ids = [line for line in out.stdout.splitlines() if "::" in line]
     if out.returncode != 0 or not ids:
-        raise SystemExit(f"gradspec.soundness: cannot collect the suites for {backend}:\n"
+        raise SystemExit(f"harness.soundness: cannot collect the suites for {backend}:\n"
                          f"{out.stdout[-3000:]}{out.stderr[-3000:]}")
     return [i for i in ids if not any(i.split("::")[0].endswith(x) for x in EXCLUDED)]
 
@@ -54,7 +54,7 @@ def run_seed(backend, tests, dtype, seed, examples, workers, part, extra=()):
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode not in (0, 1) or not os.path.exists(part):
-        raise SystemExit(f"gradspec.soundness: the run for seed {seed} ({dtype}) stopped "
+        raise SystemExit(f"harness.soundness: the run for seed {seed} ({dtype}) stopped "
                          f"(exit {proc.returncode}):\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}")
     with open(part) as f:
         records = json.load(f)["records"]
@@ -98,7 +98,7 @@ def campaign(backend, programs, seeds, dtypes, workers, tests, out, extra=(), pe
               "programs": dict(totals), "per_suite": {d: dict(v) for d, v in per_suite_counts.items()},
               "deviations": dict(deviations), "runs": runs, "failures": failures,
               "classes": dict(Counter(k for f in failures for k in f["kinds"])),
-              "command": " ".join(["python -m gradspec.soundness", *sys.argv[1:]])}
+              "command": " ".join(["python -m harness.soundness", *sys.argv[1:]])}
     with open(os.path.join(out, f"{backend}.json"), "w") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(out, f"{backend}.md"), "w") as f:
@@ -189,7 +189,7 @@ def _seeds(text, count):
         try:
             return [int(s) for s in re.split(r"[,\s]+", text.strip()) if s]
         except ValueError:
-            raise SystemExit(f"gradspec.soundness: --seeds takes integers, not {text!r}") from None
+            raise SystemExit(f"harness.soundness: --seeds takes integers, not {text!r}") from None
     return [random.SystemRandom().randrange(2 ** 32) for _ in range(count)]
 
 

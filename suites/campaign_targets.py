@@ -1,4 +1,4 @@
-"""The op vocabulary as fuzz targets for the campaign (`python -m gradspec.campaign`).
+"""The op vocabulary as fuzz targets for the campaign (`python -m harness.campaign`).
 
 suites/test_ops.py's `test_op` builds its Hypothesis test inside the test function (one per
 op, at call time), which HypoFuzz cannot collect. Here the same property, with the same
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradspec import backend as current
-from suites.conformance import Config, conforms, programs_for
-from suites.test_ops import OPS
+from harness import backend as current
+from .conformance import Config, conforms, programs_for
+from .test_ops import OPS
 
 _STRATEGIES = {}
 

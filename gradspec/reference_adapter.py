@@ -7,8 +7,8 @@ is then the exact answer the candidate's float32 arithmetic approximates.
 import numpy as np
 
 import reference as R
-from gradspec.capabilities import CAPABILITIES
-from gradspec.vocabulary import INPLACE, SPECS
+from .capabilities import CAPABILITIES
+from .vocabulary import INPLACE, SPECS
 
 from .torch_like import TorchLikeAdapter
 

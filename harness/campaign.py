@@ -1,12 +1,12 @@
 """A fuzzing campaign: the suites under HypoFuzz, for as long as you like, on every core.
 
     pip install ".[campaign]"                                # HypoFuzz, once
-    python -m gradspec.campaign --backend torch --minutes 60 # all cores; Ctrl-C ends it early
-    GRADSPEC_DB=local+redis://fuzz-db:6379/0 python -m gradspec.campaign -n 16   # one machine
+    python -m harness.campaign --backend torch --minutes 60 # all cores; Ctrl-C ends it early
+    GRADSPEC_DB=local+redis://fuzz-db:6379/0 python -m harness.campaign -n 16   # one machine
                                                              # of many sharing one database
 
-It runs `hypothesis fuzz --no-dashboard -n N -- suites gradspec/campaign_targets.py ...` (every
-Hypothesis test of the suites, and the op vocabulary as gradspec/campaign_targets.py) with the
+It runs `hypothesis fuzz --no-dashboard -n N -- suites suites/campaign_targets.py ...` (every
+Hypothesis test of the suites, and the op vocabulary as suites/campaign_targets.py) with the
 `campaign` profile, the backend and the example database given here, then:
 - watches the database for failures (HypoFuzz writes them where Hypothesis looks first), and
   with --stop-at-first ends the campaign once the first one is shrunk;
@@ -29,7 +29,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ("suites", "gradspec/campaign_targets.py")
+TARGETS = ("suites", "suites/campaign_targets.py")
 FUZZ = "import sys; from hypothesis.extra.cli import main; sys.exit(main())"
 COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
 PROGRESS_S = 5.0  # between two progress lines on a terminal (a log gets one every 30 s)
@@ -40,10 +40,10 @@ _COUNT = {"dir": None, "pid": None, "programs": 0, "first": None, "written": 0.0
 
 
 def install_counter(directory):
-    """Count the programs this process checks (gradspec.backend.count_program, called by every
+    """Count the programs this process checks (harness.backend.count_program, called by every
     suite's check) into DIRECTORY/<pid>.json, at most once a second. Installed once per
     process; a process forked after it counts for itself."""
-    from gradspec import backend
+    from harness import backend
     _COUNT["dir"] = directory
     if getattr(backend.count_program, "gradspec_counter", False):
         return
@@ -158,7 +158,7 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=None,
                    help="end the campaign after this long (default: run until Ctrl-C)")
     p.add_argument("--db", default=os.environ.get("GRADSPEC_DB", "").strip() or "local",
-                   help="the example database (gradspec/database.py; default GRADSPEC_DB or "
+                   help="the example database (harness/database.py; default GRADSPEC_DB or "
                         "local)")
     p.add_argument("--deviations", action="append", default=None,
                    help="deviation files after the backend's own (as pytest's --deviations)")
@@ -167,7 +167,7 @@ def main(argv=None):
     p.add_argument("--no-replay", action="store_true", help="do not replay failures at the end")
     p.add_argument("--json", default=None, metavar="PATH", help="write the summary as JSON")
     p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
-                   help="instead of the default targets (suites gradspec/campaign_targets.py)")
+                   help="instead of the default targets (suites suites/campaign_targets.py)")
     args = p.parse_args(argv)
     try:
         import hypofuzz  # noqa: F401
@@ -175,7 +175,7 @@ def main(argv=None):
         p.error("HypoFuzz is not installed: pip install '.[campaign]' (hypofuzz==25.11.1)")
     if args.processes < 1:
         p.error("-n must be at least 1")
-    from gradspec.database import DatabaseError, describe, open_database
+    from harness.database import DatabaseError, describe, open_database
     try:
         db = open_database(args.db)
     except DatabaseError as exc:

@@ -6,9 +6,9 @@ leaves out of `capabilities`, and the suites that need it are skipped with the r
 """
 import contextlib
 
-from gradspec.capabilities import BY_NAME, CAPABILITIES, OF_OPS
-from gradspec.errors import UnsupportedProgram  # noqa: F401  (re-exported for adapters)
-from gradspec.vocabulary import names
+from .capabilities import BY_NAME, CAPABILITIES, OF_OPS
+from .errors import UnsupportedProgram  # noqa: F401  (re-exported for adapters)
+from .vocabulary import names
 
 # Capabilities an adapter may declare: CAPABILITIES (name -> meaning), one record each in
 # gradspec/capabilities.py. A suite or strategy that needs one checks for it.

@@ -3,9 +3,9 @@ reference): subclasses set `self.api` to the module that has `autograd.backward`
 `autograd.grad`, `autograd.Function` and `no_grad`, and add tensors, ops and layers."""
 import warnings
 
-from gradspec.functions import torch_like_function
+from .functions import torch_like_function
 
-from .base import Adapter
+from .adapter import Adapter
 
 
 class TorchLikeAdapter(Adapter):
