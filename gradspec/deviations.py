@@ -1,15 +1,17 @@
 """Deviations: where an engine really differs from the reference, stated and kept visible.
 
-Like array-api-tests' xfail files, one file per backend (`deviations/<backend>.py`) lists
-`Deviation`s: an id, a one-line reason, the program that shows it (run by
-suites/test_deviations.py, which reports an entry as stale once it no longer fails), and a
-predicate saying which mismatches it explains. A property test whose failure is explained
-records the deviation (Hypothesis `event`) instead of failing. A deviation that is an engine
-bug (not a documented design difference) names its `finding`: a script to send upstream.
+Like array-api-tests' xfail files, one file per backend (`deviations/<backend>.py`; a long one
+gathers parts split by concern from the folder beside it, `load_parts`) lists `Deviation`s: an
+id, a one-line reason, the program that shows it (run by suites/test_deviations.py, which
+reports an entry as stale once it no longer fails), and a predicate saying which mismatches it
+explains. A property test whose failure is explained records the deviation (Hypothesis `event`)
+instead of failing. A deviation that is an engine bug (not a documented design difference)
+names its `finding`: a script to send upstream.
 """
 import functools
 import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -112,8 +114,14 @@ def _load_file(path):
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except DeviationFileError:
+        raise  # from a file it loads (a part, `load_parts`), which the error names
     except Exception as exc:
         raise DeviationFileError(f"deviation file {path}: {type(exc).__name__}: {exc}") from exc
+    return _stated(module, path)
+
+
+def _stated(module, path):
     found = getattr(module, "DEVIATIONS", None)
     if found is None:
         raise DeviationFileError(f"deviation file {path} defines no DEVIATIONS list")
@@ -122,6 +130,56 @@ def _load_file(path):
         raise DeviationFileError(f"deviation file {path}: DEVIATIONS holds {bad[0]!r}, not a "
                                  f"gradspec.deviations.Deviation")
     return tuple(found)
+
+
+def load_parts(path, names):
+    """The deviations of a file split by concern, for it to state as its DEVIATIONS:
+    `load_parts(__file__, ("backward", "hooks"))` in deviations/paddle.py reads
+    deviations/paddle/backward.py, then deviations/paddle/hooks.py (each with its own
+    DEVIATIONS list). The parts are modules of one package, so they import what they share
+    from a module beside them (`from ._common import ...`); a part is not a deviation file of
+    its own. An error names the part it is in, and an id stated twice both parts."""
+    folder = os.path.splitext(os.path.abspath(path))[0]
+    package = "gradspec_deviation_parts_" + os.path.basename(folder).replace("-", "_")
+    spec = importlib.util.spec_from_loader(package, None, is_package=True)
+    spec.submodule_search_locations.append(folder)
+    sys.modules[package] = importlib.util.module_from_spec(spec)
+    out, where = [], {}
+    try:
+        for name in names:
+            part = os.path.join(folder, name + ".py")
+            if not os.path.isfile(part):
+                raise DeviationFileError(f"deviation file {path}: its part {part} does not exist")
+            try:
+                module = importlib.import_module(f"{package}.{name}")
+            except Exception as exc:
+                raise DeviationFileError(f"deviation file {_raised_in(exc, folder, part)}: "
+                                         f"{type(exc).__name__}: {exc}") from exc
+            for d in _stated(module, part):
+                if d.id in where:
+                    raise DeviationFileError(f"deviation {d.id!r} is stated twice: in "
+                                             f"{where[d.id]} and in {part}")
+                where[d.id] = part
+                out.append(d)
+    finally:  # loaded afresh each time, as a deviation file is
+        for key in [k for k in sys.modules if k == package or k.startswith(package + ".")]:
+            del sys.modules[key]
+    return out
+
+
+def _raised_in(exc, folder, part):
+    """The file of `folder` an exception was raised in (the module the parts share, say),
+    else `part`, the one being loaded."""
+    files = [t.tb_frame.f_code.co_filename for t in _frames(exc.__traceback__)]
+    files.append(getattr(exc, "filename", None) or "")  # a SyntaxError's file
+    inside = [f for f in files if f and os.path.dirname(os.path.abspath(f)) == folder]
+    return inside[-1] if inside else part
+
+
+def _frames(tb):
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
 
 
 def load(backend_name):
