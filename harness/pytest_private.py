@@ -8,14 +8,9 @@ conftest, the first to import it, has it imported as it is. `GRADSPEC_PRIVATE_AP
 this off (tests/meta/test_private_apis.py runs suites that way); where pytest's hook has
 another shape, it is left alone.
 """
-import os
 import sys
 
-
-def enabled():
-    """Are private APIs used, pytest's here and Hypothesis's in strategies/hypothesis_private.py?
-    (`GRADSPEC_PRIVATE_APIS=0`: no.)"""
-    return os.environ.get("GRADSPEC_PRIVATE_APIS", "1").strip() != "0"
+from gradspec.private_apis import enabled  # the one switch, GRADSPEC_PRIVATE_APIS
 
 
 def import_hypothesis_unrewritten():

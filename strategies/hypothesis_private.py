@@ -16,7 +16,7 @@ failure replays under its own test's key only. tests/meta/test_private_apis.py r
 that way. Where a Hypothesis release changes these internals, each use finds nothing and
 falls back (tests/meta/test_determinism.py says when the pin no longer applies).
 """
-from harness.pytest_private import enabled  # the one switch, GRADSPEC_PRIVATE_APIS
+from gradspec.private_apis import enabled  # the one switch, GRADSPEC_PRIVATE_APIS
 
 
 # ----- speed: the test case's own choice draws ----------------------------------------------
