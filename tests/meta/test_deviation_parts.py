@@ -1,6 +1,7 @@
-"""A deviation file split by concern (gradspec/deviations.py's `load_parts`): the backend is
-judged with every part, in the order the file gives; an error names the part it is in (or the
-module the parts share); and an id is stated once."""
+"""A deviation file split by concern (deviations/paddle.py, whose parts are deviations/paddle/*.py,
+gradspec/deviations.py's `load_parts`): the backend is judged with every part, in the order the
+file gives; an error names the part it is in (or the module the parts share); an id is stated
+once; and no deviation file or part grows past what reads in one sitting."""
 import glob
 import os
 import sys
@@ -12,6 +13,9 @@ from gradspec import deviations as D
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.join(ROOT, "deviations")
+SPLIT = sorted(os.path.basename(f) for f in glob.glob(os.path.join(HERE, "*"))
+               if os.path.isdir(f) and os.path.isfile(f + ".py"))
+MAX_LINES = 700  # the project's limit for any file
 
 PART = '''
 from gradspec.deviations import Deviation, leaves
@@ -84,3 +88,21 @@ def test_a_missing_part_is_named(tmp_path):
 def test_each_backends_file_states_each_id_once(name):
     ids = [d.id for d in D.load(name)]
     assert ids and len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+@pytest.mark.parametrize("name", SPLIT)
+def test_every_part_is_judged_with(name):
+    """Each part in the folder (not the shared modules, _*.py) is one the file loads."""
+    whole = {d.id for d in D.load(name)}
+    for path in sorted(glob.glob(os.path.join(HERE, name, "[!_]*.py"))):
+        part = os.path.splitext(os.path.basename(path))[0]
+        ids = {d.id for d in D.load_parts(os.path.join(HERE, f"{name}.py"), (part,))}
+        assert ids and ids <= whole, f"deviations/{name}.py does not load its part {path}"
+
+
+def test_no_deviation_file_is_over_the_limit():
+    for path in glob.glob(os.path.join(HERE, "*.py")) + glob.glob(os.path.join(HERE, "*", "*.py")):
+        with open(path, encoding="utf-8") as f:
+            lines = sum(1 for _ in f)
+        assert lines <= MAX_LINES, (f"{os.path.relpath(path, ROOT)} has {lines} lines: split it "
+                                    f"by concern (gradspec/deviations.py's load_parts)")

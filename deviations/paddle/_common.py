@@ -1,0 +1,109 @@
+"""What the parts of deviations/paddle.py share: Paddle's own trace of a program, the
+plan action a mismatch is at, and which values a program computes from which."""
+import functools
+
+from gradspec.deviations import engine_trace, reference_errors, reference_shapes
+from gradspec.program import Call, CallFunction, Detach, GradStep, InPlace, MultiOp, Op
+
+
+# What an action leaves different where it ran on one side only (or failed midway).
+STATE = ("grad", "retained", "nonleaf_grad", "returned", "hook", "grad_requires_grad",
+         "grad_aliasing")
+
+
+def _paddle_trace(program):
+    """The program's trace on Paddle (engine_trace: in the worker process under --isolate)."""
+    from adapters.paddle_adapter import PaddleAdapter
+    return engine_trace(program, PaddleAdapter)
+
+
+def _paddle_errors(program):
+    """The error kind (or None) of each plan action on Paddle; () if it cannot tell."""
+    trace = _paddle_trace(program)
+    return () if trace is None else tuple(a.error for a in trace.actions)
+
+
+def _at(program, m, test):
+    """Is `m` at a plan action i where test(i, reference's error, Paddle's error) holds? A
+    predicate explains one action's differences: the error there, and the state that action
+    left (later actions are judged by what each one adds, gradspec/compare.py)."""
+    i = m.action
+    if not 0 <= i < len(program.plan):
+        return False
+    ref, pd = reference_errors(program), _paddle_errors(program)
+    return i < len(ref) and i < len(pd) and test(i, ref[i], pd[i])
+
+
+def _action_differs(program, m, test, error_matches):
+    """At an action where `test` holds: the error mismatch (checked by `error_matches`) and
+    what that action left different."""
+    if not _at(program, m, test):
+        return False
+    return error_matches(m) if m.kind == "error" else m.kind in STATE
+
+
+@functools.lru_cache(maxsize=256)
+def _alias_of(program):
+    """name -> the value it is a full slice of (a getitem whose result has its source's whole
+    shape: Paddle returns a tensor sharing the source's autograd identity), transitively;
+    every other value maps to itself."""
+    shapes = reference_shapes(program)
+    root = {}
+    for s in program.steps:
+        if isinstance(s, Op) and s.op == "getitem" and shapes.get(s.out) is not None and \
+                shapes.get(s.out) == shapes.get(s.args[0]):
+            root[s.out] = root.get(s.args[0], s.args[0])
+    return root
+
+
+def _upstream(program, names):
+    """The values `names` are computed from (the gradient flowing into them reaches these)."""
+    deps = {}
+    for s in program.steps:
+        if isinstance(s, (Op, MultiOp, CallFunction)):
+            for o in getattr(s, "outs", None) or (s.out,):
+                deps[o] = set(s.args)
+        elif isinstance(s, Call):
+            layer = program.layer(s.layer)
+            for o in s.outs:
+                deps[o] = {a for a in s.args if a} | {q.name for q in layer.params}
+        elif isinstance(s, GradStep):
+            for o in s.outs:
+                deps[o] = set(s.outputs) | set(s.inputs)
+        elif isinstance(s, InPlace):
+            deps[s.target] = deps.get(s.target, set()) | set(s.args)
+    seen, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(deps.get(n, ()))
+    return seen
+
+
+def _reference_env(program):
+    from gradspec.deviations import reference_env
+    return {n: t.data for n, t in reference_env(program).items()}
+
+
+def _downstream(program, names):
+    """The values computed from `names` (the inverse of _upstream)."""
+    out = set(names)
+    for s in program.steps:
+        outs = getattr(s, "outs", None) or ((s.out,) if hasattr(s, "out") else ())
+        args = set(getattr(s, "args", ()) or ()) | set(getattr(s, "outputs", ()) or ()) | \
+            set(getattr(s, "inputs", ()) or ())
+        if isinstance(s, Detach):
+            continue
+        if args & out:
+            out.update(outs)
+    return out
+
+
+def _never(program, m):
+    """A crash: the adapter rejects the program (UnsupportedProgram) before Paddle runs it, so
+    there is never a mismatch to explain; the entry keeps the finding stated."""
+    return False
+
+
+A = ("a", (), (0.5,), True)

@@ -1,0 +1,179 @@
+"""Paddle's differences in single ops and views: what an op accepts, what it computes, and
+which of its outputs require grad; a full slice that is its source. Part of
+deviations/paddle.py."""
+import re
+
+import numpy as np
+
+from gradspec.deviations import Deviation, leaves, message_says, raised_instead
+from gradspec.program import Backward, Grad, MultiOp, Op, Program, RetainGrad, TensorHook
+from gradspec.vocabulary import INDEXED
+
+from ._common import _alias_of, _at, _downstream, _reference_env, _upstream
+
+
+def _full_slice_is_the_leaf(program, m):
+    """The .grad of a full slice of a leaf (it is the leaf's), or of a value one of whose
+    full slices (or source) retains its gradient (one autograd identity: both retain it);
+    paddle.grad w.r.t. a full slice (w.r.t. its source), and the hooks on a full slice or its
+    source (hooks on one tensor)."""
+    alias = _alias_of(program)
+    if alias and m.kind in ("error", "returned", "retained") and _at(
+            program, m, lambda i, e, a: isinstance(program.plan[i], Grad)
+            and _wrt_full_slice(program.plan[i], alias)):
+        inputs = [alias.get(x, x) for x in program.plan[m.action].inputs]
+        if m.kind == "returned":
+            return True
+        if m.kind == "retained":  # the errors differ: a backward ran on one side only
+            return _at(program, m, lambda i, e, a: e != a)
+        if len(set(inputs)) < len(inputs):  # an input and a full slice of it: duplicates
+            return raised_instead(m, m.expected, "RuntimeError") and message_says(
+                m, "contain duplicate tensor")
+        return raised_instead(m, "unused_input", None)  # the source's gradient, reached
+    if m.kind == "hook":
+        target = re.search(r"tensor hook on '([^']+)'", m.where)
+        hooked = {s.target for s in program.steps if isinstance(s, TensorHook)}
+        group = target and {n for n in hooked if alias.get(n, n) == alias.get(
+            target.group(1), target.group(1))}
+        return bool(group) and len(group) > 1
+    if m.kind == "retained" and m.expected is None:  # its source's gradient
+        return m.name in alias or m.name in alias.values()
+    if not (m.kind == "nonleaf_grad" and m.expected is None):
+        return False
+    source = alias.get(m.name, m.name)
+    if m.name in alias and source in {leaf.name for leaf in program.all_leaves()}:
+        return True
+    retained = {s.target for s in program.steps if isinstance(s, RetainGrad)}
+    return any(alias.get(r, r) == source for r in retained)
+
+
+def _wrt_full_slice(action, alias):
+    """Is one of a paddle.grad's inputs a full slice (one autograd identity with its source)?"""
+    return any(x in alias for x in action.inputs)
+
+
+def _index_requires_grad(program, m):
+    """The int64 indices of sort/topk (argsort, topk) have stop_gradient=False."""
+    indices = {s.outs[1] for s in program.steps if isinstance(s, MultiOp) and s.op in INDEXED}
+    return m.kind == "requires_grad" and m.expected is False and m.actual is True and \
+        m.name in indices
+
+
+def _chunk_uneven(program, m):
+    return m.kind == "error" and m.action < 0 and m.expected is None and \
+        m.actual == "unexpected ValueError" and any(
+            isinstance(s, MultiOp) and s.op == "chunk" for s in program.steps) and (
+            "evenly divisible" in m.message or "'chunks' must be" in m.message)
+
+
+def _logsumexp_rank_limit(program, m):
+    """paddle.logsumexp of a tensor of more than 4 dimensions raises ValueError in the forward."""
+    return m.kind == "error" and m.action < 0 and m.expected is None and \
+        m.actual == "unexpected ValueError" and any(
+            isinstance(s, Op) and s.op == "logsumexp" for s in program.steps) and \
+        "dimensions of logsumexp should be less or equal than 4" in m.message
+
+
+def _cross_entropy_clipped(program, m):
+    """The forward value of a cross_entropy whose input has logits more than 64 apart (along
+    the classes): Paddle's softmax clips each logit's distance below the maximum at 64."""
+    if m.kind != "forward" or not m.numeric:
+        return False
+    step = next((s for s in program.steps if isinstance(s, Op) and s.op == "cross_entropy"
+                 and s.out == m.name), None)
+    if step is None:
+        return False
+    x = np.asarray(_reference_env(program)[step.args[0]], dtype=float)
+    return x.size > 0 and float(np.max(np.ptp(np.atleast_1d(x), axis=-1))) > 64
+
+
+def _cross_entropy_again(program, m):
+    """A backward through a cross_entropy that an earlier backward went through: what it adds
+    to the gradients of the values cross_entropy is computed from is wrong."""
+    outs = {s.out for s in program.steps if isinstance(s, Op) and s.op == "cross_entropy"}
+    if not outs or not m.numeric or not 0 < m.action < len(program.plan):
+        return False
+    before = _upstream(program, outs) - outs
+    earlier = any(isinstance(a, Backward) and set(a.roots) & _downstream(program, outs)
+                  for a in program.plan[:m.action])
+    if not earlier:
+        return False
+    if m.kind in ("grad", "retained"):
+        return m.name in before
+    if m.kind == "hook":
+        target = re.search(r"tensor hook on '([^']+)'", m.where)
+        return bool(target) and target.group(1) in before
+    return False
+
+
+DEVIATIONS = [
+    Deviation(
+        id="paddle-full-slice-is-the-leaf",
+        reason="indexing a tensor with a slice that covers all of it (b[0:2] of a [2, 2] b) "
+               "returns a tensor that shares its autograd identity: of a leaf it is a leaf "
+               "(is_leaf True) whose .grad is the leaf's; of a non-leaf, retain_grads on either "
+               "retains both; paddle.grad w.r.t. it is w.r.t. its source (with the source too: "
+               "'inputs contain duplicate tensor'), and hooks on either are hooks on one "
+               "tensor; in torch it is a non-leaf view whose .grad stays None",
+        program=Program(dtype="float64", leaves=leaves(("b", (2,), (0.5, -1.25), True)),
+                        steps=(Op("t1", "getitem", ("b",), (("index", (("slice", 0, 2, None),)),)),
+                               Op("t2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+                        plan=(Backward(("t2",), (None,)),)),
+        applies=_full_slice_is_the_leaf,
+    ),
+    Deviation(
+        id="paddle-index-outputs-require-grad",
+        reason="the int64 indices of argsort and topk have stop_gradient=False (Paddle does not "
+               "tie stop_gradient to the dtype); torch's integer outputs never require grad",
+        program=Program(dtype="float64", leaves=leaves(("a", (2,), (0.5, -1.25), True)),
+                        steps=(MultiOp(("v1", "i1"), "topk", ("a",),
+                                       (("dim", 0), ("k", 1), ("largest", True))),
+                               Op("t2", "sum", ("v1",), (("dim", (0,)), ("keepdim", False)))),
+                        plan=(Backward(("t2",), (None,)),)),
+        applies=_index_requires_grad,
+    ),
+    Deviation(
+        id="paddle-chunk-needs-even-split",
+        reason="paddle.chunk requires the dimension's size to be divisible by `chunks` (and "
+               "`chunks` to be at most that size), as documented; torch.chunk returns ceil-sized "
+               "pieces (possibly fewer than `chunks`)",
+        program=Program(dtype="float64", leaves=leaves(("a", (3,), (0.5, -1.25, 0.75), True)),
+                        steps=(MultiOp(("c1", "c2"), "chunk", ("a",),
+                                       (("chunks", 2), ("dim", 0))),),
+                        plan=(Backward(("c1",), ((1.0, 1.0),)),)),
+        applies=_chunk_uneven,
+    ),
+    Deviation(
+        id="paddle-logsumexp-at-most-4-dims",
+        reason="paddle.logsumexp checks that its input has at most 4 dimensions (ValueError "
+               "'dimensions of logsumexp should be less or equal than 4', logsumexp's "
+               "InferMeta); torch reduces a tensor of any rank",
+        program=Program(dtype="float64",
+                        leaves=leaves(("a", (1, 1, 1, 1, 2), (0.5, -1.25), True)),
+                        steps=(Op("t1", "logsumexp", ("a",), (("dim", (4,)), ("keepdim", False))),),
+                        plan=(Backward(("t1",), ((((((1.0,),),),),),)),)),
+        applies=_logsumexp_rank_limit,
+    ),
+    Deviation(
+        id="paddle-cross-entropy-clips-logits-at-64",
+        reason="F.cross_entropy's softmax clips each logit's distance below the row's maximum "
+               "at 64 (the softmax kernel's ValueClip threshold), so a loss whose logits are "
+               "more than 64 apart saturates near 64; torch computes log_softmax exactly",
+        program=Program(dtype="float64", leaves=leaves(("a", (2,), (0.5, 80.0), True)),
+                        steps=(Op("t1", "cross_entropy", ("a",), (("target", 0),)),),
+                        plan=(Backward(("t1",), (None,)),)),
+        applies=_cross_entropy_clipped,
+    ),
+    Deviation(
+        id="paddle-cross-entropy-second-backward-wrong",
+        reason="BUG: a second backward through F.cross_entropy (the first with "
+               "retain_graph=True) adds a wrong gradient to its input (the saved softmax was "
+               "changed by the first one); torch adds the same gradient again",
+        program=Program(dtype="float64", leaves=leaves(("a", (1, 2), (0.5, -0.75), True)),
+                        steps=(Op("t1", "cross_entropy", ("a",), (("target", (0,)),)),),
+                        plan=(Backward(("t1",), (None,), retain_graph=True),
+                              Backward(("t1",), (None,)))),
+        applies=_cross_entropy_again,
+        finding="findings/paddle/cross-entropy-second-backward-wrong.py",
+    ),
+]
