@@ -1,9 +1,12 @@
 """Known differences between MyGrad 2.5 and the reference (torch's semantics), each one
 MyGrad's documented or coded behaviour (mygrad/tensor_base.py: Tensor.backward, Tensor._op)."""
+import contextlib
+import functools
+
 import numpy as np
 
-from gradspec.deviations import (Deviation, engine_action, leaves, message_says, raised_instead,
-                                 reference_env, reference_shapes)
+from harness.deviations import (Deviation, differences_that_vanish, engine_action, leaves,
+                                 message_says, raised_instead, reference_env, reference_shapes)
 from gradspec.program import Backward, Call, Op, Program, RetainGrad
 from gradspec.vocabulary import VIEWS
 
@@ -161,6 +164,51 @@ def _dilated_window_check(program, m):
         m, "The dilated window", "must fit within") and _first_rejected(program) == "dilated"
 
 
+@contextlib.contextmanager
+def _windows_of_copies():
+    """conv_nd and max_pool windowing a fresh copy of their input (standard strides)."""
+    from mygrad.nnet.layers import conv, pooling, utils
+    original = utils.sliding_window_view
+
+    def copied(arr, *args, **kwargs):
+        return original(np.array(arr, order="C"), *args, **kwargs)
+    saved = conv.sliding_window_view, pooling.sliding_window_view
+    conv.sliding_window_view = pooling.sliding_window_view = copied
+    try:
+        yield
+    finally:
+        conv.sliding_window_view, pooling.sliding_window_view = saved
+
+
+@functools.lru_cache(maxsize=1)
+def _strides_standard():
+    """MyGrad with the one behaviour `mygrad-window-view-last-stride` states changed: the
+    windows are taken of a copy of the input, whose last stride is its item size."""
+    from adapters.mygrad_adapter import MyGradAdapter
+
+    class StridesStandard(MyGradAdapter):
+        def __init__(self):
+            super().__init__()
+            op = self.op
+
+            def windowed(*args, **params):
+                with _windows_of_copies():
+                    return op(*args, **params)
+            self.op = windowed
+
+        def backward(self, *args):
+            with _windows_of_copies():
+                return super().backward(*args)
+    return StridesStandard
+
+
+def _window_view_strides(program, m):
+    from adapters.mygrad_adapter import MyGradAdapter
+    return any(isinstance(s, Op) and s.op in ("conv1d", "conv2d", "max_pool2d")
+               for s in program.steps) and \
+        m.where in differences_that_vanish(program, MyGradAdapter, _strides_standard())
+
+
 DEVIATIONS = [
     Deviation(
         id="mygrad-backward-of-constant-is-silent",
@@ -273,5 +321,23 @@ DEVIATIONS = [
         ),
         applies=_dilated_window_check,
         finding="findings/mygrad/conv-dilated-window-rejected.py",
+    ),
+    Deviation(
+        id="mygrad-window-view-last-stride",
+        reason="conv_nd and max_pool read wrong memory where their input's last dim has size "
+               "1 and a stride other than the item size (NumPy allows any there; an advanced "
+               "index gives one): sliding_window_view takes arr.strides[-1] for the item size",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (3, 1, 1), (-0.46, 1.32, -1.49), True)),
+            steps=(Op("t1", "index", ("a",), (("dim", 2), ("indices", (0,)))),
+                   RetainGrad("t1"),
+                   Op("t2", "max_pool2d", ("t1",), (("kernel_size", 1), ("padding", 0),
+                                                     ("stride", 1))),
+                   RetainGrad("t2")),
+            plan=(Backward(("t2",), ((((1.0,),), ((1.0,),), ((1.0,),)),)),),
+        ),
+        applies=_window_view_strides,
+        finding="findings/mygrad/window-view-last-stride.py",
     ),
 ]
