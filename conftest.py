@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 from adapters.registry import (BUILTIN, BackendError, BackendUnavailable, adapter_class,
                                engine_version, load)
-from gradspec import deviations
+from harness import deviations
 from harness import backend as current, heap
 from strategies.hypothesis_private import key_by_node, pin_constant_pool
 

@@ -180,7 +180,7 @@ def main(argv=None):
                                   max_examples=args.max_examples)
         settings.load_profile("bench-budget")
     from adapters.registry import load
-    from gradspec import deviations
+    from harness import deviations
     from harness import backend as current, heap
 
     from . import workloads as W

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import (Deviation, differences_that_vanish, engine_action,
+from harness.deviations import (Deviation, differences_that_vanish, engine_action,
                                  functional_deviations, message_says, nothing_returned,
                                  reference_raised, reference_shapes)
 from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, Leaf, Op,

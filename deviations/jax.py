@@ -4,7 +4,7 @@ gradient is always an array, and there is no graph to ask whether an input was u
 a root requires grad; the others come from JAX's own checks (stricter shapes, and which
 of two errors is met first).
 """
-from gradspec.deviations import (Deviation, functional_deviations,
+from harness.deviations import (Deviation, functional_deviations,
                                  implicit_checked_before_weights, implicit_grad_needs_0d,
                                  nothing_returned)
 from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, Leaf, Op,

@@ -3,7 +3,7 @@ semantics). Design differences are Paddle's coded or documented behaviour; the e
 `finding` are Paddle bugs, each with a standalone script under findings/paddle/.
 
 They are stated by concern in the folder beside this file, each part with its own DEVIATIONS
-list (gradspec/deviations.py's `load_parts`); what their predicates share is in _common.py:
+list (harness/deviations.py's `load_parts`); what their predicates share is in _common.py:
 
   paddle/backward.py     paddle.autograd.backward: the nodes it frees, its roots and weights
   paddle/ops.py          single ops and views: what they accept, compute and mark
@@ -16,6 +16,6 @@ The backend `paddle` is judged with all of them, in this order. Where two entrie
 program, the first is credited with it in the reports (harness/check.py): this order keeps the
 credit the single file gave on the suites' programs.
 """
-from gradspec.deviations import load_parts
+from harness.deviations import load_parts
 
 DEVIATIONS = load_parts(__file__, ("backward", "ops", "hooks", "double_grad", "pylayer", "grad"))

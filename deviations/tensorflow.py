@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import (Deviation, differences_that_vanish, engine_action,
+from harness.deviations import (Deviation, differences_that_vanish, engine_action,
                                  functional_deviations,
                                  message_says, no_error_for_root_without_grad,
                                  no_error_for_unused_input, nothing_returned, raised_instead,

@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from gradspec.deviations import (Deviation, differences_that_vanish, engine_action, leaves,
+from harness.deviations import (Deviation, differences_that_vanish, engine_action, leaves,
                                  message_says, nothing_returned, raised_instead, reference_env)
 from gradspec.program import Backward, Grad, Op, Program, RetainGrad
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from gradspec.deviations import (Deviation, differences_that_vanish, engine_action,
+from harness.deviations import (Deviation, differences_that_vanish, engine_action,
                                  message_says, raised_instead, reference_env, reference_raised)
 from gradspec.program import (Backward, BackwardThroughGrad, Grad, InPlace, Leaf, Op, Program,
                               ZeroGrad)

@@ -6,7 +6,7 @@ here: the compiled region's backward and views are AOTAutograd's, not eager's.
 import functools
 import re
 
-from gradspec.deviations import (Deviation, engine_action, is_zero, leaves, load,
+from harness.deviations import (Deviation, engine_action, is_zero, leaves, load,
                                  message_says, raised_instead, reference_env, reference_raised,
                                  zeros_for_none)
 from gradspec.program import (Backward, BackwardThroughGrad, Detach, Grad, GradStep, InPlace,

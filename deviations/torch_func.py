@@ -7,7 +7,7 @@ that depends on the primals; and eager torch's own differences that a transform 
 """
 import numpy as np
 
-from gradspec.deviations import (Deviation, action_roots, all_zero, functional_deviations,
+from harness.deviations import (Deviation, action_roots, all_zero, functional_deviations,
                                  implicit_checked_before_weights, implicit_grad_needs_0d,
                                  leaves, load, raised_instead, reference_env, reference_raised)
 from gradspec.program import (Backward, Call, CallFunction, Detach, FunctionSpec, Grad, GradRule,

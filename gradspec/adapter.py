@@ -24,7 +24,7 @@ from .vocabulary import names
 #   a Backward and another action needs `stateful_grad`);
 # - Grad(outputs, inputs, weights): the same with `primals` the action's inputs, which are
 #   leaves only; its `allow_unused` and `materialize_grads` are not passed: a pure function's
-#   gradient is an array, zeros where unused (the shared deviations in gradspec/deviations.py,
+#   gradient is an array, zeros where unused (the shared deviations in harness/deviations.py,
 #   `functional_deviations`, state that difference);
 # - each action is its own vjp of a fresh forward, so the plan has one action (config.py draws
 #   no more): nothing recorded outlives a call;

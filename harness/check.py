@@ -155,7 +155,7 @@ def _together(program, mismatches, deviations):
             return None
         if deviation not in used:
             used.append(deviation)
-    from gradspec.deviations import Deviation
+    from harness.deviations import Deviation
     return Deviation(" + ".join(d.id for d in used), "; ".join(d.reason for d in used), None,
                      lambda p, m: any(d.applies(p, m) for d in used), tuple(used))
 

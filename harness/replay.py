@@ -16,13 +16,14 @@ import sys
 from gradspec.adapter import UnsupportedProgram
 from adapters.registry import load
 
-from gradspec import deviations as D, program as P
+from gradspec import program as P
+from harness import deviations as D
 from .check import judge
 
 
 def backend_deviations(candidate, paths=None):
     """The stated deviations `candidate` is judged with, as under pytest: its own files
-    (gradspec/deviations.py's `default_files`), then GRADSPEC_DEVIATIONS's and `paths`
+    (harness/deviations.py's `default_files`), then GRADSPEC_DEVIATIONS's and `paths`
     (--deviations; `none` drops the files before it)."""
     if isinstance(paths, str):
         paths = [paths]

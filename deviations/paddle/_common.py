@@ -2,7 +2,7 @@
 plan action a mismatch is at, and which values a program computes from which."""
 import functools
 
-from gradspec.deviations import engine_trace, reference_errors, reference_shapes
+from harness.deviations import engine_trace, reference_errors, reference_shapes
 from gradspec.program import Call, CallFunction, Detach, GradStep, InPlace, MultiOp, Op
 
 
@@ -82,7 +82,7 @@ def _upstream(program, names):
 
 
 def _reference_env(program):
-    from gradspec.deviations import reference_env
+    from harness.deviations import reference_env
     return {n: t.data for n, t in reference_env(program).items()}
 
 

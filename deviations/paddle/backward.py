@@ -1,7 +1,7 @@
 """Paddle's differences in paddle.autograd.backward (Tensor.backward): which grad nodes
 a backward frees, what it asks of its roots and their gradient weights, and when a leaf's
 stop_gradient is read. Part of deviations/paddle.py."""
-from gradspec.deviations import (Deviation, action_roots, is_zero, leaves, message_says,
+from harness.deviations import (Deviation, action_roots, is_zero, leaves, message_says,
                                  raised_instead, reference_errors)
 from gradspec.program import Backward, Grad, Op, Program, RequiresGrad, ZeroGrad
 

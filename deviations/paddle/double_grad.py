@@ -3,7 +3,7 @@ backward through its result): the double-grad kernels, and what they connect. Pa
 deviations/paddle.py."""
 import functools
 
-from gradspec.deviations import (Deviation, action_roots, is_zero, leaves, message_says,
+from harness.deviations import (Deviation, action_roots, is_zero, leaves, message_says,
                                  nothing_returned, raised_instead)
 from gradspec.program import Backward, Grad, GradStep, Op, Program
 

@@ -1,7 +1,7 @@
 """Paddle's differences in paddle.grad: what it checks before running the backward (which
 inputs its outputs reach, not which got a gradient), the errors it raises, and what it leaves
 of the graph after it. Part of deviations/paddle.py."""
-from gradspec.deviations import (Deviation, leaves, message_says, nothing_returned, raised_instead,
+from harness.deviations import (Deviation, leaves, message_says, nothing_returned, raised_instead,
                                  reference_errors)
 from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, MultiOp, Op,
                               Program, Term)

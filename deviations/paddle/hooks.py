@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from gradspec.deviations import Deviation, is_zero, leaves
+from harness.deviations import Deviation, is_zero, leaves
 from gradspec.program import (Backward, Call, CallFunction, Grad, MultiOp, Op, Program, RetainGrad,
                               TensorHook)
 

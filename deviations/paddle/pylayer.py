@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from gradspec.deviations import Deviation, leaves, message_says, raised_instead
+from harness.deviations import Deviation, leaves, message_says, raised_instead
 from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, Op, Program,
                               TensorHook, Term)
 

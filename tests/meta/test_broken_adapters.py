@@ -280,7 +280,7 @@ def test_an_unsupported_program_rejects_that_example_only(install):
 def test_a_deviation_s_float64_program_runs_in_float32_on_a_float32_engine(install):
     """suites/test_deviations.py runs each stated deviation's program in a dtype the backend
     has, and skips, with the reason, one it cannot run at all."""
-    from gradspec.deviations import Deviation
+    from harness.deviations import Deviation
     from suites.test_deviations import test_deviation_still_reproduces
 
     class Float32Sin(broken.WrongSinVjp):

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from gradspec.reference_adapter import ReferenceAdapter
-from gradspec import deviations as D
+from harness import deviations as D
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TORCH = os.path.join(ROOT, "deviations", "torch.py")
@@ -28,9 +28,9 @@ SUBCLASS = textwrap.dedent('''
         deviation_files = ()
 ''')
 EXTRA = textwrap.dedent('''
-    from gradspec.deviations import Deviation, load
+    from harness.deviations import Deviation, load
     from gradspec.program import Backward, Op, Program
-    from gradspec.deviations import leaves
+    from harness.deviations import leaves
 
     DEVIATIONS = [Deviation(id="extra-neg", reason="a stand-in", applies=lambda p, m: False,
                             program=Program(dtype="float32", leaves=leaves(("a", (), (0.5,), True)),
@@ -76,7 +76,7 @@ def test_given_files_follow_in_order_and_none_drops_those_before(tmp_path):
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("x = 1\n", "defines no DEVIATIONS"), ("DEVIATIONS = [1]\n", "not a gradspec"),
+    ("x = 1\n", "defines no DEVIATIONS"), ("DEVIATIONS = [1]\n", "not a harness.deviations.Deviation"),
     ("import no_such_module\n", "ModuleNotFoundError")])
 def test_a_bad_file_is_named(tmp_path, text, problem):
     bad = tmp_path / "bad.py"
@@ -124,7 +124,7 @@ def test_the_header_names_every_file_loaded(tmp_path):
 
 
 RETAINS = textwrap.dedent('''
-    from gradspec.deviations import Deviation, leaves, reference_raised
+    from harness.deviations import Deviation, leaves, reference_raised
     from gradspec.program import Backward, Op, Program
 
     def _no_freed_graph_error(program, m):

@@ -1,5 +1,5 @@
 """A deviation file split by concern (deviations/paddle.py, whose parts are deviations/paddle/*.py,
-gradspec/deviations.py's `load_parts`): the backend is judged with every part, in the order the
+harness/deviations.py's `load_parts`): the backend is judged with every part, in the order the
 file gives; an error names the part it is in (or the module the parts share); an id is stated
 once; and no deviation file or part grows past what reads in one sitting."""
 import glob
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from gradspec.reference_adapter import ReferenceAdapter
-from gradspec import deviations as D
+from harness import deviations as D
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.join(ROOT, "deviations")
@@ -18,7 +18,7 @@ SPLIT = sorted(os.path.basename(f) for f in glob.glob(os.path.join(HERE, "*"))
 MAX_LINES = 700  # the project's limit for any file
 
 PART = '''
-from gradspec.deviations import Deviation, leaves
+from harness.deviations import Deviation, leaves
 from gradspec.program import Backward, Op, Program
 
 from ._shared import never
@@ -34,7 +34,7 @@ SHARED = "def never(program, m):\n    return False\n"
 def _split(tmp_path, parts, names=None, shared=SHARED):
     """engine.py, stating its deviations in engine/<part>.py (which share engine/_shared.py)."""
     (tmp_path / "engine.py").write_text(
-        "from gradspec.deviations import load_parts\n\n"
+        "from harness.deviations import load_parts\n\n"
         f"DEVIATIONS = load_parts(__file__, {tuple(names or parts)!r})\n")
     (tmp_path / "engine").mkdir()
     (tmp_path / "engine" / "_shared.py").write_text(shared)
@@ -58,7 +58,7 @@ def test_the_parts_are_judged_with_in_the_files_order(tmp_path):
     ({"a": PART.format(id="one"), "b": "1 / 0\n"}, SHARED, "b.py", "ZeroDivisionError"),
     ({"a": "def broken(:\n"}, SHARED, "a.py", "SyntaxError"),
     ({"a": PART.format(id="one")}, "raise RuntimeError('no')\n", "_shared.py", "RuntimeError"),
-    ({"a": "DEVIATIONS = [1]\n"}, SHARED, "a.py", "not a gradspec"),
+    ({"a": "DEVIATIONS = [1]\n"}, SHARED, "a.py", "not a harness.deviations.Deviation"),
     ({"a": "x = 1\n"}, SHARED, "a.py", "defines no DEVIATIONS"),
 ], ids=["error", "syntax", "in-shared", "not-a-deviation", "no-list"])
 def test_an_error_names_the_part_it_is_in(tmp_path, parts, shared, where, problem):
@@ -105,4 +105,4 @@ def test_no_deviation_file_is_over_the_limit():
         with open(path, encoding="utf-8") as f:
             lines = sum(1 for _ in f)
         assert lines <= MAX_LINES, (f"{os.path.relpath(path, ROOT)} has {lines} lines: split it "
-                                    f"by concern (gradspec/deviations.py's load_parts)")
+                                    f"by concern (harness/deviations.py's load_parts)")

@@ -7,7 +7,7 @@ import numpy as np
 from adapters.mygrad_adapter import MyGradAdapter
 from gradspec.reference_adapter import ReferenceAdapter
 from adapters.torch_adapter import TorchAdapter
-from gradspec import deviations as D
+from harness import deviations as D
 from harness.check import judge
 from gradspec.program import Backward, Op, Program
 

@@ -7,7 +7,7 @@ import pytest
 from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.compare import Mismatch, compare
-from gradspec.deviations import load
+from harness.deviations import load
 from gradspec.interpreter import run
 
 
@@ -128,7 +128,7 @@ def test_tinygrad_second_implicit_backward_of_a_1_element_root():
 
 # ----- the shared helpers predicates name errors with -------------------------------------
 def test_error_helpers_match_kinds_unnormalized_types_and_messages():
-    from gradspec.deviations import message_says, nothing_returned, raised_instead
+    from harness.deviations import message_says, nothing_returned, raised_instead
     broken = _broken_zoo()
     program = P.Program(dtype="float64", leaves=_leaves(0.5), steps=(P.Op("t1", "exp", ("a",)),),
                         plan=(P.Backward(("t1",), (None,)), P.Backward(("t1",), (None,))))
@@ -162,7 +162,7 @@ def test_a_rounded_zero_is_a_zero_for_none():
     pytest.importorskip("autograd")
     from adapters.autograd_adapter import AutogradAdapter
     from harness.check import judge
-    from gradspec.deviations import is_zero
+    from harness.deviations import is_zero
     j = judge(ABS_THIRD, AutogradAdapter(), ReferenceAdapter(), load("autograd"))
     assert j.mismatches and j.deviation is not None, [str(m) for m in j.mismatches]
     assert is_zero(np.float32(-1.2e-8), "float32") and not is_zero(1e-3, "float32")

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from gradspec.deviations import load
+from harness.deviations import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPTS = sorted(os.path.relpath(p, ROOT).replace(os.sep, "/")

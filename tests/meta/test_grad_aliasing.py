@@ -7,7 +7,7 @@ import pytest
 from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.compare import Mismatch, compare
-from gradspec.deviations import load
+from harness.deviations import load
 from gradspec.interpreter import run
 from gradspec.trace import ActionResult, Trace
 

@@ -3,7 +3,8 @@ deviations explain the differences they state (exit 0, naming them), `--deviatio
 reports every difference."""
 import pytest
 
-from gradspec import deviations as D, program as P
+from gradspec import program as P
+from harness import deviations as D
 from harness.replay import main
 
 BROKEN_SIN = "tests.mutants.zoo.broken:WrongSinVjp"
@@ -12,7 +13,7 @@ SIN = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (0.5, -1.25)),),
                        P.Op("t2", "sum", ("t1",), (("dim", 0), ("keepdim", False)))),
                 plan=(P.Backward(("t2",), (None,)),))
 STATED = '''
-from gradspec.deviations import Deviation
+from harness.deviations import Deviation
 
 DEVIATIONS = [Deviation(id="sin-derivative-negated", reason="d sin(x)/dx is -cos(x) here",
                         program=None, applies=lambda program, m: m.kind == "grad")]

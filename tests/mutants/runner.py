@@ -17,7 +17,7 @@ from hypothesis import Phase, settings
 
 import suites.conformance
 from gradspec.reference_adapter import ReferenceAdapter
-from gradspec import deviations
+from harness import deviations
 from harness import backend
 from harness.check import ConformanceFailure
 

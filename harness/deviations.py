@@ -15,6 +15,13 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
+from gradspec.adapter import ERROR_KINDS
+from gradspec.compare import TOLERANCES, compare
+from gradspec.interpreter import build, run
+from gradspec.program import Backward, Detach, Grad, Leaf, Op, Program
+from gradspec.reference_adapter import ReferenceAdapter
+from harness import backend
+
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deviations")
 
 
@@ -128,7 +135,7 @@ def _stated(module, path):
     bad = [d for d in found if not isinstance(d, Deviation)]
     if bad:
         raise DeviationFileError(f"deviation file {path}: DEVIATIONS holds {bad[0]!r}, not a "
-                                 f"gradspec.deviations.Deviation")
+                                 f"harness.deviations.Deviation")
     return tuple(found)
 
 
@@ -212,7 +219,6 @@ def is_zero(value, dtype):
     engine's derivative of a constant may round to 1e-16 instead of 0 (HIPS autograd's third
     derivative of abs: x/|x| differentiated gives (|x| - x*sign(x))/x², 8.9e-16 in float64)."""
     import numpy as np
-    from .compare import TOLERANCES
     return bool(np.all(np.abs(np.asarray(value, dtype=np.float64)) <= TOLERANCES[dtype][1]))
 
 
@@ -221,8 +227,6 @@ def is_zero(value, dtype):
 def reference_env(program):
     """Every value of the program as the reference computes it (name -> reference tensor:
     `.data`, `.requires_grad`); empty if the reference's forward raises."""
-    from gradspec.reference_adapter import ReferenceAdapter
-    from gradspec.interpreter import build
     try:
         return build(program, ReferenceAdapter()).env
     except Exception:  # noqa: BLE001 - a forward error: nothing known, nothing explained
@@ -239,8 +243,6 @@ def engine_trace(program, adapter_cls):
     Under --isolate, where the candidate is such an engine, it runs in the candidate's worker
     process: a program the engine crashes on must not run here, where it would take the test
     run with it (a crash there is None: nothing known, nothing explained)."""
-    from harness import backend
-    from gradspec.interpreter import run
     runner = backend.isolated()
     if runner is not None and isinstance(backend.candidate(), adapter_cls):
         try:
@@ -273,9 +275,6 @@ def differences_that_vanish(program, engine_cls, counterfactual_cls):
     most precise predicate there is: it explains exactly what that behaviour causes, and a
     difference the counterfactual still shows stays unexplained. Empty where either raised
     outside the trace."""
-    from gradspec.compare import compare
-    from gradspec.interpreter import run
-    from gradspec.reference_adapter import ReferenceAdapter
     try:
         expected = run(program, ReferenceAdapter())
         seen = compare(program, expected, run(program, engine_cls(), strict=False))
@@ -292,8 +291,6 @@ def reference_shapes(program):
 @functools.lru_cache(maxsize=256)
 def reference_errors(program):
     """The error kind (or None) of each plan action on the reference."""
-    from gradspec.reference_adapter import ReferenceAdapter
-    from gradspec.interpreter import run
     return tuple(a.error for a in run(program, ReferenceAdapter()).actions)
 
 
@@ -304,7 +301,6 @@ def reference_raised(program, action, kind):
 
 def leaves(*specs):
     """Leaves for a deviation's program: (name, shape, values, requires_grad) each."""
-    from gradspec.program import Leaf
     return tuple(Leaf(n, s, v, rg) for n, s, v, rg in specs)
 
 
@@ -327,7 +323,6 @@ def message_says(m, *phrases):
 
 
 def _ERROR_KINDS():
-    from gradspec.adapter import ERROR_KINDS
     return ERROR_KINDS
 
 
@@ -356,7 +351,6 @@ def no_error_for_root_without_grad(program, m):
 
 def action_roots(action):
     """The roots a Backward differentiates, or a Grad's outputs."""
-    from gradspec.program import Backward
     return action.roots if isinstance(action, Backward) else action.outputs
 
 
@@ -365,7 +359,6 @@ def implicit_grad_needs_0d(program, m):
     nonscalar_implicit_grad on a one-element root that is not 0-d, which torch accepts
     (numel() == 1); its gradients are then missing. Checked before anything runs, so it also
     stands where the reference raised a later error."""
-    from gradspec.program import Backward, Grad
     if not 0 <= m.action < len(program.plan):
         return False
     action, env = program.plan[m.action], reference_env(program)
@@ -406,7 +399,6 @@ def no_error_for_unused_input(program, m):
 def functional_deviations(engine, vjp_name, note=""):
     """The three differences every functional engine shows (a pure function's gradient is
     always an array), as `engine`-prefixed entries; `note` adds to the root entry's reason."""
-    from gradspec.program import Backward, Detach, Grad, Op, Program
     a, b = leaves(("a", (), (0.5,), True), ("b", (), (-1.25,), True))
     return [
         Deviation(
