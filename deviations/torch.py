@@ -311,6 +311,7 @@ DEVIATIONS = [
         ),
         finding="findings/torch/hardsigmoid-float64-grad-float32-sixth.py",
         applies=_hardsigmoid_float32_sixth,
+        dtypes=("float64",),
     ),
     Deviation(
         id="torch-hardsigmoid-no-double-backward",

@@ -35,6 +35,9 @@ class Deviation:
     # An engine bug's standalone script in the engine's own API (a path from the repository's
     # root, findings/<engine>/<id>.py): it exits 1 while the bug reproduces and 0 once fixed.
     finding: str = ""
+    # The dtypes it can show in (empty: any). A backend without them cannot show it, so its
+    # program is not run there (a float64 rounding bug on a float32-only subclass).
+    dtypes: tuple = ()
 
     def explains(self, program, mismatches):
         return bool(mismatches) and all(self.applies(program, m) for m in mismatches)

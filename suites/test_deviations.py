@@ -51,6 +51,9 @@ def runnable(deviation, candidate):
     with the reason, if the backend still lacks something it needs."""
     program = deviation.program
     caps = candidate.capabilities
+    if deviation.dtypes and not set(deviation.dtypes) & set(caps):
+        pytest.skip(f"deviation {deviation.id!r} shows in {', '.join(deviation.dtypes)} only, "
+                    f"which {candidate.name} lacks")
     if program.dtype not in caps:
         program = next((replace(program, dtype=d) for d in ("float32", "float64") if d in caps),
                        program)
