@@ -21,8 +21,8 @@ from harness.deviations import (Deviation, differences_that_vanish, engine_actio
                                  no_error_for_unused_input, nothing_returned, raised_instead,
                                  reference_raised, reference_shapes)
 from gradspec.interpreter import recorded_persistent, recorded_sources
-from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, Leaf, Op,
-                              Program, Term)
+from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, GradStep,
+                              Leaf, Op, Program, Term)
 
 
 def _all_none(values):
@@ -244,6 +244,21 @@ def _float32_constant(op):
     return applies
 
 
+_NO_SOFTSIGN_GRAD_GRAD = "gradient registry has no entry for: SoftsignGrad"
+
+
+def _softsign_no_second_order(program, m):
+    """A program differentiating through softsign's gradient (a gradient used as a value): TF
+    raised LookupError there (SoftsignGrad has no gradient) where torch ran, and so returned
+    no gradients for that action."""
+    if "softsign" not in program.requirements()[0]:
+        return False
+    if m.kind == "error":
+        return m.actual == "unexpected LookupError" and message_says(m, _NO_SOFTSIGN_GRAD_GRAD)
+    return m.kind in ("grad", "returned") and reference_raised(program, m.action, None) \
+        and _raised_on_tensorflow(program, m.action, "unexpected LookupError")
+
+
 _SHARED = {d.id: d for d in functional_deviations("tensorflow", "tape.gradient")}
 
 DEVIATIONS = [
@@ -456,5 +471,18 @@ DEVIATIONS = [
             plan=(Backward(("t1",), ((1.0, 1.0),)),),
         ),
         applies=_float32_constant("leaky_relu"),
+    ),
+    Deviation(
+        id="tensorflow-softsign-no-second-order",
+        reason="tf.nn.softsign's gradient op, SoftsignGrad, has no registered gradient: "
+               "differentiating a gradient through softsign raises LookupError (torch's "
+               "softsign is composite and twice differentiable)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)),),
+            steps=(Op("t1", "softsign", ("a",)), GradStep(("g2",), ("t1",), ("a",), (None,))),
+            plan=(Backward(("g2",), (None,)),),
+        ),
+        applies=_softsign_no_second_order,
     ),
 ]
