@@ -1,14 +1,16 @@
 """Known differences between torch 2.13 and the reference (documented torch semantics)."""
 import functools
+import importlib
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from harness.deviations import (Deviation, differences_that_vanish, engine_action,
                                  message_says, raised_instead, reference_env, reference_raised)
-from gradspec.program import (Backward, BackwardThroughGrad, Grad, InPlace, Leaf, Op, Program,
-                              ZeroGrad)
+from gradspec.program import (Backward, BackwardThroughGrad, Grad, GradStep, InPlace, Leaf, Op,
+                              Program, ZeroGrad)
 
 
 @functools.lru_cache(maxsize=256)
@@ -186,31 +188,101 @@ def _hardsigmoid_no_double_backward(program, m):
         _NO_HARDSIGMOID_DOUBLE in (result.message or "")
 
 
-@functools.lru_cache(maxsize=1)
-def _batch_norm_contiguous_grad():
-    """torch with batch_norm's incoming gradient made contiguous (a hook on its output) before
-    NativeBatchNormBackward0 reads it: the same values, the graph unchanged."""
-    from adapters.torch_adapter import TorchAdapter
+# ----- the nn ops' kernels (eager torch and torch.func's transforms run the same) ----------
+ENGINES = {"torch": ("adapters.torch_adapter", "TorchAdapter"),
+           "torch-func": ("adapters.torch_func_adapter", "TorchFuncAdapter")}
 
-    class BatchNormContiguousGrad(TorchAdapter):
+
+def _norm_dims(name, x, params):
+    """The dims a norm's statistics reduce over, and the shape its weight and bias take."""
+    if name == "layer_norm":
+        k = len(params["normalized_shape"])
+        return tuple(range(x.dim() - k, x.dim())), tuple(x.shape[x.dim() - k:])
+    return (0,) + tuple(range(2, x.dim())), (x.shape[1],) + (1,) * (x.dim() - 2)
+
+
+def _norm_spelled(torch, name, x, *affine, eps, **params):
+    """A norm as autograd composes it from mean, var and rsqrt: the same values (to rounding),
+    every derivative of its own, to any order, with no saved statistics."""
+    dims, shape = _norm_dims(name, x, params)
+    centered = x - x.mean(dims, keepdim=True)
+    y = centered * torch.rsqrt((centered * centered).mean(dims, keepdim=True) + eps)
+    if affine:
+        y = y * affine[0].reshape(shape)
+    return y + affine[1].reshape(shape) if len(affine) > 1 else y
+
+
+@functools.lru_cache(maxsize=None)
+def _counterfactual(engine, spelled=(), contiguous_grad=False):
+    """`engine`'s adapter (ENGINES) with the norms in `spelled` composed of primitives, and,
+    with `contiguous_grad`, batch_norm's incoming gradient made contiguous (a hook on its
+    output, which torch.func's transforms run too) before NativeBatchNormBackward0 reads it:
+    the same values, the graph otherwise unchanged."""
+    module, cls = ENGINES[engine]
+    base = getattr(importlib.import_module(module), cls)
+
+    class Counterfactual(base):
         def __init__(self):
             super().__init__()
-            ops = self.op
+            ops, torch = self.op, self.torch
 
             def op(name, *args, **params):
+                if name in spelled:
+                    return _norm_spelled(torch, name, *args, **params)
                 out = ops(name, *args, **params)
-                if name == "batch_norm" and out.requires_grad:
+                if contiguous_grad and name == "batch_norm" and out.requires_grad:
                     out.register_hook(lambda g: g.contiguous())
                 return out
             self.op = op
-    return BatchNormContiguousGrad
+    return Counterfactual
 
 
-def _batch_norm_grad_strides(program, m):
+def _recorded(program, name):
+    return any(isinstance(s, Op) and s.op == name and not s.no_grad for s in program.steps)
+
+
+def _batch_norm_grad_strides(program, m, engine):
     """A difference that goes once batch_norm's incoming gradient is made contiguous."""
-    from adapters.torch_adapter import TorchAdapter
-    return any(isinstance(s, Op) and s.op == "batch_norm" for s in program.steps) and \
-        m.where in differences_that_vanish(program, TorchAdapter, _batch_norm_contiguous_grad())
+    return _recorded(program, "batch_norm") and m.where in differences_that_vanish(
+        program, _counterfactual(engine), _counterfactual(engine, contiguous_grad=True))
+
+
+NORMS = ("layer_norm", "batch_norm")
+
+
+def _norm_third_order(name):
+    """A difference that goes once the norm `name` is composed of primitives (whose
+    derivatives to every order are autograd's own), of what is left once batch_norm's
+    incoming gradient is made contiguous (the strides bug, stated apart). Where the program
+    also records the other norm, also one that goes once `name` is composed with the other
+    already composed: a difference both bugs cause together is each one's."""
+    other = next(n for n in NORMS if n != name)
+
+    def applies(program, m, engine):
+        if not _recorded(program, name):
+            return False
+        already = ((), (other,)) if _recorded(program, other) else ((),)
+        return any(m.where in differences_that_vanish(
+            program, _counterfactual(engine, spelled, True),
+            _counterfactual(engine, tuple(sorted(spelled + (name,))), True))
+            for spelled in already)
+    applies.__name__ = applies.__qualname__ = f"_{name}_third_order"
+    return applies
+
+
+@dataclass(frozen=True)
+class OnEngine:
+    """A predicate (program, mismatch, engine) as `applies`, asked of `engine`'s own runs;
+    `on(other)` is the same predicate for an engine with the same kernels (torch.func's
+    transforms), whose deviation file states the entry with it."""
+    predicate: Callable
+    engine: str = "torch"
+
+    def __call__(self, program, m):
+        return self.predicate(program, m, self.engine)
+
+    def on(self, engine):
+        return replace(self, engine=engine)
 
 
 DEVIATIONS = [
@@ -343,6 +415,44 @@ DEVIATIONS = [
             plan=(Backward(("t2",), (((((-1.0,), (1.25,)), ((-1.5,), (0.5,))),
                                       (((-0.75,), (1.0,)), ((-1.25,), (1.5,)))),)),),
         ),
-        applies=_batch_norm_grad_strides,
+        finding="findings/torch/batch-norm-grad-channels-last-strides.py",
+        applies=OnEngine(_batch_norm_grad_strides),
+    ),
+    Deviation(
+        id="torch-layer-norm-third-order",
+        reason="layer_norm's double backward (layer_norm_double_backward) takes the forward's "
+               "saved mean and inverse std as values without autograd history, so a "
+               "derivative through it (third order and up: a grad() of a gradient made with "
+               "create_graph=True twice) treats them as constants and is silently wrong "
+               "(pytorch/pytorch#175754); first and second derivatives are right",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2, 3), (0.5, -0.75, 1.25, -1.0, 0.25, 1.5)),),
+            steps=(Op("t1", "layer_norm", ("a",), (("eps", 1e-05), ("normalized_shape", (3,)))),
+                   GradStep(("g2",), ("t1",), ("a",), (((-1.0, 1.25, 0.5), (0.75, -0.5, 1.0)),)),
+                   GradStep(("g3",), ("g2",), ("a",), (((1.0, -0.5, 0.25), (-1.25, 0.75, 0.5)),))),
+            plan=(Grad(("g3",), ("a",), (((0.5, 1.0, -0.75), (1.25, -1.0, 0.25)),)),),
+        ),
+        finding="findings/torch/layer-norm-third-order.py",
+        applies=OnEngine(_norm_third_order("layer_norm")),
+    ),
+    Deviation(
+        id="torch-batch-norm-third-order",
+        reason="batch_norm's double backward in training mode (batchnorm_double_backward) "
+               "takes the forward's saved mean and inverse std as values without autograd "
+               "history, so a derivative through it (third order and up) treats them as "
+               "constants and is silently wrong (pytorch/pytorch#186256, the cause of "
+               "layer_norm's); first and second derivatives are right",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (3, 2), (0.5, -0.75, 1.25, -1.0, -0.25, 1.5)),),
+            steps=(Op("t1", "batch_norm", ("a",), (("eps", 1e-05),)),
+                   GradStep(("g2",), ("t1",), ("a",), (((-1.0, 1.25), (0.5, 0.75), (-0.5, 1.0)),)),
+                   GradStep(("g3",), ("g2",), ("a",),
+                            (((1.0, -0.5), (0.25, -1.25), (0.75, 0.5)),))),
+            plan=(Grad(("g3",), ("a",), (((0.5, 1.0), (-0.75, 1.25), (-1.0, 0.25)),)),),
+        ),
+        finding="findings/torch/batch-norm-third-order.py",
+        applies=OnEngine(_norm_third_order("batch_norm")),
     ),
 ]

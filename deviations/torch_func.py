@@ -2,9 +2,12 @@
 semantics). The first three follow from differentiating pure functions, as in JAX: a gradient
 is always a tensor, and there is no graph to ask whether an input was used or whether a root
 requires grad. Then: torch.func.vjp checks a cotangent's shape only against an output
-that depends on the primals; and eager torch's own differences that a transform meets too
-(`EAGER`), kept as torch states them.
+that depends on the primals; eager torch's own differences that a transform meets too
+(`EAGER`), kept as torch states them; and its nn kernels' bugs (`KERNELS`), stated as torch
+states them but judged on torch.func's own runs.
 """
+from dataclasses import replace
+
 import numpy as np
 
 from harness.deviations import (Deviation, action_roots, all_zero, functional_deviations,
@@ -86,6 +89,13 @@ def _unchecked_custom_grad_of_constant_input(program, m):
 # aten op under a transform (its float32 1/6, and no derivative of its own).
 EAGER = ("torch-make-grads-index", "torch-hardsigmoid-float64-grad-float32-sixth",
          "torch-hardsigmoid-no-double-backward")
+# The nn ops' kernels, the same aten ops under a transform: batch_norm's backward reading an
+# incoming gradient's strides wrongly, and the norms' double backward with constant
+# statistics. Their predicates compare torch.func's own runs with its counterfactuals
+# (`on("torch-func")`): a transform's gradients are not eager torch's wherever the
+# functional deviations above differ.
+KERNELS = ("torch-batch-norm-grad-channels-last-strides", "torch-layer-norm-third-order",
+           "torch-batch-norm-third-order")
 
 DEVIATIONS = functional_deviations("torch-func", "torch.func.vjp") + [
     Deviation(
@@ -134,4 +144,5 @@ DEVIATIONS = functional_deviations("torch-func", "torch.func.vjp") + [
             plan=(Grad(("f1",), ("c",), ((1.0, 1.0),)),)),
         applies=_unchecked_custom_grad_of_constant_input,
     ),
-] + [d for d in load("torch") if d.id in EAGER]
+] + [d for d in load("torch") if d.id in EAGER] + [
+    replace(d, applies=d.applies.on("torch-func")) for d in load("torch") if d.id in KERNELS]
