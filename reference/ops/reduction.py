@@ -123,6 +123,8 @@ def prod(x, dim=None, keepdim=False):
         out = new(raw, x, terms=lambda: x.size * np.abs(raw))
 
         def vjp_all(g, n, x, r):
+            if x.ndim == 0:  # torch's prod_backward passes the gradient of a 0-d x through
+                return (g,)
             others = reshape(_others(reshape(x, (-1,)), 0), x.shape)
             return (mul(expand(g, x.shape), others),)
         record("ProdBackward0", (out,), (x,), vjp_all, save=(x, out))

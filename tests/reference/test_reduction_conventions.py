@@ -131,3 +131,12 @@ def test_argmax_is_a_float_constant_with_the_first_index_at_ties():
     np.testing.assert_array_equal(ops.argmax(x, 0, keepdim=True).data, [[1.0, 0.0, 0.0]])
     y = ops.sum(ops.mul(x, ops.argmax(x, 0, keepdim=True)))
     np.testing.assert_array_equal(grad(y, x).data, [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+def test_prod_of_a_0d_tensor_passes_the_gradient_through():
+    """torch's prod_backward returns the incoming gradient itself for a 0-d input (whole or
+    along dim 0): the gradient of the gradient then does not require grad."""
+    for kw in ({}, {"dim": 0}):
+        x = R.tensor(2.0, requires_grad=True)
+        (g,) = autograd.grad(ops.prod(x, **kw), [x], create_graph=True)
+        assert g.data == 1.0 and not g.requires_grad, kw
