@@ -29,6 +29,65 @@ def _cross_entropy(args, params):
     return f"{args[0]}.cross_entropy(Tensor({target_literal(params)}))"
 
 
+def _prod(args, params):
+    if params["dim"] is None:
+        return f"{args[0]}.prod()"
+    return f"{args[0]}.prod(axis={params['dim']}, keepdim={params['keepdim']})"
+
+
+def _along(args, params):
+    """x's slices at the indices along dim (tinygrad's indexing with a list)."""
+    d, idx = params["dim"], list(params["indices"])
+    if d < 0:
+        return f"{args[0]}[..., {idx}{', :' * (-d - 1)}]"
+    return f"{args[0]}[{':, ' * d}{idx}]"
+
+
+def _embedding(nn, weight, ids):
+    """nn.Embedding with `weight` as its weight (as load_state_dict replaces it), called on
+    the int ids."""
+    module = nn.Embedding(*weight.shape)
+    module.weight = weight
+    return module(ids)
+
+
+def _affine(src, args):
+    """`src` times a weight, plus a bias, where given: as tinygrad's nn.LayerNorm and
+    nn.BatchNorm apply theirs."""
+    if len(args) > 1:
+        src = f"{src} * {args[1]}"
+    return f"{src} + {args[2]}" if len(args) > 2 else src
+
+
+def _layer_norm(args, params):
+    axes = tuple(range(-len(params["normalized_shape"]), 0))
+    return _affine(f"{args[0]}.layernorm(axis={axes}, eps={params['eps']!r})", args)
+
+
+def _batch_norm(x, weight, bias, eps):
+    """Training-mode batch norm as Tensor.batchnorm's docs call it: the batch mean and biased
+    variance over every axis but 1 (what nn.BatchNorm computes without running stats)."""
+    axes = tuple(a for a in range(x.ndim) if a != 1)
+    return x.batchnorm(weight, bias, x.mean(axis=axes), x.var(axis=axes, correction=0).add(eps)
+                       .rsqrt())
+
+
+def _pool(method, extra=""):
+    def template(args, params):
+        return (f"{args[0]}.{method}({literal(params['kernel_size'])}, "
+                f"stride={literal(params['stride'])}, padding={literal(params['padding'])}"
+                + extra.format(**params) + ")")
+    return template
+
+
+def _conv(args, params):
+    """Tensor.conv2d convolves over any number of spatial dims (conv1d too)."""
+    bias = f", {args[2]}" if len(args) > 2 else ""
+    return (f"{args[0]}.conv2d({args[1]}{bias}, groups={params['groups']}, "
+            f"stride={literal(params['stride'])}, dilation={literal(params['dilation'])}, "
+            f"padding={literal(params['padding'])})")
+
+
 TINYGRAD_TEMPLATES = {
     **{name: f"{{0}}.{name}()" for name in ("exp", "log", "tanh", "sigmoid", "relu", "sin",
                                              "cos", "sqrt", "abs", "reciprocal")},
@@ -66,6 +125,46 @@ TINYGRAD_TEMPLATES = {
     # tinygrad has no mse_loss: the mean of squared differences (torch's reduction='mean').
     "mse_loss": "({0} - {1}).square().mean()",
     "cross_entropy": _cross_entropy,
+    # Issue 21's ops, each tinygrad's own Tensor method (or module). Left out, as tinygrad has
+    # none: log1p, expm1, atan2, index_add, norm (a vector norm).
+    **{name: f"{{0}}.{name}()" for name in ("square", "rsqrt", "atan", "sinh", "cosh", "tan",
+                                             "asin", "erf", "silu", "softsign", "logsigmoid",
+                                             "mish", "selu")},
+    "gelu": "{0}.gelu(approximate={approximate})",
+    # tinygrad's softplus has no threshold (torch's is linear above 20 / beta, where the two
+    # differ by log(1 + exp(-20)) / beta ~ 2e-9 / beta).
+    "softplus": "{0}.softplus(beta={beta})",
+    "leaky_relu": "{0}.leaky_relu({negative_slope})",
+    "elu": "{0}.elu({alpha})",
+    "celu": "{0}.celu({alpha})",
+    "hardtanh": "{0}.hardtanh({min_val}, {max_val})",
+    "fmod": "{0}.fmod({1})",
+    "remainder": "{0}.mod({1})",
+    "pow_tensor": "{0}.pow({1})",
+    "lerp": lambda a, p: f"{a[0]}.lerp({a[1]}, {a[2] if len(a) > 2 else literal(p['weight'])})",
+    "clamp_tensor": "{0}.clamp({1}, {2})",
+    "cumsum": "{0}.cumsum({dim})",
+    "cumprod": "{0}.cumprod({dim})",
+    "floor_divide": "{0} // {1}",
+    "min": "{0}.min(axis={dim}, keepdim={keepdim})",
+    "amax": "{0}.max(axis={dim}, keepdim={keepdim})",
+    "amin": "{0}.min(axis={dim}, keepdim={keepdim})",
+    "prod": _prod,
+    "var": "{0}.var(axis={dim}, keepdim={keepdim}, correction={correction})",
+    "std": "{0}.std(axis={dim}, keepdim={keepdim}, correction={correction})",
+    "argmax": "{0}.argmax(axis={dim}, keepdim={keepdim}).cast({0}.dtype)",
+    "gather": "{0}.gather({dim}, Tensor({indices}))",
+    "scatter_add": "{0}.scatter_reduce({dim}, Tensor({indices}), {1}, reduce='sum')",
+    "index_select": _along,
+    "embedding": lambda a, p: f"_embedding(nn, {a[0]}, Tensor({literal(p['ids'])}))",
+    "einsum": "Tensor.einsum({equation}, {args})",
+    "conv1d": _conv,
+    "conv2d": _conv,
+    "max_pool2d": _pool("max_pool2d"),
+    "avg_pool2d": _pool("avg_pool2d", ", count_include_pad={count_include_pad}"),
+    "layer_norm": _layer_norm,
+    "batch_norm": lambda a, p: f"_batch_norm({a[0]}, {a[1] if len(a) > 1 else None}, "
+                               f"{a[2] if len(a) > 2 else None}, {p['eps']!r})",
 }
 
 
@@ -105,7 +204,9 @@ class TinygradAdapter(Adapter):
     def __init__(self):
         from tinygrad import Device, Tensor, dtypes, nn
         self.Tensor, self.Device, self.dtypes, self.nn = Tensor, Device, dtypes, nn
-        self.op = TemplateOps(TINYGRAD_TEMPLATES, {"Tensor": Tensor})
+        self.op = TemplateOps(TINYGRAD_TEMPLATES, {"Tensor": Tensor, "nn": nn,
+                                                   "_embedding": _embedding,
+                                                   "_batch_norm": _batch_norm})
 
     def describe(self):
         return f"tinygrad {importlib.metadata.version('tinygrad')} on {self.Device.DEFAULT}"

@@ -11,7 +11,7 @@ import inspect
 from .script_parts import py
 from .stateful_script import NotExpressed, Spelling, render as render_stateful
 from .templates import literal
-from .tinygrad_adapter import _RNNCell, call_cell
+from .tinygrad_adapter import _RNNCell, _batch_norm, _embedding, call_cell
 
 HEADER = '''import numpy as np
 from tinygrad import Tensor, nn
@@ -36,7 +36,8 @@ MODULES = {"linear": "nn.Linear({i}, {o}, bias={b})", "lstm_cell": "nn.LSTMCell(
 class TinygradSpelling(Spelling):
     engine = "tinygrad"
     header = HEADER
-    helpers = "\n\n".join(inspect.getsource(f) for f in (_RNNCell, call_cell))
+    helpers = "\n\n".join(inspect.getsource(f)
+                          for f in (_RNNCell, call_cell, _embedding, _batch_norm))
 
     def tensor(self, values, dtype, requires_grad=False):
         return f"leaf({literal(values)}, np.{dtype})"  # as the adapter makes it

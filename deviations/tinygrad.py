@@ -5,7 +5,8 @@ import functools
 import numpy as np
 
 from harness.deviations import (Deviation, differences_that_vanish, engine_action, leaves,
-                                 message_says, nothing_returned, raised_instead, reference_env)
+                                message_says, nothing_returned, raised_instead, reference_env,
+                                reference_shapes)
 from gradspec.program import Backward, Grad, Op, Program, RetainGrad
 
 STATE = ("grad", "retained", "nonleaf_grad", "returned")
@@ -154,6 +155,72 @@ def _large_sin_cos(program, m):
     e, a = np.asarray(m.expected, dtype=float), np.asarray(m.actual, dtype=float)
     scale = max(1.0, float(np.abs(e).max(initial=0.0)))
     return e.shape == a.shape and bool(np.allclose(a, e, rtol=1e-5, atol=1e-6 * scale))
+
+
+def _argmax_of_0d(program, m):
+    """The forward error of argmax along dim 0 (or -1) of a 0-d value."""
+    shapes = reference_shapes(program)
+    return raised_instead(m, None, "IndexError") and m.action < 0 and message_says(
+        m, "tuple index out of range") and any(
+        isinstance(s, Op) and s.op == "argmax" and shapes.get(s.args[0]) == ()
+        for s in program.steps)
+
+
+# Ops tinygrad computes by a polynomial approximation (mixin/elementwise.py): asin by
+# Abramowitz & Stegun 4.4.46 (atan as asin(x / sqrt(1 + x^2))), erf by A&S 7.1.26 (gelu with
+# approximate='none' through erf). Their forward is off by up to ~2e-8 (asin, atan) and
+# ~1.5e-7 (erf), their derivatives by up to ~1.5e-6 and ~5e-6: far inside float32's
+# tolerance, far outside float64's.
+APPROXIMATED = ("asin", "atan", "erf")
+APPROXIMATION_RTOL = 1e-4  # the derivatives' error, ~5e-6, with room for what follows
+
+
+def _approximated(step):
+    return step.op in APPROXIMATED or (step.op == "gelu" and step.kw["approximate"] == "none")
+
+
+def _polynomial_approximations(program, m):
+    """A small numerical difference in a float64 program that applies one of the
+    approximated functions."""
+    if program.dtype != "float64" or m.kind not in ("forward",) + STATE:
+        return False
+    if m.expected is None or m.actual is None or isinstance(m.expected, tuple):
+        return False
+    if not any(isinstance(s, Op) and _approximated(s) for s in program.steps):
+        return False
+    e, a = np.asarray(m.expected, dtype=float), np.asarray(m.actual, dtype=float)
+    scale = max(1.0, float(np.abs(e).max(initial=0.0)))
+    return e.shape == a.shape and bool(np.allclose(a, e, rtol=APPROXIMATION_RTOL,
+                                                   atol=APPROXIMATION_RTOL * scale))
+
+
+# torch's SELU constants (tinygrad's defaults are these rounded to 6 and 5 digits).
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+
+@functools.lru_cache(maxsize=1)
+def _selu_exact():
+    """tinygrad with selu given torch's constants, the one difference
+    `tinygrad-selu-rounded-constants` states."""
+    from adapters.tinygrad_adapter import TinygradAdapter
+
+    class SeluExact(TinygradAdapter):
+        def __init__(self):
+            super().__init__()
+            ops = self.op
+
+            def op(name, *args, **params):
+                if name == "selu":
+                    return args[0].selu(alpha=SELU_ALPHA, gamma=SELU_SCALE)
+                return ops(name, *args, **params)
+            self.op = op
+    return SeluExact
+
+
+def _selu_constants(program, m):
+    from adapters.tinygrad_adapter import TinygradAdapter
+    return any(isinstance(s, Op) and s.op == "selu" for s in program.steps) and \
+        m.where in differences_that_vanish(program, TinygradAdapter, _selu_exact())
 
 
 @functools.lru_cache(maxsize=1)
@@ -432,5 +499,45 @@ DEVIATIONS = [
         ),
         applies=_second_backward_into_view_weight,
         finding="findings/tinygrad/second-backward-into-view-weight.py",
+    ),
+    Deviation(
+        id="tinygrad-polynomial-asin-atan-erf",
+        reason="asin, atan and erf (and gelu with approximate='none', through erf) are "
+               "polynomial approximations (Abramowitz & Stegun 4.4.46, 7.1.26): values off by "
+               "up to ~1.5e-7 and derivatives by up to ~5e-6, outside the float64 tolerance",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "atan", ("a",)), RetainGrad("t1")),
+            plan=(Backward(("t1",), (None,)),),
+        ),
+        applies=_polynomial_approximations,
+    ),
+    Deviation(
+        id="tinygrad-selu-rounded-constants",
+        reason="Tensor.selu's default constants are alpha=1.67326, gamma=1.0507, torch's "
+               "rounded (1.6732632423543772, 1.0507009873554805): values and derivatives off "
+               "by ~5e-6 relative, outside the float64 tolerance",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (2,), (0.5, -1.25), True)),
+            steps=(Op("t1", "selu", ("a",)), RetainGrad("t1")),
+            plan=(Backward(("t1",), ((1.0, 1.0),)),),
+        ),
+        applies=_selu_constants,
+    ),
+    Deviation(
+        id="tinygrad-argmax-0d",
+        reason="argmax(axis=0) of a 0-d tensor raises IndexError (it reads shape[axis]) where "
+               "max(axis=0) works and torch (and NumPy) give index 0",
+        program=Program(
+            dtype="float64",
+            leaves=leaves(("a", (), (0.5,), True)),
+            steps=(Op("t1", "argmax", ("a",), (("dim", 0), ("keepdim", False))),
+                   Op("t2", "mul", ("a", "t1"))),
+            plan=(Backward(("t2",), (None,)),),
+        ),
+        applies=_argmax_of_0d,
+        finding="findings/tinygrad/argmax-0d.py",
     ),
 ]
