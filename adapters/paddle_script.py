@@ -4,7 +4,7 @@ Layers are Paddle's own modules (`paddle.nn.Linear`, `SimpleRNNCell`, `LSTMCell`
 on the program's torch-layout leaves converted to the module's layout with Paddle ops, as the
 adapter runs them (adapters/layer_layout.py); custom Functions are `PyLayer`s.
 """
-from .paddle_adapter import HELPERS, LAYER_HELPERS, layout_source, module_source
+from .paddle_spelling import HELPERS, LAYER_HELPERS, layout_source, module_source
 from .script_parts import py
 from .stateful_script import NotExpressed, Spelling, render as render_stateful
 from .templates import literal
