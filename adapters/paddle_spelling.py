@@ -300,6 +300,7 @@ PADDLE_TEMPLATES = {
     "min": "paddle.min({0}, axis={dim}, keepdim={keepdim})",
     "amax": "paddle.amax({0}, axis={dim}, keepdim={keepdim})",
     "amin": "paddle.amin({0}, axis={dim}, keepdim={keepdim})",
+    "prod": _prod,
     # indexing and einsum (broadcast=False: torch's index, smaller than x off the dim)
     "gather": "paddle.take_along_axis({0}, paddle.to_tensor({indices}), axis={dim}, "
               "broadcast=False)",

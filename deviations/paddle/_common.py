@@ -107,3 +107,41 @@ def _never(program, m):
 
 
 A = ("a", (), (0.5,), True)
+
+
+def _spelled(name, **templates):
+    """A counterfactual: Paddle's adapter with some ops spelled otherwise (`templates`, over
+    the adapter's helpers and those in `extra`), the one behaviour a deviation states changed
+    to torch's; everything else is the adapter's (harness.deviations.differences_that_vanish).
+    Built once per name."""
+    if name not in _COUNTERFACTUALS:
+        from adapters.paddle_adapter import PaddleAdapter
+        from adapters.paddle_spelling import PADDLE_TEMPLATES
+        from adapters.templates import TemplateOps
+
+        def __init__(self):
+            PaddleAdapter.__init__(self)
+            self._namespace.update(COUNTERFACTUAL_HELPERS)
+            self.templates = TemplateOps(dict(PADDLE_TEMPLATES, **templates), self._namespace)
+        _COUNTERFACTUALS[name] = type(name, (PaddleAdapter,), {"__init__": __init__})
+    return _COUNTERFACTUALS[name]
+
+
+_COUNTERFACTUALS = {}
+
+
+def _prod_by_products(x, dim, keepdim):
+    """paddle.prod as the product of the slices along `dim` (of every element for None),
+    multiplied in turn: multiply's gradient gives each factor the product of the others, zero
+    or not. A 0-d input is its one factor (times 1: a new tensor, as prod's result is)."""
+    import functools
+    import paddle
+    if x.ndim == 0:
+        return paddle.multiply(x, paddle.ones([], x.dtype))
+    moved = paddle.reshape(x, [-1]) if dim is None else paddle.moveaxis(x, dim, 0)
+    out = functools.reduce(paddle.multiply, paddle.unbind(moved, 0),
+                           paddle.ones(moved.shape[1:], x.dtype))
+    return paddle.unsqueeze(out, dim) if dim is not None and keepdim else out
+
+
+COUNTERFACTUAL_HELPERS = {"prod_by_products": _prod_by_products}

@@ -5,11 +5,12 @@ import re
 
 import numpy as np
 
-from harness.deviations import Deviation, leaves, message_says, raised_instead
+from harness.deviations import (Deviation, differences_that_vanish, leaves, message_says,
+                                 raised_instead)
 from gradspec.program import Backward, Grad, MultiOp, Op, Program, RetainGrad, TensorHook
 from gradspec.vocabulary import INDEXED
 
-from ._common import _alias_of, _at, _downstream, _reference_env, _upstream
+from ._common import _alias_of, _at, _downstream, _reference_env, _spelled, _upstream
 
 
 def _full_slice_is_the_leaf(program, m):
@@ -106,6 +107,28 @@ def _cross_entropy_again(program, m):
     return False
 
 
+def _prod_spelled(args, params):
+    dim = params["dim"]
+    return f"prod_by_products({args[0]}, {dim}, {params.get('keepdim', False)})"
+
+
+def _uses(program, op):
+    """The program's Op steps of `op` outside no_grad."""
+    return [s for s in program.steps if isinstance(s, Op) and s.op == op and not s.no_grad]
+
+
+def _prod_nan_at_zero(program, m):
+    """A program with a prod (outside no_grad) whose input holds a zero: the differences that
+    go once prod is spelled as the product of its factors (_common._prod_by_products)."""
+    env = _reference_env(program)
+    if not any(s.args[0] in env and np.any(np.asarray(env[s.args[0]]) == 0)
+               for s in _uses(program, "prod")):
+        return False
+    from adapters.paddle_adapter import PaddleAdapter
+    return m.where in differences_that_vanish(
+        program, PaddleAdapter, _spelled("PaddleProdByProducts", prod=_prod_spelled))
+
+
 DEVIATIONS = [
     Deviation(
         id="paddle-full-slice-is-the-leaf",
@@ -175,5 +198,16 @@ DEVIATIONS = [
                               Backward(("t1",), (None,)))),
         applies=_cross_entropy_again,
         finding="findings/paddle/cross-entropy-second-backward-wrong.py",
+    ),
+    Deviation(
+        id="paddle-prod-grad-nan-at-zero",
+        reason="BUG: paddle.prod's gradient is out / x (prod_grad), NaN where the input holds a "
+               "zero (prod([0, 2, 3]) -> [nan, 0, 0]); torch and the reference give each "
+               "element the product of the others ([6, 0, 0])",
+        program=Program(dtype="float64", leaves=leaves(("a", (3,), (0.0, 2.0, 3.0), True)),
+                        steps=(Op("t1", "prod", ("a",), (("dim", None),)),),
+                        plan=(Backward(("t1",), (None,)),)),
+        applies=_prod_nan_at_zero,
+        finding="findings/paddle/prod-grad-nan-at-zero.py",
     ),
 ]
