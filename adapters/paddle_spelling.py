@@ -314,6 +314,7 @@ PADDLE_TEMPLATES = {
     "conv1d": _conv(1),
     "conv2d": _conv(2),
     "max_pool2d": _max_pool2d,
+    "batch_norm": _batch_norm,
 }
 # Left out: fmod (Paddle has no C-style truncated modulo: paddle.mod / floor_mod are
 # remainder's floored one). Left out until their differences are stated in

@@ -144,4 +144,24 @@ def _prod_by_products(x, dim, keepdim):
     return paddle.unsqueeze(out, dim) if dim is not None and keepdim else out
 
 
-COUNTERFACTUAL_HELPERS = {"prod_by_products": _prod_by_products}
+def _batch_norm_both_differentiable(x, weight, bias, eps):
+    """The adapter's batch_norm (torch's, training, no running statistics) with a weight and a
+    bias that both require grad: one missing or stopping gradient is given as a stand-in of
+    the same value (ones, zeros, or a copy) that does, whose gradient goes nowhere."""
+    import paddle
+    import paddle.nn.functional as F
+
+    def differentiable(t, fill):
+        if t is not None and not t.stop_gradient:
+            return t
+        t = paddle.full([x.shape[1]], fill, x.dtype) if t is None else t.detach().clone()
+        t.stop_gradient = False
+        return t
+    c = x.shape[1]
+    return F.batch_norm(x, paddle.zeros([c], x.dtype), paddle.ones([c], x.dtype),
+                        differentiable(weight, 1.0), differentiable(bias, 0.0), training=True,
+                        epsilon=eps)
+
+
+COUNTERFACTUAL_HELPERS = {"prod_by_products": _prod_by_products,
+                          "batch_norm_both": _batch_norm_both_differentiable}

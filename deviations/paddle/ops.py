@@ -129,6 +129,22 @@ def _prod_nan_at_zero(program, m):
         program, PaddleAdapter, _spelled("PaddleProdByProducts", prod=_prod_spelled))
 
 
+def _batch_norm_spelled(args, params):
+    w, b = (list(args[1:]) + ["None", "None"])[:2]
+    return f"batch_norm_both({args[0]}, {w}, {b}, {params['eps']!r})"
+
+
+def _batch_norm_affine_alone(program, m):
+    """A program with a batch_norm (outside no_grad) given a weight: the differences that go
+    once its weight and bias are both given and both require grad (_common's
+    _batch_norm_both_differentiable)."""
+    if not any(len(s.args) > 1 for s in _uses(program, "batch_norm")):
+        return False
+    from adapters.paddle_adapter import PaddleAdapter
+    return m.where in differences_that_vanish(
+        program, PaddleAdapter, _spelled("PaddleBatchNormAffine", batch_norm=_batch_norm_spelled))
+
+
 DEVIATIONS = [
     Deviation(
         id="paddle-full-slice-is-the-leaf",
@@ -209,5 +225,21 @@ DEVIATIONS = [
                         plan=(Backward(("t1",), (None,)),)),
         applies=_prod_nan_at_zero,
         finding="findings/paddle/prod-grad-nan-at-zero.py",
+    ),
+    Deviation(
+        id="paddle-batch-norm-affine-grad-needs-both",
+        reason="BUG: F.batch_norm gives its weight (or bias) a gradient only when the weight and "
+               "the bias are both given and both require grad: with bias=None (or a bias that "
+               "stops gradient) the weight's gradient is None; torch gives sum(g * x_hat)",
+        program=Program(dtype="float64",
+                        leaves=leaves(("a", (3, 2), (1.0, 2.0, 3.0, 5.0, 0.0, 1.0), True),
+                                      ("w", (2,), (1.5, 0.5), True),
+                                      ("g", (3, 2), (1.0, 2.0, 3.0, 4.0, 5.0, 6.0), False)),
+                        steps=(Op("t1", "batch_norm", ("a", "w"), (("eps", 1e-05),)),
+                               Op("t2", "mul", ("t1", "g")),
+                               Op("t3", "sum", ("t2",), (("dim", (0, 1)), ("keepdim", False)))),
+                        plan=(Backward(("t3",), (None,)),)),
+        applies=_batch_norm_affine_alone,
+        finding="findings/paddle/batch-norm-weight-grad-needs-bias.py",
     ),
 ]
