@@ -279,7 +279,7 @@ PADDLE_TEMPLATES = {
     # issue 21: unary ops and activations
     **{name: f"paddle.{name}({{0}})" for name in (
         "square", "log1p", "expm1", "rsqrt", "atan", "sinh", "cosh", "tan", "asin", "erf")},
-    **{name: f"F.{name}({{0}})" for name in ("silu", "softsign", "mish")},
+    **{name: f"F.{name}({{0}})" for name in ("silu", "softsign", "mish", "selu", "hardsigmoid")},
     "logsigmoid": "F.log_sigmoid({0})",
     "gelu": lambda args, params: (f"F.gelu({args[0]}, "
                                   f"approximate={params['approximate'] == 'tanh'})"),
@@ -292,6 +292,7 @@ PADDLE_TEMPLATES = {
     "atan2": "paddle.atan2({0}, {1})",
     "remainder": "paddle.remainder({0}, {1})",
     "pow_tensor": "paddle.pow({0}, {1})",
+    "lerp": _lerp,
     # paddle.clip takes one-element tensor bounds only
     "clamp_tensor": "paddle.minimum(paddle.maximum({0}, {1}), {2})",
     "cumsum": "paddle.cumsum({0}, axis={dim})",
@@ -317,25 +318,20 @@ PADDLE_TEMPLATES = {
     "batch_norm": _batch_norm,
 }
 # Left out: fmod (Paddle has no C-style truncated modulo: paddle.mod / floor_mod are
-# remainder's floored one). Left out until their differences are stated in
-# deviations/paddle/ (each measured on Paddle 3.3.1, CPU, float64):
-# - selu, hardsigmoid: float `attrs` (32 bits): selu's scale/alpha and hardsigmoid's slope
-#   (default 0.1666667, and 1/6 passed is rounded too) are float32's, off by ~3e-8 relative;
+# remainder's floored one). prod, batch_norm, lerp, hardtanh, selu and hardsigmoid differ
+# from torch in ways stated in deviations/paddle/ops.py. Left out until their differences are
+# stated (each measured on Paddle 3.3.1, CPU, float64):
 # - avg_pool2d: its gradient's 1 / window size is float32's (0.1666666716 for 6);
-# - lerp: the tensor weight gets no gradient (None) though it requires grad;
-# - prod: the gradient is NaN where the input holds a zero (out / x);
 # - norm: paddle.linalg.vector_norm of a 0-d tensor with axis=0 is 0 (and no gradient);
 # - var/std: a 0-d input's gradient is None (torch: zero);
 # - argmax: keepdim=True on a 0-d input gives shape [1] (torch: 0-d);
 # - cumprod: a 0-d input raises (cumsum takes it);
-# - layer_norm: normalized_shape spanning every dim raises (begin_norm_axis must be > 0);
-# - batch_norm: with a weight and no bias, the weight gets no gradient (None).
+# - layer_norm: normalized_shape spanning every dim raises (begin_norm_axis must be > 0).
 # Their templates, for when they return:
-#   "lerp": _lerp, "prod": _prod, "var": _spread("var"), "std": _spread("std"),
-#   "norm": _norm, "cumprod": "paddle.cumprod({0}, dim={dim})",
+#   "var": _spread("var"), "std": _spread("std"), "norm": _norm,
+#   "cumprod": "paddle.cumprod({0}, dim={dim})",
 #   "argmax": "paddle.argmax({0}, axis={dim}, keepdim={keepdim}).astype({0}.dtype)",
-#   "selu": "F.selu({0})", "hardsigmoid": "F.hardsigmoid({0})",
-#   "avg_pool2d": _avg_pool2d, "layer_norm": _layer_norm, "batch_norm": _batch_norm,
+#   "avg_pool2d": _avg_pool2d, "layer_norm": _layer_norm,
 
 
 def _setitem(args, params):

@@ -111,9 +111,9 @@ A = ("a", (), (0.5,), True)
 
 def _spelled(name, **templates):
     """A counterfactual: Paddle's adapter with some ops spelled otherwise (`templates`, over
-    the adapter's helpers and those in `extra`), the one behaviour a deviation states changed
+    the adapter's helpers and COUNTERFACTUAL_HELPERS), the behaviour deviations state changed
     to torch's; everything else is the adapter's (harness.deviations.differences_that_vanish).
-    Built once per name."""
+    Built once per name (a class, so that differences_that_vanish caches its runs)."""
     if name not in _COUNTERFACTUALS:
         from adapters.paddle_adapter import PaddleAdapter
         from adapters.paddle_spelling import PADDLE_TEMPLATES

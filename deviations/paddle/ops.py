@@ -1,6 +1,7 @@
 """Paddle's differences in single ops and views: what an op accepts, what it computes, and
 which of its outputs require grad; a full slice that is its source. Part of
 deviations/paddle.py."""
+import itertools
 import re
 
 import numpy as np
@@ -108,25 +109,7 @@ def _cross_entropy_again(program, m):
 
 
 def _prod_spelled(args, params):
-    dim = params["dim"]
-    return f"prod_by_products({args[0]}, {dim}, {params.get('keepdim', False)})"
-
-
-def _uses(program, op):
-    """The program's Op steps of `op` outside no_grad."""
-    return [s for s in program.steps if isinstance(s, Op) and s.op == op and not s.no_grad]
-
-
-def _prod_nan_at_zero(program, m):
-    """A program with a prod (outside no_grad) whose input holds a zero: the differences that
-    go once prod is spelled as the product of its factors (_common._prod_by_products)."""
-    env = _reference_env(program)
-    if not any(s.args[0] in env and np.any(np.asarray(env[s.args[0]]) == 0)
-               for s in _uses(program, "prod")):
-        return False
-    from adapters.paddle_adapter import PaddleAdapter
-    return m.where in differences_that_vanish(
-        program, PaddleAdapter, _spelled("PaddleProdByProducts", prod=_prod_spelled))
+    return f"prod_by_products({args[0]}, {params['dim']}, {params.get('keepdim', False)})"
 
 
 def _batch_norm_spelled(args, params):
@@ -134,15 +117,108 @@ def _batch_norm_spelled(args, params):
     return f"batch_norm_both({args[0]}, {w}, {b}, {params['eps']!r})"
 
 
+def _lerp_spelled(args, params):
+    """lerp as start + weight * (end - start), paddle.lerp's own formula, where the weight is
+    a tensor; a float weight keeps the adapter's spelling."""
+    if "weight" in params:
+        return f"paddle.lerp({args[0]}, {args[1]}, {params['weight']!r})"
+    return f"{args[0]} + {args[2]} * ({args[1]} - {args[0]})"
+
+
+def _hardtanh_spelled(args, params):
+    """hardtanh as a maximum and a minimum with its bounds as tensors of the input's dtype."""
+    x = args[0]
+    return (f"paddle.minimum(paddle.maximum({x}, paddle.full([], {params['min_val']!r}, "
+            f"{x}.dtype)), paddle.full([], {params['max_val']!r}, {x}.dtype))")
+
+
+# torch's (and the SELU paper's) constants, in float64
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def _selu_spelled(args, params):
+    return (f"{_SELU_SCALE!r} * paddle.where({args[0]} > 0, {args[0]}, "
+            f"{_SELU_ALPHA!r} * paddle.expm1({args[0]}))")
+
+
+def _hardsigmoid_spelled(args, params):
+    """torch's hardsigmoid, relu6(x + 3) / 6 (a float64 tensor divided by a Python float is
+    exact)."""
+    return f"paddle.clip({args[0]} + 3.0, 0.0, 6.0) / 6.0"
+
+
+# Each op difference below that a counterfactual states: the op, and its spelling with that one
+# behaviour changed to torch's (over _common's COUNTERFACTUAL_HELPERS).
+FIXES = {
+    "prod": _prod_spelled,
+    "batch_norm": _batch_norm_spelled,
+    "lerp": _lerp_spelled,
+    "hardtanh": _hardtanh_spelled,
+    "selu": _selu_spelled,
+    "hardsigmoid": _hardsigmoid_spelled,
+}
+
+
+def _uses(program, op):
+    """The program's Op steps of `op` outside no_grad."""
+    return [s for s in program.steps if isinstance(s, Op) and s.op == op and not s.no_grad]
+
+
+def _goes_with_fix(op, program, m):
+    """Does `m` go once `op` is spelled as FIXES says? Asked of Paddle, and of Paddle with the
+    program's other ops of FIXES already spelled so (each subset of them): a difference two of
+    them cause together (a float32 bound feeding lerp's missing weight gradient) is each
+    one's, a difference one of them causes alone is that one's only."""
+    from adapters.paddle_adapter import PaddleAdapter
+    ops = program.requirements()[0]
+    others = sorted(f for f in FIXES if f != op and f in ops)
+
+    def adapter(names):
+        if not names:
+            return PaddleAdapter
+        return _spelled("Paddle_" + "_".join(names), **{n: FIXES[n] for n in names})
+    return any(m.where in differences_that_vanish(
+        program, adapter(done), adapter(tuple(sorted(done + (op,)))))
+        for k in range(len(others) + 1) for done in itertools.combinations(others, k))
+
+
+def _prod_nan_at_zero(program, m):
+    """A program with a prod (outside no_grad) whose input holds a zero: the differences that
+    go once prod is spelled as the product of its factors (_common._prod_by_products)."""
+    env = _reference_env(program)
+    return any(s.args[0] in env and np.any(np.asarray(env[s.args[0]]) == 0)
+               for s in _uses(program, "prod")) and _goes_with_fix("prod", program, m)
+
+
 def _batch_norm_affine_alone(program, m):
     """A program with a batch_norm (outside no_grad) given a weight: the differences that go
     once its weight and bias are both given and both require grad (_common's
     _batch_norm_both_differentiable)."""
-    if not any(len(s.args) > 1 for s in _uses(program, "batch_norm")):
-        return False
-    from adapters.paddle_adapter import PaddleAdapter
-    return m.where in differences_that_vanish(
-        program, PaddleAdapter, _spelled("PaddleBatchNormAffine", batch_norm=_batch_norm_spelled))
+    return any(len(s.args) > 1 for s in _uses(program, "batch_norm")) and \
+        _goes_with_fix("batch_norm", program, m)
+
+
+def _lerp_weight_no_grad(program, m):
+    """A program with a lerp (outside no_grad) whose weight is a tensor: the differences that
+    go once lerp is spelled as its formula (the weight then gets its gradient)."""
+    return any(len(s.args) > 2 for s in _uses(program, "lerp")) and \
+        _goes_with_fix("lerp", program, m)
+
+
+def _float32_attribute(op):
+    """A float64 program using `op`: the differences that go once its constants are float64
+    (FIXES)."""
+    def applies(program, m):
+        return program.dtype == "float64" and op in program.requirements()[0] and \
+            _goes_with_fix(op, program, m)
+    applies.__name__ = applies.__qualname__ = f"_{op}_float32_attribute"
+    return applies
+
+
+def _float32_program(op, params=()):
+    return Program(dtype="float64", leaves=leaves(("a", (2,), (-1.38, 0.7), True)),
+                   steps=(Op("t1", op, ("a",), params),),
+                   plan=(Backward(("t1",), ((1.0, 1.0),)),))
 
 
 DEVIATIONS = [
@@ -241,5 +317,46 @@ DEVIATIONS = [
                         plan=(Backward(("t3",), (None,)),)),
         applies=_batch_norm_affine_alone,
         finding="findings/paddle/batch-norm-weight-grad-needs-bias.py",
+    ),
+    Deviation(
+        id="paddle-lerp-weight-no-grad",
+        reason="BUG: paddle.lerp's tensor weight gets no gradient (None; paddle.grad says it "
+               "'does not appear in the backward graph'): lerp's backward computes the start's "
+               "and end's only; torch gives the weight (end - start) * g",
+        program=Program(dtype="float64",
+                        leaves=leaves(("a", (2,), (1.0, 2.0), True), ("b", (2,), (3.0, 5.0), True),
+                                      ("w", (2,), (0.25, 0.5), True)),
+                        steps=(Op("t1", "lerp", ("a", "b", "w")),),
+                        plan=(Backward(("t1",), ((1.0, 1.0),)),)),
+        applies=_lerp_weight_no_grad,
+        finding="findings/paddle/lerp-weight-no-grad.py",
+    ),
+    Deviation(
+        id="paddle-hardtanh-float32-bounds",
+        reason="F.hardtanh's min and max are the op's `float` attributes (32 bits, as Paddle's "
+               "op definitions declare them): in float64 a clipped value is float32's rounding "
+               "of the bound (0.755 -> 0.7549999952316284); torch clips to the float64 bound",
+        program=Program(dtype="float64", leaves=leaves(("a", (2,), (-1.25, 1.0), True),
+                                                     ("b", (2,), (-0.5, 0.75), False)),
+                        steps=(Op("t1", "hardtanh", ("a",), (("max_val", 0.755),
+                                                            ("min_val", -0.505))),
+                               Op("t2", "sub", ("t1", "b"))),
+                        plan=(Backward(("t2",), ((1.0, 1.0),)),)),
+        applies=_float32_attribute("hardtanh"),
+    ),
+    Deviation(
+        id="paddle-selu-float32-constants",
+        reason="F.selu's scale and alpha are the op's `float` attributes (32 bits): in float64 "
+               "its value and gradient are off by ~3e-8 relative from torch's float64 constants",
+        program=_float32_program("selu"),
+        applies=_float32_attribute("selu"),
+    ),
+    Deviation(
+        id="paddle-hardsigmoid-float32-slope",
+        reason="F.hardsigmoid's slope is the op's `float` attribute (32 bits; its default is "
+               "0.1666667, not 1/6): in float64 its value and gradient are off by ~3e-8 "
+               "relative from torch's relu6(x + 3) / 6",
+        program=_float32_program("hardsigmoid"),
+        applies=_float32_attribute("hardsigmoid"),
     ),
 ]
