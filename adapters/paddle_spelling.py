@@ -302,6 +302,7 @@ PADDLE_TEMPLATES = {
     "amax": "paddle.amax({0}, axis={dim}, keepdim={keepdim})",
     "amin": "paddle.amin({0}, axis={dim}, keepdim={keepdim})",
     "prod": _prod,
+    "norm": _norm,
     # indexing and einsum (broadcast=False: torch's index, smaller than x off the dim)
     "gather": "paddle.take_along_axis({0}, paddle.to_tensor({indices}), axis={dim}, "
               "broadcast=False)",
@@ -318,17 +319,16 @@ PADDLE_TEMPLATES = {
     "batch_norm": _batch_norm,
 }
 # Left out: fmod (Paddle has no C-style truncated modulo: paddle.mod / floor_mod are
-# remainder's floored one). prod, batch_norm, lerp, hardtanh, selu and hardsigmoid differ
+# remainder's floored one). prod, batch_norm, lerp, norm, hardtanh, selu and hardsigmoid differ
 # from torch in ways stated in deviations/paddle/ops.py. Left out until their differences are
 # stated (each measured on Paddle 3.3.1, CPU, float64):
 # - avg_pool2d: its gradient's 1 / window size is float32's (0.1666666716 for 6);
-# - norm: paddle.linalg.vector_norm of a 0-d tensor with axis=0 is 0 (and no gradient);
 # - var/std: a 0-d input's gradient is None (torch: zero);
 # - argmax: keepdim=True on a 0-d input gives shape [1] (torch: 0-d);
 # - cumprod: a 0-d input raises (cumsum takes it);
 # - layer_norm: normalized_shape spanning every dim raises (begin_norm_axis must be > 0).
 # Their templates, for when they return:
-#   "var": _spread("var"), "std": _spread("std"), "norm": _norm,
+#   "var": _spread("var"), "std": _spread("std"),
 #   "cumprod": "paddle.cumprod({0}, dim={dim})",
 #   "argmax": "paddle.argmax({0}, axis={dim}, keepdim={keepdim}).astype({0}.dtype)",
 #   "avg_pool2d": _avg_pool2d, "layer_norm": _layer_norm,

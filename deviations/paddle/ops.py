@@ -7,11 +7,11 @@ import re
 import numpy as np
 
 from harness.deviations import (Deviation, differences_that_vanish, leaves, message_says,
-                                 raised_instead)
+                                 raised_instead, reference_shapes)
 from gradspec.program import Backward, Grad, MultiOp, Op, Program, RetainGrad, TensorHook
 from gradspec.vocabulary import INDEXED
 
-from ._common import _alias_of, _at, _downstream, _reference_env, _spelled, _upstream
+from ._common import A, _alias_of, _at, _downstream, _reference_env, _spelled, _upstream
 
 
 def _full_slice_is_the_leaf(program, m):
@@ -132,6 +132,14 @@ def _hardtanh_spelled(args, params):
             f"{x}.dtype)), paddle.full([], {params['max_val']!r}, {x}.dtype))")
 
 
+def _norm_spelled(args, params):
+    """vector_norm with no axis where the input is 0-d (its one element's norm)."""
+    o = params["ord"]
+    p = "float('inf')" if o == "inf" else repr(float(o))
+    return (f"paddle.linalg.vector_norm({args[0]}, p={p}, axis={params['dim']!r} if "
+            f"{args[0]}.ndim else None, keepdim={params['keepdim']})")
+
+
 # torch's (and the SELU paper's) constants, in float64
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
@@ -156,6 +164,7 @@ FIXES = {
     "hardtanh": _hardtanh_spelled,
     "selu": _selu_spelled,
     "hardsigmoid": _hardsigmoid_spelled,
+    "norm": _norm_spelled,
 }
 
 
@@ -203,6 +212,14 @@ def _lerp_weight_no_grad(program, m):
     go once lerp is spelled as its formula (the weight then gets its gradient)."""
     return any(len(s.args) > 2 for s in _uses(program, "lerp")) and \
         _goes_with_fix("lerp", program, m)
+
+
+def _norm_of_0d_on_an_axis(program, m):
+    """A program with a norm (outside no_grad) of a 0-d value over dim 0: the differences that
+    go once it is taken with no axis."""
+    shapes = reference_shapes(program)
+    return any(shapes.get(s.args[0]) == () and dict(s.params)["dim"] is not None
+               for s in _uses(program, "norm")) and _goes_with_fix("norm", program, m)
 
 
 def _float32_attribute(op):
@@ -358,5 +375,17 @@ DEVIATIONS = [
                "relative from torch's relu6(x + 3) / 6",
         program=_float32_program("hardsigmoid"),
         applies=_float32_attribute("hardsigmoid"),
+    ),
+    Deviation(
+        id="paddle-vector-norm-0d-axis",
+        reason="BUG: paddle.linalg.vector_norm of a 0-d tensor over axis 0 returns 0 (-inf for "
+               "p=inf) and a gradient read from uninitialized memory; torch (and Paddle with "
+               "no axis) give |x| and sign(x)",
+        program=Program(dtype="float64", leaves=leaves(A),
+                        steps=(Op("t1", "norm", ("a",), (("dim", 0), ("keepdim", False),
+                                                         ("ord", 2))),),
+                        plan=(Backward(("t1",), (None,)),)),
+        applies=_norm_of_0d_on_an_axis,
+        finding="findings/paddle/vector-norm-0d-axis.py",
     ),
 ]
