@@ -316,13 +316,13 @@ PADDLE_TEMPLATES = {
     "conv1d": _conv(1),
     "conv2d": _conv(2),
     "max_pool2d": _max_pool2d,
+    "avg_pool2d": _avg_pool2d,
     "batch_norm": _batch_norm,
 }
 # Left out: fmod (Paddle has no C-style truncated modulo: paddle.mod / floor_mod are
-# remainder's floored one). prod, batch_norm, lerp, norm, hardtanh, selu and hardsigmoid differ
-# from torch in ways stated in deviations/paddle/ops.py. Left out until their differences are
-# stated (each measured on Paddle 3.3.1, CPU, float64):
-# - avg_pool2d: its gradient's 1 / window size is float32's (0.1666666716 for 6);
+# remainder's floored one). prod, batch_norm, lerp, norm, hardtanh, selu, hardsigmoid and
+# avg_pool2d differ from torch in ways stated in deviations/paddle/ops.py. Left out until
+# their differences are stated (each measured on Paddle 3.3.1, CPU, float64):
 # - var/std: a 0-d input's gradient is None (torch: zero);
 # - argmax: keepdim=True on a 0-d input gives shape [1] (torch: 0-d);
 # - cumprod: a 0-d input raises (cumsum takes it);
@@ -331,7 +331,7 @@ PADDLE_TEMPLATES = {
 #   "var": _spread("var"), "std": _spread("std"),
 #   "cumprod": "paddle.cumprod({0}, dim={dim})",
 #   "argmax": "paddle.argmax({0}, axis={dim}, keepdim={keepdim}).astype({0}.dtype)",
-#   "avg_pool2d": _avg_pool2d, "layer_norm": _layer_norm,
+#   "layer_norm": _layer_norm,
 
 
 def _setitem(args, params):

@@ -163,5 +163,30 @@ def _batch_norm_both_differentiable(x, weight, bias, eps):
                         epsilon=eps)
 
 
-COUNTERFACTUAL_HELPERS = {"prod_by_products": _prod_by_products,
+def _avg_pool2d_exact(x, kernel_size, stride, padding, count_include_pad):
+    """torch's avg_pool2d of (N, C, H, W) or (C, H, W) as window sums (F.unfold, whose
+    gradient adds back exactly) divided by float64 counts: the window's size, or its elements
+    inside the input (exclusive)."""
+    import paddle
+    import paddle.nn.functional as F
+
+    def pair(v):
+        return list(v) if isinstance(v, (tuple, list)) else [v, v]
+    if x.ndim == 3:
+        return paddle.squeeze(_avg_pool2d_exact(paddle.unsqueeze(x, 0), kernel_size, stride,
+                                                padding, count_include_pad), 0)
+    k, p = pair(kernel_size), pair(padding)
+    s = k if stride is None else pair(stride)
+    n, c, h, w = x.shape
+    oh, ow = (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1
+
+    def window_sums(t):
+        cols = F.unfold(t, k, strides=s, paddings=p)
+        return paddle.sum(paddle.reshape(cols, [n, c, k[0] * k[1], oh * ow]), axis=2)
+    count = float(k[0] * k[1]) if count_include_pad else window_sums(paddle.ones_like(x))
+    return paddle.reshape(window_sums(x) / count, [n, c, oh, ow])
+
+
+COUNTERFACTUAL_HELPERS = {"avg_pool2d_exact": _avg_pool2d_exact,
+                          "prod_by_products": _prod_by_products,
                           "batch_norm_both": _batch_norm_both_differentiable}
