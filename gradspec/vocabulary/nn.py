@@ -45,6 +45,11 @@ def _fit(nd, unbatched):
 def _conv_args(nd):
     def draw(b, x):
         shape = b.value(x).shape
+        if len(shape) == nd + 1:
+            # An unbatched value: the conv takes a fresh batch of such values instead (values
+            # have rank 3 at most, so conv2d is otherwise only ever a focus op's).
+            shape = (b.integer(1, MAX_BATCH),) + shape
+            x = b.operand_of_shape(shape)
         c, spatial = shape[-nd - 1], shape[-nd:]
         divisors = [d for d in range(2, c + 1) if c % d == 0]
         groups = b.pick(divisors) if divisors and b.chance(0.6) else 1
@@ -70,11 +75,11 @@ def _conv(nd, rank):
     return OpSpec(f"conv{nd}d", "other", getattr(O, f"conv{nd}d"),
                   f"torch.nn.functional.conv{nd}d({{args}}, stride={{stride}}, "
                   "padding={padding}, dilation={dilation}, groups={groups})",
-                  rank=rank, min_rank=nd + 2, shape_ok=_shape_ok(nd, False), fit=_fit(nd, False),
+                  rank=rank, min_rank=nd + 1, shape_ok=_shape_ok(nd, True), fit=_fit(nd, False),
                   rich_rank=nd + 2, saves_operand=True, draw=_conv_args(nd),
-                  doc="batched input only: torch's unbatched path returns a view (of a tensor "
-                      "made inside), with the view rules for no_grad and inference tensors; "
-                      "an optional bias")
+                  doc="batched input only (an unbatched value gets a fresh batch): torch's "
+                      "unbatched path returns a view (of a tensor made inside), with the view "
+                      "rules for no_grad and inference tensors; an optional bias")
 
 
 # ----- pooling -------------------------------------------------------------------------------
