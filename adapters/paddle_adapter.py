@@ -30,7 +30,7 @@ from gradspec.adapter import Adapter, UnsupportedProgram
 from .functional_layers import LAYER_PARAMS
 from .layer_layout import convert
 from .paddle_spelling import (HELPERS, INPLACE_TEMPLATES, LAYER_HELPERS, LAYOUT_OPS,
-                              PADDLE_LAYOUTS, PADDLE_TEMPLATES, module_source)
+                              PADDLE_LAYOUTS, PADDLE_TEMPLATES, module_source, restricted)
 from .templates import TemplateOps
 
 PADDLE_ERRORS = (
@@ -109,6 +109,9 @@ class PaddleAdapter(Adapter):
         return not t.stop_gradient
 
     def op(self, name, *args, **params):
+        reason = restricted(name, args, params)
+        if reason:
+            raise UnsupportedProgram(reason)
         return _mark_later_outputs(self.templates(name, *args, **params))
 
     def inplace(self, name, target, *args, **params):

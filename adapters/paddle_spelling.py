@@ -296,6 +296,7 @@ PADDLE_TEMPLATES = {
     # paddle.clip takes one-element tensor bounds only
     "clamp_tensor": "paddle.minimum(paddle.maximum({0}, {1}), {2})",
     "cumsum": "paddle.cumsum({0}, axis={dim})",
+    "cumprod": "paddle.cumprod({0}, dim={dim})",
     "floor_divide": "paddle.floor_divide({0}, {1})",
     # reductions
     "min": "paddle.min({0}, axis={dim}, keepdim={keepdim})",
@@ -303,6 +304,9 @@ PADDLE_TEMPLATES = {
     "amin": "paddle.amin({0}, axis={dim}, keepdim={keepdim})",
     "prod": _prod,
     "norm": _norm,
+    "var": _spread("var"),
+    "std": _spread("std"),
+    "argmax": "paddle.argmax({0}, axis={dim}, keepdim={keepdim}).astype({0}.dtype)",
     # indexing and einsum (broadcast=False: torch's index, smaller than x off the dim)
     "gather": "paddle.take_along_axis({0}, paddle.to_tensor({indices}), axis={dim}, "
               "broadcast=False)",
@@ -317,21 +321,34 @@ PADDLE_TEMPLATES = {
     "conv2d": _conv(2),
     "max_pool2d": _max_pool2d,
     "avg_pool2d": _avg_pool2d,
+    "layer_norm": _layer_norm,
     "batch_norm": _batch_norm,
 }
 # Left out: fmod (Paddle has no C-style truncated modulo: paddle.mod / floor_mod are
 # remainder's floored one). prod, batch_norm, lerp, norm, hardtanh, selu, hardsigmoid and
-# avg_pool2d differ from torch in ways stated in deviations/paddle/ops.py. Left out until
-# their differences are stated (each measured on Paddle 3.3.1, CPU, float64):
-# - var/std: a 0-d input's gradient is None (torch: zero);
-# - argmax: keepdim=True on a 0-d input gives shape [1] (torch: 0-d);
-# - cumprod: a 0-d input raises (cumsum takes it);
-# - layer_norm: normalized_shape spanning every dim raises (begin_norm_axis must be > 0).
-# Their templates, for when they return:
-#   "var": _spread("var"), "std": _spread("std"),
-#   "cumprod": "paddle.cumprod({0}, dim={dim})",
-#   "argmax": "paddle.argmax({0}, axis={dim}, keepdim={keepdim}).astype({0}.dtype)",
-#   "layer_norm": _layer_norm,
+# avg_pool2d differ from torch in ways stated in deviations/paddle/ops.py; var, std, argmax,
+# cumprod and layer_norm are restricted (`restricted` below).
+
+
+def restricted(name, args, params):
+    """Why Paddle's op cannot take these operands as torch does (the adapter raises
+    UnsupportedProgram), else None. Each is a minor difference in a corner (measured on Paddle
+    3.3.1, CPU, float64) that a deviation could state only with a broad predicate (a None for a
+    zero gradient, a shape), so the corner is left out instead:
+    - var/std of a 0-d input: its gradient is None where torch's is zero;
+    - argmax of a 0-d input with keepdim=True: shape [1] where torch's is 0-d;
+    - cumprod of a 0-d input raises (paddle.cumsum takes it);
+    - layer_norm over every dim of its input raises (begin_norm_axis must be > 0)."""
+    if name not in ("var", "std", "cumprod", "argmax", "layer_norm"):
+        return None
+    ndim = args[0].ndim
+    if name in ("var", "std", "cumprod") and ndim == 0:
+        return f"paddle.{name} of a 0-d tensor differs from torch's (no gradient, or raises)"
+    if name == "argmax" and ndim == 0 and params.get("keepdim"):
+        return "paddle.argmax of a 0-d tensor with keepdim=True has shape [1]"
+    if name == "layer_norm" and len(params["normalized_shape"]) == ndim:
+        return "F.layer_norm cannot normalize over every dim of its input"
+    return None
 
 
 def _setitem(args, params):

@@ -187,6 +187,21 @@ def _avg_pool2d_exact(x, kernel_size, stride, padding, count_include_pad):
     return paddle.reshape(window_sums(x) / count, [n, c, oh, ow])
 
 
-COUNTERFACTUAL_HELPERS = {"avg_pool2d_exact": _avg_pool2d_exact,
+def _layer_norm_differentiable_scale(x, normalized_shape, weight, bias, eps):
+    """The adapter's layer_norm with a weight that requires grad: one that stops gradient is
+    given as a copy that does (the same values), whose gradient goes nowhere."""
+    import paddle
+    import paddle.nn.functional as F
+    if weight is not None:
+        weight = paddle.flatten(weight)
+        if weight.stop_gradient:
+            weight = weight.detach().clone()
+            weight.stop_gradient = False
+    bias = None if bias is None else paddle.flatten(bias)
+    return F.layer_norm(x, normalized_shape, weight, bias, epsilon=eps)
+
+
+COUNTERFACTUAL_HELPERS = {"layer_norm_scale": _layer_norm_differentiable_scale,
+                          "avg_pool2d_exact": _avg_pool2d_exact,
                           "prod_by_products": _prod_by_products,
                           "batch_norm_both": _batch_norm_both_differentiable}

@@ -147,6 +147,12 @@ def _avg_pool2d_spelled(args, params):
             f"{params['count_include_pad']})")
 
 
+def _layer_norm_spelled(args, params):
+    w, b = (list(args[1:]) + ["None", "None"])[:2]
+    return (f"layer_norm_scale({args[0]}, {list(params['normalized_shape'])}, {w}, {b}, "
+            f"{params['eps']!r})")
+
+
 # torch's (and the SELU paper's) constants, in float64
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
@@ -173,6 +179,7 @@ FIXES = {
     "hardsigmoid": _hardsigmoid_spelled,
     "norm": _norm_spelled,
     "avg_pool2d": _avg_pool2d_spelled,
+    "layer_norm": _layer_norm_spelled,
 }
 
 
@@ -228,6 +235,13 @@ def _norm_of_0d_on_an_axis(program, m):
     shapes = reference_shapes(program)
     return any(shapes.get(s.args[0]) == () and dict(s.params)["dim"] is not None
                for s in _uses(program, "norm")) and _goes_with_fix("norm", program, m)
+
+
+def _layer_norm_constant_scale(program, m):
+    """A program with a layer_norm (outside no_grad) given a weight: the differences that go
+    once its weight requires grad (_common's _layer_norm_differentiable_scale)."""
+    return any(len(s.args) > 1 for s in _uses(program, "layer_norm")) and \
+        _goes_with_fix("layer_norm", program, m)
 
 
 def _float32_attribute(op):
@@ -408,5 +422,20 @@ DEVIATIONS = [
                                                               ("padding", 0), ("stride", None))),),
                         plan=(Backward(("t1",), ((((1.0,),),),)),)),
         applies=_float32_attribute("avg_pool2d"),
+    ),
+    Deviation(
+        id="paddle-layer-norm-constant-scale-ignored",
+        reason="BUG: F.layer_norm's input gradient leaves out a weight (scale) that stops "
+               "gradient, as if it were ones: sum(layer_norm(x, w)) with w constant gets a zero "
+               "gradient; with w requiring grad (and in torch) it is right",
+        program=Program(dtype="float64",
+                        leaves=leaves(("a", (1, 3), (0.5, -0.75, 0.2), True),
+                                      ("w", (3,), (-1.25, 1.5, 0.3), False)),
+                        steps=(Op("t1", "layer_norm", ("a", "w"), (("eps", 1e-05),
+                                                                   ("normalized_shape", (3,)))),
+                               Op("t2", "sum", ("t1",), (("dim", (0, 1)), ("keepdim", False)))),
+                        plan=(Backward(("t2",), (None,)),)),
+        applies=_layer_norm_constant_scale,
+        finding="findings/paddle/layer-norm-constant-scale-ignored.py",
     ),
 ]
