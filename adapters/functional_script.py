@@ -146,10 +146,10 @@ def render(program, ops, spelling):
                 else ["    show('returned', grads)"]
         elif isinstance(action, P.Functional):
             ins = list(map(py, action.inputs))
-            out += [f"def f{i}({', '.join(ins)}):",
+            out += [f"def _fn{i}({', '.join(ins)}):",
                     f"    return program({', '.join(map(py, leaves))})[{action.output!r}]",
                     "", "", "try:"]
-            out += [f"    {line}" for line in s.functional(action, f"f{i}", ins, dt)]
+            out += [f"    {line}" for line in s.functional(action, f"_fn{i}", ins, dt)]
         else:
             if isinstance(action, P.Backward):
                 roots, wrt = action.roots, wrt_all
@@ -160,7 +160,7 @@ def render(program, ops, spelling):
             cts = ["None" if w is None else s.array(w, dt) for w in action.weights]
             vjp = s.plan_vjp_batched if getattr(action, "batched", False) else s.plan_vjp
             # The differentiated leaves are f's parameters; the others are constants.
-            out += [f"def f{i}({', '.join(map(py, wrt))}):",
+            out += [f"def _fn{i}({', '.join(map(py, wrt))}):",
                     f"    v = program({', '.join(map(py, leaves))})",
                     f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
                     "try:", f"    grads = {vjp(f'f{i}', list(map(py, wrt)), cts)}"]

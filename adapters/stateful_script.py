@@ -162,9 +162,9 @@ def _render(program, ops, inplace, s):
     for i, action in enumerate(program.plan):
         out.append(f"print('--- plan[{i}] ---')")
         if isinstance(action, P.Functional):
-            out += _function_of_leaves(program, action, ops, inplace, f"f{i}", s)
+            out += _function_of_leaves(program, action, ops, inplace, f"_fn{i}", s)
         # Underscored names in the script's own code: a leaf may be called `e` or `p`.
-        lines = _action(action, dt, tracked, f"f{i}", s, program)
+        lines = _action(action, dt, tracked, f"_fn{i}", s, program)
         out += ["try:"] + [f"    {line}" for line in lines]
         out += [f"except {s.errors} as _error:", f"    {s.error('_error')}"]
         for name in tracked:
