@@ -163,7 +163,7 @@ def render(program, ops, spelling):
             out += [f"def _fn{i}({', '.join(map(py, wrt))}):",
                     f"    v = program({', '.join(map(py, leaves))})",
                     f"    return ({''.join(f'v[{r!r}], ' for r in roots)})", "", "",
-                    "try:", f"    grads = {vjp(f'f{i}', list(map(py, wrt)), cts)}"]
+                    "try:", f"    grads = {vjp(f'_fn{i}', list(map(py, wrt)), cts)}"]
             if isinstance(action, P.Backward):
                 out += [f"    show('{n}.grad', grads[{k}])" for k, n in enumerate(wrt)]
             else:
