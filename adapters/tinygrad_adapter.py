@@ -140,7 +140,10 @@ TINYGRAD_TEMPLATES = {
     "hardtanh": "{0}.hardtanh({min_val}, {max_val})",
     "fmod": "{0}.fmod({1})",
     "remainder": "{0}.mod({1})",
-    "pow_tensor": "{0}.pow({1})",
+    # pow_tensor left out: a tensor pow whose exponent is itself one, `b.pow(c.pow(c))`,
+    # raises "ValueError: cannot convert float NaN to integer" when realized (0.14.0, float32
+    # and float64), outside any step, where a deviation cannot state it; and the processes it
+    # fails in compute later programs wrong.
     "lerp": lambda a, p: f"{a[0]}.lerp({a[1]}, {a[2] if len(a) > 2 else literal(p['weight'])})",
     "clamp_tensor": "{0}.clamp({1}, {2})",
     "cumsum": "{0}.cumsum({dim})",
