@@ -81,9 +81,10 @@ def _current_backend():
 
 
 @contextlib.contextmanager
-def installed(adapter):
-    """`adapter` as the candidate (the reference as oracle, no deviations) inside the block;
-    yields the list of (program, failed) the suites checked. Restores the previous state."""
+def installed(adapter, deviations=()):
+    """`adapter` as the candidate (the reference as oracle, `deviations` stated: none unless
+    given) inside the block; yields the list of (program, failed) the suites checked. Restores
+    the previous state."""
     previous = _current_backend()
     original = suites.conformance.check
     checked = []
@@ -98,7 +99,7 @@ def installed(adapter):
         return result
 
     suites.conformance.check = recording_check
-    backend.set_current(adapter, REFERENCE, ())
+    backend.set_current(adapter, REFERENCE, tuple(deviations))
     try:
         yield checked
     finally:
