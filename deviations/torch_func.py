@@ -10,11 +10,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from harness.deviations import (Deviation, action_roots, all_zero, functional_deviations,
-                                 implicit_checked_before_weights, implicit_grad_needs_0d,
-                                 leaves, load, raised_instead, reference_env, reference_raised)
-from gradspec.program import (Backward, Call, CallFunction, Detach, FunctionSpec, Grad, GradRule,
-                              Op, Program, Term)
+from harness.deviations import (Deviation, action_roots, all_zero, engine_action,
+                                 functional_deviations, implicit_checked_before_weights,
+                                 implicit_grad_needs_0d, leaves, load, message_says,
+                                 raised_instead, reference_env, reference_raised)
+from gradspec.program import (Backward, Call, CallFunction, Detach, Functional, FunctionSpec, Grad,
+                              GradRule, Op, Program, Term)
 
 
 def _unchecked_weight_of_constant_root(program, m):
@@ -97,7 +98,38 @@ EAGER = ("torch-make-grads-index", "torch-hardsigmoid-float64-grad-float32-sixth
 KERNELS = ("torch-batch-norm-grad-channels-last-strides", "torch-layer-norm-third-order",
            "torch-batch-norm-third-order")
 
+_NO_HARDSIGMOID_FORWARD_AD = "forward AD with aten::hardsigmoid_backward"
+
+
+def _hardsigmoid_no_forward_ad(program, m):
+    """A hessian (torch.func's forward-over-reverse) through hardsigmoid: torch.func raised
+    that hardsigmoid_backward has no forward-AD formula where the reference answered, and the
+    values that action then lacks."""
+    from adapters.torch_func_adapter import TorchFuncAdapter
+    if not (0 <= m.action < len(program.plan) and isinstance(program.plan[m.action], Functional)
+            and any(isinstance(s, Op) and s.op == "hardsigmoid" for s in program.steps)):
+        return False
+    if m.kind == "error":
+        return raised_instead(m, None, "NotImplementedError") and message_says(
+            m, _NO_HARDSIGMOID_FORWARD_AD)
+    if m.kind != "returned" or not reference_raised(program, m.action, None):
+        return False
+    result = engine_action(program, TorchFuncAdapter, m.action)
+    return result is not None and _NO_HARDSIGMOID_FORWARD_AD in (result.message or "")
+
+
 DEVIATIONS = functional_deviations("torch-func", "torch.func.vjp") + [
+    Deviation(
+        id="torch-func-hardsigmoid-no-forward-ad",
+        reason="hardsigmoid_backward has no forward-AD formula: torch.func.hessian "
+               "(jacfwd over jacrev) through hardsigmoid raises NotImplementedError 'Trying to "
+               "use forward AD with aten::hardsigmoid_backward that does not support it', where "
+               "the second derivative is zero away from the kinks",
+        program=Program(dtype="float64", leaves=leaves(("a", (), (0.5,), True)),
+                        steps=(Op("t1", "hardsigmoid", ("a",)),),
+                        plan=(Functional("hessian", "t1", ("a",)),)),
+        applies=_hardsigmoid_no_forward_ad,
+    ),
     Deviation(
         id="torch-func-unchecked-weight-of-constant-root",
         reason="torch.func.vjp's vjp_fn does not check a cotangent's shape against an output "
