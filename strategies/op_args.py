@@ -51,7 +51,7 @@ def _applicable_ops(ops, shape, domain):
 
 def draw_op_args(b, op, x):
     spec = SPECS.get(op)
-    if spec is None or spec.draw is None:
+    if spec is None:
         raise ValueError(f"no argument rule for op {op!r}")
     return spec.draw(b, x)
 
