@@ -86,6 +86,11 @@ def pytest_addoption(parser):
                     help="where failing examples are kept and replayed first: local, dir:PATH, "
                          "redis://HOST:PORT/N, ro:SPEC (read-only), A+B (both), none; also "
                          "GRADSPEC_DB (default: the profile's own)")
+    group.addoption("--search", default=None, metavar="WAY[,WAY]",
+                    help="how programs are searched for beyond plain random draws: swarm "
+                         "(each program first draws which features it uses) and/or target "
+                         "(Hypothesis's target() on structural features); not under the "
+                         "derandomized ci profile; also GRADSPEC_SEARCH")
     group.addoption("--shard", default=None, metavar="I/N",
                     help="run shard I of N (1-based) of the collected tests, split "
                          "deterministically by node id; also GRADSPEC_SHARD")
@@ -166,6 +171,7 @@ def pytest_configure(config):
     current.set_dtypes(_dtypes(config))
     current.set_every_difference(config.getoption("--every-difference")
                                  or os.environ.get("GRADSPEC_EVERY_DIFFERENCE") == "1")
+    _set_search(config)
     _start_isolation(config, spec, candidate, controller)
     report_path = config.getoption("--gradspec-report")
     if report_path:
@@ -181,6 +187,16 @@ def pytest_configure(config):
     from harness.schedule import SlowFirst  # under xdist: the slow tests first
     config.pluginmanager.register(SlowFirst(config), "gradspec-order")
     _override_profile(config)
+
+
+def _set_search(config):
+    spec = config.getoption("--search") or os.environ.get("GRADSPEC_SEARCH", "")
+    ways = tuple(w.strip() for w in spec.split(",") if w.strip())
+    unknown = [w for w in ways if w not in current.SEARCH_WAYS]
+    if unknown:
+        raise pytest.UsageError(f"--search / GRADSPEC_SEARCH: unknown way {unknown[0]!r} "
+                                f"(known: {', '.join(current.SEARCH_WAYS)})")
+    current.set_search(ways)
 
 
 def _dtypes(config):
@@ -252,6 +268,11 @@ def _override_profile(config):
     if overrides:
         settings.register_profile("_cli", settings(settings.default, **overrides))
         settings.load_profile("_cli")
+    if current.search() and settings.default.derandomize:
+        raise pytest.UsageError(
+            f"--search {','.join(current.search())}: the derandomized profile "
+            f"{_profile_name()!r} keeps CI's programs fixed; choose a random profile "
+            f"(--hypothesis-profile dev, or a campaign)")
     if _in_hypofuzz() and settings.default.derandomize:
         raise pytest.UsageError(
             f"HypoFuzz cannot fuzz the derandomized profile {_profile_name()!r}: unset "
@@ -259,9 +280,15 @@ def _override_profile(config):
     if _in_hypofuzz():  # HypoFuzz runs the tests itself: pyproject's filterwarnings, again
         import warnings
         warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
-    if _in_hypofuzz() and os.environ.get("GRADSPEC_CAMPAIGN_COUNTS"):
+    if os.environ.get("GRADSPEC_CAMPAIGN_COUNTS"):  # under a campaign (harness/campaign.py)
         from harness.campaign import install_counter  # programs/s for the campaign's summary
         install_counter(os.environ["GRADSPEC_CAMPAIGN_COUNTS"])
+    if os.environ.get("GRADSPEC_CAMPAIGN_FAILURES"):  # its plain-Hypothesis rounds
+        from harness.fuzzers import install_failure_log
+        install_failure_log(config, os.environ["GRADSPEC_CAMPAIGN_FAILURES"])
+    if _in_hypofuzz():
+        from harness.coverage_limits import install_from_env
+        install_from_env()  # what HypoFuzz traces (--coverage)
 
 
 def pytest_report_header(config):

@@ -43,6 +43,19 @@ def every_difference():
     return _current.get("every_difference", False)
 
 
+SEARCH_WAYS = ("swarm", "target")
+
+
+def set_search(ways):
+    """How programs are searched for (`--search`): "swarm" (strategies/search.py) and/or
+    "target" (Hypothesis's target() on a program's structure, suites/conformance.py)."""
+    _current["search"] = tuple(ways)
+
+
+def search():
+    return _current.get("search", ())
+
+
 def set_isolated(runner):
     """The candidate's runner in a worker process (harness/isolate.py), or None: `--isolate`.
     It stands for the candidate set now: a test that installs another one (a broken engine,

@@ -1,36 +1,46 @@
-"""A fuzzing campaign: the suites under HypoFuzz, for as long as you like, on every core.
+"""A fuzzing campaign: the suites searched for failures, for as long as you like, on every core.
 
     pip install ".[campaign]"                                # HypoFuzz, once
     python -m harness.campaign --backend torch --minutes 60 # all cores; Ctrl-C ends it early
+    python -m harness.campaign --mode pytest --swarm --seed 1 --minutes 20
     GRADSPEC_DB=local+redis://fuzz-db:6379/0 python -m harness.campaign -n 16   # one machine
                                                              # of many sharing one database
 
-It runs `hypothesis fuzz --no-dashboard -n N -- suites suites/campaign_targets.py ...` (every
-Hypothesis test of the suites, and the op vocabulary as suites/campaign_targets.py) with the
-`campaign` profile, the backend and the example database given here, then:
-- watches the database for failures (HypoFuzz writes them where Hypothesis looks first), and
-  with --stop-at-first ends the campaign once the first one is shrunk;
+It searches every Hypothesis test of the suites and the op vocabulary
+(suites/campaign_targets.py) with the `campaign` profile, the backend and the example
+database given here, one of two ways (harness/fuzzers.py): `--mode hypofuzz` runs
+`hypothesis fuzz --no-dashboard -n N -- suites suites/campaign_targets.py ...` (with
+`--coverage` limiting what it traces, harness/coverage_limits.py); `--mode pytest` runs N
+plain pytest processes round after round with fresh seeds. `--swarm` and `--target` change
+how programs are drawn (strategies/search.py). Then it:
+- watches for failures (HypoFuzz writes them to the database; the pytest rounds report
+  each as it fails), and with --stop-at-first ends the campaign once the first is shrunk;
 - counts the programs checked (all processes) for the throughput figure, and prints them,
   the rate and the failures so far on one line every few seconds (on a terminal it is
   rewritten in place; in a log, one line each PROGRESS_S seconds);
-- at the end replays every failure with plain pytest (same backend, same database), which
-  prints the usual report: the shrunk program, expected vs actual, the standalone script.
+- at the end replays every failure with plain pytest (same backend, database and search),
+  which prints the usual report: the shrunk program, expected vs actual, the standalone script.
 
 Exit status: 0 when nothing failed, 1 when a failure was found (or replayed), 2 on a usage
 error. `--json PATH` writes the summary (time to each failure, programs, programs/s).
 """
 import argparse
+import atexit
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+from harness import coverage_limits
+from harness.fuzzers import HypoFuzz, PlainHypothesis, fatal_failures
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ("suites", "suites/campaign_targets.py")
-FUZZ = "import sys; from hypothesis.extra.cli import main; sys.exit(main())"
+MODES = ("hypofuzz", "pytest")
+DEFAULT_MODE = "hypofuzz"
+DEFAULT_COVERAGE = "full"
 COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
 PROGRESS_S = 5.0  # between two progress lines on a terminal (a log gets one every 30 s)
 
@@ -49,19 +59,29 @@ def install_counter(directory):
         return
     original = backend.count_program
 
+    def write(now):
+        c = _COUNT
+        c["written"] = now
+        path = os.path.join(c["dir"], f"{c['pid']}.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump({"programs": c["programs"], "first": c["first"], "last": now}, f)
+        os.replace(path + ".tmp", path)
+
     def counting(deviation=None):
         original(deviation)
         now, c = time.time(), _COUNT
         if c["pid"] != os.getpid():
             c.update(pid=os.getpid(), programs=0, first=now, written=0.0)
+        c["last"] = now
         c["programs"] += 1
         if now - c["written"] >= 1.0:
-            c["written"] = now
-            path = os.path.join(c["dir"], f"{c['pid']}.json")
-            with open(path + ".tmp", "w") as f:
-                json.dump({"programs": c["programs"], "first": c["first"], "last": now}, f)
-            os.replace(path + ".tmp", path)
+            write(now)
+
+    def at_exit():  # a process ending (a plain-Hypothesis round) counts its last second too
+        if _COUNT["pid"] == os.getpid():
+            write(_COUNT["last"])
     counting.gradspec_counter = True
+    atexit.register(at_exit)
     backend.count_program = counting
 
 
@@ -115,41 +135,6 @@ class Progress:
             self.open = False
 
 
-# ----- failures, as HypoFuzz records them in the example database -------------------------
-def failures(db):
-    """{node id: "shrunk" or "unshrunk"} for every test HypoFuzz has a failure for."""
-    from hypofuzz.database import FailureState, HypofuzzDatabase, test_keys_key
-    hdb = HypofuzzDatabase(db)
-    found = {}
-    for key in list(db.fetch(test_keys_key)):
-        for state, word in ((FailureState.SHRUNK, "shrunk"), (FailureState.UNSHRUNK, "unshrunk")):
-            if any(True for _ in hdb.failures(state=state).fetch(key)):
-                reports = list(hdb.reports.fetch(key))
-                nodeid = reports[0].nodeid if reports else f"<key {key.hex()[:12]}>"
-                found.setdefault(nodeid, word)
-    return found
-
-
-def fatal_failures(db):
-    from hypofuzz.database import HypofuzzDatabase, test_keys_key
-    hdb = HypofuzzDatabase(db)
-    return [f for key in list(db.fetch(test_keys_key))
-            for f in [hdb.fatal_failures.fetch(key)] if f is not None]
-
-
-def _stop(proc):
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--backend", default=os.environ.get("GRADSPEC_BACKEND", "torch"))
@@ -157,6 +142,22 @@ def main(argv=None):
                    help="fuzzing processes (default: every core)")
     p.add_argument("--minutes", type=float, default=None,
                    help="end the campaign after this long (default: run until Ctrl-C)")
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
+                   help=f"hypofuzz: HypoFuzz's coverage-guided fuzzing; pytest: plain random "
+                        f"Hypothesis in N processes, round after round with fresh seeds "
+                        f"(default {DEFAULT_MODE}: docs/campaigns.md says why)")
+    p.add_argument("--coverage", choices=coverage_limits.LEVELS, default=DEFAULT_COVERAGE,
+                   help="what HypoFuzz traces for coverage (harness/coverage_limits.py): "
+                        f"full, limited (the reference, gradspec/, adapters/) or none "
+                        f"(default {DEFAULT_COVERAGE})")
+    p.add_argument("--swarm", action="store_true",
+                   help="swarm testing: each program first draws which features it uses "
+                        "(strategies/search.py)")
+    p.add_argument("--target", action="store_true",
+                   help="Hypothesis's target() on a program's structural features")
+    p.add_argument("--seed", type=int, default=None,
+                   help="with --mode pytest: the seed every round's is derived from "
+                        "(a repeatable run); HypoFuzz takes no seed")
     p.add_argument("--db", default=os.environ.get("GRADSPEC_DB", "").strip() or "local",
                    help="the example database (harness/database.py; default GRADSPEC_DB or "
                         "local)")
@@ -169,10 +170,16 @@ def main(argv=None):
     p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
                    help="instead of the default targets (suites suites/campaign_targets.py)")
     args = p.parse_args(argv)
-    try:
-        import hypofuzz  # noqa: F401
-    except ImportError:
-        p.error("HypoFuzz is not installed: pip install '.[campaign]' (hypofuzz==25.11.1)")
+    if args.mode == "hypofuzz":
+        try:
+            import hypofuzz  # noqa: F401
+        except ImportError:
+            p.error("HypoFuzz is not installed: pip install '.[campaign]' (hypofuzz==25.11.1), "
+                    "or --mode pytest")
+    elif args.coverage != DEFAULT_COVERAGE:
+        p.error("--coverage is HypoFuzz's: it needs --mode hypofuzz")
+    if args.seed is not None and args.mode != "pytest":
+        p.error("--seed needs --mode pytest (HypoFuzz takes no seed)")
     if args.processes < 1:
         p.error("-n must be at least 1")
     from harness.database import DatabaseError, describe, open_database
@@ -181,28 +188,33 @@ def main(argv=None):
     except DatabaseError as exc:
         p.error(str(exc))
     if db is None:
-        p.error("a campaign needs an example database (HypoFuzz keeps its corpus and its "
-                "failures there): --db local, or a shared redis://...")
+        p.error("a campaign needs an example database (failures are kept there, and HypoFuzz "
+                "keeps its corpus there): --db local, or a shared redis://...")
 
     counts = tempfile.mkdtemp(prefix="gradspec-campaign-")
+    search = ",".join(w for w, on in (("swarm", args.swarm), ("target", args.target)) if on)
     env = dict(os.environ, GRADSPEC_BACKEND=args.backend, GRADSPEC_DB=args.db,
-               GRADSPEC_PROFILE="campaign", **{COUNTS_ENV: counts})
+               GRADSPEC_PROFILE="campaign", GRADSPEC_SEARCH=search,
+               **{COUNTS_ENV: counts, coverage_limits.ENV: args.coverage})
     targets = list(args.pytest_args) or list(TARGETS)
     extra = [f"--deviations={d}" for d in args.deviations or ()]
-    cmd = [sys.executable, "-c", FUZZ, "fuzz", "--no-dashboard", "-n", str(args.processes),
-           "--", *targets, *extra]
-    before = failures(db)
-    print(f"gradspec campaign: backend {args.backend}, {args.processes} processes, database "
-          f"{describe(args.db)}, " + (f"{args.minutes:g} minutes" if args.minutes else
-                                      "until Ctrl-C") + (" or the first failure"
-                                                         if args.stop_at_first else ""),
-          flush=True)
+    if args.mode == "hypofuzz":
+        fuzzer = HypoFuzz(args.processes, targets, extra, env, db)
+    else:
+        fuzzer = PlainHypothesis(args.processes, targets, extra, env, counts, seed=args.seed)
+    before = fuzzer.found()
+    way = args.mode + (f", coverage {args.coverage}" if args.mode == "hypofuzz" else
+                       f", seed {fuzzer.seed}") + (f", search {search}" if search else "")
+    print(f"gradspec campaign: backend {args.backend}, {way}, {args.processes} processes, "
+          f"database {describe(args.db)}, " + (f"{args.minutes:g} minutes" if args.minutes
+                                              else "until Ctrl-C")
+          + (" or the first failure" if args.stop_at_first else ""), flush=True)
     if before:
         print(f"  already failing in the database (replayed first): {', '.join(before)}")
-    print("$", " ".join(cmd[:2] + ["'...'"] + cmd[3:]), flush=True)
+    print(fuzzer.describe(), flush=True)
     start = time.time()
     deadline = start + 60 * args.minutes if args.minutes else None
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    fuzzer.start()
     found, how_ended = {}, "the time limit"
     progress = Progress()
     try:
@@ -211,7 +223,7 @@ def main(argv=None):
             now = time.time()
             programs, span, processes = read_counts(counts)
             progress.show(now, progress_line(now - start, programs, span, processes, len(found)))
-            for nodeid, state in failures(db).items():
+            for nodeid, state in fuzzer.found().items():
                 if nodeid not in found:
                     progress.end_line()
                     found[nodeid] = {"seconds": round(now - start, 1), "state": state,
@@ -221,8 +233,9 @@ def main(argv=None):
                     print(f"[{now - start:7.1f} s] failure in {nodeid} "
                           f"({programs} programs checked so far)", flush=True)
                 found[nodeid]["state"] = state
-            if proc.poll() is not None:
-                how_ended = f"HypoFuzz exiting ({proc.returncode})"
+            ended = fuzzer.ended()
+            if ended:
+                how_ended = ended
                 break
             if args.stop_at_first and any(f["state"] == "shrunk" for f in found.values()):
                 how_ended = "the first failure"
@@ -232,14 +245,18 @@ def main(argv=None):
     except KeyboardInterrupt:
         how_ended = "Ctrl-C"
     finally:
-        _stop(proc)
+        fuzzer.stop()
         progress.end_line()
     wall = time.time() - start
     programs, span, _ = read_counts(counts)
     rate = programs / span if span >= 10 else None  # too short a run for a rate
-    for f in fatal_failures(db):
-        print(f"HypoFuzz could not run {f.nodeid}:\n{f.traceback}", file=sys.stderr)
-    summary = {"backend": args.backend, "processes": args.processes, "database": describe(args.db),
+    if args.mode == "hypofuzz":
+        for f in fatal_failures(db):
+            print(f"HypoFuzz could not run {f.nodeid}:\n{f.traceback}", file=sys.stderr)
+    summary = {"backend": args.backend, "mode": args.mode, "search": search,
+               "coverage": args.coverage if args.mode == "hypofuzz" else None,
+               "seed": getattr(fuzzer, "seed", None), "processes": args.processes,
+               "database": describe(args.db),
                "ended_by": how_ended, "wall_seconds": round(wall, 1), "programs": programs,
                "fuzzing_seconds": round(span, 1), "programs_per_second": rate and round(rate, 1),
                "failures": found}
@@ -256,8 +273,10 @@ def main(argv=None):
     status = 1 if found else 0
     if found and not args.no_replay:
         nodeids = [n for n in found if not n.startswith("<key")]
+        # The same search as the campaign's: a stored example is a sequence of choices, which
+        # only the strategy that drew it reads back as the same program.
         replay = [sys.executable, "-m", "pytest", *nodeids, "-p", "no:randomly", "-q",
-                  f"--backend={args.backend}", *extra]
+                  f"--backend={args.backend}", *extra] + ([f"--search={search}"] if search else [])
         print("\nreplaying with pytest (the database gives each failure first):\n$",
               " ".join(replay), flush=True)
         subprocess.run(replay, cwd=ROOT, env=dict(env, **{COUNTS_ENV: ""}))

@@ -56,6 +56,7 @@ class Config:
     errors: float = 0.0  # chance of deliberately erroneous plans / custom backwards
     broadcast: float = 0.3  # chance a new operand gets a broadcasting shape
     focus_op: str = ""  # the op every program must use at least once
+    swarm: bool = False  # each program first draws which features it uses (strategies/search.py)
     caps: frozenset = frozenset()  # the backend's capabilities (set by capability_config)
 
     def but(self, **changes):

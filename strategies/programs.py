@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 from gradspec import program as P
 
 from .builder import Builder
+from .choices import choices
 from .inplace_steps import inplace_step
 from .config import capability_config
+from .search import swarm_config
 from .steps import (ancestors, detach_step, function_step, grad_step, hook_step, layer_step,
                     module_hook_step, multi_op_step, op_step, post_accumulate_hook_step,
                     requires_grad_step, retain_step)
@@ -34,6 +36,8 @@ def programs(config, adapter):
 
 @st.composite
 def _programs(draw, cfg):
+    if cfg.swarm:
+        cfg = swarm_config(choices(draw)[0], cfg)
     b = Builder(draw, cfg)
     b.new_leaf(b.draw_shape(), requires_grad=True)
     n_steps = b.integer(cfg.min_steps, cfg.max_steps)

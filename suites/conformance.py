@@ -1,19 +1,28 @@
 """What every suite shares: programs for the backend under test, and the check itself."""
 from hypothesis import strategies as st
-from hypothesis.control import currently_in_test_context, event, note
+from hypothesis.control import currently_in_test_context, event, note, target
 
 from harness import backend as current
 from harness.check import check
 from strategies import Config, programs
+from strategies.search import structural_features
 
 
 def programs_for(config: Config):
     """Programs drawn for the backend under test (its capabilities and ops), in the dtype
-    `--dtype` asks for if it does."""
-    def drawn():
-        wanted = current.dtypes()
-        return programs(config.but(dtypes=wanted) if wanted else config, current.candidate())
-    return st.deferred(drawn)
+    `--dtype` asks for if it does, searched for as `--search` asks. Looked up at each draw:
+    a test that installs another candidate (tests/meta) or way of search gets its own."""
+    strategies = {}
+
+    @st.composite
+    def drawn(draw):
+        candidate, wanted, search = current.candidate(), current.dtypes(), current.search()
+        key = (id(candidate), wanted, search)
+        if key not in strategies or strategies[key][0] is not candidate:  # (an id reused)
+            chosen = config.but(dtypes=wanted) if wanted else config
+            strategies[key] = candidate, programs(chosen.but(swarm="swarm" in search), candidate)
+        return draw(strategies[key][1])
+    return drawn()
 
 
 def conforms(program):
@@ -33,6 +42,9 @@ def judged(program):
     if not currently_in_test_context():  # a hand-written program (worked examples)
         return expected, actual, deviation
     event(f"dtype={program.dtype}")
+    if "target" in current.search():  # climb towards programs where more features meet
+        target(float(len(structural_features(program))), label="distinct features")
+        target(float(len(program.plan)), label="plan actions")
     if deviation is not None:
         event(f"deviation: {deviation.id}")
         note(f"explained by deviation {deviation.id}: {deviation.reason}")

@@ -32,12 +32,18 @@ def _shrunk(bug, suite):
     return failed[-1]  # Hypothesis replays the minimal example last
 
 
-@pytest.fixture(params=["fast", "public"])
+@pytest.fixture(params=["fast", "public", "swarm"])
 def choice_path(request, monkeypatch):
-    """The builder's choices straight from the test case, or through public strategies."""
+    """The builder's choices straight from the test case, or through public strategies, or
+    under swarm testing (strategies/search.py: its settings shrink to the suite's config)."""
     if request.param == "public":
         import strategies.builder
         monkeypatch.setattr(strategies.builder, "choices", choices.public_choices)
+    if request.param == "swarm":
+        from harness import backend
+        before = backend.search()
+        backend.set_search(("swarm",))
+        request.addfinalizer(lambda: backend.set_search(before))
     return request.param
 
 

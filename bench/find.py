@@ -1,0 +1,203 @@
+"""`python -m bench.find`: how long a campaign takes to find each rare bug, per search mode.
+
+For every mutant of tests/mutants/zoo's RARE list (torch with one bug the `ci` profile
+misses), every search mode and every seed, one campaign (`python -m harness.campaign`, the
+default targets: every suite test and the op vocabulary) runs against the mutant until its
+first failure is shrunk, or the cap. It records the wall time and the programs checked until
+then, and the campaign's throughput. The table gives, per mutant and mode, the median time
+and programs to find (over the seeds; a run that hit the cap counts as the cap, so a median
+past it reads "not found"), how many seeds found it, and the slowest. Each run has an
+example database of its own, so no run replays another's failure.
+
+    python -m bench.find                                   # every mutant, mode and 5 seeds
+    python -m bench.find --modes pytest-swarm --seeds 5 --cap-minutes 20
+    python -m bench.find --mutants unbroadcast-buffer-reused --modes hypofuzz,pytest
+    python -m bench.find --write-docs        # also keep the table in docs/find.{json,md}
+    python -m bench.find --render-docs       # docs/find.md from its JSON, running nothing
+
+HypoFuzz takes no seed: its "seeds" are repetitions. The plain-Hypothesis modes take the
+seed (`--seed`), so one of their runs repeats (up to the machine's timing).
+"""
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS_JSON = ROOT / "docs" / "find.json"
+DOCS_MD = ROOT / "docs" / "find.md"
+# Search modes: the campaign's flags for each (harness/campaign.py).
+MODES = {
+    "hypofuzz": ("--mode", "hypofuzz"),
+    "hypofuzz-limited": ("--mode", "hypofuzz", "--coverage", "limited"),
+    "hypofuzz-none": ("--mode", "hypofuzz", "--coverage", "none"),
+    "pytest": ("--mode", "pytest"),
+    "pytest-swarm": ("--mode", "pytest", "--swarm"),
+    "pytest-target": ("--mode", "pytest", "--target"),
+    "pytest-swarm-target": ("--mode", "pytest", "--swarm", "--target"),
+}
+TARGET_MEDIAN_S = 300  # the issue's targets: a median under 5 minutes on 2 cores,
+TARGET_WORST_S = 1200  # and every seed within 20
+
+
+def rare_mutants():
+    from tests.mutants import zoo
+    return {m.id: m for m in zoo.RARE}
+
+
+def run_one(mutant, mode, seed, processes, cap_minutes):
+    """One campaign: {"seconds", "programs", "found", "programs_per_second", "test"}."""
+    with tempfile.TemporaryDirectory(prefix="gradspec-find-") as tmp:
+        summary = os.path.join(tmp, "campaign.json")
+        cmd = [sys.executable, "-m", "harness.campaign", f"--backend=tests.mutants.zoo:{mutant}",
+               "--deviations=deviations/torch.py", *MODES[mode], "-n", str(processes),
+               "--minutes", str(cap_minutes), "--stop-at-first", "--no-replay",
+               f"--db=dir:{os.path.join(tmp, 'db')}", f"--json={summary}"]
+        if MODES[mode][1] == "pytest":
+            cmd.append(f"--seed={seed}")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
+        began = time.time()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=60 * cap_minutes + 300)
+        try:
+            with open(summary) as f:
+                result = json.load(f)
+        except (OSError, ValueError):
+            raise RuntimeError(f"the campaign wrote no summary (exit {proc.returncode}):\n"
+                               + (proc.stdout + proc.stderr)[-3000:]) from None
+    failures = result["failures"]
+    first = min(failures.items(), key=lambda kv: kv[1]["seconds"]) if failures else None
+    return {"mutant": mutant, "mode": mode, "seed": seed, "found": first is not None,
+            "test": first[0] if first else None,
+            "seconds": first[1]["seconds"] if first else round(time.time() - began, 1),
+            "programs": first[1]["programs_by_then"] if first else result["programs"],
+            "programs_per_second": result["programs_per_second"]}
+
+
+def summarize(runs, cap_s):
+    """One row per (mutant, mode): medians over the seeds (a miss counts as the cap)."""
+    rows = {}
+    for r in runs:
+        rows.setdefault((r["mutant"], r["mode"]), []).append(r)
+    out = []
+    for (mutant, mode), rs in rows.items():
+        found = [r for r in rs if r["found"]]
+        seconds = [r["seconds"] if r["found"] else max(cap_s, r["seconds"]) for r in rs]
+        rates = [r["programs_per_second"] for r in rs if r["programs_per_second"]]
+        median = statistics.median(seconds)
+        out.append({"mutant": mutant, "mode": mode, "seeds": len(rs), "found": len(found),
+                    "median_seconds": round(median, 1),
+                    "median_found": len(found) * 2 > len(rs),
+                    "median_programs": int(statistics.median(r["programs"] for r in rs)),
+                    "worst_seconds": round(max(seconds), 1),
+                    "programs_per_second": round(statistics.median(rates), 1) if rates else None,
+                    "tests": sorted({r["test"] for r in found})})
+    return out
+
+
+def table(rows, modes, mutants):
+    """Markdown: a row a mutant, a column a mode: median time (found/seeds, slowest)."""
+    by = {(r["mutant"], r["mode"]): r for r in rows}
+    lines = ["| rare mutant | " + " | ".join(modes) + " |",
+             "|---|" + "---:|" * len(modes)]
+    for m in mutants:
+        cells = []
+        for mode in modes:
+            r = by.get((m, mode))
+            if r is None:
+                cells.append("not run")
+                continue
+            median = (f"{r['median_seconds']:g} s" if r["median_found"]
+                      else f"> {r['median_seconds']:g} s")
+            cells.append(f"{median}, {r['median_programs']:,} programs "
+                         f"({r['found']}/{r['seeds']}; slowest {r['worst_seconds']:g} s)")
+        lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
+    rates = []
+    for mode in modes:
+        rs = [r["programs_per_second"] for r in rows if r["mode"] == mode
+              and r["programs_per_second"]]
+        rates.append(f"{statistics.median(rs):.0f}" if rs else "n/a")
+    lines.append("| programs/s (all processes, median) | " + " | ".join(rates) + " |")
+    return "\n".join(lines)
+
+
+def render_docs(data=None):
+    if data is None:
+        data = json.loads(DOCS_JSON.read_text(encoding="utf-8"))
+    from harness.matrix import write_block
+    body = (f"Measured {data['date']} on {data['machine']}: `{data['command']}` "
+            f"({data['processes']} processes a campaign, cap {data['cap_minutes']:g} minutes).\n\n"
+            + table(data["rows"], data["modes"], data["mutants"]))
+    write_block(DOCS_MD, "find", body)
+    print(f"written: {DOCS_MD.relative_to(ROOT)} (from {DOCS_JSON.relative_to(ROOT)})")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.find", description=__doc__.split("\n")[0])
+    p.add_argument("--mutants", default="", help="comma-separated RARE mutant ids (default all)")
+    p.add_argument("--modes", default=",".join(MODES),
+                   help=f"comma-separated search modes (default all: {', '.join(MODES)})")
+    p.add_argument("--seeds", type=int, default=5, help="runs a mutant and mode (default 5)")
+    p.add_argument("--first-seed", type=int, default=1)
+    p.add_argument("--cap-minutes", type=float, default=20.0,
+                   help="a run ends unfound after this long (default 20)")
+    p.add_argument("-n", "--processes", type=int, default=2, help="a campaign's processes")
+    p.add_argument("--json", default="reports/find.json", help="where to write every run")
+    p.add_argument("--write-docs", action="store_true",
+                   help="also keep the table in docs/find.json and docs/find.md")
+    p.add_argument("--render-docs", action="store_true",
+                   help="run nothing: rewrite docs/find.md's table from docs/find.json")
+    args = p.parse_args(argv)
+    if args.render_docs:
+        render_docs()
+        return 0
+    known = rare_mutants()
+    mutants = [m for m in args.mutants.split(",") if m] or list(known)
+    modes = [m for m in args.modes.split(",") if m]
+    for m in mutants:
+        if m not in known:
+            p.error(f"no RARE mutant {m!r} (known: {', '.join(known)})")
+    for m in modes:
+        if m not in MODES:
+            p.error(f"no search mode {m!r} (known: {', '.join(MODES)})")
+    runs = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for mutant in mutants:  # seeds outermost: a cut-short run still covers every cell
+            for mode in modes:
+                r = run_one(known[mutant].__name__, mode, seed, args.processes,
+                            args.cap_minutes)
+                r["mutant"] = mutant
+                runs.append(r)
+                print(f"{mutant:32} {mode:20} seed {seed}: "
+                      + (f"found in {r['seconds']} s ({r['programs']} programs, {r['test']})"
+                         if r["found"] else f"not found in {r['seconds']} s"), flush=True)
+                _write(args.json, runs)
+    rows = summarize(runs, 60 * args.cap_minutes)
+    print(table(rows, modes, mutants))
+    command = "python -m bench.find " + " ".join(argv if argv is not None else sys.argv[1:])
+    data = {"date": time.strftime("%Y-%m-%d"), "command": command.strip(),
+            "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+            "processes": args.processes, "cap_minutes": args.cap_minutes,
+            "modes": modes, "mutants": mutants, "rows": rows, "runs": runs}
+    _write(args.json, runs, data)
+    if args.write_docs:
+        DOCS_JSON.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        render_docs(data)
+    return 0
+
+
+def _write(path, runs, data=None):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data or {"runs": runs}, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The time-to-find benchmark (`python -m bench.find`): its summary over seeds and its table
+are judged from the runs they are given (nothing here times anything), and one run of a
+campaign against a mutant reports the time and programs to its first failure."""
+import pytest
+
+from bench import find
+
+
+def _run(mode, seed, found, seconds, programs=100, rate=50.0):
+    return {"mutant": "m", "mode": mode, "seed": seed, "found": found, "seconds": seconds,
+            "programs": programs, "programs_per_second": rate,
+            "test": "suites/x.py::t" if found else None}
+
+
+def test_a_miss_counts_as_the_cap_and_a_median_of_misses_reads_not_found():
+    runs = [_run("pytest", s, True, t) for s, t in ((1, 10.0), (2, 30.0), (3, 20.0))]
+    runs += [_run("hypofuzz", 1, True, 50.0), _run("hypofuzz", 2, False, 61.0),
+             _run("hypofuzz", 3, False, 60.5)]
+    rows = {r["mode"]: r for r in find.summarize(runs, cap_s=60.0)}
+    assert rows["pytest"]["median_seconds"] == 20.0 and rows["pytest"]["found"] == 3
+    assert rows["pytest"]["worst_seconds"] == 30.0 and rows["pytest"]["median_found"]
+    assert rows["hypofuzz"]["median_seconds"] == 60.5 and not rows["hypofuzz"]["median_found"]
+    assert rows["hypofuzz"]["found"] == 1 and rows["hypofuzz"]["worst_seconds"] == 61.0
+    text = find.table(list(rows.values()), ["pytest", "hypofuzz"], ["m"])
+    assert "| `m` | 20 s, 100 programs (3/3; slowest 30 s) | > 60.5 s, 100 programs " \
+           "(1/3; slowest 61 s) |" in text
+    assert "| programs/s (all processes, median) | 50 | 50 |" in text
+
+
+def test_every_mode_is_a_flag_set_of_the_campaign():
+    from harness.campaign import MODES
+    for flags in find.MODES.values():
+        assert flags[0] == "--mode" and flags[1] in MODES
+
+
+def test_unknown_mutants_and_modes_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as e:
+        find.main(["--mutants", "no-such-bug"])
+    assert e.value.code == 2 and "no RARE mutant 'no-such-bug'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        find.main(["--modes", "fastest"])
+    assert "no search mode 'fastest'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_one_run_finds_a_mutant_and_reports_when():
+    r = find.run_one("SinSign", "pytest", seed=1, processes=1, cap_minutes=2)
+    assert r["found"] and r["programs"] >= 1 and 0 < r["seconds"] < 120, r
+    assert r["test"].startswith("suites/"), r
