@@ -12,7 +12,9 @@ Writes reports/matrix.json and reports/matrix.md (pass / deviation with reason /
 reason / FAIL, and the programs checked). Each backend runs in its own pytest process.
 With --write-docs the matrix is also kept in docs/matrix.json, and docs/matrix.md's generated
 block is rendered from it (tests/meta/test_docs_fresh.py checks that the two agree, and that
-every backend and suite test is there).
+every backend and suite test is there). The JSON also keeps each backend's result for each op
+of suites/test_ops.py::test_op[<op>] ("ops"), rendered into docs/ops-matrix.md by
+harness/op_matrix.py (reports/ops-matrix.md for a run).
 A merge checks that every backend's parts are all the shards of one suite, each once and each
 run to the end (and, with --backends, that every named backend is there): anything else is an
 error, never a smaller matrix.
@@ -21,10 +23,12 @@ import argparse
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
 from adapters.registry import BUILTIN
+from gradspec.vocabulary import GROUPS, SPECS
 
 from . import shards
 
@@ -52,6 +56,7 @@ DOCS_MD = os.path.join(ROOT, "docs", "matrix.md")
 DOCS_JSON = os.path.join(ROOT, "docs", "matrix.json")
 WRITE_DOCS = "python -m harness.matrix -n 2 --write-docs"
 RENDER_DOCS = "python -m harness.matrix --render-docs"
+OP_TEST = re.compile(r"suites/test_ops\.py::test_op\[(.+)\]$")  # one op's record
 
 LABELS = {
     "test_ops::test_op": "op vocabulary (one property per op)",
@@ -235,7 +240,18 @@ def build(records):
                  for b in backends if any(r["feature"] == f and r["backend"] == b
                                           for r in records)}
              for f in features}
-    return {"backends": backends, "features": features, "cells": cells, "records": records}
+    ops = {}
+    for r in records:
+        op = OP_TEST.match(r["test"])
+        if op:
+            ops.setdefault(op.group(1), {})[r["backend"]] = cell([r])
+    return {"backends": backends, "features": features, "cells": cells,
+            "ops": {op: ops[op] for op in sorted(ops, key=op_key)}, "records": records}
+
+
+def op_key(op):
+    """The per-op rows' order: the vocabulary's group, then the name (ops it lacks last)."""
+    return (GROUPS.index(SPECS[op].group) if op in SPECS else len(GROUPS), op)
 
 
 def _whole_backend_skip(matrix, b):
@@ -318,31 +334,51 @@ def write_block(path, name, body):
         f.write(f"{head}{start}\n{body.strip()}\n{end}{tail}")
 
 
-def write_json(path, data):
+def write_json(path, data, rows=None):
+    """`data` as JSON; the entries of its mapping `data[rows]`, if named, one a line."""
+    if rows is None:
+        text = json.dumps(data, indent=1, ensure_ascii=False)
+    else:  # each entry stands in as "\u0000<i>" (no JSON text holds it), then is put back
+        lines = [json.dumps(v, ensure_ascii=False) for v in data[rows].values()]
+        text = re.sub(r'"\\u0000(\d+)"', lambda m: lines[int(m.group(1))], json.dumps(
+            {**data, rows: {k: f"\0{i}" for i, k in enumerate(data[rows])}}, indent=1,
+            ensure_ascii=False))
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+        f.write(text + "\n")
 
 
 def docs_data(matrix, command):
     """What docs/matrix.json keeps of `matrix`: its cells (not the per-test records), each
-    deviation's reason once (`reasons`) and the cells naming their deviations' ids."""
-    reasons, cells = {}, {}
+    deviation's reason once (`reasons`) and the cells naming their deviations' ids; and the
+    per-op cells ("ops": op -> backend -> cell) with status, programs, deviation ids (and a
+    failure's detail) only."""
+    reasons, cells, ops = {}, {}, {}
     for f, row in matrix["cells"].items():
         cells[f] = {}
         for b, c in row.items():
             reasons.update(c.get("deviations", {}))
             cells[f][b] = {k: list(v) if k == "deviations" else v for k, v in c.items()}
+    for op, row in matrix["ops"].items():
+        ops[op] = {}
+        for b, c in row.items():
+            reasons.update(c.get("deviations", {}))
+            ops[op][b] = {"status": c["status"], "programs": c["programs"]}
+            if c.get("deviations"):
+                ops[op][b]["deviations"] = sorted(c["deviations"])
+            if c["status"] == "fail":
+                ops[op][b]["detail"] = c["detail"]
     return {"command": command, "backends": matrix["backends"],
-            "features": matrix["features"], "reasons": reasons, "cells": cells}
+            "features": matrix["features"], "reasons": reasons, "cells": cells, "ops": ops}
 
 
 def from_docs(data):
     """The matrix (as `build` gives it, without records) that docs/matrix.json keeps."""
-    cells = {f: {b: {k: {i: data["reasons"][i] for i in v} if k == "deviations" else v
-                     for k, v in c.items()} for b, c in row.items()}
-             for f, row in data["cells"].items()}
-    return {"backends": data["backends"], "features": data["features"], "cells": cells}
+    def expand(rows):
+        return {f: {b: {k: {i: data["reasons"][i] for i in v} if k == "deviations" else v
+                        for k, v in c.items()} for b, c in row.items()}
+                for f, row in rows.items()}
+    return {"backends": data["backends"], "features": data["features"],
+            "cells": expand(data["cells"]), "ops": expand(data.get("ops", {}))}
 
 
 def docs_block(data):
@@ -353,15 +389,22 @@ def docs_block(data):
 
 
 def write_docs(matrix, command):
-    """Keep `matrix` in docs/matrix.json and render docs/matrix.md's block from it."""
+    """Keep `matrix` in docs/matrix.json and render docs/matrix.md's block (and
+    docs/ops-matrix.md's) from it."""
     data = docs_data(matrix, command)
-    write_json(DOCS_JSON, data)
-    write_block(DOCS_MD, "matrix", docs_block(data))
+    write_json(DOCS_JSON, data, rows="ops")
+    _write_blocks(data)
 
 
 def render_docs():
     with open(DOCS_JSON, encoding="utf-8") as f:
-        write_block(DOCS_MD, "matrix", docs_block(json.load(f)))
+        _write_blocks(json.load(f))
+
+
+def _write_blocks(data):
+    from . import op_matrix  # it renders with this module's helpers
+    write_block(DOCS_MD, "matrix", docs_block(data))
+    write_block(op_matrix.DOCS_MD, op_matrix.BLOCK, op_matrix.docs_block(data))
 
 
 def main(argv=None):
@@ -379,13 +422,15 @@ def main(argv=None):
                         "(reports/parts/BACKEND.I-of-N.json); merge all shards with --merge")
     p.add_argument("--write-docs", action="store_true",
                    help="also keep the matrix in docs/matrix.json and rewrite docs/matrix.md's "
-                        "table from it")
+                        "and docs/ops-matrix.md's tables from it")
     p.add_argument("--render-docs", action="store_true",
-                   help="run nothing: rewrite docs/matrix.md's table from docs/matrix.json")
+                   help="run nothing: rewrite docs/matrix.md's and docs/ops-matrix.md's "
+                        "tables from docs/matrix.json")
     args = p.parse_args(argv)
     if args.render_docs:
         render_docs()
-        print(f"rewrote {os.path.relpath(DOCS_MD)} from {os.path.relpath(DOCS_JSON)}")
+        print(f"rewrote {os.path.relpath(DOCS_MD)} and its per-op page from "
+              f"{os.path.relpath(DOCS_JSON)}")
         return 0
     budgets = {}
     backends = None
@@ -439,6 +484,10 @@ def main(argv=None):
     md = markdown(matrix)
     with open(os.path.join(args.out, "matrix.md"), "w") as f:
         f.write(md)
+    if matrix.get("ops"):  # parts with test_op's records: its per-op table too
+        from . import op_matrix
+        with open(os.path.join(args.out, "ops-matrix.md"), "w", encoding="utf-8") as f:
+            f.write(op_matrix.markdown(matrix))
     print(md)
     if args.write_docs:
         if matrix["backends"] != list(DEFAULT_BACKENDS):

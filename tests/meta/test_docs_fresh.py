@@ -1,7 +1,7 @@
 """The docs stay true without measuring anything again: README.md stays short, every relative
 link of README.md, CONTRIBUTING.md and docs/*.md leads to a file (and heading) that exists, and
-each measured table of docs/ (the conformance matrix, the speed table, the mutant kill table)
-is the render of the JSON kept beside it and names every backend, suite test, benchmark
+each measured table of docs/ (the conformance matrix and its per-op table, the speed table,
+the mutant kill table) is the render of the JSON kept beside it and names every backend, suite test, benchmark
 workload and mutant there is now. A stale table fails here with the command that rewrites it.
 
 Cheap on purpose: nothing is run, and neither torch nor any other engine is imported."""
@@ -14,7 +14,7 @@ import pytest
 
 from adapters.registry import BUILTIN, adapter_class
 from bench import report as speed
-from harness import matrix
+from harness import matrix, op_matrix
 from tests.mutants import kill
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -66,6 +66,7 @@ def test_every_relative_link_leads_somewhere(page):
 
 # ----- generated tables ----------------------------------------------------------------------
 GENERATED = [("docs/matrix.md", "matrix", matrix.RENDER_DOCS, matrix.WRITE_DOCS),
+             ("docs/ops-matrix.md", op_matrix.BLOCK, matrix.RENDER_DOCS, matrix.WRITE_DOCS),
              ("docs/speed.md", "speed", speed.RENDER_DOCS, speed.WRITE_DOCS),
              ("docs/kill-table.md", "kill-table", kill.RENDER_DOCS, kill.WRITE_DOCS)]
 
@@ -108,6 +109,26 @@ def test_the_matrix_is_fresh():
     assert not unlabelled, f"suite tests without a row label in harness/matrix.py: {unlabelled}"
     missing = [t for t in matrix.LABELS if t not in data["features"]]
     assert not missing, f"{stale} (suite tests without a row: {missing})"
+
+
+def test_the_per_op_table_has_a_row_for_every_op():
+    """docs/ops-matrix.md is the render of docs/matrix.json's "ops", with a row for each op
+    of the vocabulary that suites/test_ops.py::test_op checks, and none for another."""
+    from gradspec.vocabulary import SPECS
+    from suites.test_ops import OPS  # the vocabulary and hypothesis; no engine
+    data = _json("docs/matrix.json")
+    _fresh("docs/ops-matrix.md", op_matrix.BLOCK, op_matrix.docs_block(data), matrix.RENDER_DOCS)
+    stale = f"docs/ops-matrix.md is stale: run {matrix.WRITE_DOCS}"
+    assert set(OPS) <= set(SPECS)
+    rows = re.findall(r"^\| `([^`]+)` \|", matrix.read_block(
+        os.path.join(ROOT, "docs/ops-matrix.md"), op_matrix.BLOCK), re.M)
+    missing = [op for op in SPECS if op in OPS and op not in rows]
+    assert not missing, f"{stale} (ops without a row: {missing})"
+    gone = [op for op in rows if op not in OPS]
+    assert not gone and len(rows) == len(OPS), f"{stale} (rows of ops test_op lacks: {gone})"
+    assert rows == sorted(rows, key=matrix.op_key), f"{stale} (rows out of order)"
+    uncovered = [op for op in OPS if set(data["ops"].get(op, ())) != set(data["backends"])]
+    assert not uncovered, f"{stale} (ops not run on every backend: {uncovered})"
 
 
 def test_the_speed_table_lists_every_workload():
