@@ -153,8 +153,10 @@ def grad_step(b):
     # through another one is not specified.
     grads = {o for s in b.steps if isinstance(s, P.GradStep) for o in s.outs}
     made_from_grads = {n for n in b.values if grads & ({n} | set(ancestors(b, n)))}
+    inside = _inside_gradients_behind(b, y)
     wrt = [n for n in ancestors(b, y) if b.requires_grad(n) and n not in made_from_grads
-           and (b.tensor(n).is_leaf or b.can("grad_wrt_nonleaf") and b.can("stateful_grad"))]
+           and (b.tensor(n).is_leaf or n not in inside and b.can("grad_wrt_nonleaf")
+                and b.can("stateful_grad"))]
     # (A functional engine's GradStep differentiates the rebuilt steps before it as a
     # function of leaves: gradspec/interpreter.py.)
     if not wrt:
@@ -173,6 +175,25 @@ def grad_step(b):
         if penalty is not None:
             _add_op(b, "add", (y, penalty))
     return True
+
+
+def _inside_gradients_behind(b, y):
+    """Values strictly inside a gradient that y was computed from: for g = d(outputs)/d(x)
+    of an earlier GradStep, the values computed from x that the outputs were computed from.
+    g's graph may read such a value's node (torch's prod backward divides its saved output
+    by its input) or not (the reference multiplies the other factors), so what flows back to
+    it along g, with x held still, is each engine's choice: no grad is taken with respect to
+    it. At x or above it, every engine's g is the same function of it."""
+    behind_y = set(ancestors(b, y)) | {y}
+    inside = set()
+    for s in b.steps:
+        if not isinstance(s, P.GradStep):
+            continue
+        region = set(s.outputs).union(*(ancestors(b, o) for o in s.outputs))
+        for g, x in zip(s.outs, s.inputs):
+            if g in behind_y:
+                inside |= {n for n in region if x in ancestors(b, n)}
+    return inside
 
 
 def _add_grad_step(b, outputs, inputs, weights):
