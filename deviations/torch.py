@@ -7,8 +7,9 @@ from typing import Callable
 
 import numpy as np
 
-from harness.deviations import (Deviation, differences_that_vanish, engine_action,
-                                 message_says, raised_instead, reference_env, reference_raised)
+from harness.deviations import (Deviation, action_roots, differences_that_vanish, engine_action,
+                                 is_zero, message_says, raised_instead, reference_env,
+                                 reference_raised)
 from gradspec.program import (Backward, BackwardThroughGrad, Grad, GradStep, InPlace, Leaf, Op,
                               Program, ZeroGrad)
 
@@ -285,6 +286,48 @@ class OnEngine:
         return replace(self, engine=engine)
 
 
+def _made_from(program, name):
+    """`name` and every value it was computed from, through any step."""
+    made_from = {}
+    for s in program.steps:
+        outs = (s.out,) if isinstance(s, Op) else getattr(s, "outs", ())
+        ins = [a for a in getattr(s, "args", ()) if isinstance(a, str)]
+        ins += list(getattr(s, "outputs", ())) + list(getattr(s, "inputs", ()))
+        for o in outs:
+            made_from[o] = ins
+    seen, todo = {name}, [name]
+    while todo:
+        for a in made_from.get(todo.pop(), ()):
+            if a not in seen:
+                seen.add(a)
+                todo.append(a)
+    return seen
+
+
+def _zero_gradient_detached(program, m):
+    """A gradient value that is identically zero (square's third derivative: pow's backward
+    at exponent 0) which torch hands back detached: what is made from it does not require
+    grad in torch (the reference's stays attached), a backward from it raises no_grad_fn,
+    and the leaves' .grad stay None where the reference accumulates zeros."""
+    if not any(isinstance(s, Op) and s.op in ("square", "pow") for s in program.steps):
+        return False
+    env = reference_env(program)
+    zero_grads = {o for s in program.steps if isinstance(s, GradStep) for o in s.outs
+                  if o in env and is_zero(env[o].data, program.dtype)}
+    if not zero_grads:
+        return False
+    if m.kind == "requires_grad":
+        return m.expected is True and m.actual is False and bool(
+            _made_from(program, m.name) & zero_grads)
+    action = program.plan[m.action] if 0 <= m.action < len(program.plan) else None
+    if not isinstance(action, (Backward, Grad)) or not all(
+            _made_from(program, r) & zero_grads for r in action_roots(action)):
+        return False
+    if m.kind == "error":
+        return m.expected is None and m.actual == "no_grad_fn"
+    return m.kind == "grad" and m.actual is None and is_zero(m.expected, program.dtype)
+
+
 DEVIATIONS = [
     Deviation(
         id="torch-grad-aliasing",
@@ -454,5 +497,26 @@ DEVIATIONS = [
         ),
         finding="findings/torch/batch-norm-third-order.py",
         applies=OnEngine(_norm_third_order("batch_norm")),
+    ),
+    Deviation(
+        id="torch-zero-gradient-detached",
+        reason="pow's backward returns a fresh zeros tensor, detached from the graph, where "
+               "the exponent is 0 (square's third derivative): a gradient value that is "
+               "identically zero, which the reference keeps attached, does not require grad in "
+               "torch, so a backward from it raises no_grad_fn and .grad stays None where the "
+               "reference accumulates zeros (requires_grad of a constant gradient is each "
+               "engine's choice)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (), (0.5,)), Leaf("b", (), (-1.25,), requires_grad=False)),
+            steps=(Op("t1", "square", ("a",)),
+                   GradStep(("g2",), ("t1",), ("a",), (None,)),
+                   Op("t3", "mul", ("g2", "b")),
+                   GradStep(("g4",), ("t3",), ("a",), (None,)),
+                   Op("t6", "exp", ("g4",)),
+                   GradStep(("g7",), ("t6",), ("a",), (None,))),
+            plan=(Backward(("g7",), (None,)),),
+        ),
+        applies=_zero_gradient_detached,
     ),
 ]
