@@ -121,24 +121,65 @@ def test_no_gradient_weights_let_the_weight_mutants_survive(monkeypatch):
 # ----- beyond the ci profile: zoo.RARE, for the campaign ------------------------------------
 def test_the_rare_mutants_are_real_bugs():
     """Each mutant of zoo.RARE (not in ZOO: the ci profile need not kill it; the campaign in
-    the README finds it) is a real bug: a hand-written program shows it, and torch passes."""
+    the README finds it) is a real bug: a hand-written program shows it (the value named
+    differs), and torch passes."""
     from gradspec.reference_adapter import ReferenceAdapter
     from harness.check import ConformanceFailure, check
-    from gradspec.program import Backward, Leaf, Op, Program
-    shows = {  # b (4,) broadcast to (2, 3, 4), backwarded twice
-        "unbroadcast-buffer-reused": Program(
+    from gradspec.program import (Backward, CallFunction, FunctionSpec, GradRule, GradStep, Leaf,
+                                  Op, Program, RetainGrad, TensorHook, Term)
+
+    def sin_saving_its_input(name):
+        return FunctionSpec(name, 1, (("sin", (0,)),), (("input", 0),),
+                            (GradRule((Term(0, ("cos_saved", 0)),)),))
+    shows = {
+        # b (4,) broadcast to (2, 3, 4), backwarded twice
+        "unbroadcast-buffer-reused": (Program(
             dtype="float64",
             leaves=(Leaf("a", (2, 3, 4), tuple(0.25 * i - 2 for i in range(24))),
                     Leaf("b", (4,), (1.0, 2.0, -1.0, 0.5))),
             steps=(Op("t1", "mul", ("a", "b")),
                    Op("loss", "sum", ("t1",), (("dim", (0, 1, 2)), ("keepdim", False)))),
-            plan=(Backward(("loss",), (None,), True), Backward(("loss",), (None,)))),
+            plan=(Backward(("loss",), (None,), True), Backward(("loss",), (None,)))), "b.grad"),
+        # the third derivative of tanh(a)^2, whose tanh gets the gradient 2 tanh(a)
+        "tanh-third-derivative": (Program(
+            dtype="float64", leaves=(Leaf("a", (), (0.5,)),),
+            steps=(Op("t1", "tanh", ("a",)), Op("t2", "mul", ("t1", "t1")),
+                   GradStep(("g3",), ("t2",), ("a",), (None,)),
+                   GradStep(("g4",), ("g3",), ("a",), (None,))),
+            plan=(Backward(("g4",), (None,)),)), "a.grad"),
+        # f1 = 2a saved by Double, then by Sin1 and Sin2
+        "custom-saved-output-record": (Program(
+            dtype="float64", leaves=(Leaf("a", (), (0.5,)),),
+            functions=(FunctionSpec("Double", 1, (("scale", (0,), 2.0),), (("output", 0),),
+                                    (GradRule((Term(0, ("const", 2.0)),)),)),
+                       sin_saving_its_input("Sin1"), sin_saving_its_input("Sin2")),
+            steps=(CallFunction(("f1",), "Double", ("a",)),
+                   CallFunction(("f2",), "Sin1", ("f1",)), CallFunction(("f3",), "Sin2", ("f1",)),
+                   Op("t4", "add", ("f2", "f3"))),
+            plan=(Backward(("t4",), (None,)),)), "a.grad"),
+        # t1 retained, hooked (x2) and squared
+        "retain-grad-squared": (Program(
+            dtype="float64", leaves=(Leaf("a", (2,), (0.5, -1.0)),),
+            steps=(Op("t1", "exp", ("a",)), RetainGrad("t1"), TensorHook("t1", 2.0),
+                   Op("t2", "mul", ("t1", "t1"))),
+            plan=(Backward(("t2",), ((1.0, 2.0),)),)), "t1.grad"),
+        # the roots t1 and its transpose t2: one memory, one shape
+        "roots-keyed-by-pointer": (Program(
+            dtype="float64", leaves=(Leaf("a", (2, 2), (0.5, -1.0, 2.0, 0.25)),),
+            steps=(Op("t1", "exp", ("a",)),
+                   Op("t2", "transpose", ("t1",), (("dim0", 0), ("dim1", 1)))),
+            plan=(Backward(("t1", "t2"), (((1.0, 0.0), (0.0, 0.0)),
+                                          ((0.0, 1.0), (0.0, 0.0)))),)), "a.grad"),
     }
     assert sorted(shows) == sorted(m.id for m in zoo.RARE)
     for m in zoo.RARE:
         assert m not in zoo.ZOO and zoo.BY_ID[m.id] is m
+        assert m.id and m.area and m.description and m.killers, m
+        for killer in m.killers:
+            assert killer in runner.all_suite_tests(), (m.id, killer)
         adapter = load(f"tests.mutants.zoo:{m.__name__}")
         check_adapter(adapter)
-        check(shows[m.id], TorchAdapter(), ReferenceAdapter())
-        with pytest.raises(ConformanceFailure, match="b.grad"):
-            check(shows[m.id], adapter, ReferenceAdapter())
+        program, differs = shows[m.id]
+        check(program, TorchAdapter(), ReferenceAdapter())
+        with pytest.raises(ConformanceFailure, match=differs):
+            check(program, adapter, ReferenceAdapter())

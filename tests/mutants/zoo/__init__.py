@@ -49,7 +49,8 @@ from .functional import (FunctionalGradAccumulates, AllowUnusedZeros, CreateGrap
 from .multi_output import (MultiOpMutant, UnusedPieceOnes, SortGradUnpermuted, MinDimAtArgmax)
 from .inplace import (VersionNeverChecked, InplaceNotRecorded, ViewWriteNotReachingBase,
                       LeafInplaceAllowed)
-from .rare import (UnbroadcastBufferReused)
+from .rare import (UnbroadcastBufferReused, TanhThirdDerivative, CustomSavedOutputRecord,
+                   RetainGradSquared, RootsKeyedByPointer)
 from .rare import RARE
 
 
@@ -103,5 +104,6 @@ __all__ = ["Mutant", "OpMutant", "ACCUMULATION", "BATCHED_GRAD", "BROADCAST", "C
            "MulBackwardConstant", "DotGradDetached", "MaterializeGradsIgnored",
            "BatchedGradOneRow", "GradOutputsReversed", "JacobianTransposed", "UnusedPieceOnes",
            "SortGradUnpermuted", "MinDimAtArgmax", "VersionNeverChecked", "InplaceNotRecorded",
-           "ViewWriteNotReachingBase", "LeafInplaceAllowed", "UnbroadcastBufferReused", "RARE",
-           "ZOO", "BY_ID"]
+           "ViewWriteNotReachingBase", "LeafInplaceAllowed", "UnbroadcastBufferReused",
+           "TanhThirdDerivative", "CustomSavedOutputRecord", "RetainGradSquared",
+           "RootsKeyedByPointer", "RARE", "ZOO", "BY_ID"]
