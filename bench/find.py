@@ -61,10 +61,8 @@ def run_one(mutant, mode, seed, processes, cap_minutes):
                f"--db=dir:{os.path.join(tmp, 'db')}", f"--json={summary}"]
         if MODES[mode][1] == "pytest":
             cmd.append(f"--seed={seed}")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
         began = time.time()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
                               timeout=60 * cap_minutes + 300)
         try:
             with open(summary) as f:
@@ -72,13 +70,64 @@ def run_one(mutant, mode, seed, processes, cap_minutes):
         except (OSError, ValueError):
             raise RuntimeError(f"the campaign wrote no summary (exit {proc.returncode}):\n"
                                + (proc.stdout + proc.stderr)[-3000:]) from None
-    failures = result["failures"]
-    first = min(failures.items(), key=lambda kv: kv[1]["seconds"]) if failures else None
+        failures = result["failures"]
+        first = min(failures.items(), key=lambda kv: kv[1]["seconds"]) if failures else None
+        # A find counts only if the failure is the mutant's: torch itself passes the stored
+        # failing example (else it is a false failure of the suite's, reported as such).
+        torch_fails = first is not None and torch_fails_too(first[0], tmp, MODES[mode])
+    if torch_fails:
+        print(f"  ! torch itself fails {first[0]}'s stored example: a false failure of the "
+              f"suite, not {mutant}'s bug (replay: --backend torch --gradspec-db)", flush=True)
+        first = None
     return {"mutant": mutant, "mode": mode, "seed": seed, "found": first is not None,
+            "torch_fails_too": torch_fails,
             "test": first[0] if first else None,
             "seconds": first[1]["seconds"] if first else round(time.time() - began, 1),
             "programs": first[1]["programs_by_then"] if first else result["programs"],
             "programs_per_second": result["programs_per_second"]}
+
+
+def torch_fails_too(nodeid, tmp, flags):
+    """Does plain torch fail `nodeid` on the failing example the campaign stored in tmp/db?"""
+    search = ",".join(w for w in ("swarm", "target") if f"--{w}" in flags)
+    cmd = [sys.executable, "-m", "pytest", nodeid, "-q", "-p", "no:randomly", "--backend=torch",
+           f"--gradspec-db=dir:{os.path.join(tmp, 'db')}", "--hypothesis-profile=campaign",
+           "--max-examples=1"] + ([f"--search={search}"] if search else [])
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=600)
+    return proc.returncode == 1
+
+
+def throughput(mode, processes, minutes):
+    """Programs a second of a campaign in `mode` on torch (nothing to find) for `minutes`."""
+    with tempfile.TemporaryDirectory(prefix="gradspec-find-") as tmp:
+        summary = os.path.join(tmp, "campaign.json")
+        cmd = [sys.executable, "-m", "harness.campaign", "--backend=torch", *MODES[mode],
+               "-n", str(processes), "--minutes", str(minutes), "--no-replay",
+               f"--db=dir:{os.path.join(tmp, 'db')}", f"--json={summary}"]
+        subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
+                       timeout=60 * minutes + 300)
+        with open(summary) as f:
+            return json.load(f)["programs_per_second"]
+
+
+def plain_pytest_throughput(processes):
+    """The baseline: the same targets once through under plain `pytest -n N` (the campaign
+    profile's 100 programs a test), programs a second between the first and last counted."""
+    from harness.campaign import COUNTS_ENV, read_counts
+    with tempfile.TemporaryDirectory(prefix="gradspec-find-") as tmp:
+        cmd = [sys.executable, "-m", "pytest", "suites", "suites/campaign_targets.py", "-q",
+               "-p", "no:randomly", "-n", str(processes), "--hypothesis-profile=campaign",
+               "--gradspec-db=none", "--deselect=suites/test_ops.py::test_op"]
+        subprocess.run(cmd, cwd=ROOT, env=dict(_env(), **{COUNTS_ENV: tmp}),
+                       capture_output=True, text=True, timeout=3600)
+        programs, span, _ = read_counts(tmp)
+        return programs / span if span else None
+
+
+def _env():
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
 
 
 def summarize(runs, cap_s):
@@ -98,6 +147,7 @@ def summarize(runs, cap_s):
                     "median_programs": int(statistics.median(r["programs"] for r in rs)),
                     "worst_seconds": round(max(seconds), 1),
                     "programs_per_second": round(statistics.median(rates), 1) if rates else None,
+                    "false_failures": sum(bool(r.get("torch_fails_too")) for r in rs),
                     "tests": sorted({r["test"] for r in found})})
     return out
 
@@ -116,8 +166,10 @@ def table(rows, modes, mutants):
                 continue
             median = (f"{r['median_seconds']:g} s" if r["median_found"]
                       else f"> {r['median_seconds']:g} s")
+            false = r.get("false_failures")
             cells.append(f"{median}, {r['median_programs']:,} programs "
-                         f"({r['found']}/{r['seeds']}; slowest {r['worst_seconds']:g} s)")
+                         f"({r['found']}/{r['seeds']}; slowest {r['worst_seconds']:g} s"
+                         + (f"; {false} false failures of torch" if false else "") + ")")
         lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
     rates = []
     for mode in modes:
@@ -135,6 +187,16 @@ def render_docs(data=None):
     body = (f"Measured {data['date']} on {data['machine']}: `{data['command']}` "
             f"({data['processes']} processes a campaign, cap {data['cap_minutes']:g} minutes).\n\n"
             + table(data["rows"], data["modes"], data["mutants"]))
+    t = data.get("throughput")
+    if t:
+        body += (f"\n\nThroughput, measured {t['date']} (`python -m bench.find --throughput "
+                 f"{t['minutes']:g}`: each mode's campaign on torch, {t['processes']} processes, "
+                 f"against plain `pytest -n {t['processes']}` over the same targets, "
+                 f"{t['plain_pytest']:.0f} programs/s):\n\n| mode | programs/s | of plain "
+                 f"pytest's |\n|---|---:|---:|\n" + "\n".join(
+                     f"| {r['mode']} | {r['programs_per_second'] or 0:.0f} | "
+                     + (f"{r['vs_plain_pytest']:.2f}" if r["vs_plain_pytest"] else "n/a") + " |"
+                     for r in t["modes"]))
     write_block(DOCS_MD, "find", body)
     print(f"written: {DOCS_MD.relative_to(ROOT)} (from {DOCS_JSON.relative_to(ROOT)})")
 
@@ -149,6 +211,9 @@ def main(argv=None):
     p.add_argument("--cap-minutes", type=float, default=20.0,
                    help="a run ends unfound after this long (default 20)")
     p.add_argument("-n", "--processes", type=int, default=2, help="a campaign's processes")
+    p.add_argument("--throughput", type=float, default=0.0, metavar="MINUTES",
+                   help="measure only throughput: each mode's campaign on torch for MINUTES, "
+                        "against plain pytest -n N over the same targets")
     p.add_argument("--json", default="reports/find.json", help="where to write every run")
     p.add_argument("--write-docs", action="store_true",
                    help="also keep the table in docs/find.json and docs/find.md")
@@ -167,6 +232,8 @@ def main(argv=None):
     for m in modes:
         if m not in MODES:
             p.error(f"no search mode {m!r} (known: {', '.join(MODES)})")
+    if args.throughput:
+        return measure_throughput(modes, args)
     runs = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for mutant in mutants:  # seeds outermost: a cut-short run still covers every cell
@@ -188,8 +255,33 @@ def main(argv=None):
             "modes": modes, "mutants": mutants, "rows": rows, "runs": runs}
     _write(args.json, runs, data)
     if args.write_docs:
+        old = json.loads(DOCS_JSON.read_text(encoding="utf-8")) if DOCS_JSON.exists() else {}
+        if "throughput" in old:  # measured by its own run (--throughput)
+            data["throughput"] = old["throughput"]
         DOCS_JSON.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
         render_docs(data)
+    return 0
+
+
+def measure_throughput(modes, args):
+    base = plain_pytest_throughput(args.processes)
+    print(f"plain pytest -n {args.processes}: {base:.1f} programs/s", flush=True)
+    rows = []
+    for mode in modes:
+        rate = throughput(mode, args.processes, args.throughput)
+        ratio = rate / base if rate and base else None
+        rows.append({"mode": mode, "programs_per_second": rate, "vs_plain_pytest": ratio})
+        print(f"{mode:20} {rate or 0:8.1f} programs/s"
+              + (f"  ({ratio:.2f} of plain pytest's)" if ratio else ""), flush=True)
+    data = {"date": time.strftime("%Y-%m-%d"), "processes": args.processes,
+            "minutes": args.throughput, "plain_pytest": base, "modes": rows}
+    _write(args.json, [], data)
+    if args.write_docs:
+        old = json.loads(DOCS_JSON.read_text(encoding="utf-8")) if DOCS_JSON.exists() else {}
+        old["throughput"] = data
+        DOCS_JSON.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
+        if "rows" in old:
+            render_docs(old)
     return 0
 
 
