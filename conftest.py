@@ -91,6 +91,11 @@ def pytest_addoption(parser):
                          "(each program first draws which features it uses) and/or target "
                          "(Hypothesis's target() on structural features); not under the "
                          "derandomized ci profile; also GRADSPEC_SEARCH")
+    group.addoption("--gradspec-campaign-seed", type=int, default=None, metavar="N",
+                    help="seed the source every random test's seed is drawn from (a "
+                         "repeatable plain-Hypothesis campaign round; unlike "
+                         "--hypothesis-seed, each test draws its own and the example "
+                         "database keeps what fails)")
     group.addoption("--shard", default=None, metavar="I/N",
                     help="run shard I of N (1-based) of the collected tests, split "
                          "deterministically by node id; also GRADSPEC_SHARD")
@@ -286,6 +291,10 @@ def _override_profile(config):
     if os.environ.get("GRADSPEC_CAMPAIGN_FAILURES"):  # its plain-Hypothesis rounds
         from harness.fuzzers import install_failure_log
         install_failure_log(config, os.environ["GRADSPEC_CAMPAIGN_FAILURES"])
+    seed = config.getoption("--gradspec-campaign-seed")
+    if seed is not None:
+        from strategies.hypothesis_private import seed_test_seeds
+        seed_test_seeds(seed)
     if _in_hypofuzz():
         from harness.coverage_limits import install_from_env
         install_from_env()  # what HypoFuzz traces (--coverage)

@@ -217,6 +217,9 @@ def main(argv=None):
     p.add_argument("--json", default="reports/find.json", help="where to write every run")
     p.add_argument("--write-docs", action="store_true",
                    help="also keep the table in docs/find.json and docs/find.md")
+    p.add_argument("--add", action="store_true",
+                   help="with --write-docs: add this run's runs to docs/find.json's (other "
+                        "modes or seeds) instead of replacing them")
     p.add_argument("--render-docs", action="store_true",
                    help="run nothing: rewrite docs/find.md's table from docs/find.json")
     args = p.parse_args(argv)
@@ -246,6 +249,11 @@ def main(argv=None):
                       + (f"found in {r['seconds']} s ({r['programs']} programs, {r['test']})"
                          if r["found"] else f"not found in {r['seconds']} s"), flush=True)
                 _write(args.json, runs)
+    if args.add and DOCS_JSON.exists():
+        old = json.loads(DOCS_JSON.read_text(encoding="utf-8"))
+        runs = old.get("runs", []) + runs
+        modes = list(dict.fromkeys(old.get("modes", []) + modes))
+        mutants = list(dict.fromkeys(old.get("mutants", []) + mutants))
     rows = summarize(runs, 60 * args.cap_minutes)
     print(table(rows, modes, mutants))
     command = "python -m bench.find " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -84,7 +84,7 @@ class PlainHypothesis:
         seed = (self.seed + 7919 * round_ + 104729 * worker) % 2 ** 32
         skip = [f"--deselect={nodeid}" for nodeid in self.found()]
         return [sys.executable, "-m", "pytest", *self.targets, "-q", "-x", "-p", "no:randomly",
-                "-p", "no:cacheprovider", f"--hypothesis-seed={seed}",
+                "-p", "no:cacheprovider", f"--gradspec-campaign-seed={seed}",
                 f"--max-examples={examples}", f"--shard={shard}/{n}",
                 # test_op builds its Hypothesis test inside the test: campaign_targets.py has
                 # the same property as module-level tests.

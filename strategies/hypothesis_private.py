@@ -8,11 +8,15 @@ gradspec reaches past Hypothesis's public API for three things:
   derandomized test draws the same programs whatever modules were imported before it
   (`pin_constant_pool`);
 - replay: one example-database key per pytest node, as HypoFuzz keys what it finds
-  (`key_by_node`).
+  (`key_by_node`);
+- a repeatable campaign: the random source each non-derandomized test draws its seed from,
+  seeded (`seed_test_seeds`); `--hypothesis-seed` would repeat one seed for every test and
+  turn the example database off, so that a failure found would not be kept.
 
-`GRADSPEC_PRIVATE_APIS=0` turns all three off: the public strategies draw the same
+`GRADSPEC_PRIVATE_APIS=0` turns all four off: the public strategies draw the same
 distributions, slower; a derandomized program may then depend on import order; a campaign's
-failure replays under its own test's key only. tests/meta/test_private_apis.py runs suites
+failure replays under its own test's key only; a plain-Hypothesis campaign's seed repeats
+nothing. tests/meta/test_private_apis.py runs suites
 that way. Where a Hypothesis release changes these internals, each use finds nothing and
 falls back (tests/meta/test_determinism.py says when the pin no longer applies).
 """
@@ -109,3 +113,21 @@ def key_by_node(items):
             inner._hypothesis_internal_add_digest = item.nodeid.encode()
             keyed += 1
     return keyed
+
+
+# ----- a repeatable campaign: the source of each test's seed ---------------------------------
+def seed_test_seeds(seed):
+    """Seed the random source each non-derandomized test of this process takes its seed from
+    (Hypothesis's per-thread global Random), so a run of tests in one order repeats. Returns
+    whether it could."""
+    if not enabled():
+        return False
+    from random import Random
+    try:
+        from hypothesis import core
+        local = core.threadlocal
+        getattr(local, "_hypothesis_global_random")
+    except (ImportError, AttributeError):
+        return False
+    local._hypothesis_global_random = Random(seed)
+    return True

@@ -18,8 +18,8 @@ def test_a_short_campaign_finds_a_mutant_and_pytest_replays_it(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.campaign", "--backend=tests.mutants.zoo:SinSign",
-         "--deviations=deviations/torch.py", "-n", "1", "--minutes", "2", "--stop-at-first",
+        [sys.executable, "-m", "harness.campaign", "--mode=hypofuzz",
+         "--backend=tests.mutants.zoo:SinSign", "--deviations=deviations/torch.py", "-n", "1", "--minutes", "2", "--stop-at-first",
          f"--db=dir:{tmp_path / 'db'}", f"--json={summary}", "--",
          "suites/campaign_targets.py", "-k", "test_op[sin]"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

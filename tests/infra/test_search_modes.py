@@ -33,6 +33,8 @@ def test_plain_hypothesis_rounds_find_a_mutant_and_pytest_replays_it(tmp_path):
     assert proc.returncode == 1, out[-3000:]
     result = json.loads(summary.read_text())
     assert (result["mode"], result["search"], result["seed"]) == ("pytest", "swarm", 3), result
+    # The failure was kept in the database (a --hypothesis-seed run would keep nothing).
+    assert any((tmp_path / "db").rglob("*")), "nothing was saved to the example database"
     assert result["ended_by"] == "the first failure", result
     assert list(result["failures"]) == ["suites/campaign_targets.py::test_op[sin]"]
     # The replay reads the stored example back with the same search (--search swarm).
