@@ -6,6 +6,7 @@ the backward plan. Every draw shrinks towards fewer steps, simpler ops and simpl
 from hypothesis import strategies as st
 
 from gradspec import program as P
+from gradspec.vocabulary import SPECS
 
 from .builder import Builder
 from .choices import choices
@@ -263,7 +264,18 @@ def _functional_action(b, roots):
         b.add_step(_root_step(b, out, output), (out,))
         output = out
         kind = "jacobian" if b.value(output).ndim else kind  # a backend without sum
-    plain = [leaf.name for leaf in b.leaves]
+    # Not a leaf a non-differentiable op (floor_divide) that the output is computed from
+    # takes as an operand: the strategies draw such an op only on operands that need no
+    # gradient, and f's inputs here would need one (torch raises, other engines give zeros).
+    behind = set(ancestors(b, output)) | {output}
+    no_derivative = set()
+    for s in b.steps:
+        if isinstance(s, P.Op) and s.out in behind and SPECS[s.op].group == "nondiff":
+            for a in s.args:
+                no_derivative |= {a} | set(ancestors(b, a))
+    plain = [leaf.name for leaf in b.leaves if leaf.name not in no_derivative]
+    if not plain:
+        return _backward_action(b, roots)
     used = [n for n in ancestors(b, output) if n in plain]
     pool = used if used and b.chance(0.8) else plain
     inputs = tuple(dict.fromkeys(b.pick_recent(pool) for _ in range(b.integer(1, 2))))

@@ -224,3 +224,20 @@ def test_no_gradient_is_taken_wrt_a_value_inside_an_earlier_gradient(program):
                 if g in behind:
                     inside = {n for n in region if x in _upstream(program, n)}
                     assert not set(later.inputs) & inside, program
+
+
+@quick(max_examples=300)
+@given(programs(Config(functional_api=1.0, ops=frozenset({"floor_divide", "mul", "add", "sin"}),
+                       max_steps=6), REFERENCE))
+def test_no_functional_input_feeds_an_op_without_a_derivative(program):
+    """floor_divide is drawn only on operands that need no gradient; a functional jacobian of
+    the forward as a function of such a leaf would differentiate it (torch raises, other
+    engines give zeros). No Functional action takes one as an input."""
+    for action in program.plan:
+        if not isinstance(action, P.Functional):
+            continue
+        behind = _upstream(program, action.output) | {action.output}
+        for s in program.steps:
+            if isinstance(s, P.Op) and s.op == "floor_divide" and s.out in behind:
+                feeding = set().union(*(_upstream(program, a) | {a} for a in s.args))
+                assert not set(action.inputs) & feeding, program
