@@ -10,7 +10,7 @@ torch forbids for reasons beside the point (writes into the pieces of split/chun
 import numpy as np
 
 from gradspec import program as P
-from gradspec.vocabulary import INPLACE, KINK, PIECES, VIEWS, to_index
+from gradspec.vocabulary import INPLACE, KINK, PIECES, SPECS, VIEWS, to_index
 from gradspec.vocabulary.draws import basic_index
 from gradspec.vocabulary.params import nested
 
@@ -133,9 +133,13 @@ def layout_unsure(b):
     transposed), NumPy does not always; the two agree where every operand is C-contiguous in
     both. A view's layout follows its base's, a detached alias's its source's. Where layouts
     may differ, so may whether a reshape is a view and whether an operand overlaps its target
-    in part: the strategy keeps in-place ops and reshapes off those values."""
+    in part: the strategy keeps in-place ops and reshapes off those values. So too for an
+    op whose output torch may make a view of its own internal result (einsum)."""
     unsure = set()
     for s in b.steps:
+        if isinstance(s, P.Op) and SPECS[s.op].may_be_view:
+            unsure.add(s.out)
+            continue
         if isinstance(s, P.Op):
             ins, outs = s.args, (s.out,)
         elif isinstance(s, (P.MultiOp, P.Call, P.CallFunction)):

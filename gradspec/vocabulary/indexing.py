@@ -151,5 +151,6 @@ OPS = (
     OpSpec("einsum", "other", lambda *xs, equation: O.einsum(equation, *xs),
            "torch.einsum({equation}, {args})", rank=65, min_rank=1,
            shape_ok=lambda shape: len(shape) <= 3, draw=_einsum_args, fit=_einsum_fit,
-           saves_operand=True, doc="a curated equation (EQUATIONS) on operands that fit it"),
+           saves_operand=True, may_be_view=True,
+           doc="a curated equation (EQUATIONS) on operands that fit it"),
 )

@@ -80,6 +80,9 @@ class OpSpec:
     rich_rank: int = 2  # rank at which its gradient shows whole (a focus op is tried there)
     rank: float = 100  # shrink order: ops of lower rank are drawn first, and shrunk towards
     view: bool = False  # torch returns a view: an in-place write into it reaches its base
+    # torch may return a view of a result it made inside (einsum reshapes bmm's): an in-place
+    # write into it raises where the output was made under no_grad, so none is drawn there
+    may_be_view: bool = False
     saves_operand: bool = False  # it saves an operand for the other's gradient
     broadcasts: bool = False  # two tensor operands that broadcast together
     # several outputs ("multi"): params (b, array) -> dict or None, and how many outputs

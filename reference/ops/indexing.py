@@ -161,9 +161,12 @@ def einsum(equation, *operands):
         return tuple(_einsum_grad(g, k, subs, out_sub, saved, sizes) if need else None
                      for k, need in enumerate(n))
     # One operand: torch permutes, takes a diagonal or sums, saving nothing. Several: each
-    # operand's gradient needs the others.
-    record("EinsumBackward", (out,), operands, vjp,
-           save=operands if len(operands) > 1 else ())
+    # operand's gradient needs the others, and an operand is saved only where another needs
+    # a gradient (torch's bmm and mul underneath save as MulBackward0 does): a later in-place
+    # write into it raises at backward only then.
+    save = tuple(t if any(o.requires_grad for k, o in enumerate(operands) if k != j) else None
+                 for j, t in enumerate(operands))
+    record("EinsumBackward", (out,), operands, vjp, save=save if len(operands) > 1 else ())
     return out
 
 
