@@ -19,8 +19,8 @@ def _torch_grad_aliases(program):
     """After each plan action, the pairs of leaves whose .grad torch (on the CPU) left sharing
     memory; () for a program without a recorded stack/cat, the only ops whose backward hands
     several leaves views of one gradient (unbind, narrow) that AccumulateGrad keeps."""
-    if not any(isinstance(s, Op) and s.op in ("stack", "cat") and not s.no_grad
-               for s in program.steps):
+    # (One under no_grad counts too: an enable_grad inside it records the op.)
+    if not any(isinstance(s, Op) and s.op in ("stack", "cat") for s in program.steps):
         return ()
     from adapters.torch_adapter import TorchAdapter
     from gradspec.interpreter import run

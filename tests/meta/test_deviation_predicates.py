@@ -167,3 +167,19 @@ def test_a_rounded_zero_is_a_zero_for_none():
     assert j.mismatches and j.deviation is not None, [str(m) for m in j.mismatches]
     assert is_zero(np.float32(-1.2e-8), "float32") and not is_zero(1e-3, "float32")
     assert is_zero(8.9e-16, "float64") and not is_zero(1e-8, "float64")
+
+
+# ----- torch ---------------------------------------------------------------------------------
+def test_torch_grad_aliasing_explains_a_stack_recorded_by_enable_grad_inside_no_grad():
+    """A stack under no_grad is still recorded inside enable_grad: its .grad aliasing is the
+    same torch bug (found by swarm exploration of test_grad_modes)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    program = P.Program(
+        dtype="float64", leaves=_leaves(0.5, -0.75),
+        steps=(P.Op("t1", "stack", ("a", "b"), (("dim", 0),), no_grad=True,
+                    modes=("enable_grad",)),
+               P.Op("loss2", "sum", ("t1",), (("dim", (0,)), ("keepdim", False)))),
+        plan=(P.Backward(("loss2",), (None,)),))
+    assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
+        == "torch-grad-aliasing"
