@@ -32,6 +32,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS_JSON = ROOT / "docs" / "find.json"
 DOCS_MD = ROOT / "docs" / "find.md"
+README = ROOT / "README.md"
 # Search modes: the campaign's flags for each (harness/campaign.py).
 MODES = {
     "hypofuzz": ("--mode", "hypofuzz"),
@@ -180,11 +181,16 @@ def table(rows, modes, mutants):
     return "\n".join(lines)
 
 
-def render_docs(data=None):
-    if data is None:
-        data = json.loads(DOCS_JSON.read_text(encoding="utf-8"))
-    from harness.matrix import write_block
-    body = (f"Measured {data['date']} on {data['machine']}: `{data['command']}` "
+WRITE_DOCS = "python -m bench.find --write-docs"
+RENDER_DOCS = "python -m bench.find --render-docs"
+
+
+def docs_block(data):
+    """docs/find.md's generated block: the runs docs/find.json keeps (`data`)."""
+    body = (f"_Generated from [find.json](find.json); do not edit by hand. Measure again and "
+            f"rewrite: `{WRITE_DOCS}` (`--add` to add modes or seeds); rewrite from the JSON "
+            f"alone: `{RENDER_DOCS}`._\n\n"
+            f"Measured {data['date']} on {data['machine']}: `{data['command']}` "
             f"({data['processes']} processes a campaign, cap {data['cap_minutes']:g} minutes).\n\n"
             + table(data["rows"], data["modes"], data["mutants"]))
     t = data.get("throughput")
@@ -197,8 +203,34 @@ def render_docs(data=None):
                      f"| {r['mode']} | {r['programs_per_second'] or 0:.0f} | "
                      + (f"{r['vs_plain_pytest']:.2f}" if r["vs_plain_pytest"] else "n/a") + " |"
                      for r in t["modes"]))
-    write_block(DOCS_MD, "find", body)
-    print(f"written: {DOCS_MD.relative_to(ROOT)} (from {DOCS_JSON.relative_to(ROOT)})")
+    return body.strip() + "\n"
+
+
+def render_docs(data=None):
+    if data is None:
+        data = json.loads(DOCS_JSON.read_text(encoding="utf-8"))
+    from harness.matrix import write_block
+    write_block(DOCS_MD, "find", docs_block(data))
+    write_block(README, "find", readme_table(data))
+    print(f"written: {DOCS_MD.relative_to(ROOT)} and README.md's summary (from "
+          f"{DOCS_JSON.relative_to(ROOT)})")
+
+
+def readme_table(data):
+    """README's campaign section: the median time to find each mutant, a column a mode."""
+    by = {(r["mutant"], r["mode"]): r for r in data["rows"]}
+    modes = data["modes"]
+    lines = ["| rare mutant (median time to find, found/seeds) | " + " | ".join(modes) + " |",
+             "|---|" + "---:|" * len(modes)]
+    for m in data["mutants"]:
+        cells = []
+        for mode in modes:
+            r = by.get((m, mode))
+            cells.append("" if r is None else (
+                ("" if r["median_found"] else "> ") + f"{r['median_seconds']:g} s "
+                f"({r['found']}/{r['seeds']})"))
+        lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):

@@ -1,17 +1,19 @@
 """A fuzzing campaign: the suites searched for failures, for as long as you like, on every core.
 
-    pip install ".[campaign]"                                # HypoFuzz, once
     python -m harness.campaign --backend torch --minutes 60 # all cores; Ctrl-C ends it early
-    python -m harness.campaign --mode pytest --swarm --seed 1 --minutes 20
+    python -m harness.campaign --swarm --seed 1 --minutes 20 # swarm testing, repeatable
+    pip install ".[campaign]"                                # HypoFuzz, once, for:
+    python -m harness.campaign --mode hypofuzz --coverage limited --minutes 60
     GRADSPEC_DB=local+redis://fuzz-db:6379/0 python -m harness.campaign -n 16   # one machine
                                                              # of many sharing one database
 
 It searches every Hypothesis test of the suites and the op vocabulary
 (suites/campaign_targets.py) with the `campaign` profile, the backend and the example
-database given here, one of two ways (harness/fuzzers.py): `--mode hypofuzz` runs
-`hypothesis fuzz --no-dashboard -n N -- suites suites/campaign_targets.py ...` (with
-`--coverage` limiting what it traces, harness/coverage_limits.py); `--mode pytest` runs N
-plain pytest processes round after round with fresh seeds. `--swarm` and `--target` change
+database given here, one of two ways (harness/fuzzers.py): `--mode pytest` (the default:
+measured faster to every rare bug, docs/find.md) runs N plain pytest processes round after
+round with fresh seeds; `--mode hypofuzz` runs `hypothesis fuzz --no-dashboard -n N --
+suites suites/campaign_targets.py ...` (with `--coverage` limiting what it traces,
+harness/coverage_limits.py). `--swarm` and `--target` change
 how programs are drawn (strategies/search.py). Then it:
 - watches for failures (HypoFuzz writes them to the database; the pytest rounds report
   each as it fails), and with --stop-at-first ends the campaign once the first is shrunk;
@@ -39,7 +41,7 @@ from harness.fuzzers import HypoFuzz, PlainHypothesis, fatal_failures
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ("suites", "suites/campaign_targets.py")
 MODES = ("hypofuzz", "pytest")
-DEFAULT_MODE = "hypofuzz"
+DEFAULT_MODE = "pytest"
 DEFAULT_COVERAGE = "full"
 COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
 PROGRESS_S = 5.0  # between two progress lines on a terminal (a log gets one every 30 s)

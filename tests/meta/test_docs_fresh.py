@@ -13,6 +13,7 @@ import re
 import pytest
 
 from adapters.registry import BUILTIN, adapter_class
+from bench import find
 from bench import report as speed
 from harness import matrix, op_matrix
 from tests.mutants import kill
@@ -68,7 +69,8 @@ def test_every_relative_link_leads_somewhere(page):
 GENERATED = [("docs/matrix.md", "matrix", matrix.RENDER_DOCS, matrix.WRITE_DOCS),
              ("docs/ops-matrix.md", op_matrix.BLOCK, matrix.RENDER_DOCS, matrix.WRITE_DOCS),
              ("docs/speed.md", "speed", speed.RENDER_DOCS, speed.WRITE_DOCS),
-             ("docs/kill-table.md", "kill-table", kill.RENDER_DOCS, kill.WRITE_DOCS)]
+             ("docs/kill-table.md", "kill-table", kill.RENDER_DOCS, kill.WRITE_DOCS),
+             ("docs/find.md", "find", find.RENDER_DOCS, find.WRITE_DOCS)]
 
 
 @pytest.mark.parametrize("page,name,render,write", GENERATED)
@@ -169,3 +171,14 @@ def test_the_kill_table_has_a_row_for_every_mutant():
     assert not gone and have == ids, (f"docs/kill-table.md has rows for mutants no longer in "
                                       f"the zoo, or out of order ({gone}): run python -m "
                                       f"tests.mutants.kill --only ID --write-docs")
+
+
+def test_the_time_to_find_table_is_fresh_and_covers_every_rare_mutant():
+    from tests.mutants import zoo
+    data = _json("docs/find.json")
+    _fresh("docs/find.md", "find", find.docs_block(data), find.RENDER_DOCS)
+    _fresh("README.md", "find", find.readme_table(data), find.RENDER_DOCS)
+    missing = sorted({m.id for m in zoo.RARE} - set(data["mutants"]))
+    assert not missing, f"docs/find.json has no runs of the RARE mutants {missing}"
+    from harness.campaign import DEFAULT_MODE  # README says why it is the default
+    assert DEFAULT_MODE in data["modes"], data["modes"]
