@@ -172,16 +172,16 @@ def main(argv=None):
     p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
                    help="instead of the default targets (suites suites/campaign_targets.py)")
     args = p.parse_args(argv)
+    if args.mode != "hypofuzz" and args.coverage != DEFAULT_COVERAGE:
+        p.error("--coverage is HypoFuzz's: it needs --mode hypofuzz")
+    if args.seed is not None and args.mode != "pytest":
+        p.error("--seed needs --mode pytest (HypoFuzz takes no seed)")
     if args.mode == "hypofuzz":
         try:
             import hypofuzz  # noqa: F401
         except ImportError:
             p.error("HypoFuzz is not installed: pip install '.[campaign]' (hypofuzz==25.11.1), "
                     "or --mode pytest")
-    elif args.coverage != DEFAULT_COVERAGE:
-        p.error("--coverage is HypoFuzz's: it needs --mode hypofuzz")
-    if args.seed is not None and args.mode != "pytest":
-        p.error("--seed needs --mode pytest (HypoFuzz takes no seed)")
     if args.processes < 1:
         p.error("-n must be at least 1")
     from harness.database import DatabaseError, describe, open_database
