@@ -119,8 +119,22 @@ def _clamp_bounds_broadcast(program, m):
         m.where in differences_that_vanish(program, TorchAdapter, _clamp_bounds_broadcast_first())
 
 
+def _is_recorded(step):
+    """Does torch record this op: grad mode on in its innermost switch (an enable_grad inside
+    a no_grad turns it back on), and not inside inference_mode (whose tensors never are)?"""
+    if "inference_mode" in step.contexts:
+        return False
+    on = True
+    for mode in step.contexts:
+        if mode in ("enable_grad", "set_grad_enabled(True)"):
+            on = True
+        elif mode in ("no_grad", "set_grad_enabled(False)"):
+            on = False
+    return on
+
+
 def _has_hardsigmoid(program):
-    return any(isinstance(s, Op) and s.op == "hardsigmoid" and not s.no_grad
+    return any(isinstance(s, Op) and s.op == "hardsigmoid" and _is_recorded(s)
                for s in program.steps)
 
 
@@ -239,7 +253,7 @@ def _counterfactual(engine, spelled=(), contiguous_grad=False):
 
 
 def _recorded(program, name):
-    return any(isinstance(s, Op) and s.op == name and not s.no_grad for s in program.steps)
+    return any(isinstance(s, Op) and s.op == name and _is_recorded(s) for s in program.steps)
 
 
 def _batch_norm_grad_strides(program, m, engine):

@@ -183,3 +183,17 @@ def test_torch_grad_aliasing_explains_a_stack_recorded_by_enable_grad_inside_no_
         plan=(P.Backward(("loss2",), (None,)),))
     assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
         == "torch-grad-aliasing"
+
+
+def test_torch_hardsigmoid_sixth_explains_an_op_recorded_by_enable_grad_inside_no_grad():
+    """hardsigmoid's float32 1/6 shows wherever the op is recorded, an enable_grad inside a
+    no_grad included (found by swarm exploration of test_grad_modes)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    program = P.Program(
+        dtype="float64", leaves=(P.Leaf("a", (1, 2), (0.5, -0.75)),),
+        steps=(P.Op("t1", "hardsigmoid", ("a",), no_grad=True, modes=("enable_grad",)),
+               P.Op("loss2", "sum", ("t1",), (("dim", (0, 1)), ("keepdim", False)))),
+        plan=(P.Backward(("loss2",), (None,)),))
+    assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
+        == "torch-hardsigmoid-float64-grad-float32-sixth"
