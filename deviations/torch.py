@@ -333,6 +333,10 @@ def _zero_gradient_detached(program, m):
     if m.kind == "requires_grad":
         return m.expected is True and m.actual is False and bool(
             _made_from(program, m.name) & zero_grads)
+    if m.where == "forward":  # a later GradStep of a value made from it: no_grad_fn there
+        return m.expected is None and m.actual == "no_grad_fn" and any(
+            isinstance(s, GradStep) and all(_made_from(program, o) & zero_grads
+                                            for o in s.outputs) for s in program.steps)
     action = program.plan[m.action] if 0 <= m.action < len(program.plan) else None
     if not isinstance(action, (Backward, Grad)) or not all(
             _made_from(program, r) & zero_grads for r in action_roots(action)):

@@ -197,3 +197,21 @@ def test_torch_hardsigmoid_sixth_explains_an_op_recorded_by_enable_grad_inside_n
         plan=(P.Backward(("loss2",), (None,)),))
     assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
         == "torch-hardsigmoid-float64-grad-float32-sixth"
+
+
+def test_torch_zero_gradient_detached_explains_a_later_grad_of_it_raising():
+    """square's third derivative is detached zeros in torch: a grad taken of a value made
+    from it raises no_grad_fn in the forward (found by swarm exploration)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    leaves = (P.Leaf("a", (), (0.5,)), P.Leaf("b", (), (-1.25,), requires_grad=False),
+              P.Leaf("c", (), (0.75,), requires_grad=False))
+    program = P.Program(
+        dtype="float64", leaves=leaves,
+        steps=(P.Op("t1", "square", ("a",)), P.GradStep(("g2",), ("t1",), ("a",), (None,)),
+               P.Op("t3", "mul", ("g2", "b")), P.GradStep(("g5",), ("t3",), ("a",), (None,)),
+               P.Op("t6", "mul", ("g5", "g5")), P.GradStep(("g8",), ("t6",), ("a",), (None,)),
+               P.Op("t9", "mul", ("g8", "c")), P.GradStep(("g10",), ("t9",), ("a",), (None,))),
+        plan=(P.Backward(("g10",), (None,)),))
+    assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
+        == "torch-zero-gradient-detached"
