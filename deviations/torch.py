@@ -9,7 +9,7 @@ import numpy as np
 
 from harness.deviations import (Deviation, action_roots, differences_that_vanish, engine_action,
                                  is_zero, message_says, raised_instead, reference_env,
-                                 reference_raised)
+                                 reference_raised, upstream)
 from gradspec.program import (Backward, BackwardThroughGrad, Grad, GradStep, InPlace, Leaf, Op,
                               Program, ZeroGrad)
 
@@ -300,24 +300,6 @@ class OnEngine:
         return replace(self, engine=engine)
 
 
-def _made_from(program, name):
-    """`name` and every value it was computed from, through any step."""
-    made_from = {}
-    for s in program.steps:
-        outs = (s.out,) if isinstance(s, Op) else getattr(s, "outs", ())
-        ins = [a for a in getattr(s, "args", ()) if isinstance(a, str)]
-        ins += list(getattr(s, "outputs", ())) + list(getattr(s, "inputs", ()))
-        for o in outs:
-            made_from[o] = ins
-    seen, todo = {name}, [name]
-    while todo:
-        for a in made_from.get(todo.pop(), ()):
-            if a not in seen:
-                seen.add(a)
-                todo.append(a)
-    return seen
-
-
 def _zero_gradient_detached(program, m):
     """A gradient value that is identically zero (square's third derivative: pow's backward
     at exponent 0) which torch hands back detached: what is made from it does not require
@@ -332,14 +314,14 @@ def _zero_gradient_detached(program, m):
         return False
     if m.kind == "requires_grad":
         return m.expected is True and m.actual is False and bool(
-            _made_from(program, m.name) & zero_grads)
+            upstream(program, {m.name}) & zero_grads)
     if m.where == "forward":  # a later GradStep of a value made from it: no_grad_fn there
         return m.expected is None and m.actual == "no_grad_fn" and any(
-            isinstance(s, GradStep) and all(_made_from(program, o) & zero_grads
+            isinstance(s, GradStep) and all(upstream(program, {o}) & zero_grads
                                             for o in s.outputs) for s in program.steps)
     action = program.plan[m.action] if 0 <= m.action < len(program.plan) else None
     if not isinstance(action, (Backward, Grad)) or not all(
-            _made_from(program, r) & zero_grads for r in action_roots(action)):
+            upstream(program, {r}) & zero_grads for r in action_roots(action)):
         return False
     if m.kind == "error":
         return m.expected is None and m.actual == "no_grad_fn"

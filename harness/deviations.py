@@ -18,7 +18,8 @@ from typing import Callable
 from gradspec.adapter import ERROR_KINDS
 from gradspec.compare import TOLERANCES, compare
 from gradspec.interpreter import build, run
-from gradspec.program import Backward, Detach, Grad, Leaf, Op, Program
+from gradspec.program import (Backward, Call, CallFunction, Detach, Grad, GradStep, InPlace,
+                              Leaf, MultiOp, Op, Program)
 from gradspec.reference_adapter import ReferenceAdapter
 from harness import backend
 
@@ -285,6 +286,32 @@ def differences_that_vanish(program, engine_cls, counterfactual_cls):
     except Exception:  # noqa: BLE001 - nothing known, nothing explained
         return frozenset()
     return frozenset(m.where for m in seen) - frozenset(m.where for m in apart)
+
+
+def upstream(program, names):
+    """`names` and the values they are computed from, through any step (the gradient flowing
+    into them reaches these)."""
+    deps = {}
+    for s in program.steps:
+        if isinstance(s, (Op, MultiOp, CallFunction)):
+            for o in getattr(s, "outs", None) or (s.out,):
+                deps[o] = set(s.args)
+        elif isinstance(s, Call):
+            layer = program.layer(s.layer)
+            for o in s.outs:
+                deps[o] = {a for a in s.args if a} | {q.name for q in layer.params}
+        elif isinstance(s, GradStep):
+            for o in s.outs:
+                deps[o] = set(s.outputs) | set(s.inputs)
+        elif isinstance(s, InPlace):
+            deps[s.target] = deps.get(s.target, set()) | set(s.args)
+    seen, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(deps.get(n, ()))
+    return seen
 
 
 def reference_shapes(program):

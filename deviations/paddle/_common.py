@@ -2,8 +2,8 @@
 plan action a mismatch is at, and which values a program computes from which."""
 import functools
 
-from harness.deviations import engine_trace, reference_errors, reference_shapes
-from gradspec.program import Call, CallFunction, Detach, GradStep, InPlace, MultiOp, Op
+from harness.deviations import engine_trace, reference_errors, reference_shapes, upstream
+from gradspec.program import Detach, Op
 
 
 # What an action leaves different where it ran on one side only (or failed midway).
@@ -56,29 +56,7 @@ def _alias_of(program):
     return root
 
 
-def _upstream(program, names):
-    """The values `names` are computed from (the gradient flowing into them reaches these)."""
-    deps = {}
-    for s in program.steps:
-        if isinstance(s, (Op, MultiOp, CallFunction)):
-            for o in getattr(s, "outs", None) or (s.out,):
-                deps[o] = set(s.args)
-        elif isinstance(s, Call):
-            layer = program.layer(s.layer)
-            for o in s.outs:
-                deps[o] = {a for a in s.args if a} | {q.name for q in layer.params}
-        elif isinstance(s, GradStep):
-            for o in s.outs:
-                deps[o] = set(s.outputs) | set(s.inputs)
-        elif isinstance(s, InPlace):
-            deps[s.target] = deps.get(s.target, set()) | set(s.args)
-    seen, todo = set(), list(names)
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(deps.get(n, ()))
-    return seen
+_upstream = upstream  # the parts' name for harness.deviations.upstream
 
 
 def _reference_env(program):

@@ -7,6 +7,7 @@ from gradspec.reference_adapter import ReferenceAdapter
 from gradspec import program as P
 from gradspec.interpreter import run
 from gradspec.vocabulary import ALL_OPS, MULTI_OUTPUT, PIECEWISE_CONSTANT
+from harness.deviations import upstream
 from strategies import Config, programs
 from strategies.op_args import MAX_ABS
 
@@ -190,21 +191,8 @@ def test_small_leaves_get_the_same_values_from_python_ints():
 
 
 def _upstream(program, name):
-    """Every value `name` was computed from, through any step."""
-    made_from = {}
-    for s in program.steps:
-        outs = (s.out,) if isinstance(s, P.Op) else getattr(s, "outs", ())
-        ins = [a for a in getattr(s, "args", ()) if a is not None]
-        ins += list(getattr(s, "outputs", ())) + list(getattr(s, "inputs", ()))
-        for o in outs:
-            made_from[o] = ins
-    seen, todo = set(), [name]
-    while todo:
-        for a in made_from.get(todo.pop(), ()):
-            if a not in seen:
-                seen.add(a)
-                todo.append(a)
-    return seen
+    """Every value `name` was computed from, through any step (not `name` itself)."""
+    return upstream(program, {name}) - {name}
 
 
 @quick(max_examples=400)
