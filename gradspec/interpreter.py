@@ -168,22 +168,40 @@ def build(program, adapter, bound=None, prefixes=None):
 
     `bound` maps leaf names to ready tensors (a functional engine's traced inputs);
     `prefixes`: `grad_prefixes` of the program (or of one it is a prefix of)."""
-    bound = bound or {}
-    s = Session(adapter, program.dtype)
-    s.program = program
-    s.prefixes = prefixes or {}
-    for leaf in program.leaves:
-        s.add_leaf(leaf, bound.get(leaf.name))
-    for layer in program.layers:
-        s.add_layer(layer, bound)
-    for spec in program.functions:
-        s.add_function(spec)
+    s = _session(program, adapter, bound or {}, prefixes or {})
     if type(adapter).region is Adapter.region:
         for i, step in enumerate(program.steps):
             s.step(step, i)
     else:
         _run_region(s, program)
     return s
+
+
+def _session(program, adapter, bound, prefixes):
+    """A Session with the program's leaves, layers and custom Functions made."""
+    s = Session(adapter, program.dtype)
+    s.program = program
+    s.prefixes = prefixes
+    for leaf in program.leaves:
+        s.add_leaf(leaf, bound.get(leaf.name))
+    for layer in program.layers:
+        s.add_layer(layer, bound)
+    for spec in program.functions:
+        s.add_function(spec)
+    return s
+
+
+def build_until_error(program, adapter):
+    """The forward steps run one by one up to the first that raises: (the values made
+    before it, its index, or None where every step ran). What a deviation's predicate asks
+    when an engine and the reference raise different errors: what stood before them."""
+    s = _session(program, adapter, {}, {})
+    for i, step in enumerate(program.steps):
+        try:
+            s.step(step, i)
+        except Exception:  # noqa: BLE001 - the first forward error ends the forward
+            return s.env, i
+    return s.env, None
 
 
 def _run_region(s, program):

@@ -17,7 +17,7 @@ from typing import Callable
 
 from gradspec.adapter import ERROR_KINDS
 from gradspec.compare import TOLERANCES, compare
-from gradspec.interpreter import build, run
+from gradspec.interpreter import build, build_until_error, run
 from gradspec.program import (Backward, Call, CallFunction, Detach, Grad, GradStep, InPlace,
                               Leaf, MultiOp, Op, Program)
 from gradspec.reference_adapter import ReferenceAdapter
@@ -235,6 +235,16 @@ def reference_env(program):
         return build(program, ReferenceAdapter()).env
     except Exception:  # noqa: BLE001 - a forward error: nothing known, nothing explained
         return {}
+
+
+@functools.lru_cache(maxsize=64)
+def reference_forward(program):
+    """The reference's values before its first forward error, and that step's index (None:
+    none raised): where the reference raised, `reference_env` is empty."""
+    try:
+        return build_until_error(program, ReferenceAdapter())
+    except Exception:  # noqa: BLE001 - leaves or layers it cannot make: nothing known
+        return {}, 0
 
 
 @functools.lru_cache(maxsize=64)

@@ -215,3 +215,27 @@ def test_torch_zero_gradient_detached_explains_a_later_grad_of_it_raising():
         plan=(P.Backward(("g10",), (None,)),))
     assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
         == "torch-zero-gradient-detached"
+
+
+def test_torch_stale_view_explains_leaf_inplace_where_the_reference_raises_overlap():
+    """`v.add_(d)` with v a stale view of d: torch's autograd check raises leaf_inplace before
+    the overlap check the reference raises (found by random exploration of test_inplace)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    leaves = (P.Leaf("a", (), (0.5,)), P.Leaf("b", (), (-1.25,)))
+    steps = (P.Detach("d1", "a"), P.Op("v3", "unsqueeze", ("d1",), (("dim", 0),)),
+             P.InPlace("d1", "add_", ("b",)), P.InPlace("v3", "add_", ("d1",)),
+             P.Op("loss4", "sum", ("v3",), (("dim", (0,)), ("keepdim", False))))
+    program = P.Program(dtype="float64", leaves=leaves, steps=steps,
+                        plan=(P.Backward(("loss4",), (None,)),))
+    assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
+        == "torch-stale-view-is-leaf"
+    # without the write that makes d1 require grad, torch raises the overlap error too
+    fresh = P.Program(dtype="float64", leaves=leaves, steps=steps[:2] + steps[3:],
+                      plan=program.plan)
+    assert check(fresh, TorchAdapter(), ReferenceAdapter(), load("torch"))[2] is None
+    # a leaf_inplace torch raised before the step the reference raised at is not this one
+    m = Mismatch("forward", "inplace_overlap", "leaf_inplace", "error", kind="error")
+    early = P.Program(dtype="float64", leaves=leaves, steps=(
+        P.InPlace("a", "add_", ("b",)),) + steps, plan=program.plan)
+    assert not _deviation("torch", "torch-stale-view-is-leaf").applies(early, m)
