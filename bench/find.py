@@ -81,7 +81,7 @@ def run_one(mutant, mode, seed, processes, cap_minutes):
               f"suite, not {mutant}'s bug (replay: --backend torch --gradspec-db)", flush=True)
         first = None
     return {"mutant": mutant, "mode": mode, "seed": seed, "found": first is not None,
-            "torch_fails_too": torch_fails,
+            "cap_seconds": 60 * cap_minutes, "torch_fails_too": torch_fails,
             "test": first[0] if first else None,
             "seconds": first[1]["seconds"] if first else round(time.time() - began, 1),
             "programs": first[1]["programs_by_then"] if first else result["programs"],
@@ -132,14 +132,16 @@ def _env():
 
 
 def summarize(runs, cap_s):
-    """One row per (mutant, mode): medians over the seeds (a miss counts as the cap)."""
+    """One row per (mutant, mode): medians over the seeds (a miss counts as its run's cap;
+    `cap_s` for a run that kept none)."""
     rows = {}
     for r in runs:
         rows.setdefault((r["mutant"], r["mode"]), []).append(r)
     out = []
     for (mutant, mode), rs in rows.items():
         found = [r for r in rs if r["found"]]
-        seconds = [r["seconds"] if r["found"] else max(cap_s, r["seconds"]) for r in rs]
+        seconds = [r["seconds"] if r["found"] else max(r.get("cap_seconds", cap_s),
+                                                        r["seconds"]) for r in rs]
         rates = [r["programs_per_second"] for r in rs if r["programs_per_second"]]
         median = statistics.median(seconds)
         out.append({"mutant": mutant, "mode": mode, "seeds": len(rs), "found": len(found),
@@ -190,8 +192,11 @@ def docs_block(data):
     body = (f"_Generated from [find.json](find.json); do not edit by hand. Measure again and "
             f"rewrite: `{WRITE_DOCS}` (`--add` to add modes or seeds); rewrite from the JSON "
             f"alone: `{RENDER_DOCS}`._\n\n"
-            f"Measured {data['date']} on {data['machine']}: `{data['command']}` "
-            f"({data['processes']} processes a campaign, cap {data['cap_minutes']:g} minutes).\n\n"
+            f"Measured {data['date']} on {data['machine']} ({data['processes']} processes a "
+            f"campaign) by " + ", then ".join(f"`{c}`" for c in data.get(
+                "commands", [data["command"]]))
+            + " (a run's cap: its `--cap-minutes`, 20 by default; a later run of the same "
+            "mutant, mode and seed replaces an earlier).\n\n"
             + table(data["rows"], data["modes"], data["mutants"]))
     t = data.get("throughput")
     if t:
@@ -281,15 +286,19 @@ def main(argv=None):
                       + (f"found in {r['seconds']} s ({r['programs']} programs, {r['test']})"
                          if r["found"] else f"not found in {r['seconds']} s"), flush=True)
                 _write(args.json, runs)
+    command = ("python -m bench.find "
+               + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    commands = [command]
     if args.add and DOCS_JSON.exists():
         old = json.loads(DOCS_JSON.read_text(encoding="utf-8"))
-        runs = old.get("runs", []) + runs
+        runs = merge_runs(old.get("runs", []), runs)
         modes = list(dict.fromkeys(old.get("modes", []) + modes))
         mutants = list(dict.fromkeys(old.get("mutants", []) + mutants))
+        commands = old.get("commands", [old["command"]] if "command" in old else []) + commands
     rows = summarize(runs, 60 * args.cap_minutes)
     print(table(rows, modes, mutants))
-    command = "python -m bench.find " + " ".join(argv if argv is not None else sys.argv[1:])
-    data = {"date": time.strftime("%Y-%m-%d"), "command": command.strip(),
+    data = {"date": time.strftime("%Y-%m-%d"), "command": " ; ".join(commands),
+            "commands": commands,
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
             "processes": args.processes, "cap_minutes": args.cap_minutes,
             "modes": modes, "mutants": mutants, "rows": rows, "runs": runs}
@@ -301,6 +310,14 @@ def main(argv=None):
         DOCS_JSON.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
         render_docs(data)
     return 0
+
+
+def merge_runs(old, new):
+    """`old` runs with `new` added; a new run of the same mutant, mode and seed replaces the
+    old one (measured again, after a fix or with a longer cap)."""
+    key = lambda r: (r["mutant"], r["mode"], r["seed"])  # noqa: E731
+    fresh = {key(r) for r in new}
+    return [r for r in old if key(r) not in fresh] + new
 
 
 def measure_throughput(modes, args):

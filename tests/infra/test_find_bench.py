@@ -27,6 +27,15 @@ def test_a_miss_counts_as_the_cap_and_a_median_of_misses_reads_not_found():
     assert "| programs/s (all processes, median) | 50 | 50 |" in text
 
 
+def test_a_miss_counts_as_its_own_runs_cap_and_a_rerun_replaces_the_old_run():
+    old = [_run("pytest", 1, False, 300.0), _run("pytest", 2, True, 40.0)]
+    old[0]["cap_seconds"] = 300.0
+    new = [dict(_run("pytest", 1, False, 1200.0), cap_seconds=1200.0)]
+    merged = find.merge_runs(old, new)
+    assert sorted((r["seed"], r["seconds"]) for r in merged) == [(1, 1200.0), (2, 40.0)]
+    assert find.summarize(old, cap_s=1200.0)[0]["worst_seconds"] == 300.0
+
+
 def test_every_mode_is_a_flag_set_of_the_campaign():
     from harness.campaign import MODES
     for flags in find.MODES.values():
