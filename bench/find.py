@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from harness.campaign import fresh_env
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS_JSON = ROOT / "docs" / "find.json"
 DOCS_MD = ROOT / "docs" / "find.md"
@@ -63,7 +65,7 @@ def run_one(mutant, mode, seed, processes, cap_minutes):
         if MODES[mode][1] == "pytest":
             cmd.append(f"--seed={seed}")
         began = time.time()
-        proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=ROOT, env=fresh_env(), capture_output=True, text=True,
                               timeout=60 * cap_minutes + 300)
         try:
             with open(summary) as f:
@@ -94,7 +96,7 @@ def torch_fails_too(nodeid, tmp, flags):
     cmd = [sys.executable, "-m", "pytest", nodeid, "-q", "-p", "no:randomly", "--backend=torch",
            f"--gradspec-db=dir:{os.path.join(tmp, 'db')}", "--hypothesis-profile=campaign",
            "--max-examples=1"] + ([f"--search={search}"] if search else [])
-    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
+    proc = subprocess.run(cmd, cwd=ROOT, env=fresh_env(), capture_output=True, text=True,
                           timeout=600)
     return proc.returncode == 1
 
@@ -106,7 +108,7 @@ def throughput(mode, processes, minutes):
         cmd = [sys.executable, "-m", "harness.campaign", "--backend=torch", *MODES[mode],
                "-n", str(processes), "--minutes", str(minutes), "--no-replay",
                f"--db=dir:{os.path.join(tmp, 'db')}", f"--json={summary}"]
-        subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
+        subprocess.run(cmd, cwd=ROOT, env=fresh_env(), capture_output=True, text=True,
                        timeout=60 * minutes + 300)
         with open(summary) as f:
             return json.load(f)["programs_per_second"]
@@ -120,15 +122,10 @@ def plain_pytest_throughput(processes):
         cmd = [sys.executable, "-m", "pytest", "suites", "suites/campaign_targets.py", "-q",
                "-p", "no:randomly", "-n", str(processes), "--hypothesis-profile=campaign",
                "--gradspec-db=none", "--deselect=suites/test_ops.py::test_op"]
-        subprocess.run(cmd, cwd=ROOT, env=dict(_env(), **{COUNTS_ENV: tmp}),
+        subprocess.run(cmd, cwd=ROOT, env=fresh_env(**{COUNTS_ENV: tmp}),
                        capture_output=True, text=True, timeout=3600)
         programs, span, _ = read_counts(tmp)
         return programs / span if span else None
-
-
-def _env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
 
 
 def summarize(runs, cap_s):

@@ -47,6 +47,15 @@ COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
 PROGRESS_S = 5.0  # between two progress lines on a terminal (a log gets one every 30 s)
 
 
+def fresh_env(**extra):
+    """This process's environment for a fresh gradspec run (a campaign, a pytest): without its
+    GRADSPEC_ settings or the pytest(-xdist) variables of a test run it may be called from,
+    which would otherwise leak into the child and change what it runs."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
+    return dict(clean, **extra)
+
+
 # ----- the program counter, installed in every fuzzing process by conftest.py ---------------
 _COUNT = {"dir": None, "pid": None, "programs": 0, "first": None, "written": 0.0}
 

@@ -92,9 +92,8 @@ def run_python(code, env=None, timeout=120):
 
 def run_pytest(*args, env=None, timeout=300):
     """pytest in a fresh process in the checkout; (returncode, stdout + stderr)."""
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
+    from harness.campaign import fresh_env
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=dict(clean, **(env or {})))
+                          env=fresh_env(**(env or {})))
     return proc.returncode, proc.stdout + proc.stderr

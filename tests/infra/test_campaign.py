@@ -2,12 +2,12 @@
 not installed): a short run against a mutant finds the bug, stores it
 in the database, and plain pytest replays it first from there."""
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from harness.campaign import fresh_env
 from tests.infra.redis_server import ROOT
 
 
@@ -15,8 +15,7 @@ from tests.infra.redis_server import ROOT
 def test_a_short_campaign_finds_a_mutant_and_pytest_replays_it(tmp_path):
     pytest.importorskip("hypofuzz", reason="HypoFuzz is not installed: pip install '.[campaign]'")
     summary = tmp_path / "campaign.json"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
+    env = fresh_env()
     proc = subprocess.run(
         [sys.executable, "-m", "harness.campaign", "--mode=hypofuzz",
          "--backend=tests.mutants.zoo:SinSign", "--deviations=deviations/torch.py", "-n", "1", "--minutes", "2", "--stop-at-first",

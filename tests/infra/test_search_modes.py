@@ -3,23 +3,18 @@ and replay it; HypoFuzz's coverage can be limited; swarm testing and target() ar
 of pytest too, refused where they cannot apply. (Throughput and time to find are measured by
 `python -m bench.find`, never here.)"""
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from harness.campaign import fresh_env
 from tests.infra.redis_server import ROOT
-
-
-def _env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("GRADSPEC_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
 
 
 def _campaign(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "harness.campaign", *args], cwd=ROOT,
-                          env=_env(), capture_output=True, text=True, timeout=timeout)
+                          env=fresh_env(), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.slow
@@ -61,7 +56,7 @@ def test_options_that_cannot_apply_are_usage_errors(args, expected):
 @pytest.mark.slow
 def test_pytest_refuses_a_search_it_cannot_do(args, expected):
     proc = subprocess.run([sys.executable, "-m", "pytest", "suites/test_retain_graph.py", "-q",
-                           "-p", "no:randomly", *args], cwd=ROOT, env=_env(),
+                           "-p", "no:randomly", *args], cwd=ROOT, env=fresh_env(),
                           capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 4, out  # pytest's usage error
@@ -72,6 +67,6 @@ def test_pytest_refuses_a_search_it_cannot_do(args, expected):
 def test_a_search_runs_under_pytest_on_a_random_profile():
     proc = subprocess.run([sys.executable, "-m", "pytest", "suites/test_retain_graph.py", "-q",
                            "-p", "no:randomly", "--hypothesis-profile=dev", "--max-examples=20",
-                           "--search=swarm,target", "--gradspec-db=none"], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=120)
+                           "--search=swarm,target", "--gradspec-db=none"], cwd=ROOT,
+                          env=fresh_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
