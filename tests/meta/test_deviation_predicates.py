@@ -239,3 +239,33 @@ def test_torch_stale_view_explains_leaf_inplace_where_the_reference_raises_overl
     early = P.Program(dtype="float64", leaves=leaves, steps=(
         P.InPlace("a", "add_", ("b",)),) + steps, plan=program.plan)
     assert not _deviation("torch", "torch-stale-view-is-leaf").applies(early, m)
+
+
+def test_torch_norm_third_order_is_judged_with_rounding_slack_in_float32():
+    """batch_norm over a batch of 2, to third order in float32: composed of primitives, torch
+    still differs from the reference by cancellation, within the rounding slack that `judge`
+    allows; the counterfactual's comparison allows it too (found by swarm exploration of
+    test_gradients_as_values)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    w = ((-1.0, 1.25, -1.5, 0.5), (-0.75, 1.0, -1.25, 1.5))
+    c = ((0.49, -0.28, 1.05, -0.67), (-1.49, -1.38, -1.95, -0.16))
+    program = P.Program(
+        dtype="float32",
+        leaves=(P.Leaf("a", (2, 4), (0.5, -0.75, 1.0, -1.25, 1.5, -0.5, 0.75, -1.0)),
+                P.Leaf("b", (4,), (-1.25, 1.5, -0.5, 0.75)),
+                P.Leaf("c", (2, 4), sum(c, ()), requires_grad=False)),
+        steps=(P.Op("t1", "batch_norm", ("a", "b"), (("eps", 1e-05),)),
+               P.GradStep(("g2",), ("t1",), ("b",), (w,)),
+               P.Op("t3", "mul", ("g2", "g2")),
+               P.Op("t4", "sum", ("t3",), (("dim", (0,)), ("keepdim", False))),
+               P.Op("t5", "add", ("t1", "t4")),
+               P.GradStep(("g6",), ("t5",), ("a",), (c,)),
+               P.GradStep(("g8",), ("g6",), ("a",), (w,)),
+               P.Op("t9", "mul", ("g8", "c")),
+               P.Op("t10", "sum", ("t9",), (("dim", (0, 1)), ("keepdim", False))),
+               P.GradStep(("g11",), ("t10",), ("a",), (None,)),
+               P.Op("loss12", "sum", ("g11",), (("dim", (0, 1)), ("keepdim", False)))),
+        plan=(P.Backward(("loss12",), (None,)),))
+    assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
+        == "torch-batch-norm-third-order"
