@@ -1,6 +1,7 @@
 """Reductions and the softmax family, with `dim` (int or tuple) and `keepdim`."""
 import numpy as np
 
+from .. import rounding
 from ._core import const, index_tensor, new, norm_dims, record
 from .elementwise import add, div, exp, mul, scale, sign, sub
 from .shape import expand, reshape, unsqueeze
@@ -114,10 +115,23 @@ def _others(x, d):
     return prod(add(mul(rows, const(1.0 - eye, x.dtype)), const(eye, x.dtype)), dim=d + 1)
 
 
+def _divided(x, r):
+    """result / x, the product of the other entries as torch's prod_backward computes it
+    where no entry is zero. Exact in exact arithmetic, but its higher derivatives are
+    differences of terms like r/x^k that cancel: the noisy runs (reference/rounding.py) take
+    this form, so the rounding slack covers an engine that uses it, while the exact run keeps
+    `_others`, which cancels nothing."""
+    return div(expand(r, x.shape), x)
+
+
+def _by_division(x):
+    return rounding.active() and not np.any(x.data == 0)
+
+
 def prod(x, dim=None, keepdim=False):
     """`torch.prod(x)` (dim None: every element, a 0-d result) or `torch.prod(x, dim,
     keepdim)`. The vjp multiplies by the product of the other entries (`_others`), not by
-    result / x, which zeros would break."""
+    result / x, which zeros would break (but see `_divided`)."""
     if dim is None:
         raw = np.prod(x.data)
         out = new(raw, x, terms=lambda: x.size * np.abs(raw))
@@ -125,7 +139,8 @@ def prod(x, dim=None, keepdim=False):
         def vjp_all(g, n, x, r):
             if x.ndim == 0:  # torch's prod_backward passes the gradient of a 0-d x through
                 return (g,)
-            others = reshape(_others(reshape(x, (-1,)), 0), x.shape)
+            others = _divided(x, r) if _by_division(x) else \
+                reshape(_others(reshape(x, (-1,)), 0), x.shape)
             return (mul(expand(g, x.shape), others),)
         record("ProdBackward0", (out,), (x,), vjp_all, save=(x, out))
         return out
@@ -137,7 +152,9 @@ def prod(x, dim=None, keepdim=False):
     def vjp(g, n, x, r):
         if not dims:
             return (g,)
-        return (mul(expand(_unreduce(g, x.shape, dims, keepdim), x.shape), _others(x, dims[0])),)
+        others = _divided(x, _unreduce(r, x.shape, dims, keepdim)) if _by_division(x) else \
+            _others(x, dims[0])
+        return (mul(expand(_unreduce(g, x.shape, dims, keepdim), x.shape), others),)
     record("ProdBackward1", (out,), (x,), vjp, save=(x, out))
     return out
 

@@ -68,3 +68,28 @@ def test_slack_does_not_hide_a_wrong_derivative(dtype):
         P.Op("loss", "sum", ("t2",), (("dim", (0,)), ("keepdim", False)))),
         plan=(P.Backward(("loss",), (None,)),))
     assert judge(program, broken.WrongSinVjp(), ReferenceAdapter()).mismatches
+
+
+def _prod_third_derivative(x1, dtype="float32"):
+    """prod over a dim of size 1 (the identity), differentiated four times: exactly zero, but
+    torch's prod backward divides (result / x), whose higher derivatives cancel terms of 1/x^k
+    (found by swarm exploration of test_gradients_as_values)."""
+    w = (-1.0, 1.25)
+    return P.Program(dtype=dtype, leaves=(P.Leaf("a", (1, 2), (-1.27, x1)),), steps=(
+        P.Op("t1", "prod", ("a",), (("dim", 0), ("keepdim", False))),
+        P.GradStep(("g3",), ("t1",), ("a",), (w,)),
+        P.GradStep(("g4",), ("g3",), ("a",), ((w,),)),
+        P.GradStep(("g6",), ("g4",), ("a",), ((w,),)),
+        P.Op("loss7", "sum", ("g6",), (("dim", (0, 1)), ("keepdim", False)))),
+        plan=(P.Backward(("loss7",), (None,)),))
+
+
+def test_slack_covers_an_engine_dividing_in_prods_backward():
+    pytest.importorskip("torch")
+    from adapters.torch_adapter import TorchAdapter
+    program = _prod_third_derivative(0.11)
+    expected, actual = run(program, ReferenceAdapter()), run(program, TorchAdapter(), strict=False)
+    assert compare(program, expected, actual), "torch's float32 rounding was meant to show"
+    assert judge(program, TorchAdapter(), ReferenceAdapter()).mismatches == []
+    # the exact run keeps the product of the others: nothing cancels, zero stays zero
+    assert not np.any(expected.actions[0].grads["a"])
