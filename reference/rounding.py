@@ -33,6 +33,14 @@ def active():
     return _noise["unit"] > 0.0
 
 
+def divides(x):
+    """Should a backward that torch computes by dividing by `x` (prod's, cumprod's: result / x
+    where no entry is zero) take that form here? Only in a noisy run: exact in exact
+    arithmetic, its higher derivatives cancel terms of 1/x^k, so the noise must show what an
+    engine's rounding does there; the exact run keeps its division-free form."""
+    return active() and not np.any(x.data == 0)
+
+
 def perturb(arr, terms=None):
     """`arr` moved by up to `unit` of `terms` (default: its own size), element by element."""
     if arr.dtype.kind != "f" or arr.size == 0:

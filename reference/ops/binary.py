@@ -7,9 +7,10 @@ the backward can itself be differentiated.
 """
 import numpy as np
 
+from .. import rounding
 from ..errors import AutogradError
 from ._core import const, new, record
-from .elementwise import add, add_scalar, log, mul, neg, reciprocal, rsub_scalar, scale, sub
+from .elementwise import add, add_scalar, div, log, mul, neg, reciprocal, rsub_scalar, scale, sub
 from .reduction import sum
 from .shape import expand, sum_to, transpose, unsqueeze
 
@@ -168,6 +169,8 @@ def cumprod(x, dim):
     def vjp(g, n, x, r):
         if d is None or x.shape[d] == 1:
             return (g,)
+        if rounding.divides(x):  # torch's form: reversed cumsum of g * result, over x
+            return (div(_flip(cumsum(_flip(mul(g, r), d), d), d), x),)
         return (_cumprod_vjp(g, x, d),)
     record("CumprodBackward0", (out,), (x,), vjp, save=(x, out))
     return out

@@ -117,15 +117,8 @@ def _others(x, d):
 
 def _divided(x, r):
     """result / x, the product of the other entries as torch's prod_backward computes it
-    where no entry is zero. Exact in exact arithmetic, but its higher derivatives are
-    differences of terms like r/x^k that cancel: the noisy runs (reference/rounding.py) take
-    this form, so the rounding slack covers an engine that uses it, while the exact run keeps
-    `_others`, which cancels nothing."""
+    where no entry is zero: what the noisy runs take (`rounding.divides`)."""
     return div(expand(r, x.shape), x)
-
-
-def _by_division(x):
-    return rounding.active() and not np.any(x.data == 0)
 
 
 def prod(x, dim=None, keepdim=False):
@@ -139,7 +132,7 @@ def prod(x, dim=None, keepdim=False):
         def vjp_all(g, n, x, r):
             if x.ndim == 0:  # torch's prod_backward passes the gradient of a 0-d x through
                 return (g,)
-            others = _divided(x, r) if _by_division(x) else \
+            others = _divided(x, r) if rounding.divides(x) else \
                 reshape(_others(reshape(x, (-1,)), 0), x.shape)
             return (mul(expand(g, x.shape), others),)
         record("ProdBackward0", (out,), (x,), vjp_all, save=(x, out))
@@ -152,7 +145,7 @@ def prod(x, dim=None, keepdim=False):
     def vjp(g, n, x, r):
         if not dims:
             return (g,)
-        others = _divided(x, _unreduce(r, x.shape, dims, keepdim)) if _by_division(x) else \
+        others = _divided(x, _unreduce(r, x.shape, dims, keepdim)) if rounding.divides(x) else \
             _others(x, dims[0])
         return (mul(expand(_unreduce(g, x.shape, dims, keepdim), x.shape), others),)
     record("ProdBackward1", (out,), (x,), vjp, save=(x, out))

@@ -93,3 +93,26 @@ def test_slack_covers_an_engine_dividing_in_prods_backward():
     assert judge(program, TorchAdapter(), ReferenceAdapter()).mismatches == []
     # the exact run keeps the product of the others: nothing cancels, zero stays zero
     assert not np.any(expected.actions[0].grads["a"])
+
+
+def test_slack_covers_an_engine_dividing_in_cumprods_backward():
+    """cumprod's backward in torch is a reversed cumsum of g * result, over x: its second
+    derivative cancels in float32 (found by swarm exploration of test_gradients_as_values)."""
+    pytest.importorskip("torch")
+    from adapters.torch_adapter import TorchAdapter
+    w = (((-1.0, 1.25), (-1.5, 0.5)), ((-0.75, 1.0), (-1.25, 1.5)))
+    program = P.Program(dtype="float32", leaves=(
+        P.Leaf("a", (2, 2, 2), (0.49, -0.28, 1.05, -0.67, -1.49, -1.38, -1.95, -0.16)),
+        P.Leaf("b", (2, 2, 2), (-1.25, 1.5, -0.5, 0.75, -1.0, 1.25, -1.5, 0.5),
+               requires_grad=False)), steps=(
+        P.Op("t1", "leaky_relu", ("a",), (("negative_slope", 0.01),)),
+        P.Op("t2", "cumprod", ("t1",), (("dim", 0),)),
+        P.GradStep(("g3",), ("t2",), ("t1",), (w,)),
+        P.Op("t4", "mul", ("g3", "b")),
+        P.Op("t5", "sum", ("t4",), (("dim", (0, 1, 2)), ("keepdim", False))),
+        P.GradStep(("g6",), ("t5",), ("t1",), (None,)),
+        P.Op("loss7", "sum", ("g6",), (("dim", (0, 1, 2)), ("keepdim", False)))),
+        plan=(P.Backward(("loss7",), (None,)),))
+    expected, actual = run(program, ReferenceAdapter()), run(program, TorchAdapter(), strict=False)
+    assert compare(program, expected, actual), "torch's float32 rounding was meant to show"
+    assert judge(program, TorchAdapter(), ReferenceAdapter()).mismatches == []
