@@ -23,6 +23,7 @@ import json
 import os
 import pathlib
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS_JSON = ROOT / "docs" / "find.json"
 DOCS_MD = ROOT / "docs" / "find.md"
 README = ROOT / "README.md"
+FALSE_FAILURES = ROOT / "reports" / "find-false-failures"  # their example databases, kept
 # Search modes: the campaign's flags for each (harness/campaign.py).
 MODES = {
     "hypofuzz": ("--mode", "hypofuzz"),
@@ -78,10 +80,17 @@ def run_one(mutant, mode, seed, processes, cap_minutes):
         # A find counts only if the failure is the mutant's: torch itself passes the stored
         # failing example (else it is a false failure of the suite's, reported as such).
         torch_fails = first is not None and torch_fails_too(first[0], tmp, MODES[mode])
-    if torch_fails:
-        print(f"  ! torch itself fails {first[0]}'s stored example: a false failure of the "
-              f"suite, not {mutant}'s bug (replay: --backend torch --gradspec-db)", flush=True)
-        first = None
+        if torch_fails:  # keep what replays it: a false failure is a bug of ours, first
+            kept = os.path.join(FALSE_FAILURES, f"{mutant}-{mode}-{seed}")
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(os.path.join(tmp, "db"), os.path.join(kept, "db"))
+            search = _search(MODES[mode])
+            print(f"  ! torch itself fails {first[0]}'s stored example: a false failure of "
+                  f"the suite, not {mutant}'s bug. Replay: python -m pytest '{first[0]}' "
+                  f"--backend torch --hypothesis-profile campaign --gradspec-db "
+                  f"dir:{os.path.relpath(os.path.join(kept, 'db'), ROOT)}"
+                  + (f" --search {search}" if search else ""), flush=True)
+            first = None
     return {"mutant": mutant, "mode": mode, "seed": seed, "found": first is not None,
             "cap_seconds": 60 * cap_minutes, "torch_fails_too": torch_fails,
             "test": first[0] if first else None,
@@ -92,13 +101,18 @@ def run_one(mutant, mode, seed, processes, cap_minutes):
 
 def torch_fails_too(nodeid, tmp, flags):
     """Does plain torch fail `nodeid` on the failing example the campaign stored in tmp/db?"""
-    search = ",".join(w for w in ("swarm", "target") if f"--{w}" in flags)
+    search = _search(flags)
     cmd = [sys.executable, "-m", "pytest", nodeid, "-q", "-p", "no:randomly", "--backend=torch",
            f"--gradspec-db=dir:{os.path.join(tmp, 'db')}", "--hypothesis-profile=campaign",
            "--max-examples=1"] + ([f"--search={search}"] if search else [])
     proc = subprocess.run(cmd, cwd=ROOT, env=fresh_env(), capture_output=True, text=True,
                           timeout=600)
     return proc.returncode == 1
+
+
+def _search(flags):
+    """The pytest --search value that draws what a campaign with `flags` drew."""
+    return ",".join(w for w in ("swarm", "target") if f"--{w}" in flags)
 
 
 def throughput(mode, processes, minutes):
