@@ -1,6 +1,7 @@
 """Known differences between torch 2.13 and the reference (documented torch semantics)."""
 import functools
 import importlib
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -232,9 +233,20 @@ def _norm_spelled(torch, name, x, *affine, eps, **params):
     return y + affine[1].reshape(shape) if len(affine) > 1 else y
 
 
+def _gelu_spelled(torch, name, x, approximate="none"):
+    """gelu's tanh form with torch.tanh, whose derivative is 1 - tanh^2 (finite at any input,
+    to every order): the same values to rounding. The erf form is left as it is."""
+    if approximate != "tanh":
+        return torch.nn.functional.gelu(x, approximate=approximate)
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+SPELLED = {"layer_norm": _norm_spelled, "batch_norm": _norm_spelled, "gelu": _gelu_spelled}
+
+
 @functools.lru_cache(maxsize=None)
 def _counterfactual(engine, spelled=(), contiguous_grad=False):
-    """`engine`'s adapter (ENGINES) with the norms in `spelled` composed of primitives, and,
+    """`engine`'s adapter (ENGINES) with the ops in `spelled` composed of primitives, and,
     with `contiguous_grad`, batch_norm's incoming gradient made contiguous (a hook on its
     output, which torch.func's transforms run too) before NativeBatchNormBackward0 reads it:
     the same values, the graph otherwise unchanged."""
@@ -248,7 +260,7 @@ def _counterfactual(engine, spelled=(), contiguous_grad=False):
 
             def op(name, *args, **params):
                 if name in spelled:
-                    return _norm_spelled(torch, name, *args, **params)
+                    return SPELLED[name](torch, name, *args, **params)
                 out = ops(name, *args, **params)
                 if contiguous_grad and name == "batch_norm" and out.requires_grad:
                     out.register_hook(lambda g: g.contiguous())
@@ -288,6 +300,14 @@ def _norm_third_order(name):
             for spelled in already)
     applies.__name__ = applies.__qualname__ = f"_{name}_third_order"
     return applies
+
+
+def _gelu_tanh_third_order(program, m, engine):
+    """A difference that goes once gelu's tanh form is spelled with torch.tanh."""
+    return any(isinstance(s, Op) and s.op == "gelu" and dict(s.params).get("approximate")
+               == "tanh" and _is_recorded(s) for s in program.steps) and \
+        m.where in differences_that_vanish(program, _counterfactual(engine),
+                                           _counterfactual(engine, ("gelu",)))
 
 
 @dataclass(frozen=True)
@@ -502,6 +522,24 @@ DEVIATIONS = [
         ),
         finding="findings/torch/batch-norm-third-order.py",
         applies=OnEngine(_norm_third_order("batch_norm")),
+    ),
+    Deviation(
+        id="torch-gelu-tanh-third-order-nan",
+        reason="gelu(approximate='tanh')'s double backward (gelu_double_backward) computes "
+               "sech(u) as 1 / cosh(u), u = sqrt(2/pi) (x + 0.044715 x^3); cosh overflows to "
+               "inf for |x| past ~26.9 (float64; ~13.1 in float32), and a derivative through "
+               "it (third order and up) is -sinh/cosh^2 = inf/inf: NaN where the derivative "
+               "is 0 (the first two are right)",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (27.0, 0.5)),),
+            steps=(Op("t1", "gelu", ("a",), (("approximate", "tanh"),)),
+                   GradStep(("g2",), ("t1",), ("a",), ((1.0, 1.0),)),
+                   GradStep(("g3",), ("g2",), ("a",), ((1.0, 1.0),))),
+            plan=(Grad(("g3",), ("a",), ((1.0, 1.0),)),),
+        ),
+        finding="findings/torch/gelu-tanh-third-order-nan.py",
+        applies=OnEngine(_gelu_tanh_third_order),
     ),
     Deviation(
         id="torch-zero-gradient-detached",

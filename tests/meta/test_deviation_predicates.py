@@ -269,3 +269,15 @@ def test_torch_norm_third_order_is_judged_with_rounding_slack_in_float32():
         plan=(P.Backward(("loss12",), (None,)),))
     assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
         == "torch-batch-norm-third-order"
+
+
+def test_torch_gelu_tanh_third_order_explains_the_nan_and_nothing_on_small_inputs():
+    """gelu's tanh form past |x| ~ 27 in float64 (found by swarm exploration of
+    test_gradients_as_values: 2a + a constant of 26.5 made gelu's input ~27)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    dev = _deviation("torch", "torch-gelu-tanh-third-order-nan")
+    assert check(dev.program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id == dev.id
+    small = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (2.0, 0.5)),),
+                      steps=dev.program.steps, plan=dev.program.plan)
+    assert not _mismatches(small, TorchAdapter())
