@@ -281,3 +281,18 @@ def test_torch_gelu_tanh_third_order_explains_the_nan_and_nothing_on_small_input
     small = P.Program(dtype="float64", leaves=(P.Leaf("a", (2,), (2.0, 0.5)),),
                       steps=dev.program.steps, plan=dev.program.plan)
     assert not _mismatches(small, TorchAdapter())
+
+
+def test_torch_hardsigmoid_sixth_is_sized_by_what_the_action_added_to_a_grad():
+    """b.grad after the second backward is the sum of exp's part and hardsigmoid's, which
+    nearly cancel: the float32 1/6 is 1e-6 of the total but 3e-8 of what hardsigmoid added
+    (found by a campaign, test_detach_no_grad_retain_grad)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    program = P.Program(
+        dtype="float64", leaves=(P.Leaf("a", (), (-0.91,)), P.Leaf("b", (), (-0.93,))),
+        steps=(P.Op("t1", "mul", ("a", "b")), P.Op("t3", "hardsigmoid", ("t1",)),
+               P.Op("t4", "exp", ("b",))),
+        plan=(P.Backward(("t4",), (0.59,)), P.Backward(("t3",), (1.58,))))
+    assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
+        == "torch-hardsigmoid-float64-grad-float32-sixth"
