@@ -44,6 +44,7 @@ MODES = ("hypofuzz", "pytest")
 DEFAULT_MODE = "pytest"
 DEFAULT_COVERAGE = "full"
 COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
+BUSY_S = 5.0  # a process that counted this recently is at work (it writes once a second)
 PROGRESS_S = 5.0  # between two progress lines on a terminal (a log gets one every 30 s)
 
 
@@ -97,7 +98,9 @@ def install_counter(directory):
 
 
 def read_counts(directory):
-    """(programs, seconds between the first and the last counted program, processes)."""
+    """(programs, seconds between the first and the last counted program, processes at work:
+    those that counted within a few seconds of the last count; a round's process that ended
+    is not one)."""
     rows = []
     for name in os.listdir(directory):
         if name.endswith(".json"):
@@ -108,8 +111,10 @@ def read_counts(directory):
                 pass
     if not rows:
         return 0, 0.0, 0
-    span = max(r["last"] for r in rows) - min(r["first"] for r in rows)
-    return sum(r["programs"] for r in rows), span, len(rows)
+    last = max(r["last"] for r in rows)
+    span = last - min(r["first"] for r in rows)
+    busy = sum(last - r["last"] <= BUSY_S for r in rows)
+    return sum(r["programs"] for r in rows), span, busy
 
 
 def progress_line(elapsed, programs, span, processes, failures_so_far):

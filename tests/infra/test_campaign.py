@@ -53,3 +53,16 @@ def test_progress_is_one_line_every_few_seconds():
     assert log.getvalue().count("\n") == 60 // (6 * int(PROGRESS_S)) + 1  # a log: a line each 30 s
     assert tty.getvalue().count("\r") == 60 // int(PROGRESS_S) + 1  # rewritten in place
     assert tty.getvalue().count("\n") == 1  # then a fresh line for what follows
+
+
+def test_counts_sum_every_process_and_name_those_at_work(tmp_path):
+    """Plain-Hypothesis rounds start a process a round: the programs of the ended ones count,
+    but the progress line's processes are those at work, not every round's so far."""
+    import json
+    from harness.campaign import BUSY_S, read_counts
+    rows = {1: (100, 0.0, 30.0), 2: (200, 1.0, 31.0), 3: (50, 31.0, 60.0),
+            4: (70, 32.0, 60.0 - BUSY_S / 2)}
+    for pid, (programs, first, last) in rows.items():
+        (tmp_path / f"{pid}.json").write_text(json.dumps(
+            {"programs": programs, "first": first, "last": last}))
+    assert read_counts(tmp_path) == (420, 60.0, 2)
