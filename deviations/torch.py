@@ -195,23 +195,34 @@ def _hardsigmoid_float32_sixth(program, m):
 _NO_HARDSIGMOID_DOUBLE = "derivative for aten::hardsigmoid_backward is not implemented"
 
 
-def _hardsigmoid_no_double_backward(program, m):
-    """A differentiation through a gradient that went through hardsigmoid's backward
-    (create_graph=True, then backward or grad() of that gradient; or a grad() of a grad()
-    inside the forward): torch raised that hardsigmoid_backward has no derivative where the
-    reference raised nothing, and the gradients, returned values and hook calls that action
-    then lacks."""
+def _raised_saying(program, m, says):
+    """torch raised a RuntimeError saying `says` where the reference raised nothing, and the
+    gradients, returned values and hook calls that action then lacks."""
     from adapters.torch_adapter import TorchAdapter
-    if not _has_hardsigmoid(program):
-        return False
     if m.kind == "error":
-        return raised_instead(m, None, "RuntimeError") and message_says(m, _NO_HARDSIGMOID_DOUBLE)
+        return raised_instead(m, None, "RuntimeError") and message_says(m, says)
     if m.kind not in ("grad", "retained", "returned", "hook", "nonleaf_grad",
                       "grad_requires_grad") or not reference_raised(program, m.action, None):
         return False
     result = engine_action(program, TorchAdapter, m.action)
     return result is not None and result.error == "unexpected RuntimeError" and \
-        _NO_HARDSIGMOID_DOUBLE in (result.message or "")
+        says in (result.message or "")
+
+
+def _hardsigmoid_no_double_backward(program, m):
+    """A differentiation through a gradient that went through hardsigmoid's backward
+    (create_graph=True, then backward or grad() of that gradient; or a grad() of a grad()
+    inside the forward): torch raised that hardsigmoid_backward has no derivative."""
+    return _has_hardsigmoid(program) and _raised_saying(program, m, _NO_HARDSIGMOID_DOUBLE)
+
+
+_ZEROTENSOR_WRITTEN = "ZeroTensors are immutable"
+
+
+def _std_backward_zerotensor(program, m):
+    """A backward through std whose incoming gradient is an efficient ZeroTensor (sgn's
+    backward, abs's double backward): torch raised that ZeroTensors are immutable."""
+    return _recorded(program, "std") and _raised_saying(program, m, _ZEROTENSOR_WRITTEN)
 
 
 # ----- the nn ops' kernels (eager torch and torch.func's transforms run the same) ----------
@@ -545,6 +556,23 @@ DEVIATIONS = [
         ),
         finding="findings/torch/gelu-tanh-third-order-nan.py",
         applies=OnEngine(_gelu_tanh_third_order),
+    ),
+    Deviation(
+        id="torch-std-backward-zerotensor",
+        reason="std's backward computes (grad / (result * 2)).masked_fill_(result == 0, 0) in "
+               "place; where its incoming gradient is an efficient ZeroTensor (sgn's backward "
+               "for a real input, so abs's double backward) that raises 'ZeroTensors are "
+               "immutable', where the gradient is zeros",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            steps=(Op("t1", "std", ("a",), (("correction", 0), ("dim", 0), ("keepdim", False))),
+                   Op("t2", "abs", ("t1",)),
+                   GradStep(("g3",), ("t2",), ("t1",), (None,))),
+            plan=(Backward(("g3",), (None,)),),
+        ),
+        finding="findings/torch/std-backward-zerotensor.py",
+        applies=_std_backward_zerotensor,
     ),
     Deviation(
         id="torch-zero-gradient-detached",

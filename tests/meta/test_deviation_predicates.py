@@ -296,3 +296,25 @@ def test_torch_hardsigmoid_sixth_is_sized_by_what_the_action_added_to_a_grad():
         plan=(P.Backward(("t4",), (0.59,)), P.Backward(("t3",), (1.58,))))
     assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
         == "torch-hardsigmoid-float64-grad-float32-sixth"
+
+
+def test_torch_std_backward_zerotensor_explains_the_error_and_what_the_action_lacks():
+    """abs's double backward after std: torch raises "ZeroTensors are immutable" (found by
+    swarm exploration of test_gradients_as_values, through a chain of negs)."""
+    from adapters.torch_adapter import TorchAdapter
+    from harness.check import check
+    leaves = (P.Leaf("a", (2,), (0.5, -0.75)),)
+    steps = (P.Op("t1", "std", ("a",), (("correction", 0), ("dim", 0), ("keepdim", False))),
+             P.Op("t2", "abs", ("t1",)), P.Op("t3", "neg", ("t2",)), P.Op("t4", "neg", ("t3",)),
+             P.GradStep(("g6",), ("t4",), ("t1",), (None,)))
+    program = P.Program(dtype="float64", leaves=leaves, steps=steps,
+                        plan=(P.Backward(("g6",), (None,)),))
+    found = _mismatches(program, TorchAdapter())
+    assert {m.kind for m in found} == {"error", "grad"}
+    assert check(program, TorchAdapter(), ReferenceAdapter(), load("torch"))[2].id \
+        == "torch-std-backward-zerotensor"
+    # var's backward writes nothing in place: no difference, nothing to explain
+    var = P.Program(dtype="float64", leaves=leaves, steps=(
+        P.Op("t1", "var", ("a",), (("correction", 0), ("dim", 0), ("keepdim", False))),)
+        + steps[1:], plan=program.plan)
+    assert not _mismatches(var, TorchAdapter())
