@@ -17,7 +17,7 @@ from typing import Callable
 
 from gradspec.adapter import ERROR_KINDS
 from gradspec.compare import TOLERANCES, compare
-from gradspec.interpreter import build, build_until_error, run
+from gradspec.interpreter import build_until_error, run
 from gradspec.program import (Backward, Call, CallFunction, Detach, Grad, GradStep, InPlace,
                               Leaf, MultiOp, Op, Program)
 from gradspec.reference_adapter import ReferenceAdapter
@@ -228,17 +228,14 @@ def is_zero(value, dtype):
 
 
 # ----- what the predicates ask of the reference (shared by the deviation files) ------------
-@functools.lru_cache(maxsize=256)
 def reference_env(program):
     """Every value of the program as the reference computes it (name -> reference tensor:
     `.data`, `.requires_grad`); empty if the reference's forward raises."""
-    try:
-        return build(program, ReferenceAdapter()).env
-    except Exception:  # noqa: BLE001 - a forward error: nothing known, nothing explained
-        return {}
+    env, failed = reference_forward(program)
+    return env if failed is None else {}
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def reference_forward(program):
     """The reference's values before its first forward error, and that step's index (None:
     none raised): where the reference raised, `reference_env` is empty."""
