@@ -116,7 +116,9 @@ def _search(flags):
 
 
 def throughput(mode, processes, minutes):
-    """Programs a second of a campaign in `mode` on torch (nothing to find) for `minutes`."""
+    """Programs a second a core of a campaign in `mode` on torch (nothing to find) for
+    `minutes`: all its programs over its span times its processes, so the gaps between a
+    plain-Hypothesis campaign's rounds (a fresh process's start-up) count against it."""
     with tempfile.TemporaryDirectory(prefix="gradspec-find-") as tmp:
         summary = os.path.join(tmp, "campaign.json")
         cmd = [sys.executable, "-m", "harness.campaign", "--backend=torch", *MODES[mode],
@@ -125,21 +127,37 @@ def throughput(mode, processes, minutes):
         subprocess.run(cmd, cwd=ROOT, env=fresh_env(), capture_output=True, text=True,
                        timeout=60 * minutes + 300)
         with open(summary) as f:
-            return json.load(f)["programs_per_second"]
+            rate = json.load(f)["programs_per_second"]
+        return rate and rate / processes
 
 
-def plain_pytest_throughput(processes):
-    """The baseline: the same targets once through under plain `pytest -n N` (the campaign
-    profile's 100 programs a test), programs a second between the first and last counted."""
-    from harness.campaign import COUNTS_ENV, read_counts
+def plain_pytest_throughput(processes, search="", repeats=3):
+    """The baseline: programs a second a core of plain `pytest -n N` once through the tests a
+    campaign's round runs (the same targets and selection, the ops' share), drawing as the
+    mode draws (`search`: its --search), at the campaign profile's 100 programs a test. A
+    core's rate is its worker's programs over the seconds between its first and last:
+    xdist's tail, one worker left with the last tests, is not counted as a core at rest.
+    A run is seconds long: the median of `repeats` runs."""
+    return statistics.median(_plain_pytest_rate(processes, search) for _ in range(repeats))
+
+
+def _plain_pytest_rate(processes, search):
+    from harness.campaign import COUNTS_ENV, TARGETS
+    from harness.fuzzers import ROUNDS_ENV
     with tempfile.TemporaryDirectory(prefix="gradspec-find-") as tmp:
-        cmd = [sys.executable, "-m", "pytest", "suites", "suites/campaign_targets.py", "-q",
-               "-p", "no:randomly", "-n", str(processes), "--hypothesis-profile=campaign",
-               "--gradspec-db=none", "--deselect=suites/test_ops.py::test_op"]
-        subprocess.run(cmd, cwd=ROOT, env=fresh_env(**{COUNTS_ENV: tmp}),
-                       capture_output=True, text=True, timeout=3600)
-        programs, span, _ = read_counts(tmp)
-        return programs / span if span else None
+        cmd = [sys.executable, "-m", "pytest", *TARGETS, "-q", "-p", "no:randomly",
+               "-n", str(processes), "-m", "not deterministic", "--gradspec-db=none",
+               "--deselect=suites/test_ops.py::test_op",
+               *([f"--search={search}"] if search else [])]
+        env = fresh_env(**{COUNTS_ENV: tmp, ROUNDS_ENV: "1", "GRADSPEC_PROFILE": "campaign"})
+        subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+        rows = []
+        for name in os.listdir(tmp):
+            if name.endswith(".json"):
+                with open(os.path.join(tmp, name)) as f:
+                    rows.append(json.load(f))
+        seconds = sum(r["last"] - r["first"] for r in rows)
+        return sum(r["programs"] for r in rows) / seconds if seconds else None
 
 
 def summarize(runs, cap_s):
@@ -210,13 +228,18 @@ def docs_block(data):
             "mutant, mode and seed replaces an earlier).\n\n"
             + table(data["rows"], data["modes"], data["mutants"]))
     t = data.get("throughput")
-    if t:
-        body += (f"\n\nThroughput, measured {t['date']} (`python -m bench.find --throughput "
-                 f"{t['minutes']:g}`: each mode's campaign on torch, {t['processes']} processes, "
-                 f"against plain `pytest -n {t['processes']}` over the same targets, "
-                 f"{t['plain_pytest']:.0f} programs/s):\n\n| mode | programs/s | of plain "
-                 f"pytest's |\n|---|---:|---:|\n" + "\n".join(
-                     f"| {r['mode']} | {r['programs_per_second'] or 0:.0f} | "
+    if t and "command" in t:
+        body += (f"\n\nThroughput a core, measured {t['date']} by `{t['command']}`: each "
+                 f"mode's campaign on torch for {t['minutes']:g} minutes ({t['processes']} "
+                 f"processes; its programs over its span times its processes, so the gaps "
+                 f"between rounds count against it), against plain `pytest -n "
+                 f"{t['processes']}` once through the same targets drawing as the mode draws "
+                 f"(a worker's programs over its own first-to-last seconds):\n\n"
+                 f"| mode | programs/s a core | plain pytest's | ratio |\n|---|---:|---:|---:|\n"
+                 + "\n".join(
+                     f"| {r['mode']} | {r['programs_per_second_per_core'] or 0:.0f} | "
+                     f"{r['plain_pytest'] or 0:.0f}"
+                     + (f" (`--search {r['search']}`)" if r["search"] else "") + " | "
                      + (f"{r['vs_plain_pytest']:.2f}" if r["vs_plain_pytest"] else "n/a") + " |"
                      for r in t["modes"]))
     return body.strip() + "\n"
@@ -332,17 +355,26 @@ def merge_runs(old, new):
 
 
 def measure_throughput(modes, args):
-    base = plain_pytest_throughput(args.processes)
-    print(f"plain pytest -n {args.processes}: {base:.1f} programs/s", flush=True)
-    rows = []
+    """Each mode's programs a second a core against plain pytest's drawing as it draws."""
+    bases, rows = {}, []
     for mode in modes:
+        search = _search(MODES[mode])
+        if search not in bases:
+            bases[search] = plain_pytest_throughput(args.processes, search)
+            print(f"plain pytest -n {args.processes}" + (f" --search {search}" if search else "")
+                  + f": {bases[search] or 0:.1f} programs/s a core", flush=True)
+        base = bases[search]
         rate = throughput(mode, args.processes, args.throughput)
         ratio = rate / base if rate and base else None
-        rows.append({"mode": mode, "programs_per_second": rate, "vs_plain_pytest": ratio})
-        print(f"{mode:20} {rate or 0:8.1f} programs/s"
+        rows.append({"mode": mode, "programs_per_second_per_core": rate and round(rate, 1),
+                     "plain_pytest": base and round(base, 1), "search": search,
+                     "vs_plain_pytest": ratio and round(ratio, 3)})
+        print(f"{mode:20} {rate or 0:8.1f} programs/s a core"
               + (f"  ({ratio:.2f} of plain pytest's)" if ratio else ""), flush=True)
     data = {"date": time.strftime("%Y-%m-%d"), "processes": args.processes,
-            "minutes": args.throughput, "plain_pytest": base, "modes": rows}
+            "minutes": args.throughput, "modes": rows,
+            "command": "python -m bench.find " + " ".join(
+                a for a in sys.argv[1:] if a != "--write-docs")}
     _write(args.json, [], data)
     if args.write_docs:
         old = json.loads(DOCS_JSON.read_text(encoding="utf-8")) if DOCS_JSON.exists() else {}

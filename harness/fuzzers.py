@@ -12,6 +12,7 @@ and ended with `stop()`; `ended()` says whether they ended by themselves.
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ = "import sys; from hypothesis.extra.cli import main; sys.exit(main())"
 FAILURES_DIR = "failures"  # under the counts directory: one JSON file per failure found
+ROUNDS_ENV = "GRADSPEC_CAMPAIGN_ROUNDS"  # suites/campaign_targets.py's ops take their share
+NO_TESTS = 5  # pytest's exit status when it collected nothing to run
 
 
 def _stop(proc):
@@ -70,10 +73,11 @@ class PlainHypothesis:
         self.processes, self.targets, self.extra, self.env = processes, targets, extra, env
         self.failures_dir = os.path.join(counts, FAILURES_DIR)
         os.makedirs(self.failures_dir, exist_ok=True)
-        self.env = dict(env, GRADSPEC_CAMPAIGN_FAILURES=self.failures_dir)
+        self.env = dict(env, GRADSPEC_CAMPAIGN_FAILURES=self.failures_dir, **{ROUNDS_ENV: "1"})
         self.seed = random.randrange(2 ** 32) if seed is None else seed
         self.examples = examples  # a test's programs in the first round; then adapted
         self.procs, self.threads, self.stopping = {}, [], threading.Event()
+        self.idle = set()  # the workers whose round had no test left to run
         self.lock = threading.Lock()
 
     def command(self, worker, round_, examples=EXAMPLES):
@@ -84,14 +88,15 @@ class PlainHypothesis:
         seed = (self.seed + 7919 * round_ + 104729 * worker) % 2 ** 32
         skip = [f"--deselect={nodeid}" for nodeid in self.found()]
         return [sys.executable, "-m", "pytest", *self.targets, "-q", "-x", "-p", "no:randomly",
-                "-p", "no:cacheprovider", f"--gradspec-campaign-seed={seed}",
+                "-p", "no:cacheprovider", "-m", "not deterministic",  # nothing new run again
+                f"--gradspec-campaign-seed={seed}",
                 f"--max-examples={examples}", f"--shard={shard}/{n}",
                 # test_op builds its Hypothesis test inside the test: campaign_targets.py has
                 # the same property as module-level tests.
                 "--deselect=suites/test_ops.py::test_op", *skip, *self.extra]
 
     def describe(self):
-        return ("$ " + " ".join(self.command(0, 0, self.examples))
+        return ("$ " + shlex.join(self.command(0, 0, self.examples))
                 + f"  (x{self.processes}, round after round; --max-examples adapts to rounds "
                   f"of about {self.ROUND_S:g} s)")
 
@@ -112,8 +117,11 @@ class PlainHypothesis:
                                         env=self.env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, start_new_session=True)
                 self.procs[worker] = proc
-            failed = proc.wait() != 0
-            took = time.time() - began
+            code = proc.wait()
+            failed, took = code != 0, time.time() - began
+            if code == NO_TESTS:  # every test failed already, or the targets hold none
+                self.idle.add(worker)
+                return
             round_ += 1
             if not failed:  # a round as long as ROUND_S: a few tests get more programs each
                 if took < self.ROUND_S / 2:
@@ -132,7 +140,11 @@ class PlainHypothesis:
         return found
 
     def ended(self):
-        return None  # rounds go on until stopped
+        """Rounds go on until stopped, or until no worker has a test left to run."""
+        if len(self.idle) == self.processes:
+            return ("no test left to run (each has failed, or the targets hold no "
+                    "Hypothesis test)")
+        return None
 
     def stop(self):
         with self.lock:

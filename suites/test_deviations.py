@@ -16,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A finding imports its engine and runs a few tiny programs: seconds (tinygrad compiles its
 # kernels with clang the first time); two minutes means it hangs.
 FINDING_TIMEOUT = 120
+pytestmark = pytest.mark.deterministic  # a campaign's rounds skip these
 
 
 def _deviations():

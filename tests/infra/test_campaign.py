@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from harness.campaign import fresh_env
+from harness.campaign import TARGETS, fresh_env
+from harness.fuzzers import PlainHypothesis
 from tests.infra.redis_server import ROOT
 
 
@@ -66,3 +67,52 @@ def test_counts_sum_every_process_and_name_those_at_work(tmp_path):
         (tmp_path / f"{pid}.json").write_text(json.dumps(
             {"programs": programs, "first": first, "last": last}))
     assert read_counts(tmp_path) == (420, 60.0, 2)
+
+
+_ITEMS_PLUGIN = '''
+import json, os
+def pytest_collection_finish(session):
+    with open(os.environ["ITEMS_OUT"], "w") as f:
+        json.dump([[i.nodeid, bool(getattr(getattr(i, "obj", None), "is_hypothesis_test",
+                                           False))] for i in session.items], f)
+'''
+# Suite tests that draw with Hypothesis inside the test body (one @given a parameter): a
+# campaign's rounds run them, though they are no Hypothesis test themselves.
+DRAW_INSIDE = {"suites/test_multi_output.py::test_multi_output_op"}
+
+
+def test_a_round_runs_every_property_and_the_op_vocabulary_but_no_fixed_test(tmp_path):
+    """What one plain-Hypothesis round collects: the op vocabulary (pytest 9 dropped
+    suites/campaign_targets.py when it was named beside `suites`), every property suite, and
+    no deterministic test (a worked example or a deviation's check finds nothing new run
+    again). A new fixed-input suite test must carry the `deterministic` mark."""
+    (tmp_path / "items_plugin.py").write_text(_ITEMS_PLUGIN)
+    out = tmp_path / "items.json"
+    fuzzer = PlainHypothesis(1, list(TARGETS), [], fresh_env(), str(tmp_path), seed=1)
+    cmd = fuzzer.command(0, 0) + ["--collect-only", "-p", "items_plugin"]
+    env = dict(fuzzer.env, ITEMS_OUT=str(out), GRADSPEC_PROFILE="campaign",
+               PYTHONPATH=str(tmp_path))
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    items = json.loads(out.read_text())
+    ids = [nodeid for nodeid, _ in items]
+    assert sum(i.startswith("suites/campaign_targets.py::test_op[") for i in ids) > 50
+    assert any(i.startswith("suites/test_higher_order.py::") for i in ids)
+    assert not [i for i in ids if "test_deviations.py" in i or "test_worked_examples" in i]
+    assert not [i for i in ids if i.startswith("suites/test_ops.py::test_op")]
+    fixed = {nodeid.split("[")[0] for nodeid, hypothesis in items if not hypothesis}
+    assert fixed <= DRAW_INSIDE, f"mark these deterministic, or list them: {fixed - DRAW_INSIDE}"
+
+
+def test_rounds_with_no_test_left_end_the_campaign(tmp_path):
+    """Targets whose every test is deterministic leave a round nothing to run: the campaign
+    ends at once and says why, rather than starting empty rounds until its time is up."""
+    summary = tmp_path / "campaign.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.campaign", "--backend=torch", "-n", "1",
+         "--minutes", "2", "--no-replay", f"--db=dir:{tmp_path / 'db'}", f"--json={summary}",
+         "--", "suites/test_worked_examples.py"],
+        cwd=ROOT, env=fresh_env(), capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "no test left to run" in json.loads(summary.read_text())["ended_by"], out[-3000:]
