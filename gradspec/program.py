@@ -4,7 +4,8 @@ A program is leaves (and layers whose parameters are leaves), SSA steps that pro
 values, and a backward *plan* of actions. It holds no backend objects, so the same program runs
 on the reference and on the candidate, and prints as readable Python (`to_source`).
 """
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -344,8 +345,26 @@ class Program:
         return ops, caps
 
     def to_source(self):
-        """Valid Python that rebuilds this program (`from gradspec.program import *`)."""
+        """Valid Python that rebuilds this program (`Program.from_source`)."""
         return program_source(self)
+
+    @staticmethod
+    def from_source(text):
+        """The program that `text` (what `to_source` printed: a failure report's or a saved
+        counterexample's `Program(...)`) rebuilds. It is evaluated with the program classes,
+        `slice`, `inf` and `nan` in scope and no builtins: a replay imports nothing by hand,
+        and a value printed as inf or nan reads back."""
+        names = {name: obj for name, obj in globals().items()
+                 if isinstance(obj, type) and is_dataclass(obj)}
+        names.update({"__builtins__": {}, "slice": slice, "inf": math.inf, "nan": math.nan})
+        try:
+            program = eval(text.strip(), names)  # noqa: S307 - program source, no builtins
+        except (SyntaxError, NameError, TypeError) as exc:
+            raise ValueError(f"not a program's source ({type(exc).__name__}: {exc}):\n"
+                             f"{text.strip()[:500]}") from None
+        if not isinstance(program, Program):
+            raise ValueError(f"the source rebuilds a {type(program).__name__}, not a Program")
+        return program
 
     def __repr__(self):
         return self.to_source()  # what Hypothesis prints for a falsifying example

@@ -55,7 +55,11 @@ def main(argv):
     args = p.parse_args(argv)
     with open(args.program) as f:
         text = f.read()
-    program = eval(text, {k: getattr(P, k) for k in dir(P) if not k.startswith("_")})  # noqa: S307
+    try:
+        program = P.Program.from_source(text)
+    except ValueError as exc:
+        print(f"{args.program}: {exc}")
+        return 2
     candidate = load(args.backend)
     try:
         j = replay(program, candidate, backend_deviations(candidate, args.deviations))

@@ -117,9 +117,7 @@ def install():
 
 def _program_from_message(message):
     """The program printed at the end of a failure report, rebuilt from its source."""
-    namespace = {}
-    exec("from gradspec.program import *", namespace)  # noqa: S102
-    return eval(message[message.rindex("\nProgram(\n") + 1:], namespace)  # noqa: S307
+    return P.Program.from_source(message[message.rindex("\nProgram(\n") + 1:])
 
 
 @pytest.mark.parametrize("bug, suite", CATCHES,

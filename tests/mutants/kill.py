@@ -137,9 +137,8 @@ def compact(program):
 
 
 def compact_source(source):
-    namespace = {}
-    exec("from gradspec.program import *", namespace)  # noqa: S102
-    return compact(eval(source, namespace))  # noqa: S307 - our own program source
+    from gradspec.program import Program
+    return compact(Program.from_source(source))
 
 
 # ----- the table -----------------------------------------------------------------------------

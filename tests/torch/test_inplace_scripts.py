@@ -181,9 +181,7 @@ def test_refused_at_once_in_the_trace_and_the_script(prog, kind):
 @pytest.mark.parametrize("prog", [p for p, *_ in WORKED] + [SAVED_MODIFIED],
                          ids=IDS + ["saved_modified"])
 def test_program_source_round_trips(prog):
-    namespace = {}
-    exec("from gradspec.program import *", namespace)  # noqa: S102
-    assert eval(prog.to_source(), namespace) == prog  # noqa: S307
+    assert Program.from_source(prog.to_source()) == prog  # noqa: F405
 
 
 # ----- the repro scripts ----------------------------------------------------------------------
