@@ -30,6 +30,7 @@ import argparse
 import atexit
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,14 @@ DEFAULT_COVERAGE = "full"
 COUNTS_ENV = "GRADSPEC_CAMPAIGN_COUNTS"
 BUSY_S = 5.0  # a process that counted this recently is at work (it writes once a second)
 PROGRESS_S = 5.0  # between two progress lines on a terminal (a log gets one every 30 s)
+
+
+class Terminated(Exception):
+    """SIGTERM (a CI job cancelled, `kill`): ended like Ctrl-C, its processes stopped."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def fresh_env(**extra):
@@ -234,6 +243,7 @@ def main(argv=None):
     print(fuzzer.describe(), flush=True)
     start = time.time()
     deadline = start + 60 * args.minutes if args.minutes else None
+    signal.signal(signal.SIGTERM, _terminate)  # else the rounds' processes outlive it
     fuzzer.start()
     found, how_ended = {}, "the time limit"
     progress = Progress()
@@ -264,6 +274,8 @@ def main(argv=None):
                 break
     except KeyboardInterrupt:
         how_ended = "Ctrl-C"
+    except Terminated:
+        how_ended, args.no_replay = "SIGTERM", True
     finally:
         fuzzer.stop()
         progress.end_line()

@@ -2,8 +2,11 @@
 not installed): a short run against a mutant finds the bug, stores it
 in the database, and plain pytest replays it first from there."""
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -116,3 +119,38 @@ def test_rounds_with_no_test_left_end_the_campaign(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "no test left to run" in json.loads(summary.read_text())["ended_by"], out[-3000:]
+
+
+def _processes_with(text):
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc for the round's process")
+def test_sigterm_stops_the_rounds_and_writes_the_summary(tmp_path):
+    """A cancelled CI job sends SIGTERM: the campaign must stop its rounds' processes (they
+    run in sessions of their own, out of the signal's reach) and still write its summary."""
+    summary, seed = tmp_path / "campaign.json", 424242 + os.getpid()
+    marker = f"--gradspec-campaign-seed={seed}"  # round 0 of worker 0 takes the seed itself
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.campaign", "--backend=torch", "-n", "1",
+         "--minutes", "5", f"--seed={seed}", f"--db=dir:{tmp_path / 'db'}",
+         f"--json={summary}", "--", "suites/test_broadcasting.py"],
+        cwd=ROOT, env=fresh_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    while not _processes_with(marker) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker), "the round's process never started"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert json.loads(summary.read_text())["ended_by"] == "SIGTERM", out[-3000:]
+    assert not _processes_with(marker), "a round's process outlived its campaign"
+    assert "replaying" not in out
