@@ -14,6 +14,7 @@ example database of its own, so no run replays another's failure.
     python -m bench.find --mutants unbroadcast-buffer-reused --modes hypofuzz,pytest
     python -m bench.find --write-docs        # also keep the table in docs/find.{json,md}
     python -m bench.find --render-docs       # docs/find.md from its JSON, running nothing
+    python -m bench.find --add-from reports/find.json   # the runs a cut-short run finished
 
 HypoFuzz takes no seed: its "seeds" are repetitions. The plain-Hypothesis modes take the
 seed (`--seed`), so one of their runs repeats (up to the machine's timing).
@@ -134,8 +135,9 @@ def throughput(mode, processes, minutes):
 def plain_pytest_throughput(processes, search="", repeats=3):
     """The baseline: programs a second a core of plain `pytest -n N` once through the tests a
     campaign's round runs (the same targets and selection, the ops' share), drawing as the
-    mode draws (`search`: its --search), at the campaign profile's 100 programs a test. A
-    core's rate is its worker's programs over the seconds between its first and last:
+    mode draws (`search`: its --search), at the campaign profile's 100 programs a test, with
+    an example database of its own as a campaign has (under target(), Hypothesis keeps and
+    optimises a Pareto front of the scores where there is a database). A core's rate is its worker's programs over the seconds between its first and last:
     xdist's tail, one worker left with the last tests, is not counted as a core at rest.
     A run is seconds long: the median of `repeats` runs."""
     return statistics.median(_plain_pytest_rate(processes, search) for _ in range(repeats))
@@ -146,7 +148,8 @@ def _plain_pytest_rate(processes, search):
     from harness.fuzzers import ROUNDS_ENV
     with tempfile.TemporaryDirectory(prefix="gradspec-find-") as tmp:
         cmd = [sys.executable, "-m", "pytest", *TARGETS, "-q", "-p", "no:randomly",
-               "-n", str(processes), "-m", "not deterministic", "--gradspec-db=none",
+               "-n", str(processes), "-m", "not deterministic",
+               f"--gradspec-db=dir:{os.path.join(tmp, 'db')}",
                "--deselect=suites/test_ops.py::test_op",
                *([f"--search={search}"] if search else [])]
         env = fresh_env(**{COUNTS_ENV: tmp, ROUNDS_ENV: "1", "GRADSPEC_PROFILE": "campaign"})
@@ -251,8 +254,8 @@ def render_docs(data=None):
     from harness.matrix import write_block
     write_block(DOCS_MD, "find", docs_block(data))
     write_block(README, "find", readme_table(data))
-    print(f"written: {DOCS_MD.relative_to(ROOT)} and README.md's summary (from "
-          f"{DOCS_JSON.relative_to(ROOT)})")
+    print(f"written: {os.path.relpath(DOCS_MD, ROOT)} and README.md's summary (from "
+          f"{os.path.relpath(DOCS_JSON, ROOT)})")
 
 
 def readme_table(data):
@@ -291,6 +294,10 @@ def main(argv=None):
     p.add_argument("--add", action="store_true",
                    help="with --write-docs: add this run's runs to docs/find.json's (other "
                         "modes or seeds) instead of replacing them")
+    p.add_argument("--add-from", metavar="PATH",
+                   help="run nothing: write the runs of an earlier --json (a run cut short "
+                        "keeps every run it finished there) to docs/find.{json,md}; with "
+                        "--add, beside the runs there")
     p.add_argument("--render-docs", action="store_true",
                    help="run nothing: rewrite docs/find.md's table from docs/find.json")
     args = p.parse_args(argv)
@@ -308,6 +315,22 @@ def main(argv=None):
             p.error(f"no search mode {m!r} (known: {', '.join(MODES)})")
     if args.throughput:
         return measure_throughput(modes, args)
+    command = ("python -m bench.find "
+               + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    if args.add_from:
+        with open(args.add_from) as f:
+            earlier = json.load(f)
+        runs = earlier.get("runs", [])
+        if not runs:
+            p.error(f"--add-from {args.add_from}: no runs there")
+        finished = len({r["seed"] for r in runs})
+        command = (earlier.get("command") or f"the runs in {args.add_from}") + (
+            f" (its {len(runs)} finished runs, {finished} seeds, added by --add-from)")
+        modes = list(dict.fromkeys(r["mode"] for r in runs))
+        mutants = list(dict.fromkeys(r["mutant"] for r in runs))
+        args.write_docs = True  # with --add, beside docs/find.json's runs; else instead
+        args.cap_minutes = max(r.get("cap_seconds", 60 * args.cap_minutes) for r in runs) / 60
+        return record(runs, command, modes, mutants, args)
     runs = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for mutant in mutants:  # seeds outermost: a cut-short run still covers every cell
@@ -319,9 +342,13 @@ def main(argv=None):
                 print(f"{mutant:32} {mode:20} seed {seed}: "
                       + (f"found in {r['seconds']} s ({r['programs']} programs, {r['test']})"
                          if r["found"] else f"not found in {r['seconds']} s"), flush=True)
-                _write(args.json, runs)
-    command = ("python -m bench.find "
-               + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+                _write(args.json, runs, {"command": command, "runs": runs})
+    return record(runs, command, modes, mutants, args)
+
+
+def record(runs, command, modes, mutants, args):
+    """The table of `runs` (with docs/find.json's under --add), written to --json and, with
+    --write-docs, to docs/find.{json,md} and README's summary."""
     commands = [command]
     if args.add and DOCS_JSON.exists():
         old = json.loads(DOCS_JSON.read_text(encoding="utf-8"))

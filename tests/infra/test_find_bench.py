@@ -56,3 +56,33 @@ def test_one_run_finds_a_mutant_and_reports_when():
     r = find.run_one("SinSign", "pytest", seed=1, processes=1, cap_minutes=2)
     assert r["found"] and r["programs"] >= 1 and 0 < r["seconds"] < 120, r
     assert r["test"].startswith("suites/"), r
+
+
+def test_add_from_writes_the_runs_a_cut_short_benchmark_kept(tmp_path, monkeypatch):
+    """A benchmark stopped mid-way keeps its finished runs in --json; --add-from writes them
+    to the docs (instead of the docs' runs, or with --add beside them), naming the command."""
+    import json
+    block = "<!-- generated:find start -->\n<!-- generated:find end -->\n"
+    for name in ("DOCS_MD", "README"):
+        (tmp_path / name).write_text(block)
+        monkeypatch.setattr(find, name, tmp_path / name)
+    monkeypatch.setattr(find, "DOCS_JSON", tmp_path / "find.json")
+    mutant = next(iter(find.rare_mutants()))
+    old = dict(_run("pytest", 9, True, 5.0), mutant=mutant)
+    earlier = json.dumps({"runs": [old], "modes": ["pytest"], "mutants": [mutant],
+                          "commands": ["old"]})
+    find.DOCS_JSON.write_text(earlier)
+    partial = tmp_path / "partial.json"
+    runs = [dict(_run("pytest", s, True, 10.0 * s), mutant=mutant) for s in (1, 2)]
+    partial.write_text(json.dumps({"command": "python -m bench.find --seeds 5", "runs": runs}))
+    out = str(tmp_path / "out.json")
+    assert find.main(["--add-from", str(partial), "--json", out]) == 0
+    data = json.loads(find.DOCS_JSON.read_text())
+    assert sorted(r["seed"] for r in data["runs"]) == [1, 2]  # the old seed 9 is gone
+    assert data["commands"] == ["python -m bench.find --seeds 5 (its 2 finished runs, 2 "
+                                "seeds, added by --add-from)"]
+    assert f"| `{mutant}` | 15 s (2/2) |" in find.README.read_text()
+    find.DOCS_JSON.write_text(earlier)
+    assert find.main(["--add-from", str(partial), "--add", "--json", out]) == 0
+    data = json.loads(find.DOCS_JSON.read_text())
+    assert sorted(r["seed"] for r in data["runs"]) == [1, 2, 9]
