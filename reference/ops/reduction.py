@@ -127,11 +127,13 @@ def prod(x, dim=None, keepdim=False):
     result / x, which zeros would break (but see `_divided`)."""
     if dim is None:
         raw = np.prod(x.data)
-        out = new(raw, x, terms=lambda: x.size * np.abs(raw))
+        out = new(raw, x, terms=lambda: x.data.size * np.abs(raw))
 
         def vjp_all(g, n, x, r):
             if x.ndim == 0:  # torch's prod_backward passes the gradient of a 0-d x through
                 return (g,)
+            if x.data.size == 1 and _has_zero(x):  # and of a lone zero (prod_safe_zeros_backward)
+                return (reshape(g, x.shape),)
             others = _divided(x, r) if rounding.divides(x) else \
                 reshape(_others(reshape(x, (-1,)), 0), x.shape)
             return (mul(expand(g, x.shape), others),)
@@ -145,11 +147,20 @@ def prod(x, dim=None, keepdim=False):
     def vjp(g, n, x, r):
         if not dims:
             return (g,)
+        if x.shape[dims[0]] == 1 and _has_zero(x):
+            # torch's prod_safe_zeros_backward, taken when x holds a zero anywhere, passes the
+            # gradient through a dim of size 1: the result then does not depend on x (a
+            # gradient of it needs no grad), where the zero-free form, g * result / x, does.
+            return (_unreduce(g, x.shape, dims, keepdim),)
         others = _divided(x, _unreduce(r, x.shape, dims, keepdim)) if rounding.divides(x) else \
             _others(x, dims[0])
         return (mul(expand(_unreduce(g, x.shape, dims, keepdim), x.shape), others),)
     record("ProdBackward1", (out,), (x,), vjp, save=(x, out))
     return out
+
+
+def _has_zero(x):
+    return bool(np.any(x.data == 0))
 
 
 def _spread(x, dims, correction, keepdim):

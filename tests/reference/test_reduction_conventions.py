@@ -140,3 +140,37 @@ def test_prod_of_a_0d_tensor_passes_the_gradient_through():
         x = R.tensor(2.0, requires_grad=True)
         (g,) = autograd.grad(ops.prod(x, **kw), [x], create_graph=True)
         assert g.data == 1.0 and not g.requires_grad, kw
+
+
+@pytest.mark.parametrize("values, kw, needs_grad", [
+    ([[0.0]], {}, False),  # a lone zero, the whole product
+    ([[0.0]], {"dim": 0}, False),
+    ([[0.0, 1.0]], {"dim": 0}, False),  # a zero anywhere, a dim of size 1
+    ([[0.0], [1.0]], {"dim": 1, "keepdim": True}, False),
+    ([[2.0]], {"dim": 0}, True),  # no zero: g * result / x, which depends on x
+    ([[0.0, 1.0]], {"dim": 1}, True),  # a zero, but a dim of size 2: cumprods of x
+    ([[0.0], [1.0]], {"dim": 0}, True),
+    ([[0.0, 0.0]], {}, True),
+])
+def test_prod_with_a_zero_passes_the_gradient_through_a_dim_of_size_one(values, kw, needs_grad):
+    """torch's prod_backward takes prod_safe_zeros_backward once x holds a zero anywhere, and
+    that returns the incoming gradient itself along a dim of size 1 (or for a lone element):
+    the gradient of the gradient then does not require grad, and a backward through it
+    raises. Found by a campaign (`var` of one element is an exact zero); the values are the
+    same either way, the structure is torch's."""
+    x = leaf(values)
+    g = grad(ops.prod(x, **kw), x)
+    assert g.requires_grad == needs_grad, (values, kw)
+    if not needs_grad:  # the product of no other entry: 1
+        np.testing.assert_array_equal(g.data, np.ones_like(x.data))
+
+
+def test_prod_of_every_element_takes_rounding_noise():
+    """The noisy runs that size float32's rounding slack (reference/rounding.py) perturb
+    prod's result relative to its terms; a noisy run that raised (it read `Tensor.size`, a
+    method, as a count) left every program with a whole-tensor prod without that slack."""
+    from reference import rounding
+    x = leaf([[2.0, 3.0]])  # float64 values hold float32's unit of noise unrounded
+    with rounding.noise(2.0 ** -24, 0):
+        y = ops.prod(x)
+    assert y.data != 6.0 and abs(y.data - 6.0) <= 2 * 6.0 * 2.0 ** -24  # 2 terms of 6
