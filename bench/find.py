@@ -313,10 +313,11 @@ def main(argv=None):
     for m in modes:
         if m not in MODES:
             p.error(f"no search mode {m!r} (known: {', '.join(MODES)})")
-    if args.throughput:
-        return measure_throughput(modes, args)
-    command = ("python -m bench.find "
-               + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    given = argv if argv is not None else sys.argv[1:]
+    command = ("python -m bench.find " + " ".join(given)).strip()
+    if args.throughput:  # its docs line: the command without --write-docs
+        return measure_throughput(modes, args, " ".join(
+            ["python -m bench.find"] + [a for a in given if a != "--write-docs"]))
     if args.add_from:
         with open(args.add_from) as f:
             earlier = json.load(f)
@@ -381,7 +382,7 @@ def merge_runs(old, new):
     return [r for r in old if key(r) not in fresh] + new
 
 
-def measure_throughput(modes, args):
+def measure_throughput(modes, args, command):
     """Each mode's programs a second a core against plain pytest's drawing as it draws."""
     bases, rows = {}, []
     for mode in modes:
@@ -399,9 +400,7 @@ def measure_throughput(modes, args):
         print(f"{mode:20} {rate or 0:8.1f} programs/s a core"
               + (f"  ({ratio:.2f} of plain pytest's)" if ratio else ""), flush=True)
     data = {"date": time.strftime("%Y-%m-%d"), "processes": args.processes,
-            "minutes": args.throughput, "modes": rows,
-            "command": "python -m bench.find " + " ".join(
-                a for a in sys.argv[1:] if a != "--write-docs")}
+            "minutes": args.throughput, "modes": rows, "command": command}
     _write(args.json, [], data)
     if args.write_docs:
         old = json.loads(DOCS_JSON.read_text(encoding="utf-8")) if DOCS_JSON.exists() else {}
