@@ -20,9 +20,11 @@ def show(label, t):
 
 
 def plain(t):
+    """A list, through a clone: an efficient ZeroTensor (what sgn's backward leaves in .grad)
+    has no storage for tolist() to read."""
     if isinstance(t, (tuple, list)):
         return [plain(x) for x in t]
-    return None if t is None else t.detach().tolist()
+    return None if t is None else t.detach().clone().tolist()
 
 '''
 

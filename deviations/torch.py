@@ -225,6 +225,25 @@ def _std_backward_zerotensor(program, m):
     return _recorded(program, "std") and _raised_saying(program, m, _ZEROTENSOR_WRITTEN)
 
 
+def _leaf_grad_zerotensor(program, m):
+    """A backward (or zero_grad) into a leaf's .grad that abs's double backward left as an
+    efficient ZeroTensor: torch raised that ZeroTensors are immutable, in an action after a
+    backward that wrote .grad (a backward's own kernels writing into one are other bugs)."""
+    wrote_grad = any(isinstance(a, (Backward, BackwardThroughGrad))
+                     for a in program.plan[:max(m.action, 0)])
+    return wrote_grad and _recorded(program, "abs") and \
+        _raised_saying(program, m, _ZEROTENSOR_WRITTEN)
+
+
+def _mse_loss_double_backward_zerotensor(program, m):
+    """A differentiation through mse_loss's gradient (reduction 'mean', create_graph=True)
+    whose incoming gradient is an efficient ZeroTensor (sgn's backward, abs's double
+    backward): torch raised that ZeroTensors are immutable."""
+    return any(isinstance(s, Op) and s.op == "mse_loss" and _is_recorded(s)
+               and dict(s.params).get("reduction", "mean") == "mean" for s in program.steps) \
+        and _raised_saying(program, m, _ZEROTENSOR_WRITTEN)
+
+
 # ----- the nn ops' kernels (eager torch and torch.func's transforms run the same) ----------
 ENGINES = {"torch": ("adapters.torch_adapter", "TorchAdapter"),
            "torch-func": ("adapters.torch_func_adapter", "TorchFuncAdapter")}
@@ -573,6 +592,43 @@ DEVIATIONS = [
         ),
         finding="findings/torch/std-backward-zerotensor.py",
         applies=_std_backward_zerotensor,
+    ),
+    Deviation(
+        id="torch-mse-loss-double-backward-zerotensor",
+        reason="mse_loss's double backward (mse_loss_double_backward, reduction 'mean') "
+               "computes grad_input = 2 * grad, then grad_input.div_(numel) in place; where "
+               "its incoming gradient is an efficient ZeroTensor (sgn's backward for a real "
+               "input, so abs's double backward) that raises 'ZeroTensors are immutable', "
+               "where the gradient is zeros",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)), Leaf("b", (2,), (0.25, 1.5))),
+            steps=(Op("t1", "mse_loss", ("a", "b")),
+                   GradStep(("g2",), ("t1",), ("a",), (None,)),
+                   Op("t3", "abs", ("g2",)),
+                   GradStep(("g4",), ("t3",), ("a",), ((1.0, -0.5),))),
+            plan=(Backward(("g4",), ((1.0, 1.0),)),),
+        ),
+        finding="findings/torch/mse-loss-double-backward-zerotensor.py",
+        applies=_mse_loss_double_backward_zerotensor,
+    ),
+    Deviation(
+        id="torch-leaf-grad-zerotensor",
+        reason="sgn's backward for a real input (so abs's double backward) returns an efficient "
+               "ZeroTensor, and AccumulateGrad stores it as is in a leaf's .grad when .grad is "
+               "None; the next backward that accumulates into that .grad (and zero_grad with "
+               "set_to_none=False, clip_grad_norm_) then raises 'ZeroTensors are immutable', "
+               "where it should add to zeros",
+        program=Program(
+            dtype="float64",
+            leaves=(Leaf("a", (2,), (0.5, -0.75)),),
+            steps=(Op("t1", "abs", ("a",)),
+                   GradStep(("g2",), ("t1",), ("a",), ((1.0, 1.0),)),
+                   Op("t3", "exp", ("a",))),
+            plan=(Backward(("g2",), ((1.0, 1.0),)), Backward(("t3",), ((1.0, 1.0),))),
+        ),
+        finding="findings/torch/leaf-grad-zerotensor.py",
+        applies=_leaf_grad_zerotensor,
     ),
     Deviation(
         id="torch-zero-gradient-detached",
