@@ -91,12 +91,13 @@ def _unchecked_custom_grad_of_constant_input(program, m):
 EAGER = ("torch-make-grads-index", "torch-hardsigmoid-float64-grad-float32-sixth",
          "torch-hardsigmoid-no-double-backward")
 # The nn ops' kernels, the same aten ops under a transform: batch_norm's backward reading an
-# incoming gradient's strides wrongly, and the norms' double backward with constant
-# statistics, and gelu's tanh form with its sech as 1/cosh. Their predicates compare torch.func's own runs with its counterfactuals
-# (`on("torch-func")`): a transform's gradients are not eager torch's wherever the
-# functional deviations above differ.
+# incoming gradient's strides wrongly, the norms' double backward with constant statistics,
+# gelu's tanh form with its sech as 1/cosh, and mse_loss's double backward dividing a
+# ZeroTensor in place. Their predicates ask torch.func's own runs (`on("torch-func")`): a
+# transform's gradients are not eager torch's wherever the functional deviations above differ.
 KERNELS = ("torch-batch-norm-grad-channels-last-strides", "torch-layer-norm-third-order",
-           "torch-batch-norm-third-order", "torch-gelu-tanh-third-order-nan")
+           "torch-batch-norm-third-order", "torch-gelu-tanh-third-order-nan",
+           "torch-mse-loss-double-backward-zerotensor")
 
 _NO_HARDSIGMOID_FORWARD_AD = "forward AD with aten::hardsigmoid_backward"
 

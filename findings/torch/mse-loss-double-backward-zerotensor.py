@@ -20,7 +20,7 @@ reduction='sum'.
 Actual: RuntimeError: ZeroTensors are immutable. Please use the materialized zero tensor
 obtained using .clone() if you want a mutable tensor.
 
-Reproduces on torch 2.13.0 (CPU, float32 and float64). Found by gradspec (deviation
+Reproduces on torch 2.13.0 (CPU, float32 and float64), under torch.func.grad too. Found by gradspec (deviation
 `torch-mse-loss-double-backward-zerotensor`, a HypoFuzz campaign over the op vocabulary); no
 upstream report found.
 
