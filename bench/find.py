@@ -259,7 +259,8 @@ def render_docs(data=None):
 
 
 def readme_table(data):
-    """README's campaign section: the median time to find each mutant, a column a mode."""
+    """README's campaign section: the median time to find each mutant, a column a mode (whole
+    seconds: docs/find.md has the tenths)."""
     by = {(r["mutant"], r["mode"]): r for r in data["rows"]}
     modes = data["modes"]
     lines = ["| rare mutant (median time to find, found/seeds) | " + " | ".join(modes) + " |",
@@ -269,7 +270,7 @@ def readme_table(data):
         for mode in modes:
             r = by.get((m, mode))
             cells.append("" if r is None else (
-                ("" if r["median_found"] else "> ") + f"{r['median_seconds']:g} s "
+                ("" if r["median_found"] else "> ") + f"{r['median_seconds']:.0f} s "
                 f"({r['found']}/{r['seeds']})"))
         lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
