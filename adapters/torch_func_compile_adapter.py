@@ -9,6 +9,10 @@ used as a value (a vjp nested in the function differentiated) is traced inside t
 compiled function, not compiled apart. Dynamo's caches are reset before each action's
 function, as torch-compile does for each program: no action runs on another's guards.
 """
+import numbers
+
+from gradspec.adapter import UnsupportedProgram
+
 from .functional_script import render
 from .torch_compile_adapter import kind_through_dynamo
 from .torch_func_adapter import TorchFuncAdapter, TorchFuncSpelling
@@ -30,6 +34,8 @@ class TorchFuncCompileAdapter(TorchFuncAdapter):
         if self._depth:
             return fn(*args)
         torch = self.torch
+        if _meets_zerotensor_scalar_op(torch, fn, args):
+            raise UnsupportedProgram(ZEROTENSOR_SEGFAULT)
         torch._dynamo.reset()
         self._depth += 1
         try:
@@ -55,6 +61,44 @@ class TorchFuncCompileAdapter(TorchFuncAdapter):
 
     def render_script(self, program):
         return render(program, self.op, CompiledSpelling(self.compiler))
+
+
+ZEROTENSOR_SEGFAULT = (
+    "a derivative through sgn's backward (abs differentiated twice) hands an efficient "
+    "ZeroTensor to an aten op taking a Python scalar (pow's or mse_loss's backward), which "
+    "segfaults the process under aot_eager's first run "
+    "(findings/torch-func-compile/zerotensor-scalar-op-segfault.py)")
+
+
+class _ZeroTensorWithScalar(Exception):
+    pass
+
+
+def _meets_zerotensor_scalar_op(torch, fn, args):
+    """Does `fn(*args)`, run eagerly, call an aten op on an efficient ZeroTensor and a
+    Python number? aot_eager runs the compiled graph's first call under a dispatch mode, and
+    such an op there segfaults (the ZeroTensor fallback under Python dispatch): this eager
+    run, under a mode that stops before calling that op, says so without crashing. Side
+    effect free: torch.func's functions are pure. Any other error here is left for the
+    compiled run to meet as the user would."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Probe(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            flat = list(args) + list((kwargs or {}).values())
+            if any(isinstance(a, torch.Tensor) and a._is_zerotensor() for a in flat) and any(
+                    isinstance(a, numbers.Number) and not isinstance(a, bool) for a in flat):
+                raise _ZeroTensorWithScalar(str(func))
+            return func(*args, **(kwargs or {}))
+
+    try:
+        with Probe():
+            fn(*args)
+    except _ZeroTensorWithScalar:
+        return True
+    except Exception:  # noqa: BLE001 - the compiled run meets it
+        return False
+    return False
 
 
 class CompiledSpelling(TorchFuncSpelling):

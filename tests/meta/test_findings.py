@@ -31,8 +31,8 @@ def test_each_finding_is_named_by_one_deviation_of_its_engine(script):
     assert script in named, f"{script}: no deviation in deviations/{engine}.py names it"
 
 
-@pytest.mark.parametrize("engine", ["torch", "torch-compile", "tinygrad", "jax", "autograd",
-                                    "mygrad", "paddle", "tensorflow"])
+@pytest.mark.parametrize("engine", ["torch", "torch-compile", "torch-func-compile", "tinygrad",
+                                    "jax", "autograd", "mygrad", "paddle", "tensorflow"])
 def test_each_named_finding_exists(engine):
     # torch-compile drives backward eagerly: eager torch's bugs are its own too.
     homes = ("torch", engine) if engine.startswith("torch-") else (engine,)
