@@ -138,8 +138,11 @@ def _never(program, m):
 
 def _systemerror_on_failed_aggregation(program, m):
     """TF raised SystemError where summing two gradients of different shapes failed ahead of
-    a custom_gradient (findings/tensorflow/systemerror-on-failed-aggregation.py)."""
-    return (m.kind == "error" and m.actual == "unexpected SystemError"
+    a custom_gradient (findings/tensorflow/systemerror-on-failed-aggregation.py), or raised
+    nothing: the Python error indicator the tape leaves set is sometimes cleared before any
+    call checks it (in a process that ran other TF programs first; the suites' runs met
+    both), and the failure is lost."""
+    return (m.kind == "error" and m.actual in ("unexpected SystemError", None)
             and bool(program.functions) and m.expected is not None
             and (_wrong_shaped_weight(program, _action(program, m))
                  or _bad_custom_shape(program)))
@@ -419,7 +422,8 @@ DEVIATIONS = [
         id="tensorflow-systemerror-on-failed-aggregation",
         reason="engine bug: where the sum of a custom_gradient output's gradients fails (two "
                "weights of different shapes), tape.gradient raises a bare SystemError (\"returned "
-               "a result with an exception set\") instead of the InvalidArgumentError",
+               "a result with an exception set\") instead of the InvalidArgumentError, or, in a "
+               "process that ran other TF code first, sometimes no error at all",
         program=Program(
             dtype="float64",
             leaves=(Leaf("a", (2,), (0.5, -0.75)),),
