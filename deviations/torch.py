@@ -171,6 +171,20 @@ def _hardsigmoid_exact():
 _SIXTH_REL = 1e-6
 
 
+def _magnitudes(program):
+    """The largest magnitude of each finite value of the program's forward (reference)."""
+    out = []
+    for v in reference_env(program).values():
+        try:
+            x = np.abs(np.asarray(getattr(v, "data", None), dtype=np.float64)).ravel()
+        except (TypeError, ValueError):  # not an array (a module, a tuple of them)
+            continue
+        x = x[np.isfinite(x)]
+        if x.size:
+            out.append(float(np.max(x)))
+    return out
+
+
 def _hardsigmoid_float32_sixth(program, m):
     """In float64, a value's difference that goes once hardsigmoid is spelled exactly (a
     gradient computed through hardsigmoid's backward, or a value computed from one), of the
@@ -182,11 +196,13 @@ def _hardsigmoid_float32_sixth(program, m):
     a = np.asarray(m.actual, dtype=np.float64)
     if e.shape != a.shape or not e.size or not np.all(np.isfinite(a)):
         return False
-    # A .grad is a sum: what this action added (its `change`) may be far larger than the
-    # total, where it cancels what was there before; the rounding is relative to the terms.
+    # A gradient is a sum whose terms may cancel: across actions (a .grad's `change` far
+    # larger than its total), or inside one backward (d(hardsigmoid(a) * a)/da is a/6 +
+    # hardsigmoid(a), near 0 at a = -1.5); the rounding is relative to the terms, which the
+    # program's values (the forward's, as the reference computes them) bound here.
     scale = max([np.max(np.abs(e))] + ([np.max(np.abs(np.asarray(m.change[0], np.float64)))]
                                        if m.change is not None and m.change[0] is not None
-                                       else []))
+                                       else []) + _magnitudes(program))
     if np.max(np.abs(a - e)) > _SIXTH_REL * scale:
         return False
     return m.where in differences_that_vanish(program, TorchAdapter, _hardsigmoid_exact())
