@@ -16,10 +16,10 @@ import functools
 import numpy as np
 
 from harness.deviations import (Deviation, differences_that_vanish, engine_action,
-                                 functional_deviations,
-                                 message_says, no_error_for_root_without_grad,
-                                 no_error_for_unused_input, nothing_returned, raised_instead,
-                                 reference_raised, reference_shapes)
+                                functional_deviations, message_says, never,
+                                no_error_for_root_without_grad, no_error_for_unused_input,
+                                nothing_returned, raised_instead, reference_raised,
+                                reference_shapes)
 from gradspec.interpreter import recorded_persistent, recorded_sources
 from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, GradStep,
                               Leaf, Op, Program, Term)
@@ -128,12 +128,6 @@ def _unreached_custom_backward(program, m):
         return True
     return (m.kind in ("grad", "returned") and m.actual is None and m.expected is not None
             and not np.any(np.asarray(m.expected)))
-
-
-def _never(program, m):
-    """A crash: the adapter rejects the program (UnsupportedProgram) before TF runs it, so
-    there is never a mismatch to explain; the entry keeps the finding stated."""
-    return False
 
 
 def _systemerror_on_failed_aggregation(program, m):
@@ -400,7 +394,7 @@ DEVIATIONS = [
             steps=(CallFunction(("f1",), "Fn0", ("a",)),),
             plan=(Grad(("f1",), ("a",), (None,)), Grad(("f1",), ("a",), (None,))),
         ),
-        applies=_never,
+        applies=never,
         finding="findings/tensorflow/failed-gradient-leaves-tape-invalid.py",
     ),
     Deviation(
@@ -415,7 +409,7 @@ DEVIATIONS = [
             steps=(Op("t1", "neg", ("a",)), Op("t2", "neg", ("t1",))),
             plan=(Grad(("t2", "t1"), ("t1",), ((-1.0,), ((0.5, -0.75),))),),
         ),
-        applies=_never,
+        applies=never,
         finding="findings/tensorflow/aggregation-at-source-segfault.py",
     ),
     Deviation(
@@ -446,7 +440,7 @@ DEVIATIONS = [
             steps=(Op("t1", "neg", ("a",)),),
             plan=(Backward(("t1", "t1"), (-1.0, None)),),
         ),
-        applies=_never,
+        applies=never,
         finding="findings/tensorflow/none-output-gradient.py",
     ),
     Deviation(

@@ -1,13 +1,8 @@
 """torch.func inside torch.compile: torch-func's stated differences (the same transforms and
 kernels, deviations/torch_func.py), and what compiling them adds: a crash the adapter keeps
 away (adapters/torch_func_compile_adapter.py), stated with its finding script."""
-from harness.deviations import Deviation, load
+from harness.deviations import Deviation, load, never
 from gradspec.program import Grad, GradStep, Leaf, Op, Program
-
-
-def _never(program, m):
-    """A crash the adapter keeps away explains no difference: the program never runs."""
-    return False
 
 
 DEVIATIONS = list(load("torch-func")) + [
@@ -29,6 +24,6 @@ DEVIATIONS = list(load("torch-func")) + [
             plan=(Grad(("g4",), ("a",), ((1.0, 1.0),)),),
         ),
         finding="findings/torch-func-compile/zerotensor-scalar-op-segfault.py",
-        applies=_never,
+        applies=never,
     ),
 ]

@@ -78,12 +78,6 @@ def _downstream(program, names):
     return out
 
 
-def _never(program, m):
-    """A crash: the adapter rejects the program (UnsupportedProgram) before Paddle runs it, so
-    there is never a mismatch to explain; the entry keeps the finding stated."""
-    return False
-
-
 A = ("a", (), (0.5,), True)
 
 

@@ -1,11 +1,11 @@
 """Paddle's differences in paddle.autograd.backward (Tensor.backward): which grad nodes
 a backward frees, what it asks of its roots and their gradient weights, and when a leaf's
 stop_gradient is read. Part of deviations/paddle.py."""
-from harness.deviations import (Deviation, action_roots, is_zero, leaves, message_says,
-                                 raised_instead, reference_errors)
+from harness.deviations import (Deviation, action_roots, is_zero, leaves, message_says, never,
+                                raised_instead, reference_errors)
 from gradspec.program import Backward, Grad, Op, Program, RequiresGrad, ZeroGrad
 
-from ._common import A, _action_differs, _alias_of, _never, _paddle_errors, _paddle_trace, _upstream
+from ._common import A, _action_differs, _alias_of, _paddle_errors, _paddle_trace, _upstream
 
 
 def _frees_every_node(program, m):
@@ -169,7 +169,7 @@ DEVIATIONS = [
         program=Program(dtype="float64", leaves=leaves(("a", (2,), (0.5, -1.25), True)),
                         steps=(Op("t1", "scale", ("a",), (("c", 3.0),)),),
                         plan=(Backward(("t1",), ((1.0, 2.0, 3.0),)),)),
-        applies=_never,
+        applies=never,
         finding="findings/paddle/grad-weight-shape-unchecked.py",
     ),
 ]

@@ -3,11 +3,11 @@ backward through its result): the double-grad kernels, and what they connect. Pa
 deviations/paddle.py."""
 import functools
 
-from harness.deviations import (Deviation, action_roots, is_zero, leaves, message_says,
-                                 nothing_returned, raised_instead)
+from harness.deviations import (Deviation, action_roots, is_zero, leaves, message_says, never,
+                                nothing_returned, raised_instead)
 from gradspec.program import Backward, Grad, GradStep, Op, Program
 
-from ._common import A, _action_differs, _at, _downstream, _never, _paddle_trace, _reference_env
+from ._common import A, _action_differs, _at, _downstream, _paddle_trace, _reference_env
 
 
 def _no_double_grad(program, m):
@@ -218,7 +218,7 @@ DEVIATIONS = [
                                Op("t4", "add", ("t1", "t3")),
                                Op("t5", "sum", ("t4",), (("dim", (0, 1)), ("keepdim", False)))),
                         plan=(Backward(("t5",), (None,)),)),
-        applies=_never,
+        applies=never,
         finding="findings/paddle/view-double-grad-segfault.py",
     ),
 ]

@@ -5,11 +5,11 @@ import re
 
 import numpy as np
 
-from harness.deviations import Deviation, is_zero, leaves
+from harness.deviations import Deviation, is_zero, leaves, never
 from gradspec.program import (Backward, Call, CallFunction, Grad, MultiOp, Op, Program, RetainGrad,
                               TensorHook)
 
-from ._common import A, _alias_of, _downstream, _never, _upstream
+from ._common import A, _alias_of, _downstream, _upstream
 
 
 def _retains(program, name):
@@ -154,7 +154,7 @@ DEVIATIONS = [
                                TensorHook("t1", None, once=True),
                                Op("t2", "mul", ("t1", "t1"))),
                         plan=(Backward(("t2",), (None,)),)),
-        applies=_never,
+        applies=never,
         finding="findings/paddle/hook-removes-itself-segfault.py",
     ),
 ]

@@ -5,11 +5,11 @@ import re
 
 import numpy as np
 
-from harness.deviations import Deviation, leaves, message_says, raised_instead
+from harness.deviations import Deviation, leaves, message_says, never, raised_instead
 from gradspec.program import (Backward, CallFunction, FunctionSpec, Grad, GradRule, Op, Program,
                               TensorHook, Term)
 
-from ._common import A, _action_differs, _never, _paddle_trace, _upstream
+from ._common import A, _action_differs, _paddle_trace, _upstream
 
 
 def _pylayer_hook_ignored(program, m):
@@ -158,7 +158,7 @@ DEVIATIONS = [
                                                 (GradRule(()),)),),
                         steps=(Op("t1", "neg", ("a",)), CallFunction(("f2",), "Fn0", ("t1",))),
                         plan=(Backward(("f2",), (None,)),)),
-        applies=_never,
+        applies=never,
         finding="findings/paddle/pylayer-none-grad-segfault.py",
     ),
     Deviation(
@@ -172,7 +172,7 @@ DEVIATIONS = [
                                                 (GradRule((Term(0, ("const", 2.0)),)),)),),
                         steps=(CallFunction(("f1",), "Fn0", ("a",)),),
                         plan=(Backward(("f1",), (None,)), Backward(("f1",), (None,)))),
-        applies=_never,
+        applies=never,
         finding="findings/paddle/pylayer-backward-twice-segfault.py",
     ),
 ]
