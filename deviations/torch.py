@@ -214,14 +214,12 @@ _NO_HARDSIGMOID_DOUBLE = "derivative for aten::hardsigmoid_backward is not imple
 def _raised_saying(program, m, says, engine="torch"):
     """torch (`engine`, of ENGINES) raised a RuntimeError saying `says` where the reference
     raised nothing, and the gradients, returned values and hook calls that action then lacks."""
-    module, cls = ENGINES[engine]
-    adapter = getattr(importlib.import_module(module), cls)
     if m.kind == "error":
         return raised_instead(m, None, "RuntimeError") and message_says(m, says)
     if m.kind not in ("grad", "retained", "returned", "hook", "nonleaf_grad",
                       "grad_requires_grad") or not reference_raised(program, m.action, None):
         return False
-    result = engine_action(program, adapter, m.action)
+    result = engine_action(program, _engine_adapter(engine), m.action)
     return result is not None and result.error == "unexpected RuntimeError" and \
         says in (result.message or "")
 
@@ -266,6 +264,12 @@ ENGINES = {"torch": ("adapters.torch_adapter", "TorchAdapter"),
            "torch-func": ("adapters.torch_func_adapter", "TorchFuncAdapter")}
 
 
+def _engine_adapter(engine):
+    """The adapter class of `engine` (a key of ENGINES), imported when a predicate asks."""
+    module, cls = ENGINES[engine]
+    return getattr(importlib.import_module(module), cls)
+
+
 def _norm_dims(name, x, params):
     """The dims a norm's statistics reduce over, and the shape its weight and bias take."""
     if name == "layer_norm":
@@ -302,10 +306,8 @@ def _counterfactual(engine, spelled=(), contiguous_grad=False):
     with `contiguous_grad`, batch_norm's incoming gradient made contiguous (a hook on its
     output, which torch.func's transforms run too) before NativeBatchNormBackward0 reads it:
     the same values, the graph otherwise unchanged."""
-    module, cls = ENGINES[engine]
-    base = getattr(importlib.import_module(module), cls)
 
-    class Counterfactual(base):
+    class Counterfactual(_engine_adapter(engine)):
         def __init__(self):
             super().__init__()
             ops, torch = self.op, self.torch
